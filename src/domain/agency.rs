@@ -1,0 +1,180 @@
+//! Agencies: who may call the gateway and what they are.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::region::{RegionCode, RegionLevel};
+
+/// The four kinds of agency that share supervision of a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgencyKind {
+    /// Compulsory isolation detox center: announces and submits releases.
+    DetoxCenter,
+    /// County social-work project: responsible for supervising a case.
+    CountyProject,
+    /// Police anti-drug department at county, city or province level.
+    Police,
+    /// Anti-drug office: receives escalations and unroutable discharges.
+    Oversight,
+}
+
+impl AgencyKind {
+    pub const ALL: [AgencyKind; 4] = [
+        AgencyKind::DetoxCenter,
+        AgencyKind::CountyProject,
+        AgencyKind::Police,
+        AgencyKind::Oversight,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgencyKind::DetoxCenter => "detox-center",
+            AgencyKind::CountyProject => "county-project",
+            AgencyKind::Police => "police",
+            AgencyKind::Oversight => "oversight",
+        }
+    }
+}
+
+impl fmt::Display for AgencyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgencyError {
+    #[error(
+        "unknown agency kind {0:?}; expected detox-center, county-project, police or oversight"
+    )]
+    Kind(String),
+    #[error("an agency id is 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit")]
+    Id,
+    #[error("a county project must have a county-level region code")]
+    ProjectNotCounty,
+}
+
+impl FromStr for AgencyKind {
+    type Err = AgencyError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        AgencyKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| AgencyError::Kind(text.to_owned()))
+    }
+}
+
+/// A stable, URL-safe agency id such as `yingze-project`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgencyId(String);
+
+impl AgencyId {
+    /// # Errors
+    /// [`AgencyError::Id`] unless the text is a lowercase slug of 1-64 characters.
+    pub fn parse(text: &str) -> Result<Self, AgencyError> {
+        let valid = (1..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !text.starts_with('-');
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(AgencyError::Id)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AgencyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for AgencyId {
+    type Error = AgencyError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<AgencyId> for String {
+    fn from(value: AgencyId) -> Self {
+        value.0
+    }
+}
+
+/// What a client certificate says about its holder: kind, region and id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AgencyRef {
+    pub kind: AgencyKind,
+    pub region: RegionCode,
+    pub id: AgencyId,
+}
+
+impl AgencyRef {
+    /// # Errors
+    /// [`AgencyError::ProjectNotCounty`] for a county project whose region is
+    /// a city or province.
+    pub fn new(kind: AgencyKind, region: RegionCode, id: AgencyId) -> Result<Self, AgencyError> {
+        if kind == AgencyKind::CountyProject && region.level() != RegionLevel::County {
+            return Err(AgencyError::ProjectNotCounty);
+        }
+        Ok(Self { kind, region, id })
+    }
+}
+
+impl fmt::Display for AgencyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ({})", self.kind, self.id, self.region)
+    }
+}
+
+/// An agency as the gateway's registry knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agency {
+    pub agency: AgencyRef,
+    pub name: String,
+    pub enabled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in AgencyKind::ALL {
+            assert_eq!(kind.as_str().parse::<AgencyKind>(), Ok(kind));
+        }
+        assert!("judge".parse::<AgencyKind>().is_err());
+    }
+
+    #[test]
+    fn ids_are_lowercase_slugs() {
+        assert!(AgencyId::parse("yingze-project").is_ok());
+        assert!(AgencyId::parse("p1").is_ok());
+        for bad in ["", "-x", "Yingze", "a b", "a/b", &"x".repeat(65)] {
+            assert!(AgencyId::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_county_project_sits_in_a_county() {
+        let id = AgencyId::parse("p").unwrap();
+        let city = RegionCode::parse("140100").unwrap();
+        assert_eq!(
+            AgencyRef::new(AgencyKind::CountyProject, city, id.clone()),
+            Err(AgencyError::ProjectNotCounty)
+        );
+        assert!(AgencyRef::new(AgencyKind::Police, city, id).is_ok());
+    }
+}

@@ -1,0 +1,21 @@
+//! The domain: cases, agencies, routing, deadlines and validation.
+//!
+//! Pure: no transport, storage or runtime. Everything here is tested by
+//! plain unit and property tests.
+
+pub mod access;
+pub mod agency;
+pub mod case;
+pub mod clock;
+pub mod deadline;
+pub mod id_number;
+pub mod intake;
+pub mod notice;
+pub mod person;
+pub mod region;
+pub mod routing;
+pub mod submission;
+pub mod validation;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,32 @@
+//! What lands in an agency's inbox.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::case::{Case, CaseId, RecordedEvent};
+use super::routing::RecipientRole;
+
+/// One message to one recipient: the event that happened and the case as
+/// it stood right after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub role: RecipientRole,
+    pub event: RecordedEvent,
+    pub case: Case,
+}
+
+impl Notice {
+    pub fn case_id(&self) -> &CaseId {
+        &self.case.id
+    }
+}
+
+/// A notice at its place in a recipient's inbox. Positions start at 1 and
+/// have no gaps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxMessage {
+    pub position: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub notice: Notice,
+}

@@ -1,0 +1,90 @@
+use super::*;
+use crate::domain::testing::{person, registered};
+
+fn registry() -> Vec<Agency> {
+    vec![
+        registered("county-project", "140106", "yingze-project"),
+        registered("police", "140106", "yingze-police"),
+        registered("county-project", "140202", "datong-project"),
+        registered("police", "140202", "datong-police"),
+        registered("police", "140100", "taiyuan-police"),
+        registered("oversight", "140000", "shanxi-office"),
+    ]
+}
+
+fn recipients(route: &Route) -> Vec<(&str, RecipientRole)> {
+    route
+        .recipients
+        .iter()
+        .map(|r| (r.agency.as_str(), r.role))
+        .collect()
+}
+
+#[test]
+fn a_discharge_goes_to_the_household_county_without_consent() {
+    let route = route(&person("140106", Some("140202"), false), &registry());
+    assert_eq!(route.executing_region.to_string(), "140106");
+    assert_eq!(
+        recipients(&route),
+        [
+            ("yingze-project", RecipientRole::ResponsibleProject),
+            ("yingze-police", RecipientRole::ExecutingPolice),
+        ]
+    );
+}
+
+#[test]
+fn with_consent_the_residence_executes_and_household_police_get_a_copy() {
+    let route = route(&person("140106", Some("140202"), true), &registry());
+    assert_eq!(
+        route.project.as_ref().map(AgencyId::as_str),
+        Some("datong-project")
+    );
+    assert_eq!(
+        recipients(&route),
+        [
+            ("datong-project", RecipientRole::ResponsibleProject),
+            ("datong-police", RecipientRole::ExecutingPolice),
+            ("yingze-police", RecipientRole::HouseholdPolice),
+        ]
+    );
+}
+
+#[test]
+fn a_county_without_a_project_goes_to_oversight_and_police_above() {
+    let route = route(&person("140105", None, false), &registry());
+    assert_eq!(route.project, None);
+    assert_eq!(
+        recipients(&route),
+        [
+            ("taiyuan-police", RecipientRole::ExecutingPolice),
+            ("shanxi-office", RecipientRole::UnroutableOversight),
+        ]
+    );
+}
+
+#[test]
+fn disabled_agencies_receive_nothing() {
+    let mut agencies = registry();
+    for agency in &mut agencies {
+        agency.enabled = agency.agency.id.as_str() != "yingze-police";
+    }
+    let route = route(&person("140106", None, false), &agencies);
+    assert_eq!(
+        recipients(&route),
+        [
+            ("yingze-project", RecipientRole::ResponsibleProject),
+            ("taiyuan-police", RecipientRole::ExecutingPolice),
+        ]
+    );
+}
+
+#[test]
+fn one_agency_in_two_roles_gets_one_message() {
+    let agencies = vec![registered("police", "140100", "taiyuan-police")];
+    let route = route(&person("140105", Some("140106"), true), &agencies);
+    assert_eq!(
+        recipients(&route),
+        [("taiyuan-police", RecipientRole::ExecutingPolice)]
+    );
+}

@@ -1,0 +1,67 @@
+//! Builders for the domain's unit tests.
+
+use time::macros::datetime;
+
+use super::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
+use super::case::{Case, CaseEvent, CaseId, RecordedEvent};
+use super::id_number::IdNumber;
+use super::intake::{DecisionNumber, TermMonths};
+use super::person::{Person, Sex};
+use super::region::RegionCode;
+
+pub fn region(code: &str) -> RegionCode {
+    RegionCode::parse(code).unwrap()
+}
+
+pub fn agency(kind: &str, code: &str, id: &str) -> AgencyRef {
+    AgencyRef::new(
+        kind.parse().unwrap(),
+        region(code),
+        AgencyId::parse(id).unwrap(),
+    )
+    .unwrap()
+}
+
+pub fn registered(kind: &str, code: &str, id: &str) -> Agency {
+    Agency {
+        agency: agency(kind, code, id),
+        name: id.to_owned(),
+        enabled: true,
+    }
+}
+
+pub fn person(household: &str, residence: Option<&str>, consent: bool) -> Person {
+    Person {
+        id_number: IdNumber::parse("11010519491231002X", time::macros::date!(2026 - 01 - 01))
+            .unwrap(),
+        name: "张三".into(),
+        sex: Sex::Female,
+        household_region: region(household),
+        residence_region: residence.map(region),
+        residence_consent: consent,
+    }
+}
+
+pub fn discharged_case(executing: &str, household: &str, project: Option<&str>) -> Case {
+    let person = person(household, Some(executing), true);
+    let event = CaseEvent::Discharged {
+        decision_number: DecisionNumber::parse("D-1").unwrap(),
+        executing_region: person.executing_region(),
+        person,
+        released_at: datetime!(2026-11-28 08:00 UTC),
+        term: TermMonths::new(36).unwrap(),
+        project: project.map(|p| AgencyId::parse(p).unwrap()),
+        late_notice: true,
+    };
+    let recorded = RecordedEvent {
+        sequence: 1,
+        at: datetime!(2026-11-28 09:00 UTC),
+        by: AgencyId::parse("taiyuan-detox").unwrap(),
+        event,
+    };
+    Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![recorded]).unwrap()
+}
+
+pub fn kind(name: &str) -> AgencyKind {
+    name.parse().unwrap()
+}

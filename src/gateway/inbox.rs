@@ -1,0 +1,130 @@
+//! Every agency's ordered inbox: a live stream that replays what the agency
+//! has not acknowledged, then follows new messages, with heartbeats.
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use super::{Gateway, GatewayError, Result};
+use crate::domain::agency::{AgencyId, AgencyRef};
+use crate::domain::notice::InboxMessage;
+use crate::storage::InboxState;
+
+/// What a subscriber receives.
+#[derive(Debug, Clone)]
+pub enum InboxEvent {
+    Message(Box<InboxMessage>),
+    Heartbeat {
+        at: OffsetDateTime,
+        state: InboxState,
+    },
+}
+
+/// Messages in flight to one subscriber; a subscriber that stops reading
+/// holds at most this many in memory.
+const STREAM_BUFFER: usize = 32;
+
+impl Gateway {
+    /// Opens the caller's inbox stream after `after` (or after the last
+    /// acknowledged message). The stream ends when the client leaves or the
+    /// gateway stops.
+    ///
+    /// # Errors
+    /// `OutOfRange` when `after` is past the newest message.
+    #[tracing::instrument(skip_all, fields(agency = %caller.id))]
+    pub async fn subscribe(
+        &self,
+        caller: &AgencyRef,
+        after: Option<u64>,
+    ) -> Result<mpsc::Receiver<Result<InboxEvent>>> {
+        let state = self.storage.inbox_state(&caller.id).await?;
+        let start = after.unwrap_or(state.acknowledged);
+        if start > state.head {
+            return Err(GatewayError::OutOfRange {
+                field: "after_position",
+                message: format!("is past the newest message ({})", state.head),
+            });
+        }
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let gateway = self.clone();
+        let agency = caller.id.clone();
+        tokio::spawn(async move {
+            if let Err(error) = gateway.feed(&agency, start, &sender).await {
+                tracing::warn!(%agency, error = %error, "inbox stream ended with an error");
+                let _ = sender.send(Err(error)).await;
+            }
+        });
+        tracing::info!(after = start, "subscribed");
+        Ok(receiver)
+    }
+
+    /// The producer behind one stream. Returns `Ok` when the client left or
+    /// the gateway is stopping.
+    async fn feed(
+        &self,
+        agency: &AgencyId,
+        mut cursor: u64,
+        sender: &mpsc::Sender<Result<InboxEvent>>,
+    ) -> Result<()> {
+        let mut wakeup = self.wakeups.watch(agency);
+        let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
+        heartbeat.reset();
+        loop {
+            wakeup.borrow_and_update();
+            let batch = self
+                .storage
+                .inbox_after(agency, cursor, self.settings.replay_batch)
+                .await?;
+            let full = batch.len() == self.settings.replay_batch as usize;
+            for message in batch {
+                cursor = message.position;
+                if sender
+                    .send(Ok(InboxEvent::Message(Box::new(message))))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+            if full {
+                heartbeat.reset();
+                continue;
+            }
+            tokio::select! {
+                () = self.shutdown.cancelled() => return Ok(()),
+                () = sender.closed() => return Ok(()),
+                changed = wakeup.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    heartbeat.reset();
+                }
+                _ = heartbeat.tick() => {
+                    let state = self.storage.inbox_state(agency).await?;
+                    let beat = InboxEvent::Heartbeat { at: self.clock.now(), state };
+                    if sender.send(Ok(beat)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records that the caller processed everything up to `position`.
+    /// Acknowledging an older position again changes nothing.
+    ///
+    /// # Errors
+    /// `OutOfRange` when `position` is past the newest message.
+    #[tracing::instrument(skip_all, fields(agency = %caller.id, position))]
+    pub async fn acknowledge(&self, caller: &AgencyRef, position: u64) -> Result<InboxState> {
+        match self.storage.acknowledge(&caller.id, position).await? {
+            Some(state) => Ok(state),
+            None => {
+                let head = self.storage.inbox_state(&caller.id).await?.head;
+                Err(GatewayError::OutOfRange {
+                    field: "position",
+                    message: format!("is past the newest message ({head})"),
+                })
+            }
+        }
+    }
+}

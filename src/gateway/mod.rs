@@ -1,0 +1,125 @@
+//! The application: what each agency can do, in domain terms. Transport
+//! adapters (gRPC, the command line) call these functions; storage keeps
+//! what they decide.
+
+mod cases;
+pub use cases::CaseQuery;
+mod error;
+mod inbox;
+mod intake;
+mod keys;
+mod wakeups;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::agency::{Agency, AgencyKind, AgencyRef};
+use crate::domain::clock::Clock;
+use crate::domain::deadline::DeadlinePolicy;
+use crate::pki::PeerIdentity;
+use crate::storage::Storage;
+
+pub use error::{GatewayError, Result};
+pub use inbox::InboxEvent;
+pub use intake::Submitted;
+pub use keys::{MasterKey, PersonKeyer};
+pub use wakeups::Wakeups;
+
+/// Tunables of the running gateway.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub deadlines: DeadlinePolicy,
+    /// How often an idle inbox stream gets a heartbeat.
+    pub heartbeat: Duration,
+    /// Messages read from storage at a time when replaying a backlog.
+    pub replay_batch: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            deadlines: DeadlinePolicy::default(),
+            heartbeat: Duration::from_secs(15),
+            replay_batch: 256,
+        }
+    }
+}
+
+/// The gateway's shared state: one per process, cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    keyer: PersonKeyer,
+    wakeups: Wakeups,
+    settings: Arc<Settings>,
+    shutdown: CancellationToken,
+}
+
+impl Gateway {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        master_key: &MasterKey,
+        settings: Settings,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            storage,
+            clock,
+            keyer: master_key.person_keyer(),
+            wakeups: Wakeups::default(),
+            settings: Arc::new(settings),
+            shutdown,
+        }
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// Turns what the TLS layer learned about the peer into a registered,
+    /// enabled agency. No identity means refusal.
+    ///
+    /// # Errors
+    /// [`GatewayError::Unauthenticated`] when the certificate names no valid
+    /// agency, or one the registry does not hold as it is named.
+    pub async fn authenticate(&self, peer: Option<&PeerIdentity>) -> Result<AgencyRef> {
+        let peer = peer.ok_or_else(|| {
+            GatewayError::Unauthenticated("a client certificate is required".into())
+        })?;
+        let claimed = peer
+            .agency
+            .as_ref()
+            .map_err(|e| GatewayError::Unauthenticated(format!("client certificate: {e}")))?;
+        match self.storage.agency(&claimed.id).await? {
+            Some(Agency {
+                agency,
+                enabled: true,
+                ..
+            }) if &agency == claimed => Ok(agency),
+            Some(Agency { enabled: false, .. }) => Err(GatewayError::Unauthenticated(format!(
+                "agency {} is disabled",
+                claimed.id
+            ))),
+            _ => Err(GatewayError::Unauthenticated(format!(
+                "agency {} is not registered as {} in {}",
+                claimed.id, claimed.kind, claimed.region
+            ))),
+        }
+    }
+}
+
+/// Refuses a caller whose kind is not among `allowed`.
+fn require_kind(caller: &AgencyRef, allowed: &[AgencyKind], call: &str) -> Result<()> {
+    if allowed.contains(&caller.kind) {
+        Ok(())
+    } else {
+        Err(GatewayError::PermissionDenied(format!(
+            "a {} may not {call}",
+            caller.kind
+        )))
+    }
+}

@@ -1,0 +1,20 @@
+//! handover-gateway: the inter-agency exchange that keeps every person
+//! released from compulsory detox under joint supervision.
+//!
+//! The rooms, from the inside out:
+//!
+//! - [`domain`]: pure rules: cases and their events, agencies, routing,
+//!   deadlines, validation. No I/O.
+//! - [`storage`]: the durable store behind one interface (SQLite now).
+//! - [`gateway`]: the application: intake, inboxes and case queries, in
+//!   domain terms, transport-neutral.
+//! - [`pki`]: the gateway's certificate authority and the mutual TLS it
+//!   owns.
+//! - [`api`]: the gRPC adapter: protobuf types, conversion, error mapping.
+//! - [`server`]: assembling and running it all, with one shutdown path.
+//! - [`config`] and [`cli`]: how an operator and a user drive it.
+
+pub mod domain;
+pub mod gateway;
+pub mod pki;
+pub mod storage;

@@ -1,0 +1,248 @@
+//! The TLS accept loop: each handshake runs in its own task under a
+//! timeout, and only completed handshakes reach the server, as
+//! [`AuthenticatedStream`]s that carry the caller's [`PeerIdentity`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::Connected;
+
+use super::identity::{IdentityError, agency_from_certificate};
+use super::tls::ServerConfigHandle;
+use crate::domain::agency::AgencyRef;
+
+/// Handshakes in progress at most; connections beyond it are closed at once
+/// so that a flood of idle sockets cannot pile up tasks.
+const MAX_PENDING_HANDSHAKES: usize = 1024;
+/// Completed connections waiting for the server to pick them up.
+const QUEUE: usize = 64;
+/// How long to wait after a failed `accept` (e.g. too many open files).
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(500);
+
+/// Who is at the other end of a connection, as tonic hands it to every
+/// request: `request.extensions().get::<PeerIdentity>()`.
+///
+/// `agency` is an error when the certificate chains to the gateway CA but
+/// names no valid agency; such a caller must be refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerIdentity {
+    pub remote_addr: Option<SocketAddr>,
+    pub agency: Result<AgencyRef, IdentityError>,
+}
+
+/// A server-side TLS connection whose handshake completed, with the
+/// identity read from the client's end-entity certificate.
+#[derive(Debug)]
+pub struct AuthenticatedStream {
+    inner: TlsStream<TcpStream>,
+    peer: PeerIdentity,
+}
+
+impl AuthenticatedStream {
+    /// Wraps a completed handshake and reads the peer's identity.
+    pub fn new(inner: TlsStream<TcpStream>) -> Self {
+        let (tcp, session) = inner.get_ref();
+        let agency = session
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .ok_or(IdentityError::NoCertificate)
+            .and_then(|cert| agency_from_certificate(cert.as_ref()));
+        let peer = PeerIdentity {
+            remote_addr: tcp.peer_addr().ok(),
+            agency,
+        };
+        Self { inner, peer }
+    }
+
+    /// The identity of the client.
+    pub fn peer(&self) -> &PeerIdentity {
+        &self.peer
+    }
+
+    /// The TLS stream, e.g. to inspect the session.
+    pub fn get_ref(&self) -> &TlsStream<TcpStream> {
+        &self.inner
+    }
+}
+
+impl Connected for AuthenticatedStream {
+    type ConnectInfo = PeerIdentity;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.peer.clone()
+    }
+}
+
+impl AsyncRead for AuthenticatedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for AuthenticatedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Accepts TCP connections on `listener` and yields those whose TLS
+/// handshake, under the configuration current when they arrived, completes
+/// within `handshake_timeout`: the stream to hand to tonic's
+/// `serve_with_incoming_shutdown`.
+///
+/// Failed and timed-out handshakes are logged and dropped; they never end
+/// the stream, nor do failed `accept` calls, which pause the loop briefly.
+/// The stream ends once `shutdown` is cancelled (handshakes in progress are
+/// abandoned) or when the receiving side is dropped. It never yields an
+/// error; the item type is what tonic expects.
+///
+/// # Panics
+/// If called outside a Tokio runtime: the loop runs in a spawned task.
+pub fn incoming(
+    listener: TcpListener,
+    config: ServerConfigHandle,
+    handshake_timeout: Duration,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<AuthenticatedStream, io::Error>> + Send + 'static {
+    let (sender, receiver) = mpsc::channel(QUEUE);
+    tokio::spawn(accept_loop(
+        listener,
+        config,
+        handshake_timeout,
+        shutdown,
+        sender,
+    ));
+    ReceiverStream::new(receiver)
+}
+
+type Sender = mpsc::Sender<Result<AuthenticatedStream, io::Error>>;
+
+async fn accept_loop(
+    listener: TcpListener,
+    config: ServerConfigHandle,
+    handshake_timeout: Duration,
+    shutdown: CancellationToken,
+    sender: Sender,
+) {
+    let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = sender.closed() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, remote) = match accepted {
+            Ok(connection) => connection,
+            Err(error) if is_per_connection(&error) => {
+                tracing::debug!(%error, "connection lost before it was accepted");
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "accepting connections failed; pausing");
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => continue,
+                }
+            }
+        };
+        let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
+            tracing::info!(%remote, "too many TLS handshakes in progress; connection closed");
+            continue;
+        };
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%remote, %error, "cannot set TCP_NODELAY");
+        }
+        let acceptor = TlsAcceptor::from(config.current());
+        let (shutdown, sender) = (shutdown.clone(), sender.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = handshake(acceptor, tcp, remote, handshake_timeout, &sender) => {}
+            }
+        });
+    }
+    tracing::debug!("TLS accept loop stopped");
+}
+
+async fn handshake(
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    remote: SocketAddr,
+    timeout: Duration,
+    sender: &Sender,
+) {
+    let tls = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(error)) => {
+            tracing::info!(%remote, %error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%remote, ?timeout, "TLS handshake timed out");
+            return;
+        }
+    };
+    let stream = AuthenticatedStream::new(tls);
+    match &stream.peer.agency {
+        Ok(agency) => tracing::debug!(%remote, %agency, "TLS connection authenticated"),
+        Err(error) => tracing::info!(%remote, %error, "client certificate names no agency"),
+    }
+    if sender.send(Ok(stream)).await.is_err() {
+        tracing::debug!(%remote, "server stopped before the connection was served");
+    }
+}
+
+/// Errors that concern one connection only: accept again at once.
+fn is_per_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+#[cfg(test)]
+#[path = "incoming_tests.rs"]
+mod tests;

@@ -1,0 +1,116 @@
+//! The durable store behind one interface.
+//!
+//! Storage speaks domain types and translates its own errors; nothing of
+//! the database leaks upward. SQLite is the embedded default.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::domain::agency::{Agency, AgencyId};
+use crate::domain::case::{Case, CaseId};
+use crate::domain::intake::DecisionNumber;
+use crate::domain::notice::{InboxMessage, Notice};
+use crate::domain::submission::{RequestKey, SubmissionOutcome};
+
+pub use sqlite::SqliteStorage;
+
+/// A keyed hash of a person's identity number: lookups without storing the
+/// number in the clear.
+pub type PersonKey = [u8; 32];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("conflict: {0}")]
+    Conflict(Conflict),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+}
+
+/// What another writer got to first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// The agency already used this request id.
+    RequestId,
+    /// A case for this decision document already exists.
+    DecisionNumber,
+    /// The case changed since it was read.
+    Version,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conflict::RequestId => "request id already used",
+            Conflict::DecisionNumber => "decision number already has a case",
+            Conflict::Version => "case changed concurrently",
+        })
+    }
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// One submission's effect, written in one transaction or not at all.
+#[derive(Debug, Clone)]
+pub struct CaseWrite {
+    pub request: RequestKey,
+    /// The case after the new events.
+    pub case: Case,
+    /// How many events the case had when it was read; 0 opens it.
+    pub expected_version: u32,
+    pub person_key: PersonKey,
+    /// One notice per recipient.
+    pub notices: Vec<(AgencyId, Notice)>,
+    /// The answer; storage fills in the inbox positions.
+    pub outcome: SubmissionOutcome,
+}
+
+/// An earlier answer to a request id.
+#[derive(Debug, Clone)]
+pub struct StoredAnswer {
+    pub digest: [u8; 32],
+    pub outcome: SubmissionOutcome,
+}
+
+/// How far an inbox has been written and acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InboxState {
+    pub head: u64,
+    pub acknowledged: u64,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Adds an agency to the registry or updates its kind, region and name.
+    async fn register_agency(&self, agency: &Agency) -> Result<()>;
+    async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>>;
+    /// Every registered agency, enabled or not.
+    async fn agencies(&self) -> Result<Vec<Agency>>;
+
+    async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>>;
+    /// Writes the case, its new events, its notices and the answer at once.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when the request id, the decision number or
+    /// the case version was taken by another writer.
+    async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome>;
+
+    async fn case(&self, id: &CaseId) -> Result<Option<Case>>;
+    async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>>;
+    /// The person's cases, newest first.
+    async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>>;
+
+    /// Up to `limit` messages after `after`, in order.
+    async fn inbox_after(
+        &self,
+        agency: &AgencyId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<InboxMessage>>;
+    async fn inbox_state(&self, agency: &AgencyId) -> Result<InboxState>;
+    /// Moves the acknowledged position forward (never back) to `position`;
+    /// `None` when `position` is past the head.
+    async fn acknowledge(&self, agency: &AgencyId, position: u64) -> Result<Option<InboxState>>;
+}

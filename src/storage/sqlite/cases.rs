@@ -1,0 +1,148 @@
+//! Cases, their events and submissions' answers, written in one transaction.
+
+use sqlx::{Row, SqlitePool};
+
+use super::{corrupt, now_millis, translate, unavailable};
+use crate::domain::case::{Case, CaseId, RecordedEvent};
+use crate::domain::submission::{Delivery, SubmissionOutcome};
+use crate::storage::{CaseWrite, Conflict, Result, StorageError};
+
+fn millis(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<SubmissionOutcome> {
+    let CaseWrite {
+        request,
+        case,
+        expected_version,
+        person_key,
+        notices,
+        mut outcome,
+    } = write;
+    let mut tx = writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let now = now_millis();
+    let responsible = case.responsible.as_ref().map(|a| a.as_str().to_owned());
+    if expected_version == 0 {
+        sqlx::query(
+            "INSERT INTO cases (id, decision_number, person_key, version, state, executing_region,
+                 household_region, responsible, detox_center, opened_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(case.id.as_str())
+        .bind(case.decision_number.as_str())
+        .bind(person_key.as_slice())
+        .bind(i64::from(case.version()))
+        .bind(case.state.as_str())
+        .bind(case.executing_region.to_string())
+        .bind(case.person.household_region.to_string())
+        .bind(&responsible)
+        .bind(case.detox_center.as_str())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| translate(e, Conflict::DecisionNumber))?;
+    } else {
+        let updated = sqlx::query(
+            "UPDATE cases SET version = ?, state = ?, executing_region = ?, household_region = ?,
+                 responsible = ?, person_key = ?, updated_at = ?
+             WHERE id = ? AND version = ?",
+        )
+        .bind(i64::from(case.version()))
+        .bind(case.state.as_str())
+        .bind(case.executing_region.to_string())
+        .bind(case.person.household_region.to_string())
+        .bind(&responsible)
+        .bind(person_key.as_slice())
+        .bind(now)
+        .bind(case.id.as_str())
+        .bind(i64::from(expected_version))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        if updated.rows_affected() != 1 {
+            return Err(StorageError::Conflict(Conflict::Version));
+        }
+    }
+    for event in case
+        .history
+        .iter()
+        .filter(|e| e.sequence > expected_version)
+    {
+        sqlx::query(
+            "INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(case.id.as_str())
+        .bind(i64::from(event.sequence))
+        .bind(millis(event.at))
+        .bind(event.by.as_str())
+        .bind(serde_json::to_string(event).map_err(|e| corrupt(&e))?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| translate(e, Conflict::Version))?;
+    }
+    outcome.deliveries.clear();
+    for (agency, notice) in &notices {
+        let position: i64 = sqlx::query_scalar(
+            "INSERT INTO inboxes (agency_id, head) VALUES (?, 1)
+             ON CONFLICT (agency_id) DO UPDATE SET head = head + 1
+             RETURNING head",
+        )
+        .bind(agency.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        sqlx::query(
+            "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(agency.as_str())
+        .bind(position)
+        .bind(case.id.as_str())
+        .bind(millis(outcome.accepted_at))
+        .bind(serde_json::to_string(notice).map_err(|e| corrupt(&e))?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        outcome.deliveries.push(Delivery {
+            agency: agency.clone(),
+            role: notice.role,
+            position: u64::try_from(position).map_err(|e| corrupt(&e))?,
+        });
+    }
+    sqlx::query("INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(request.agency.as_str())
+        .bind(&request.request_id)
+        .bind(request.digest.as_slice())
+        .bind(serde_json::to_string(&outcome).map_err(|e| corrupt(&e))?)
+        .bind(millis(outcome.accepted_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| translate(e, Conflict::RequestId))?;
+    tx.commit().await.map_err(|e| unavailable(&e))?;
+    Ok(outcome)
+}
+
+pub(super) async fn load_case(readers: &SqlitePool, id: &CaseId) -> Result<Option<Case>> {
+    let rows = sqlx::query("SELECT body FROM case_events WHERE case_id = ? ORDER BY sequence")
+        .bind(id.as_str())
+        .fetch_all(readers)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let history = rows
+        .iter()
+        .map(|row| {
+            serde_json::from_str::<RecordedEvent>(row.get::<&str, _>("body"))
+                .map_err(|e| corrupt(&e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Case::from_history(id.clone(), history)
+        .map(Some)
+        .map_err(|e| corrupt(&e))
+}

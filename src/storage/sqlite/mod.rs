@@ -1,0 +1,247 @@
+//! SQLite: the embedded default. WAL with `synchronous=FULL` (WAL with
+//! NORMAL can lose the last commits on power loss), one writer connection
+//! taking `BEGIN IMMEDIATE`, and a separate pool of readers.
+
+mod cases;
+mod inbox;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{CaseWrite, InboxState, PersonKey, Result, Storage, StorageError, StoredAnswer};
+use crate::domain::agency::{Agency, AgencyId, AgencyRef};
+use crate::domain::case::{Case, CaseId};
+use crate::domain::intake::DecisionNumber;
+use crate::domain::notice::InboxMessage;
+use crate::domain::submission::SubmissionOutcome;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Clone, Debug)]
+pub struct SqliteStorage {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if missing) the database file and brings its schema
+    /// up to date.
+    ///
+    /// # Errors
+    /// [`StorageError::Unavailable`] when the file cannot be opened or migrated.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| unavailable(&e))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| unavailable(&e))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        MIGRATOR.run(&writer).await.map_err(|e| unavailable(&e))?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(Self { writer, readers })
+    }
+
+    /// Runs SQLite's own integrity check; `Ok(())` when it says "ok".
+    ///
+    /// # Errors
+    /// [`StorageError::Corrupt`] with what the check found.
+    pub async fn integrity_check(&self) -> Result<()> {
+        let result: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&self.readers)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StorageError::Corrupt(result))
+        }
+    }
+
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}
+
+pub(super) fn unavailable(error: &dyn std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(error.to_string())
+}
+
+pub(super) fn corrupt(error: &dyn std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(error.to_string())
+}
+
+/// Database errors that mean "someone else wrote first" become conflicts;
+/// every other error means the database cannot be trusted right now.
+pub(super) fn translate(error: sqlx::Error, on_unique: super::Conflict) -> StorageError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(on_unique),
+        _ => unavailable(&error),
+    }
+}
+
+fn agency_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Agency> {
+    let kind: String = row.get("kind");
+    let region: String = row.get("region");
+    let id: String = row.get("id");
+    let agency = AgencyRef::new(
+        kind.parse().map_err(|e| corrupt(&e))?,
+        region.parse_region()?,
+        AgencyId::parse(&id).map_err(|e| corrupt(&e))?,
+    )
+    .map_err(|e| corrupt(&e))?;
+    Ok(Agency {
+        agency,
+        name: row.get("name"),
+        enabled: row.get::<i64, _>("enabled") != 0,
+    })
+}
+
+trait ParseRegion {
+    fn parse_region(&self) -> Result<crate::domain::region::RegionCode>;
+}
+
+impl ParseRegion for String {
+    fn parse_region(&self) -> Result<crate::domain::region::RegionCode> {
+        crate::domain::region::RegionCode::parse(self).map_err(|e| corrupt(&e))
+    }
+}
+
+pub(super) fn now_millis() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn register_agency(&self, agency: &Agency) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO agencies (id, kind, region, name, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, region = excluded.region,
+                 name = excluded.name, enabled = excluded.enabled",
+        )
+        .bind(agency.agency.id.as_str())
+        .bind(agency.agency.kind.as_str())
+        .bind(agency.agency.region.to_string())
+        .bind(&agency.name)
+        .bind(i64::from(agency.enabled))
+        .bind(now_millis())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>> {
+        let row = sqlx::query("SELECT id, kind, region, name, enabled FROM agencies WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        row.as_ref().map(agency_from_row).transpose()
+    }
+
+    async fn agencies(&self) -> Result<Vec<Agency>> {
+        let rows = sqlx::query("SELECT id, kind, region, name, enabled FROM agencies ORDER BY id")
+            .fetch_all(&self.readers)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        rows.iter().map(agency_from_row).collect()
+    }
+
+    async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>> {
+        let row = sqlx::query(
+            "SELECT digest, outcome FROM requests WHERE agency_id = ? AND request_id = ?",
+        )
+        .bind(agency.as_str())
+        .bind(request_id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        let Some(row) = row else { return Ok(None) };
+        let digest: Vec<u8> = row.get("digest");
+        let outcome: String = row.get("outcome");
+        Ok(Some(StoredAnswer {
+            digest: digest
+                .try_into()
+                .map_err(|_| corrupt(&"request digest is not 32 bytes"))?,
+            outcome: serde_json::from_str::<SubmissionOutcome>(&outcome)
+                .map_err(|e| corrupt(&e))?,
+        }))
+    }
+
+    async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {
+        cases::write_case(&self.writer, write).await
+    }
+
+    async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
+        cases::load_case(&self.readers, id).await
+    }
+
+    async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM cases WHERE decision_number = ?")
+                .bind(decision.as_str())
+                .fetch_optional(&self.readers)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        match id {
+            Some(id) => {
+                cases::load_case(&self.readers, &CaseId::parse(&id).map_err(|e| corrupt(&e))?).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM cases WHERE person_key = ? ORDER BY opened_at DESC, id DESC",
+        )
+        .bind(key.as_slice())
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        let mut cases = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = CaseId::parse(&id).map_err(|e| corrupt(&e))?;
+            cases.extend(cases::load_case(&self.readers, &id).await?);
+        }
+        Ok(cases)
+    }
+
+    async fn inbox_after(
+        &self,
+        agency: &AgencyId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<InboxMessage>> {
+        inbox::after(&self.readers, agency, after, limit).await
+    }
+
+    async fn inbox_state(&self, agency: &AgencyId) -> Result<InboxState> {
+        inbox::state(&self.readers, agency).await
+    }
+
+    async fn acknowledge(&self, agency: &AgencyId, position: u64) -> Result<Option<InboxState>> {
+        inbox::acknowledge(&self.writer, agency, position).await
+    }
+}
