@@ -14,7 +14,12 @@
 //! - [`server`]: assembling and running it all, with one shutdown path.
 //! - [`config`] and [`cli`]: how an operator and a user drive it.
 
+pub mod api;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
 pub mod domain;
 pub mod gateway;
 pub mod pki;
+pub mod server;
 pub mod storage;

@@ -57,6 +57,7 @@ pub enum IdentityError {
 }
 
 /// The URI subject alternative name that identifies `agency`.
+#[must_use]
 pub fn agency_uri(agency: &AgencyRef) -> String {
     format!(
         "{SCHEME}{TRUST_DOMAIN}/agency/{}/{}/{}",

@@ -7,7 +7,7 @@
 //!   server and agency certificates.
 //! - [`tls`]: rustls configurations for the server (client certificate
 //!   required, ALPN `h2`) and for clients, and the PEM files they load from.
-//! - [`incoming`]: the accept loop that runs each TLS handshake in its own
+//! - [`accept`]: the accept loop that runs each TLS handshake in its own
 //!   task and yields [`AuthenticatedStream`]s whose [`PeerIdentity`] tonic
 //!   puts into every request's extensions.
 //!
@@ -16,17 +16,17 @@
 //!
 //! [`AgencyRef`]: crate::domain::agency::AgencyRef
 
+pub mod accept;
 pub mod authority;
 mod files;
 pub mod identity;
-pub mod incoming;
 pub mod tls;
 
 use std::path::PathBuf;
 
+pub use accept::{AuthenticatedStream, PeerIdentity, incoming};
 pub use authority::{AgencyCertOptions, CertificateAuthority, IssuedCertificate};
 pub use identity::{IdentityError, TRUST_DOMAIN, agency_from_certificate, agency_uri};
-pub use incoming::{AuthenticatedStream, PeerIdentity, incoming};
 pub use tls::{ServerConfigHandle, ServerFiles, client_tls, server_config};
 
 /// Why a certificate could not be generated, stored, loaded or turned into a

@@ -17,7 +17,7 @@ use super::authority::CA_CERT_FILE;
 use super::files;
 
 // The accept loop lives in its own file; it is part of the gateway's TLS.
-pub use super::incoming::{AuthenticatedStream, PeerIdentity, incoming};
+pub use super::accept::{AuthenticatedStream, PeerIdentity, incoming};
 
 /// File name of the server certificate in a TLS directory.
 pub const SERVER_CERT_FILE: &str = "server.pem";
@@ -64,6 +64,7 @@ pub fn server_config(
 /// (a DNS name or IP address in the server certificate).
 ///
 /// Nothing is parsed here; a bad certificate or key shows when connecting.
+#[must_use]
 pub fn client_tls(ca_pem: &str, cert_pem: &str, key_pem: &str, domain: &str) -> ClientTlsConfig {
     ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca_pem))
@@ -134,7 +135,7 @@ impl ServerConfigHandle {
         let guard = self
             .0
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(&guard)
     }
 
@@ -143,7 +144,7 @@ impl ServerConfigHandle {
         let mut guard = self
             .0
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *guard = config;
     }
 }

@@ -216,3 +216,60 @@ async fn cancelling_the_shutdown_token_ends_the_stream() {
 
     assert!(gateway.next_connection().await.is_none());
 }
+
+#[tokio::test]
+async fn tonic_serves_the_stream_and_hands_every_request_the_identity() {
+    use tonic::transport::{Channel, Server};
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+    let ca = CertificateAuthority::generate("test CA").unwrap();
+    let server = ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
+    let config = server_config(ca.cert_pem(), &server.cert_pem, &server.key_pem).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let connections = incoming(listener, config.into(), PATIENCE, shutdown.clone());
+    let (seen, mut peers) = mpsc::unbounded_channel();
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let health = tonic::service::interceptor::InterceptedService::new(
+        health,
+        move |request: tonic::Request<()>| match request.extensions().get::<PeerIdentity>() {
+            Some(peer) => {
+                let _ = seen.send(peer.clone());
+                Ok(request)
+            }
+            None => Err(tonic::Status::unauthenticated("no identity")),
+        },
+    );
+    let serving = tokio::spawn(
+        Server::builder()
+            .add_service(health)
+            .serve_with_incoming_shutdown(connections, shutdown.clone().cancelled_owned()),
+    );
+
+    let agency = ca.issue_agency(&police(), "Police").unwrap();
+    let tls = crate::pki::client_tls(
+        ca.cert_pem(),
+        &agency.cert_pem,
+        &agency.key_pem,
+        "localhost",
+    );
+    let channel = Channel::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let response = HealthClient::new(channel)
+        .check(HealthCheckRequest::default())
+        .await
+        .unwrap();
+
+    assert_eq!(response.get_ref().status(), ServingStatus::Serving);
+    assert_eq!(peers.recv().await.unwrap().agency, Ok(police()));
+    shutdown.cancel();
+    let stopped = tokio::time::timeout(PATIENCE, serving).await;
+    stopped.expect("the server stops in time").unwrap().unwrap();
+}

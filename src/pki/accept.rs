@@ -143,7 +143,7 @@ pub fn incoming(
     config: ServerConfigHandle,
     handshake_timeout: Duration,
     shutdown: CancellationToken,
-) -> impl Stream<Item = Result<AuthenticatedStream, io::Error>> + Send + 'static {
+) -> impl Stream<Item = Result<AuthenticatedStream, io::Error>> + Send + Unpin + 'static {
     let (sender, receiver) = mpsc::channel(QUEUE);
     tokio::spawn(accept_loop(
         listener,
@@ -244,5 +244,5 @@ fn is_per_connection(error: &io::Error) -> bool {
 }
 
 #[cfg(test)]
-#[path = "incoming_tests.rs"]
+#[path = "accept_tests.rs"]
 mod tests;

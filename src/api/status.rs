@@ -1,0 +1,53 @@
+//! The one place where gateway errors become gRPC statuses. Internal causes
+//! go to the log, never to the client.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+use crate::gateway::GatewayError;
+
+pub fn to_status(error: GatewayError) -> Status {
+    match error {
+        GatewayError::Unauthenticated(message) => Status::unauthenticated(message),
+        GatewayError::PermissionDenied(message) => Status::permission_denied(message),
+        GatewayError::Invalid(invalid) => {
+            let message = invalid
+                .violations
+                .iter()
+                .map(|v| format!("{}: {}", v.field, v.description))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let violations: Vec<FieldViolation> = invalid
+                .violations
+                .into_iter()
+                .map(|v| FieldViolation::new(v.field, v.description))
+                .collect();
+            Status::with_error_details(
+                Code::InvalidArgument,
+                message,
+                ErrorDetails::with_bad_request(violations),
+            )
+        }
+        GatewayError::AlreadyExists { field, message } => Status::with_error_details(
+            Code::AlreadyExists,
+            format!("{field}: {message}"),
+            ErrorDetails::with_bad_request_violation(field, message),
+        ),
+        GatewayError::NotFound => Status::not_found(GatewayError::NotFound.to_string()),
+        GatewayError::OutOfRange { field, message } => Status::with_error_details(
+            Code::OutOfRange,
+            format!("{field}: {message}"),
+            ErrorDetails::with_bad_request_violation(field, message),
+        ),
+        GatewayError::Unavailable(cause) => {
+            if let Some(cause) = &cause {
+                tracing::error!(error = %cause, "storage unavailable");
+            }
+            Status::unavailable(GatewayError::Unavailable(None).to_string())
+        }
+        GatewayError::Internal(detail) => {
+            tracing::error!(%detail, "internal error");
+            Status::internal("internal error")
+        }
+    }
+}

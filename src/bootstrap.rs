@@ -1,0 +1,98 @@
+//! Development certificates and an example registry, made on the first
+//! start when the certificate folder holds no CA. For development only.
+
+use std::path::Path;
+
+use crate::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
+use crate::domain::region::RegionCode;
+use crate::pki::{CertificateAuthority, PkiError};
+use crate::storage::Storage;
+
+/// The example agencies: one detox center, two county projects in
+/// different counties of Taiyuan with their county police, the city police
+/// and the provincial oversight office.
+pub const EXAMPLE_AGENCIES: [(&str, &str, &str, &str); 7] = [
+    (
+        "taiyuan-detox",
+        "detox-center",
+        "140100",
+        "太原市强制隔离戒毒所",
+    ),
+    (
+        "yingze-project",
+        "county-project",
+        "140106",
+        "迎泽区禁毒社工项目部",
+    ),
+    (
+        "yingze-police",
+        "police",
+        "140106",
+        "迎泽区公安分局禁毒大队",
+    ),
+    (
+        "xiaodian-project",
+        "county-project",
+        "140105",
+        "小店区禁毒社工项目部",
+    ),
+    (
+        "xiaodian-police",
+        "police",
+        "140105",
+        "小店区公安分局禁毒大队",
+    ),
+    ("taiyuan-police", "police", "140100", "太原市公安局禁毒支队"),
+    ("shanxi-office", "oversight", "140000", "山西省禁毒办"),
+];
+
+/// Writes the CA and a server certificate for `hosts` into `dir`.
+///
+/// # Errors
+/// When the CA already exists or a file cannot be written.
+pub fn init_ca(dir: &Path, hosts: &[&str]) -> Result<CertificateAuthority, PkiError> {
+    let ca = CertificateAuthority::generate("handover-gateway CA")?;
+    ca.save(dir)?;
+    ca.issue_server(hosts)?.write(dir, "server")?;
+    Ok(ca)
+}
+
+/// Issues an agency certificate into `dir` and registers the agency.
+///
+/// # Errors
+/// When the certificate cannot be written or the registry cannot be updated.
+pub async fn issue_agency(
+    ca: &CertificateAuthority,
+    storage: &dyn Storage,
+    dir: &Path,
+    agency: AgencyRef,
+    name: &str,
+) -> anyhow::Result<()> {
+    ca.issue_agency(&agency, name)?
+        .write(dir, agency.id.as_str())?;
+    storage
+        .register_agency(&Agency {
+            agency,
+            name: name.to_owned(),
+            enabled: true,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Makes development certificates and the example registry.
+///
+/// # Errors
+/// As [`init_ca`] and [`issue_agency`].
+pub async fn development(dir: &Path, storage: &dyn Storage) -> anyhow::Result<()> {
+    let ca = init_ca(dir, &["localhost", "127.0.0.1"])?;
+    for (id, kind, region, name) in EXAMPLE_AGENCIES {
+        let agency = AgencyRef::new(
+            kind.parse::<AgencyKind>()?,
+            RegionCode::parse(region)?,
+            AgencyId::parse(id)?,
+        )?;
+        issue_agency(&ca, storage, dir, agency, name).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! `handover-gateway serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+use crate::bootstrap;
+use crate::config::{Config, LogFormat};
+use crate::domain::clock::SystemClock;
+use crate::pki::authority::CA_CERT_FILE;
+use crate::server::{Server, shutdown_signal};
+use crate::storage::SqliteStorage;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// TOML config file; flags and environment variables override it.
+    #[arg(long, env = "HANDOVER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:50051].
+    #[arg(long, env = "HANDOVER_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// SQLite database file [default: data/gateway.db].
+    #[arg(long, env = "HANDOVER_DATABASE")]
+    database: Option<PathBuf>,
+    /// Certificate folder [default: certs].
+    #[arg(long, env = "HANDOVER_CERTS_DIR")]
+    certs_dir: Option<PathBuf>,
+    /// Master key file [default: data/master.key].
+    #[arg(long, env = "HANDOVER_MASTER_KEY")]
+    master_key: Option<PathBuf>,
+    /// Heartbeat interval of idle inbox streams, e.g. 15s.
+    #[arg(long, env = "HANDOVER_HEARTBEAT", value_parser = humantime::parse_duration)]
+    heartbeat: Option<std::time::Duration>,
+    /// Log format.
+    #[arg(long, env = "HANDOVER_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+impl ServeArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(database) = &self.database {
+            config.database.clone_from(database);
+        }
+        if let Some(dir) = &self.certs_dir {
+            config.certs_dir.clone_from(dir);
+        }
+        if let Some(key) = &self.master_key {
+            config.master_key.clone_from(key);
+        }
+        if let Some(heartbeat) = self.heartbeat {
+            config.heartbeat = heartbeat;
+        }
+        if let Some(format) = self.log_format {
+            config.log_format = format;
+        }
+        Ok(config)
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("HANDOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    init_logs(config.log_format);
+    if !config.certs_dir.join(CA_CERT_FILE).exists() {
+        let storage = SqliteStorage::open(&config.database).await?;
+        bootstrap::development(&config.certs_dir, &storage)
+            .await
+            .context("making development certificates")?;
+        storage.close().await;
+        announce_development(&config);
+    }
+    let server = Server::build(config, Arc::new(SystemClock)).await?;
+    println!("handover-gateway listening on {}", server.local_addr());
+    server.run(shutdown_signal()).await
+}
+
+fn announce_development(config: &Config) {
+    let dir = config.certs_dir.display();
+    eprintln!(
+        "\n=== DEVELOPMENT CERTIFICATES ===\n\
+         {dir}/ had no CA, so a development CA, a server certificate for localhost and\n\
+         certificates for an example registry were made there. They are for trying the\n\
+         gateway on this machine ONLY: never use them in production.\n\
+         Try, in another terminal:\n  \
+           handover-gateway watch --as yingze-project\n  \
+           handover-gateway discharge --as taiyuan-detox --file examples/discharge.json\n  \
+           handover-gateway case --as yingze-police --id-number 11010519491231002X --purpose 'check'\n\
+         Agencies: {}\n",
+        bootstrap::EXAMPLE_AGENCIES.map(|a| a.0).join(", ")
+    );
+}

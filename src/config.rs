@@ -1,0 +1,124 @@
+//! Configuration in layers: defaults, then a TOML file, then environment
+//! variables and flags (the command line applies those last).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::deadline::DeadlinePolicy;
+
+/// Everything `serve` needs. Every field has a default, so `serve` with no
+/// flags runs on the embedded default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the gRPC port (mutual TLS).
+    pub listen: SocketAddr,
+    /// SQLite database file.
+    pub database: PathBuf,
+    /// Folder with `ca.pem`, `server.pem` and `server-key.pem`.
+    pub certs_dir: PathBuf,
+    /// The master key file, outside the database.
+    pub master_key: PathBuf,
+    /// Heartbeat interval of idle inbox streams.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+    /// A TLS handshake that takes longer is dropped.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// How long open calls get to finish on shutdown.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Largest request or response message, in bytes.
+    pub max_message_bytes: usize,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    pub deadlines: DeadlinePolicy,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            database: PathBuf::from("data/gateway.db"),
+            certs_dir: PathBuf::from("certs"),
+            master_key: PathBuf::from("data/master.key"),
+            heartbeat: Duration::from_secs(15),
+            handshake_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+            max_message_bytes: 256 * 1024,
+            log_format: LogFormat::Text,
+            deadlines: DeadlinePolicy::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, overlaid with `file` when given.
+    ///
+    /// # Errors
+    /// When the file cannot be read or holds an unknown or ill-typed key.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(file) = file else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", file.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", file.display()))
+    }
+}
+
+/// Serde for `std::time::Duration` written as `15s` or `2m`.
+mod humantime_serde {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_only_what_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:6000\"\nheartbeat = \"2s\"\n[deadlines]\npickup = \"1h\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.listen.port(), 6000);
+        assert_eq!(config.heartbeat, Duration::from_secs(2));
+        assert_eq!(config.deadlines.pickup, time::Duration::hours(1));
+        assert_eq!(config.database, PathBuf::from("data/gateway.db"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, "listne = \"0.0.0.0:6000\"\n").unwrap();
+        assert!(
+            Config::load(Some(&path))
+                .unwrap_err()
+                .to_string()
+                .contains("listne")
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! Assembling the gateway and running it: bind first (port 0 allowed, the
+//! address is reported), then serve until one shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server as TonicServer;
+
+use crate::api::pb::case_service_server::CaseServiceServer;
+use crate::api::pb::inbox_service_server::InboxServiceServer;
+use crate::api::pb::intake_service_server::IntakeServiceServer;
+use crate::api::{CaseApi, InboxApi, IntakeApi, pb};
+use crate::config::Config;
+use crate::domain::clock::Clock;
+use crate::gateway::{Gateway, MasterKey, Settings};
+use crate::pki::{ServerConfigHandle, ServerFiles, incoming};
+use crate::storage::{SqliteStorage, Storage};
+
+/// A gateway bound to its port, ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: ServerConfigHandle,
+    gateway: Gateway,
+    storage: Arc<SqliteStorage>,
+    config: Config,
+    shutdown: CancellationToken,
+}
+
+impl Server {
+    /// Opens storage, loads the master key and certificates, and binds the
+    /// listener.
+    ///
+    /// # Errors
+    /// When any of these cannot be loaded or the address cannot be bound.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let storage = Arc::new(
+            SqliteStorage::open(&config.database)
+                .await
+                .with_context(|| format!("opening database {}", config.database.display()))?,
+        );
+        let master_key = MasterKey::load_or_create(&config.master_key)
+            .with_context(|| format!("master key {}", config.master_key.display()))?;
+        let files = ServerFiles::load(&config.certs_dir)?;
+        let tls = ServerConfigHandle::new(files.server_config()?);
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let local_addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let settings = Settings {
+            deadlines: config.deadlines.clone(),
+            heartbeat: config.heartbeat,
+            ..Settings::default()
+        };
+        let gateway = Gateway::new(
+            storage.clone() as Arc<dyn Storage>,
+            clock,
+            &master_key,
+            settings,
+            shutdown.clone(),
+        );
+        Ok(Self {
+            listener,
+            local_addr,
+            tls,
+            gateway,
+            storage,
+            config,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// Serves until `signal` completes, then stops accepting, ends open
+    /// inbox streams, and waits up to the grace period for calls in flight.
+    ///
+    /// # Errors
+    /// When the transport fails.
+    pub async fn run(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Server {
+            listener,
+            local_addr,
+            tls,
+            gateway,
+            storage,
+            config,
+            shutdown,
+        } = self;
+        let limit = config.max_message_bytes;
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<IntakeServiceServer<IntakeApi>>()
+            .await;
+        health_reporter
+            .set_serving::<InboxServiceServer<InboxApi>>()
+            .await;
+        health_reporter
+            .set_serving::<CaseServiceServer<CaseApi>>()
+            .await;
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let router = TonicServer::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .max_connection_age(Duration::from_secs(3600))
+            .add_service(health)
+            .add_service(reflection().build_v1()?)
+            .add_service(reflection().build_v1alpha()?)
+            .add_service(
+                IntakeServiceServer::new(IntakeApi::new(gateway.clone()))
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .add_service(
+                InboxServiceServer::new(InboxApi::new(gateway.clone()))
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .add_service(
+                CaseServiceServer::new(CaseApi::new(gateway.clone()))
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            );
+        let connections = incoming(listener, tls, config.handshake_timeout, shutdown.clone());
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            signal.await;
+            tracing::info!("shutdown requested");
+            stopping.cancel();
+        });
+        tracing::info!(%local_addr, "serving");
+        let serve =
+            router.serve_with_incoming_shutdown(connections, shutdown.clone().cancelled_owned());
+        tokio::pin!(serve);
+        let served = tokio::select! {
+            served = &mut serve => served,
+            () = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(config.shutdown_grace).await;
+            } => {
+                tracing::warn!(grace = ?config.shutdown_grace, "calls still open after the grace period; closing them");
+                Ok(())
+            }
+        };
+        health_reporter
+            .set_not_serving::<IntakeServiceServer<IntakeApi>>()
+            .await;
+        storage.close().await;
+        tracing::info!("stopped");
+        served.context("serving gRPC")
+    }
+
+    /// A token that stops the server when cancelled, for embedding.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// SIGINT or SIGTERM, whichever comes first.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
