@@ -237,10 +237,10 @@ impl Case {
     }
 
     fn set_responsible(&mut self, project: Option<AgencyId>) {
-        if let Some(project) = &project {
-            if !self.responsible_history.contains(project) {
-                self.responsible_history.push(project.clone());
-            }
+        if let Some(project) = &project
+            && !self.responsible_history.contains(project)
+        {
+            self.responsible_history.push(project.clone());
         }
         self.responsible = project;
     }

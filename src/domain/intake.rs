@@ -161,10 +161,10 @@ impl DischargeDraft {
             }
             Some(Ok(at)) => Some(at),
         };
-        if let (Some(person), Some(at)) = (&person, released_at) {
-            if at.date() < person.id_number.birth_date() {
-                invalid.push("released_at", "is before the person's birth");
-            }
+        if let (Some(person), Some(at)) = (&person, released_at)
+            && at.date() < person.id_number.birth_date()
+        {
+            invalid.push("released_at", "is before the person's birth");
         }
         let term = invalid.check("term_months", TermMonths::new(self.term_months));
         invalid.finish(|| {

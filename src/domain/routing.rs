@@ -66,13 +66,13 @@ pub fn route(person: &Person, agencies: &[Agency]) -> Route {
         .min();
     let mut recipients = Vec::new();
     let mut add = |agency: Option<&AgencyId>, role| {
-        if let Some(agency) = agency {
-            if !recipients.iter().any(|r: &Recipient| &r.agency == agency) {
-                recipients.push(Recipient {
-                    agency: agency.clone(),
-                    role,
-                });
-            }
+        if let Some(agency) = agency
+            && !recipients.iter().any(|r: &Recipient| &r.agency == agency)
+        {
+            recipients.push(Recipient {
+                agency: agency.clone(),
+                role,
+            });
         }
     };
     add(project.as_ref(), RecipientRole::ResponsibleProject);

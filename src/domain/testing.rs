@@ -2,7 +2,7 @@
 
 use time::macros::datetime;
 
-use super::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
+use super::agency::{Agency, AgencyId, AgencyRef};
 use super::case::{Case, CaseEvent, CaseId, RecordedEvent};
 use super::id_number::IdNumber;
 use super::intake::{DecisionNumber, TermMonths};
@@ -60,8 +60,4 @@ pub fn discharged_case(executing: &str, household: &str, project: Option<&str>) 
         event,
     };
     Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![recorded]).unwrap()
-}
-
-pub fn kind(name: &str) -> AgencyKind {
-    name.parse().unwrap()
 }

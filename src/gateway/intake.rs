@@ -35,19 +35,37 @@ fn digest(kind: &str, content: &impl serde::Serialize) -> Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
-fn request_key(
+/// Validates the request id together with the content, so a client learns
+/// every wrong field at once, and keys the request by both.
+fn request_key<T: serde::Serialize>(
     caller: &AgencyRef,
     request_id: &str,
     kind: &str,
-    content: &impl serde::Serialize,
-) -> Result<RequestKey> {
-    let request_id =
-        validation::request_id(request_id).map_err(|e| Invalid::field("request_id", e))?;
-    Ok(RequestKey {
-        agency: caller.id.clone(),
-        request_id,
-        digest: digest(kind, content)?,
-    })
+    parsed: std::result::Result<T, Invalid>,
+) -> Result<(RequestKey, T)> {
+    match (validation::request_id(request_id), parsed) {
+        (Ok(request_id), Ok(content)) => {
+            let digest = digest(kind, &content)?;
+            Ok((
+                RequestKey {
+                    agency: caller.id.clone(),
+                    request_id,
+                    digest,
+                },
+                content,
+            ))
+        }
+        (id, content) => {
+            let mut invalid = Invalid::default();
+            if let Err(error) = id {
+                invalid.push("request_id", error);
+            }
+            if let Err(error) = content {
+                invalid.violations.extend(error.violations);
+            }
+            Err(invalid.into())
+        }
+    }
 }
 
 fn decision_taken() -> GatewayError {
@@ -72,8 +90,12 @@ impl Gateway {
         draft: &AnnouncementDraft,
     ) -> Result<Submitted> {
         require_kind(caller, &[AgencyKind::DetoxCenter], "announce releases")?;
-        let announcement = draft.parse(self.clock.today())?;
-        let key = request_key(caller, request_id, "announce", &announcement)?;
+        let (key, announcement) = request_key(
+            caller,
+            request_id,
+            "announce",
+            draft.parse(self.clock.today()),
+        )?;
         let release = announcement
             .planned_release_date
             .with_time(Time::MIDNIGHT)
@@ -118,8 +140,8 @@ impl Gateway {
         draft: &DischargeDraft,
     ) -> Result<Submitted> {
         require_kind(caller, &[AgencyKind::DetoxCenter], "submit discharges")?;
-        let discharge = draft.parse(self.clock.now(), self.clock.today())?;
-        let key = request_key(caller, request_id, "discharge", &discharge)?;
+        let parsed = draft.parse(self.clock.now(), self.clock.today());
+        let (key, discharge) = request_key(caller, request_id, "discharge", parsed)?;
         self.submit(key, &discharge.decision_number, |existing, agencies| {
             let (case_id, history, late_notice) = match existing {
                 None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new(), true),

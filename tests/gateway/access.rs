@@ -1,0 +1,109 @@
+use handover_gateway::api::pb;
+use handover_gateway::api::pb::get_case_request::Key;
+use tonic::Code;
+
+use crate::support::*;
+
+async fn discharge_in_yingze(app: &App, number: &str) -> String {
+    app.intake("taiyuan-detox")
+        .await
+        .submit_discharge(discharge("r-1", "D-1", person(number, "140106", None)))
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap()
+        .case_id
+}
+
+async fn get(app: &App, agency: &str, key: Key, purpose: &str) -> Result<pb::Case, tonic::Status> {
+    let request = pb::GetCaseRequest {
+        key: Some(key),
+        purpose: purpose.into(),
+    };
+    app.cases(agency)
+        .await
+        .get_case(request)
+        .await
+        .map(|r| r.into_inner().case.unwrap())
+}
+
+#[tokio::test]
+async fn police_get_the_status_of_a_person_in_their_jurisdiction() {
+    let app = spawn_app().await;
+    let number = id_number("19900307", 201);
+    let case_id = discharge_in_yingze(&app, &number).await;
+    for police in ["yingze-police", "taiyuan-police"] {
+        let case = get(
+            &app,
+            police,
+            Key::IdNumber(number.clone()),
+            "monthly review",
+        )
+        .await
+        .unwrap();
+        assert_eq!(case.case_id, case_id);
+        assert_eq!(case.state(), pb::CaseState::AwaitingPickup);
+        assert_eq!(case.responsible_project_id, "yingze-project");
+        assert_eq!(case.history.len(), 1);
+        let kinds: Vec<_> = case.deadlines.iter().map(|d| d.kind()).collect();
+        assert_eq!(kinds, [pb::DeadlineKind::Pickup, pb::DeadlineKind::Report]);
+    }
+    for agency in ["taiyuan-detox", "yingze-project", "shanxi-office"] {
+        let case = get(&app, agency, Key::CaseId(case_id.clone()), "")
+            .await
+            .unwrap();
+        assert_eq!(case.case_id, case_id, "{agency}");
+    }
+}
+
+#[tokio::test]
+async fn police_outside_the_jurisdiction_get_the_same_answer_as_for_an_unknown_person() {
+    let app = spawn_app().await;
+    let number = id_number("19900307", 202);
+    let case_id = discharge_in_yingze(&app, &number).await;
+
+    let outside = get(&app, "xiaodian-police", Key::IdNumber(number), "check")
+        .await
+        .unwrap_err();
+    let unknown = get(
+        &app,
+        "xiaodian-police",
+        Key::IdNumber(id_number("19900307", 203)),
+        "check",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(outside.code(), Code::NotFound);
+    assert_eq!(
+        (outside.code(), outside.message()),
+        (unknown.code(), unknown.message())
+    );
+
+    let other_project = get(&app, "xiaodian-project", Key::CaseId(case_id), "")
+        .await
+        .unwrap_err();
+    let unknown_case = get(&app, "xiaodian-project", Key::CaseId(uuid_like()), "")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (other_project.code(), other_project.message()),
+        (unknown_case.code(), unknown_case.message())
+    );
+}
+
+#[tokio::test]
+async fn police_must_state_the_purpose_of_a_query() {
+    let app = spawn_app().await;
+    let number = id_number("19900307", 204);
+    discharge_in_yingze(&app, &number).await;
+    let refused = get(&app, "yingze-police", Key::IdNumber(number), "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(violations(&refused), ["purpose"]);
+}
+
+fn uuid_like() -> String {
+    "01900000-0000-7000-8000-000000000000".into()
+}

@@ -1,0 +1,139 @@
+use handover_gateway::api::pb;
+use tonic::Code;
+
+use crate::support::*;
+
+async fn submit(app: &App, n: u32) -> String {
+    let person = person(&id_number("19900307", n), "140106", None);
+    app.intake("taiyuan-detox")
+        .await
+        .submit_discharge(discharge(&format!("r-{n}"), &format!("D-{n}"), person))
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap()
+        .case_id
+}
+
+#[tokio::test]
+async fn a_subscriber_that_reconnects_gets_every_unacknowledged_message_in_order() {
+    let app = spawn_app().await;
+    let mut cases = Vec::new();
+    for n in 1..=5 {
+        cases.push(submit(&app, n).await);
+    }
+    let mut inbox = app.inbox("yingze-project").await;
+    let mut stream = subscribe(&mut inbox, None).await;
+    for expected in 1..=3 {
+        assert_eq!(next_message(&mut stream).await.position, expected);
+    }
+    inbox
+        .acknowledge(pb::AcknowledgeRequest { position: 2 })
+        .await
+        .unwrap();
+    drop(stream);
+
+    for n in 6..=8 {
+        cases.push(submit(&app, n).await);
+    }
+    let mut again = app.inbox("yingze-project").await;
+    let mut stream = subscribe(&mut again, None).await;
+    for (position, case_id) in (3..=8).zip(&cases[2..]) {
+        let message = next_message(&mut stream).await;
+        assert_eq!(
+            message.position, position,
+            "no gap, no repeat beyond the unacknowledged"
+        );
+        assert_eq!(&message.case.unwrap().case_id, case_id);
+    }
+}
+
+#[tokio::test]
+async fn live_messages_follow_the_backlog_on_one_stream() {
+    let app = spawn_app().await;
+    submit(&app, 1).await;
+    let mut inbox = app.inbox("yingze-police").await;
+    let mut stream = subscribe(&mut inbox, Some(0)).await;
+    assert_eq!(next_message(&mut stream).await.position, 1);
+    submit(&app, 2).await;
+    assert_eq!(next_message(&mut stream).await.position, 2);
+}
+
+#[tokio::test]
+async fn an_idle_stream_gets_heartbeats_with_the_inbox_positions() {
+    let app = spawn_app().await;
+    submit(&app, 1).await;
+    let mut inbox = app.inbox("yingze-project").await;
+    inbox
+        .acknowledge(pb::AcknowledgeRequest { position: 1 })
+        .await
+        .unwrap();
+    let mut stream = subscribe(&mut inbox, None).await;
+    let item = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("a heartbeat within 10 s")
+        .unwrap()
+        .unwrap();
+    let Some(pb::subscribe_response::Event::Heartbeat(beat)) = item.event else {
+        panic!("expected a heartbeat, got {item:?}");
+    };
+    assert_eq!((beat.head_position, beat.acknowledged_position), (1, 1));
+}
+
+#[tokio::test]
+async fn positions_past_the_head_are_out_of_range_and_acknowledging_never_goes_back() {
+    let app = spawn_app().await;
+    submit(&app, 1).await;
+    submit(&app, 2).await;
+    let mut inbox = app.inbox("yingze-project").await;
+    let refused = inbox
+        .acknowledge(pb::AcknowledgeRequest { position: 3 })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::OutOfRange);
+    let refused = inbox
+        .subscribe(pb::SubscribeRequest {
+            after_position: Some(9),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::OutOfRange);
+
+    let state = inbox
+        .acknowledge(pb::AcknowledgeRequest { position: 2 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.acknowledged_position, 2);
+    let state = inbox
+        .acknowledge(pb::AcknowledgeRequest { position: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.acknowledged_position, 2);
+}
+
+#[tokio::test]
+async fn stopping_the_gateway_ends_open_streams_and_keeps_the_inbox() {
+    let app = spawn_app().await;
+    submit(&app, 1).await;
+    let mut inbox = app.inbox("yingze-project").await;
+    let mut stream = subscribe(&mut inbox, None).await;
+    assert_eq!(next_message(&mut stream).await.position, 1);
+    let dir = app.stop().await;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(_)) = stream.message().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended when the gateway stopped");
+
+    let app = start(dir).await;
+    let mut inbox = app.inbox("yingze-project").await;
+    let mut stream = subscribe(&mut inbox, None).await;
+    assert_eq!(
+        next_message(&mut stream).await.position,
+        1,
+        "unacknowledged message is still there"
+    );
+}

@@ -1,0 +1,10 @@
+//! The gateway's integration tests: one binary, the real server over real
+//! mutual TLS on real SQLite files.
+
+mod support;
+
+mod access;
+mod inbox;
+mod intake;
+mod process;
+mod trust;

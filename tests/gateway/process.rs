@@ -1,0 +1,156 @@
+//! The real `handover-gateway` process, stopped and started again.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use handover_gateway::api::pb;
+use handover_gateway::api::pb::get_case_request::Key;
+
+use crate::support::*;
+
+struct Process {
+    child: Child,
+    port: u16,
+}
+
+fn spawn_process(dir: &Path) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--database")
+        .arg(dir.join("data/gateway.db"))
+        .arg("--certs-dir")
+        .arg(certs_dir(dir))
+        .arg("--master-key")
+        .arg(dir.join("data/master.key"))
+        .env("HANDOVER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect(&line);
+    Process { child, port }
+}
+
+impl Process {
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "the gateway exits cleanly on SIGTERM: {status}"
+        );
+    }
+
+    async fn app(&self, dir: &Path) -> ProcessClient {
+        ProcessClient {
+            certs: certs_dir(dir),
+            port: self.port,
+        }
+    }
+}
+
+struct ProcessClient {
+    certs: std::path::PathBuf,
+    port: u16,
+}
+
+impl ProcessClient {
+    async fn channel(&self, agency: &str) -> tonic::transport::Channel {
+        let read = |name: &str| std::fs::read_to_string(self.certs.join(name)).unwrap();
+        let tls = handover_gateway::pki::client_tls(
+            &read("ca.pem"),
+            &read(&format!("{agency}.pem")),
+            &read(&format!("{agency}-key.pem")),
+            "localhost",
+        );
+        tonic::transport::Endpoint::from_shared(format!("https://localhost:{}", self.port))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+}
+
+// Multi-threaded: `terminate` blocks its thread while the clients'
+// connections must still answer the server's GOAWAY.
+#[tokio::test(flavor = "multi_thread")]
+async fn cases_and_inboxes_survive_a_restart_of_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path()).await;
+    let number = id_number("19900307", 401);
+
+    let process = spawn_process(dir.path());
+    let client = process.app(dir.path()).await;
+    let mut request = discharge("r-1", "D-restart", person(&number, "140106", None));
+    request.released_at = Some(handover_gateway::api::timestamp(
+        time::OffsetDateTime::now_utc(),
+    ));
+    let mut intake =
+        pb::intake_service_client::IntakeServiceClient::new(client.channel("taiyuan-detox").await);
+    let receipt = intake
+        .submit_discharge(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    process.terminate();
+
+    let process = spawn_process(dir.path());
+    let client = process.app(dir.path()).await;
+    let mut intake =
+        pb::intake_service_client::IntakeServiceClient::new(client.channel("taiyuan-detox").await);
+    let replayed = intake
+        .submit_discharge(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    assert_eq!(replayed, receipt, "the stored answer survived");
+
+    let mut cases =
+        pb::case_service_client::CaseServiceClient::new(client.channel("yingze-police").await);
+    let case = cases
+        .get_case(pb::GetCaseRequest {
+            key: Some(Key::IdNumber(number)),
+            purpose: "restart check".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(case.case_id, receipt.case_id);
+
+    let mut inbox =
+        pb::inbox_service_client::InboxServiceClient::new(client.channel("yingze-project").await);
+    let mut stream = subscribe(&mut inbox, None).await;
+    let message = next_message(&mut stream).await;
+    assert_eq!(
+        (message.position, message.case.unwrap().case_id),
+        (1, receipt.case_id)
+    );
+    drop(stream);
+    process.terminate();
+}

@@ -1,0 +1,209 @@
+//! `spawn_app()`: the real server on an ephemeral port, with real
+//! certificates made for the test, a real SQLite file and a clock the test
+//! moves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use handover_gateway::api::pb;
+use handover_gateway::api::pb::case_service_client::CaseServiceClient;
+use handover_gateway::api::pb::inbox_service_client::InboxServiceClient;
+use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
+use handover_gateway::bootstrap;
+use handover_gateway::config::Config;
+use handover_gateway::domain::clock::ManualClock;
+use handover_gateway::domain::id_number::with_check_character;
+use handover_gateway::pki::{CertificateAuthority, client_tls};
+use handover_gateway::server::Server;
+use handover_gateway::storage::SqliteStorage;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+
+pub const START: time::OffsetDateTime = time::macros::datetime!(2026-11-28 02:00 UTC);
+
+pub struct App {
+    pub dir: TempDir,
+    pub addr: SocketAddr,
+    pub clock: Arc<ManualClock>,
+    pub stop: CancellationToken,
+    pub server: JoinHandle<anyhow::Result<()>>,
+}
+
+pub fn certs_dir(dir: &Path) -> PathBuf {
+    dir.join("certs")
+}
+
+pub fn config(dir: &Path) -> Config {
+    Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database: dir.join("data/gateway.db"),
+        certs_dir: certs_dir(dir),
+        master_key: dir.join("data/master.key"),
+        heartbeat: Duration::from_millis(300),
+        shutdown_grace: Duration::from_secs(5),
+        ..Config::default()
+    }
+}
+
+/// The example registry of the development bootstrap: taiyuan-detox,
+/// yingze-project/police (140106), xiaodian-project/police (140105),
+/// taiyuan-police (140100) and shanxi-office (140000).
+pub async fn prepare(dir: &Path) {
+    let storage = SqliteStorage::open(&dir.join("data/gateway.db"))
+        .await
+        .unwrap();
+    bootstrap::development(&certs_dir(dir), &storage)
+        .await
+        .unwrap();
+    storage.close().await;
+}
+
+pub async fn spawn_app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path()).await;
+    start(dir).await
+}
+
+/// Starts a gateway on the files in `dir`.
+pub async fn start(dir: TempDir) -> App {
+    let clock = Arc::new(ManualClock::new(START));
+    let server = Server::build(config(dir.path()), clock.clone())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let stop = server.shutdown_token();
+    let server = tokio::spawn(server.run(std::future::pending()));
+    App {
+        dir,
+        addr,
+        clock,
+        stop,
+        server,
+    }
+}
+
+impl App {
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(certs_dir(self.dir.path()).join(name)).unwrap()
+    }
+
+    pub fn ca(&self) -> CertificateAuthority {
+        CertificateAuthority::load(&certs_dir(self.dir.path())).unwrap()
+    }
+
+    pub async fn channel_with(
+        &self,
+        tls: ClientTlsConfig,
+    ) -> Result<Channel, tonic::transport::Error> {
+        Endpoint::from_shared(format!("https://localhost:{}", self.addr.port()))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+    }
+
+    pub async fn channel(&self, agency: &str) -> Channel {
+        let tls = client_tls(
+            &self.read("ca.pem"),
+            &self.read(&format!("{agency}.pem")),
+            &self.read(&format!("{agency}-key.pem")),
+            "localhost",
+        );
+        self.channel_with(tls).await.unwrap()
+    }
+
+    pub async fn intake(&self, agency: &str) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::new(self.channel(agency).await)
+    }
+
+    pub async fn inbox(&self, agency: &str) -> InboxServiceClient<Channel> {
+        InboxServiceClient::new(self.channel(agency).await)
+    }
+
+    pub async fn cases(&self, agency: &str) -> CaseServiceClient<Channel> {
+        CaseServiceClient::new(self.channel(agency).await)
+    }
+
+    /// Stops the server gracefully and hands back its files.
+    pub async fn stop(self) -> TempDir {
+        self.stop.cancel();
+        self.server.await.unwrap().unwrap();
+        self.dir
+    }
+}
+
+/// A valid identity number born on `birth` (YYYYMMDD) with sequence `seq`.
+pub fn id_number(birth: &str, seq: u32) -> String {
+    with_check_character(&format!("140106{birth}{seq:03}")).unwrap()
+}
+
+pub fn person(id_number: &str, household: &str, residence: Option<&str>) -> pb::Person {
+    pb::Person {
+        id_number: id_number.to_owned(),
+        name: "张三".into(),
+        sex: pb::Sex::Unspecified.into(),
+        household_region: household.into(),
+        residence_region: residence.unwrap_or_default().into(),
+        residence_consent: residence.is_some(),
+    }
+}
+
+pub fn discharge(
+    request_id: &str,
+    decision: &str,
+    person: pb::Person,
+) -> pb::SubmitDischargeRequest {
+    pb::SubmitDischargeRequest {
+        request_id: request_id.into(),
+        decision_number: decision.into(),
+        person: Some(person),
+        released_at: Some(prost_types::Timestamp {
+            seconds: START.unix_timestamp() - 3600,
+            nanos: 0,
+        }),
+        term_months: 36,
+    }
+}
+
+/// Reads the next inbox message, skipping heartbeats; fails after 10 s.
+pub async fn next_message(
+    stream: &mut tonic::Streaming<pb::SubscribeResponse>,
+) -> pb::InboxMessage {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let item = tokio::time::timeout_at(deadline, stream.message())
+            .await
+            .expect("no inbox message within 10 s")
+            .unwrap()
+            .expect("the stream ended");
+        if let Some(pb::subscribe_response::Event::Message(message)) = item.event {
+            return message;
+        }
+    }
+}
+
+pub async fn subscribe(
+    client: &mut InboxServiceClient<Channel>,
+    after: Option<u64>,
+) -> tonic::Streaming<pb::SubscribeResponse> {
+    client
+        .subscribe(pb::SubscribeRequest {
+            after_position: after,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+pub fn violations(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
