@@ -12,6 +12,7 @@ use crate::support::*;
 struct Process {
     child: Child,
     port: u16,
+    logs: std::thread::JoinHandle<String>,
 }
 
 fn spawn_process(dir: &Path) -> Process {
@@ -24,11 +25,17 @@ fn spawn_process(dir: &Path) -> Process {
         .arg(certs_dir(dir))
         .arg("--master-key")
         .arg(dir.join("data/master.key"))
-        .env("HANDOVER_LOG", "warn")
+        .env("HANDOVER_LOG", "debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut logs = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut logs);
+        logs
+    });
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -39,24 +46,22 @@ fn spawn_process(dir: &Path) -> Process {
         .next()
         .and_then(|p| p.parse().ok())
         .expect(&line);
-    Process { child, port }
+    Process { child, port, logs }
 }
 
 impl Process {
-    fn terminate(mut self) {
+    /// SIGTERM, then the logs the process wrote.
+    fn terminate(mut self) -> String {
         let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(kill.success());
         let status = self.child.wait().unwrap();
+        let logs = self.logs.join().unwrap();
         assert!(
             status.success(),
-            "the gateway exits cleanly on SIGTERM: {status}"
+            "the gateway exits cleanly on SIGTERM: {status}\n{logs}"
         );
+        logs
     }
 
     async fn app(&self, dir: &Path) -> ProcessClient {
@@ -94,7 +99,7 @@ impl ProcessClient {
 // Multi-threaded: `terminate` blocks its thread while the clients'
 // connections must still answer the server's GOAWAY.
 #[tokio::test(flavor = "multi_thread")]
-async fn cases_and_inboxes_survive_a_restart_of_the_process() {
+async fn cases_and_inboxes_survive_a_restart_of_the_process_and_logs_hold_no_identity_number() {
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path()).await;
     let number = id_number("19900307", 401);
@@ -114,7 +119,7 @@ async fn cases_and_inboxes_survive_a_restart_of_the_process() {
         .into_inner()
         .receipt
         .unwrap();
-    process.terminate();
+    let mut logs = process.terminate();
 
     let process = spawn_process(dir.path());
     let client = process.app(dir.path()).await;
@@ -133,7 +138,7 @@ async fn cases_and_inboxes_survive_a_restart_of_the_process() {
         pb::case_service_client::CaseServiceClient::new(client.channel("yingze-police").await);
     let case = cases
         .get_case(pb::GetCaseRequest {
-            key: Some(Key::IdNumber(number)),
+            key: Some(Key::IdNumber(number.clone())),
             purpose: "restart check".into(),
         })
         .await
@@ -152,5 +157,15 @@ async fn cases_and_inboxes_survive_a_restart_of_the_process() {
         (1, receipt.case_id)
     );
     drop(stream);
-    process.terminate();
+    logs.push_str(&process.terminate());
+
+    assert!(logs.contains("accepted"), "debug logs were captured");
+    assert!(
+        !logs.contains(&number),
+        "an identity number reached the logs"
+    );
+    assert!(
+        !logs.contains(&number[6..14]),
+        "a birth date reached the logs"
+    );
 }
