@@ -75,20 +75,27 @@ pub fn receipt(receipt: Option<&pb::Receipt>, json: bool) -> anyhow::Result<()> 
     if json {
         return print_json(&receipt_json(receipt));
     }
-    let responsible = if receipt.unroutable {
-        "none (unroutable: sent to oversight)"
-    } else {
-        &receipt.responsible_project_id
-    };
     println!(
         "accepted: case {} ({})",
         receipt.case_id,
         state(receipt.state)
     );
-    println!(
-        "  executing county {}, responsible project {}",
-        receipt.executing_region, responsible
-    );
+    if receipt.state() == pb::CaseState::Announced {
+        println!(
+            "  announced to executing county {}",
+            receipt.executing_region
+        );
+    } else if receipt.unroutable {
+        println!(
+            "  executing county {} has no project: sent to oversight as unroutable",
+            receipt.executing_region
+        );
+    } else {
+        println!(
+            "  executing county {}, responsible project {}",
+            receipt.executing_region, receipt.responsible_project_id
+        );
+    }
     if receipt.late_notice {
         println!("  note: the pre-release notice is late (less than 3 days before release)");
     }
