@@ -76,6 +76,37 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", file.display()))?;
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", file.display()))
     }
+
+    /// Refuses values the gateway cannot run with.
+    ///
+    /// # Errors
+    /// Naming the first setting that is out of range.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let positive = [
+            ("heartbeat", self.heartbeat),
+            ("handshake_timeout", self.handshake_timeout),
+        ];
+        for (name, value) in positive {
+            anyhow::ensure!(!value.is_zero(), "{name} must be longer than zero");
+        }
+        anyhow::ensure!(
+            self.max_message_bytes >= 4096,
+            "max_message_bytes must be at least 4096"
+        );
+        let ten_years = time::Duration::days(3653);
+        let deadlines = &self.deadlines;
+        for (name, value) in [
+            ("deadlines.notice_ahead", deadlines.notice_ahead),
+            ("deadlines.pickup", deadlines.pickup),
+            ("deadlines.report", deadlines.report),
+        ] {
+            anyhow::ensure!(
+                value.is_positive() && value <= ten_years,
+                "{name} must be between one second and ten years"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Serde for `std::time::Duration` written as `15s` or `2m`.
@@ -107,6 +138,30 @@ mod tests {
         assert_eq!(config.heartbeat, Duration::from_secs(2));
         assert_eq!(config.deadlines.pickup, time::Duration::hours(1));
         assert_eq!(config.database, PathBuf::from("data/gateway.db"));
+    }
+
+    #[test]
+    fn settings_the_gateway_cannot_run_with_are_refused() {
+        assert!(Config::default().validate().is_ok());
+        let zero = Config {
+            heartbeat: Duration::ZERO,
+            ..Config::default()
+        };
+        assert!(
+            zero.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("heartbeat")
+        );
+        let mut forever = Config::default();
+        forever.deadlines.report = time::Duration::days(100_000);
+        assert!(
+            forever
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("deadlines.report")
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ impl Server {
     /// # Errors
     /// When any of these cannot be loaded or the address cannot be bound.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        config.validate()?;
         let storage = Arc::new(
             SqliteStorage::open(&config.database)
                 .await
@@ -143,9 +144,20 @@ impl Server {
         let connections = incoming(listener, tls, config.handshake_timeout, shutdown.clone());
         let stopping = shutdown.clone();
         tokio::spawn(async move {
-            signal.await;
-            tracing::info!("shutdown requested");
+            tokio::select! {
+                () = signal => tracing::info!("shutdown requested"),
+                () = stopping.cancelled() => {}
+            }
             stopping.cancel();
+            health_reporter
+                .set_not_serving::<IntakeServiceServer<IntakeApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<InboxServiceServer<InboxApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<CaseServiceServer<CaseApi>>()
+                .await;
         });
         tracing::info!(%local_addr, "serving");
         let serve =
@@ -161,9 +173,6 @@ impl Server {
                 Ok(())
             }
         };
-        health_reporter
-            .set_not_serving::<IntakeServiceServer<IntakeApi>>()
-            .await;
         storage.close().await;
         tracing::info!("stopped");
         served.context("serving gRPC")

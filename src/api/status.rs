@@ -33,6 +33,7 @@ pub fn to_status(error: GatewayError) -> Status {
             format!("{field}: {message}"),
             ErrorDetails::with_bad_request_violation(field, message),
         ),
+        GatewayError::FailedPrecondition(message) => Status::failed_precondition(message),
         GatewayError::NotFound => Status::not_found(GatewayError::NotFound.to_string()),
         GatewayError::OutOfRange { field, message } => Status::with_error_details(
             Code::OutOfRange,

@@ -12,7 +12,7 @@ use crate::config::{Config, LogFormat};
 use crate::domain::clock::SystemClock;
 use crate::pki::authority::CA_CERT_FILE;
 use crate::server::{Server, shutdown_signal};
-use crate::storage::SqliteStorage;
+use crate::storage::{SqliteStorage, Storage};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -80,6 +80,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logs(config.log_format);
     if !config.certs_dir.join(CA_CERT_FILE).exists() {
         let storage = SqliteStorage::open(&config.database).await?;
+        if !storage.agencies().await?.is_empty() {
+            anyhow::bail!(
+                "{} has no {CA_CERT_FILE} but the registry in {} already holds agencies: \
+                 point --certs-dir at the gateway's CA instead of making development certificates",
+                config.certs_dir.display(),
+                config.database.display()
+            );
+        }
         bootstrap::development(&config.certs_dir, &storage)
             .await
             .context("making development certificates")?;
@@ -99,10 +107,11 @@ fn announce_development(config: &Config) {
          certificates for an example registry were made there. They are for trying the\n\
          gateway on this machine ONLY: never use them in production.\n\
          Try, in another terminal:\n  \
-           handover-gateway watch --as yingze-project\n  \
-           handover-gateway discharge --as taiyuan-detox --file examples/discharge.json\n  \
-           handover-gateway case --as yingze-police --id-number 11010519491231002X --purpose 'check'\n\
+           handover-gateway watch --as yingze-project --server https://localhost:{port}\n  \
+           handover-gateway discharge --as taiyuan-detox --file examples/discharge.json --server https://localhost:{port}\n  \
+           handover-gateway case --as yingze-police --id-number 140106199003071230 --purpose 'check' --server https://localhost:{port}\n\
          Agencies: {}\n",
-        bootstrap::EXAMPLE_AGENCIES.map(|a| a.0).join(", ")
+        bootstrap::EXAMPLE_AGENCIES.map(|a| a.0).join(", "),
+        port = config.listen.port(),
     );
 }

@@ -7,18 +7,28 @@ use super::case::Case;
 /// Whether `caller` may read `case`:
 ///
 /// - a detox center, the cases it submitted;
-/// - a county project, the cases it is or was responsible for;
+/// - a county project, the cases it is or was responsible for, and an
+///   announced case it was told of;
 /// - police and oversight, the cases whose executing or household county
-///   lies in their jurisdiction.
+///   lies in their jurisdiction; oversight also an unroutable case it
+///   received.
 pub fn can_view(caller: &AgencyRef, case: &Case) -> bool {
     match caller.kind {
         AgencyKind::DetoxCenter => case.detox_center == caller.id,
-        AgencyKind::CountyProject => case.responsible_history.contains(&caller.id),
-        AgencyKind::Police | AgencyKind::Oversight => {
-            caller.region.covers(case.executing_region)
-                || caller.region.covers(case.person.household_region)
+        AgencyKind::CountyProject => {
+            case.responsible_history.contains(&caller.id)
+                || case.announced_to.as_ref() == Some(&caller.id)
+        }
+        AgencyKind::Police => covers(caller, case),
+        AgencyKind::Oversight => {
+            covers(caller, case) || case.oversight.as_ref() == Some(&caller.id)
         }
     }
+}
+
+fn covers(caller: &AgencyRef, case: &Case) -> bool {
+    caller.region.covers(case.executing_region)
+        || caller.region.covers(case.person.household_region)
 }
 
 #[cfg(test)]

@@ -77,6 +77,9 @@ pub enum CaseEvent {
         executing_region: RegionCode,
         /// `None` when the executing county has no registered project.
         project: Option<AgencyId>,
+        /// The oversight office told of an unroutable discharge.
+        #[serde(default)]
+        oversight: Option<AgencyId>,
         /// No pre-release notice arrived at least three days before release.
         late_notice: bool,
     },
@@ -115,6 +118,10 @@ pub struct Case {
     pub responsible: Option<AgencyId>,
     /// Every project that has been responsible, in order.
     pub responsible_history: Vec<AgencyId>,
+    /// The project a pre-release notice went to.
+    pub announced_to: Option<AgencyId>,
+    /// The oversight office that received the case as unroutable.
+    pub oversight: Option<AgencyId>,
     pub term: TermMonths,
     pub planned_release_date: Option<Date>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -178,6 +185,8 @@ impl Case {
             executing_region,
             responsible: None,
             responsible_history: Vec::new(),
+            announced_to: None,
+            oversight: None,
             term,
             planned_release_date: None,
             released_at: None,
@@ -209,9 +218,11 @@ impl Case {
             CaseEvent::ReleaseAnnounced {
                 planned_release_date,
                 executing_region,
+                project,
                 ..
             } => {
                 self.state = CaseState::Announced;
+                self.announced_to.clone_from(project);
                 self.planned_release_date = Some(*planned_release_date);
                 self.executing_region = *executing_region;
             }
@@ -221,10 +232,12 @@ impl Case {
                 term,
                 executing_region,
                 project,
+                oversight,
                 late_notice,
                 ..
             } => {
                 self.state = CaseState::AwaitingPickup;
+                self.oversight.clone_from(oversight);
                 self.person = person.clone();
                 self.term = *term;
                 self.released_at = Some(*released_at);

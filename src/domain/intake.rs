@@ -64,7 +64,7 @@ pub struct Discharge {
 }
 
 /// A pre-release notice as received.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct AnnouncementDraft {
     pub decision_number: String,
     pub person: Option<PersonDraft>,
@@ -73,7 +73,7 @@ pub struct AnnouncementDraft {
 }
 
 /// A discharge as received; `released_at` in Unix nanoseconds.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct DischargeDraft {
     pub decision_number: String,
     pub person: Option<PersonDraft>,

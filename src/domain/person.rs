@@ -40,7 +40,7 @@ impl Person {
 }
 
 /// A person as received, before validation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct PersonDraft {
     pub id_number: String,
     pub name: String,

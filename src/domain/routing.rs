@@ -36,6 +36,8 @@ pub struct Route {
     pub executing_region: RegionCode,
     /// `None`: no project is registered for the executing county.
     pub project: Option<AgencyId>,
+    /// The oversight office told of an unroutable release.
+    pub oversight: Option<AgencyId>,
     pub recipients: Vec<Recipient>,
 }
 
@@ -56,7 +58,12 @@ fn nearest(agencies: &[Agency], kind: AgencyKind, county: RegionCode) -> Option<
 ///
 /// Police fall back to the city or province when the county has none
 /// registered, so a release always reaches police who cover the county.
-pub fn route(person: &Person, agencies: &[Agency]) -> Route {
+///
+/// A county without a project sends the release to the oversight office
+/// nearest above it, or, when none covers it (a county outside the
+/// province), to the one above the submitting detox center: it is never
+/// dropped.
+pub fn route(person: &Person, submitter: RegionCode, agencies: &[Agency]) -> Route {
     let executing_region = person.executing_region();
     let project = agencies
         .iter()
@@ -86,15 +93,17 @@ pub fn route(person: &Person, agencies: &[Agency]) -> Route {
             RecipientRole::HouseholdPolice,
         );
     }
-    if project.is_none() {
-        add(
-            nearest(agencies, AgencyKind::Oversight, executing_region),
-            RecipientRole::UnroutableOversight,
-        );
-    }
+    let oversight = match project {
+        Some(_) => None,
+        None => nearest(agencies, AgencyKind::Oversight, executing_region)
+            .or_else(|| nearest(agencies, AgencyKind::Oversight, submitter))
+            .cloned(),
+    };
+    add(oversight.as_ref(), RecipientRole::UnroutableOversight);
     Route {
         executing_region,
         project,
+        oversight,
         recipients,
     }
 }

@@ -51,6 +51,7 @@ pub fn discharged_case(executing: &str, household: &str, project: Option<&str>) 
         released_at: datetime!(2026-11-28 08:00 UTC),
         term: TermMonths::new(36).unwrap(),
         project: project.map(|p| AgencyId::parse(p).unwrap()),
+        oversight: None,
         late_notice: true,
     };
     let recorded = RecordedEvent {

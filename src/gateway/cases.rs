@@ -62,7 +62,9 @@ impl Gateway {
             }
         };
         let case = found.ok_or(GatewayError::NotFound)?;
-        tracing::info!(case_id = %case.id, purpose = purpose.as_deref().unwrap_or(""), "case read");
+        // The purpose is free text and may name a person: it belongs in the
+        // audit log, not in the operational log.
+        tracing::info!(case_id = %case.id, stated_purpose = purpose.is_some(), "case read");
         Ok(case)
     }
 

@@ -23,6 +23,9 @@ pub enum GatewayError {
     /// Unknown, or not visible to the caller: deliberately the same.
     #[error("no case visible to you matches")]
     NotFound,
+    /// The gateway's registry cannot carry out the request.
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// A position beyond the end of the inbox.
     #[error("{field} {message}")]
     OutOfRange {

@@ -35,33 +35,27 @@ fn digest(kind: &str, content: &impl serde::Serialize) -> Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
-/// Validates the request id together with the content, so a client learns
-/// every wrong field at once, and keys the request by both.
-fn request_key<T: serde::Serialize>(
+/// Keys a request by its id and the digest of what was sent, before any
+/// time-dependent validation, so a retry gets its first answer even after
+/// the content would no longer pass (a planned date now in the past).
+/// A bad request id is reported with every other wrong field.
+fn request_key<T>(
     caller: &AgencyRef,
     request_id: &str,
     kind: &str,
-    parsed: std::result::Result<T, Invalid>,
-) -> Result<(RequestKey, T)> {
-    match (validation::request_id(request_id), parsed) {
-        (Ok(request_id), Ok(content)) => {
-            let digest = digest(kind, &content)?;
-            Ok((
-                RequestKey {
-                    agency: caller.id.clone(),
-                    request_id,
-                    digest,
-                },
-                content,
-            ))
-        }
-        (id, content) => {
-            let mut invalid = Invalid::default();
-            if let Err(error) = id {
-                invalid.push("request_id", error);
-            }
-            if let Err(error) = content {
-                invalid.violations.extend(error.violations);
+    draft: &impl serde::Serialize,
+    parse: impl FnOnce() -> std::result::Result<T, Invalid>,
+) -> Result<RequestKey> {
+    match validation::request_id(request_id) {
+        Ok(request_id) => Ok(RequestKey {
+            agency: caller.id.clone(),
+            request_id,
+            digest: digest(kind, draft)?,
+        }),
+        Err(error) => {
+            let mut invalid = Invalid::field("request_id", error);
+            if let Err(more) = parse() {
+                invalid.violations.extend(more.violations);
             }
             Err(invalid.into())
         }
@@ -90,12 +84,12 @@ impl Gateway {
         draft: &AnnouncementDraft,
     ) -> Result<Submitted> {
         require_kind(caller, &[AgencyKind::DetoxCenter], "announce releases")?;
-        let (key, announcement) = request_key(
-            caller,
-            request_id,
-            "announce",
-            draft.parse(self.clock.today()),
-        )?;
+        let parse = || draft.parse(self.clock.today());
+        let key = request_key(caller, request_id, "announce", draft, parse)?;
+        if let Some(answer) = self.replay(&key).await? {
+            return Ok(answer);
+        }
+        let announcement = parse()?;
         let release = announcement
             .planned_release_date
             .with_time(Time::MIDNIGHT)
@@ -105,7 +99,7 @@ impl Gateway {
             if existing.is_some() {
                 return Err(decision_taken());
             }
-            let route = route(&announcement.person, agencies);
+            let route = route(&announcement.person, caller.region, agencies);
             let event = CaseEvent::ReleaseAnnounced {
                 decision_number: announcement.decision_number.clone(),
                 person: announcement.person.clone(),
@@ -140,13 +134,19 @@ impl Gateway {
         draft: &DischargeDraft,
     ) -> Result<Submitted> {
         require_kind(caller, &[AgencyKind::DetoxCenter], "submit discharges")?;
-        let parsed = draft.parse(self.clock.now(), self.clock.today());
-        let (key, discharge) = request_key(caller, request_id, "discharge", parsed)?;
+        let parse = || draft.parse(self.clock.now(), self.clock.today());
+        let key = request_key(caller, request_id, "discharge", draft, parse)?;
+        if let Some(answer) = self.replay(&key).await? {
+            return Ok(answer);
+        }
+        let discharge = parse()?;
         self.submit(key, &discharge.decision_number, |existing, agencies| {
             let (case_id, history, late_notice) = match existing {
                 None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new(), true),
                 Some(case)
-                    if case.state == CaseState::Announced && case.detox_center == caller.id =>
+                    if case.state == CaseState::Announced
+                        && case.detox_center == caller.id
+                        && case.person.id_number == discharge.person.id_number =>
                 {
                     let announced_at = case.history.first().map_or(discharge.released_at, |e| e.at);
                     let late =
@@ -155,7 +155,7 @@ impl Gateway {
                 }
                 Some(_) => return Err(decision_taken()),
             };
-            let route = route(&discharge.person, agencies);
+            let route = route(&discharge.person, caller.region, agencies);
             let event = CaseEvent::Discharged {
                 decision_number: discharge.decision_number.clone(),
                 person: discharge.person.clone(),
@@ -163,6 +163,7 @@ impl Gateway {
                 term: discharge.term,
                 executing_region: route.executing_region,
                 project: route.project.clone(),
+                oversight: route.oversight.clone(),
                 late_notice,
             };
             self.prepare(caller, case_id, history, event, &route)
@@ -180,6 +181,12 @@ impl Gateway {
         event: CaseEvent,
         route: &Route,
     ) -> Result<CaseWrite> {
+        if route.recipients.is_empty() {
+            return Err(GatewayError::FailedPrecondition(format!(
+                "no registered agency can receive a case for county {}; register its oversight office",
+                route.executing_region
+            )));
+        }
         let now = self.clock.now();
         let expected_version =
             u32::try_from(history.len()).map_err(|e| GatewayError::Internal(e.to_string()))?;

@@ -15,8 +15,9 @@ use crate::domain::submission::{RequestKey, SubmissionOutcome};
 
 pub use sqlite::SqliteStorage;
 
-/// A keyed hash of a person's identity number: lookups without storing the
-/// number in the clear.
+/// A keyed hash of a person's identity number, so lookups need no index on
+/// the number itself. (The events still hold the number; encrypting them
+/// at rest is planned.)
 pub type PersonKey = [u8; 32];
 
 #[derive(Debug, thiserror::Error)]

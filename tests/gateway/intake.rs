@@ -267,3 +267,86 @@ async fn every_wrong_field_is_named_at_once() {
 fn with_check(first17: &str) -> String {
     handover_gateway::domain::id_number::with_check_character(first17).unwrap()
 }
+
+#[tokio::test]
+async fn a_county_outside_the_province_goes_to_the_office_above_the_detox_center() {
+    let app = spawn_app().await;
+    let person = person(&id_number("19900307", 130), "110105", None);
+    let receipt = app
+        .intake("taiyuan-detox")
+        .await
+        .submit_discharge(discharge("r-1", "D-2026-beijing", person))
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    assert!(receipt.unroutable);
+    let agencies: Vec<_> = receipt
+        .deliveries
+        .iter()
+        .map(|d| d.agency_id.as_str())
+        .collect();
+    assert_eq!(agencies, ["shanxi-office"], "never dropped");
+    let case = app
+        .cases("shanxi-office")
+        .await
+        .get_case(pb::GetCaseRequest {
+            key: Some(pb::get_case_request::Key::CaseId(receipt.case_id.clone())),
+            purpose: "unroutable review".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        case.case_id, receipt.case_id,
+        "the office that received it can read it"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_submissions_of_one_decision_open_one_case() {
+    let app = spawn_app().await;
+    let number = id_number("19900307", 131);
+    let mut calls = Vec::new();
+    for n in 0..12 {
+        let mut intake = app.intake("taiyuan-detox").await;
+        // Half retry one request id, half use their own.
+        let request_id = if n % 2 == 0 {
+            "same".to_owned()
+        } else {
+            format!("own-{n}")
+        };
+        let request = discharge(&request_id, "D-2026-race", person(&number, "140106", None));
+        calls.push(tokio::spawn(async move {
+            intake.submit_discharge(request).await
+        }));
+    }
+    let mut case_ids = std::collections::BTreeSet::new();
+    let mut refused = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(response) => {
+                case_ids.insert(response.into_inner().receipt.unwrap().case_id);
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(case_ids.len(), 1, "one decision, one case");
+    assert!(
+        refused >= 5,
+        "the other request ids were refused: {refused}"
+    );
+    let mut inbox = app.inbox("yingze-project").await;
+    let state = inbox
+        .acknowledge(pb::AcknowledgeRequest { position: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.head_position, 1);
+}

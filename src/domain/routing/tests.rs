@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::testing::{person, registered};
+use crate::domain::testing::{person, region, registered};
 
 fn registry() -> Vec<Agency> {
     vec![
@@ -22,7 +22,11 @@ fn recipients(route: &Route) -> Vec<(&str, RecipientRole)> {
 
 #[test]
 fn a_discharge_goes_to_the_household_county_without_consent() {
-    let route = route(&person("140106", Some("140202"), false), &registry());
+    let route = route(
+        &person("140106", Some("140202"), false),
+        region("140100"),
+        &registry(),
+    );
     assert_eq!(route.executing_region.to_string(), "140106");
     assert_eq!(
         recipients(&route),
@@ -35,7 +39,11 @@ fn a_discharge_goes_to_the_household_county_without_consent() {
 
 #[test]
 fn with_consent_the_residence_executes_and_household_police_get_a_copy() {
-    let route = route(&person("140106", Some("140202"), true), &registry());
+    let route = route(
+        &person("140106", Some("140202"), true),
+        region("140100"),
+        &registry(),
+    );
     assert_eq!(
         route.project.as_ref().map(AgencyId::as_str),
         Some("datong-project")
@@ -52,7 +60,11 @@ fn with_consent_the_residence_executes_and_household_police_get_a_copy() {
 
 #[test]
 fn a_county_without_a_project_goes_to_oversight_and_police_above() {
-    let route = route(&person("140105", None, false), &registry());
+    let route = route(
+        &person("140105", None, false),
+        region("140100"),
+        &registry(),
+    );
     assert_eq!(route.project, None);
     assert_eq!(
         recipients(&route),
@@ -69,7 +81,7 @@ fn disabled_agencies_receive_nothing() {
     for agency in &mut agencies {
         agency.enabled = agency.agency.id.as_str() != "yingze-police";
     }
-    let route = route(&person("140106", None, false), &agencies);
+    let route = route(&person("140106", None, false), region("140100"), &agencies);
     assert_eq!(
         recipients(&route),
         [
@@ -82,9 +94,31 @@ fn disabled_agencies_receive_nothing() {
 #[test]
 fn one_agency_in_two_roles_gets_one_message() {
     let agencies = vec![registered("police", "140100", "taiyuan-police")];
-    let route = route(&person("140105", Some("140106"), true), &agencies);
+    let route = route(
+        &person("140105", Some("140106"), true),
+        region("140100"),
+        &agencies,
+    );
     assert_eq!(
         recipients(&route),
         [("taiyuan-police", RecipientRole::ExecutingPolice)]
+    );
+}
+
+#[test]
+fn a_county_outside_the_province_goes_to_the_office_above_the_detox_center() {
+    let route = route(
+        &person("110105", None, false),
+        region("140100"),
+        &registry(),
+    );
+    assert_eq!(route.project, None);
+    assert_eq!(
+        route.oversight.as_ref().map(AgencyId::as_str),
+        Some("shanxi-office")
+    );
+    assert_eq!(
+        recipients(&route),
+        [("shanxi-office", RecipientRole::UnroutableOversight)]
     );
 }

@@ -52,6 +52,7 @@ impl SqliteStorage {
             .await
             .map_err(|e| unavailable(&e))?;
         MIGRATOR.run(&writer).await.map_err(|e| unavailable(&e))?;
+        restrict_to_owner(path);
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(true))
@@ -79,6 +80,23 @@ impl SqliteStorage {
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
+    }
+}
+
+/// The database holds personal data: only the gateway's user may read it.
+fn restrict_to_owner(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            if let Err(error) =
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+            {
+                tracing::debug!(%error, file = ?file, "cannot restrict database file permissions");
+            }
+        }
     }
 }
 
