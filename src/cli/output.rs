@@ -220,8 +220,10 @@ pub fn message(message: &pb::InboxMessage, json: bool) -> anyhow::Result<()> {
         person.name,
         mask(&person.id_number),
         case.executing_region,
-        if case.responsible_project_id.is_empty() {
-            "no project"
+        if case.state() == pb::CaseState::Announced {
+            "announced, not yet responsible"
+        } else if case.unroutable {
+            "unroutable: no project"
         } else {
             &case.responsible_project_id
         },

@@ -5,14 +5,8 @@ use tonic::Code;
 use crate::support::*;
 
 async fn discharge_in_yingze(app: &App, number: &str) -> String {
-    app.intake("taiyuan-detox")
+    submit_as_detox(app, discharge("r-1", "D-1", person(number, "140106", None)))
         .await
-        .submit_discharge(discharge("r-1", "D-1", person(number, "140106", None)))
-        .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap()
         .case_id
 }
 

@@ -5,14 +5,8 @@ use crate::support::*;
 
 async fn submit(app: &App, n: u32) -> String {
     let person = person(&id_number("19900307", n), "140106", None);
-    app.intake("taiyuan-detox")
+    submit_as_detox(app, discharge(&format!("r-{n}"), &format!("D-{n}"), person))
         .await
-        .submit_discharge(discharge(&format!("r-{n}"), &format!("D-{n}"), person))
-        .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap()
         .case_id
 }
 

@@ -14,15 +14,7 @@ async fn a_discharge_reaches_the_county_project_and_police_and_the_household_pol
     let mut household_stream = subscribe(&mut household, None).await;
 
     let person = person(&id_number("19900307", 123), "140106", Some("140105"));
-    let receipt = app
-        .intake("taiyuan-detox")
-        .await
-        .submit_discharge(discharge("r-1", "D-2026-1", person))
-        .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap();
+    let receipt = submit_as_detox(&app, discharge("r-1", "D-2026-1", person)).await;
 
     assert_eq!(receipt.executing_region, "140105");
     assert_eq!(receipt.responsible_project_id, "xiaodian-project");
@@ -60,15 +52,7 @@ async fn a_discharge_reaches_the_county_project_and_police_and_the_household_pol
 async fn a_discharge_in_the_household_county_sends_no_copy() {
     let app = spawn_app().await;
     let person = person(&id_number("19900307", 124), "140106", None);
-    let receipt = app
-        .intake("taiyuan-detox")
-        .await
-        .submit_discharge(discharge("r-1", "D-2026-2", person))
-        .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap();
+    let receipt = submit_as_detox(&app, discharge("r-1", "D-2026-2", person)).await;
     let agencies: Vec<_> = receipt
         .deliveries
         .iter()
@@ -84,15 +68,7 @@ async fn a_county_without_a_project_goes_to_the_oversight_office_as_unroutable()
     let mut stream = subscribe(&mut office, None).await;
     // 140107 (Xinghualing) has no registered project or police.
     let person = person(&id_number("19900307", 125), "140107", None);
-    let receipt = app
-        .intake("taiyuan-detox")
-        .await
-        .submit_discharge(discharge("r-1", "D-2026-3", person))
-        .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap();
+    let receipt = submit_as_detox(&app, discharge("r-1", "D-2026-3", person)).await;
     assert!(receipt.unroutable);
     assert_eq!(receipt.responsible_project_id, "");
     let agencies: Vec<_> = receipt
@@ -272,15 +248,7 @@ fn with_check(first17: &str) -> String {
 async fn a_county_outside_the_province_goes_to_the_office_above_the_detox_center() {
     let app = spawn_app().await;
     let person = person(&id_number("19900307", 130), "110105", None);
-    let receipt = app
-        .intake("taiyuan-detox")
-        .await
-        .submit_discharge(discharge("r-1", "D-2026-beijing", person))
-        .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap();
+    let receipt = submit_as_detox(&app, discharge("r-1", "D-2026-beijing", person)).await;
     assert!(receipt.unroutable);
     let agencies: Vec<_> = receipt
         .deliveries

@@ -207,3 +207,15 @@ pub fn violations(status: &tonic::Status) -> Vec<String> {
         .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
+
+/// Submits a discharge as the example detox center and returns its receipt.
+pub async fn submit_as_detox(app: &App, request: pb::SubmitDischargeRequest) -> pb::Receipt {
+    app.intake("taiyuan-detox")
+        .await
+        .submit_discharge(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap()
+}
