@@ -77,10 +77,9 @@ impl Gateway {
             let full = batch.len() == self.settings.replay_batch as usize;
             for message in batch {
                 cursor = message.position;
-                if sender
-                    .send(Ok(InboxEvent::Message(Box::new(message))))
+                if !self
+                    .deliver(sender, InboxEvent::Message(Box::new(message)))
                     .await
-                    .is_err()
                 {
                     return Ok(());
                 }
@@ -101,11 +100,20 @@ impl Gateway {
                 _ = heartbeat.tick() => {
                     let state = self.storage.inbox_state(agency).await?;
                     let beat = InboxEvent::Heartbeat { at: self.clock.now(), state };
-                    if sender.send(Ok(beat)).await.is_err() {
+                    if !self.deliver(sender, beat).await {
                         return Ok(());
                     }
                 }
             }
+        }
+    }
+
+    /// Hands one event to the stream; `false` when the client left or the
+    /// gateway is stopping, even while a slow client keeps the buffer full.
+    async fn deliver(&self, sender: &mpsc::Sender<Result<InboxEvent>>, event: InboxEvent) -> bool {
+        tokio::select! {
+            sent = sender.send(Ok(event)) => sent.is_ok(),
+            () = self.shutdown.cancelled() => false,
         }
     }
 
