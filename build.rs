@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/handover/v1/intake.proto",
         "proto/handover/v1/inbox.proto",
         "proto/handover/v1/cases.proto",
+        "proto/handover/v1/supervision.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(files, ["proto"])?;

@@ -31,6 +31,9 @@ pub struct Config {
     /// How long open calls get to finish on shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How often to look for deadlines that passed unmet.
+    #[serde(with = "humantime_serde")]
+    pub escalation_scan: Duration,
     /// Largest request or response message, in bytes.
     pub max_message_bytes: usize,
     /// `text` for people, `json` for log collectors.
@@ -56,6 +59,7 @@ impl Default for Config {
             heartbeat: Duration::from_secs(15),
             handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            escalation_scan: Duration::from_secs(5),
             max_message_bytes: 256 * 1024,
             log_format: LogFormat::Text,
             deadlines: DeadlinePolicy::default(),
@@ -85,6 +89,7 @@ impl Config {
         let positive = [
             ("heartbeat", self.heartbeat),
             ("handshake_timeout", self.handshake_timeout),
+            ("escalation_scan", self.escalation_scan),
         ];
         for (name, value) in positive {
             anyhow::ensure!(!value.is_zero(), "{name} must be longer than zero");
@@ -98,6 +103,8 @@ impl Config {
         for (name, value) in [
             ("deadlines.notice_ahead", deadlines.notice_ahead),
             ("deadlines.pickup", deadlines.pickup),
+            ("deadlines.transfer_reply", deadlines.transfer_reply),
+            ("deadlines.arrival", deadlines.arrival),
             ("deadlines.report", deadlines.report),
         ] {
             anyhow::ensure!(

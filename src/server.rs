@@ -9,12 +9,16 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
 use tonic::transport::Server as TonicServer;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 
 use crate::api::pb::case_service_server::CaseServiceServer;
 use crate::api::pb::inbox_service_server::InboxServiceServer;
 use crate::api::pb::intake_service_server::IntakeServiceServer;
-use crate::api::{CaseApi, InboxApi, IntakeApi, pb};
+use crate::api::pb::supervision_service_server::SupervisionServiceServer;
+use crate::api::{CaseApi, InboxApi, IntakeApi, SupervisionApi, pb};
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::gateway::{Gateway, MasterKey, Settings};
@@ -57,6 +61,7 @@ impl Server {
         let settings = Settings {
             deadlines: config.deadlines.clone(),
             heartbeat: config.heartbeat,
+            escalation_scan: config.escalation_scan,
             ..Settings::default()
         };
         let gateway = Gateway::new(
@@ -104,16 +109,15 @@ impl Server {
             shutdown,
         } = self;
         let limit = config.max_message_bytes;
+        macro_rules! limited {
+            ($service:expr) => {
+                $service
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit)
+            };
+        }
         let (health_reporter, health) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<IntakeServiceServer<IntakeApi>>()
-            .await;
-        health_reporter
-            .set_serving::<InboxServiceServer<InboxApi>>()
-            .await;
-        health_reporter
-            .set_serving::<CaseServiceServer<CaseApi>>()
-            .await;
+        set_health(&health_reporter, ServingStatus::Serving).await;
         let reflection = || {
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -126,21 +130,19 @@ impl Server {
             .add_service(health)
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?)
-            .add_service(
-                IntakeServiceServer::new(IntakeApi::new(gateway.clone()))
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(limit),
-            )
-            .add_service(
-                InboxServiceServer::new(InboxApi::new(gateway.clone()))
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(limit),
-            )
-            .add_service(
-                CaseServiceServer::new(CaseApi::new(gateway.clone()))
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(limit),
-            );
+            .add_service(limited!(IntakeServiceServer::new(IntakeApi::new(
+                gateway.clone()
+            ))))
+            .add_service(limited!(InboxServiceServer::new(InboxApi::new(
+                gateway.clone()
+            ))))
+            .add_service(limited!(CaseServiceServer::new(CaseApi::new(
+                gateway.clone()
+            ))))
+            .add_service(limited!(SupervisionServiceServer::new(
+                SupervisionApi::new(gateway.clone())
+            )));
+        tokio::spawn(gateway.clone().run_escalations());
         let connections = incoming(listener, tls, config.handshake_timeout, shutdown.clone());
         let stopping = shutdown.clone();
         tokio::spawn(async move {
@@ -149,15 +151,7 @@ impl Server {
                 () = stopping.cancelled() => {}
             }
             stopping.cancel();
-            health_reporter
-                .set_not_serving::<IntakeServiceServer<IntakeApi>>()
-                .await;
-            health_reporter
-                .set_not_serving::<InboxServiceServer<InboxApi>>()
-                .await;
-            health_reporter
-                .set_not_serving::<CaseServiceServer<CaseApi>>()
-                .await;
+            set_health(&health_reporter, ServingStatus::NotServing).await;
         });
         tracing::info!(%local_addr, "serving");
         let serve =
@@ -181,6 +175,20 @@ impl Server {
     /// A token that stops the server when cancelled, for embedding.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+}
+
+/// The gateway's own services, as health checks name them.
+const SERVICES: [&str; 4] = [
+    <IntakeServiceServer<IntakeApi> as NamedService>::NAME,
+    <InboxServiceServer<InboxApi> as NamedService>::NAME,
+    <CaseServiceServer<CaseApi> as NamedService>::NAME,
+    <SupervisionServiceServer<SupervisionApi> as NamedService>::NAME,
+];
+
+async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
+    for service in SERVICES {
+        reporter.set_service_status(service, status).await;
     }
 }
 

@@ -4,10 +4,11 @@ use tonic::{Request, Response, Status};
 
 use super::pb::case_service_server::CaseService;
 use super::pb::get_case_request::Key;
-use super::pb::{GetCaseRequest, GetCaseResponse};
+use super::events::case_state_from;
+use super::pb::{GetCaseRequest, GetCaseResponse, ListCasesRequest, ListCasesResponse};
 use super::{caller, convert, to_status};
 use crate::domain::validation::Invalid;
-use crate::gateway::{CaseQuery, Gateway, GatewayError};
+use crate::gateway::{CaseQuery, Gateway, GatewayError, ListQuery};
 
 pub struct CaseApi {
     gateway: Gateway,
@@ -42,7 +43,45 @@ impl CaseService for CaseApi {
             .map_err(to_status)?;
         let deadlines = self.gateway.deadlines(&case);
         Ok(Response::new(GetCaseResponse {
-            case: Some(convert::case(&case, &deadlines)),
+            case: Some(convert::case(&case, &deadlines, self.gateway.now())),
+        }))
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<ListCasesRequest>,
+    ) -> Result<Response<ListCasesResponse>, Status> {
+        let caller = caller(&self.gateway, &request).await?;
+        let request = request.into_inner();
+        let state = match request.state {
+            0 => None,
+            value => Some(case_state_from(value).ok_or_else(|| {
+                to_status(GatewayError::Invalid(Invalid::field(
+                    "state",
+                    "is not a known case state",
+                )))
+            })?),
+        };
+        let query = ListQuery {
+            state,
+            overdue: request.overdue,
+            unroutable: request.unroutable,
+            county: request.county,
+            page_size: request.page_size,
+            page_token: request.page_token,
+        };
+        let (cases, next) = self
+            .gateway
+            .list_cases(&caller, &query)
+            .await
+            .map_err(to_status)?;
+        let now = self.gateway.now();
+        Ok(Response::new(ListCasesResponse {
+            cases: cases
+                .iter()
+                .map(|case| convert::case(case, &self.gateway.deadlines(case), now))
+                .collect(),
+            next_page_token: next.unwrap_or_default(),
         }))
     }
 }

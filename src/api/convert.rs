@@ -5,12 +5,13 @@ use time::OffsetDateTime;
 
 use super::pb;
 use crate::domain::agency::AgencyKind;
-use crate::domain::case::{Case, CaseEvent, CaseState, RecordedEvent};
-use crate::domain::deadline::{Deadline, DeadlineKind};
+use super::events::{closure_reason, deadline_kind, event};
+pub use super::events::{case_state, recipient_role};
+use crate::domain::case::{Case, CaseState};
+use crate::domain::deadline::Deadline;
 use crate::domain::intake::{AnnouncementDraft, DischargeDraft};
 use crate::domain::notice::InboxMessage;
 use crate::domain::person::{Person, PersonDraft, Sex};
-use crate::domain::routing::RecipientRole;
 use crate::gateway::Submitted;
 
 pub fn timestamp(at: OffsetDateTime) -> Timestamp {
@@ -71,31 +72,11 @@ pub fn agency_kind(kind: AgencyKind) -> pb::AgencyKind {
     }
 }
 
-pub fn case_state(state: CaseState) -> pb::CaseState {
-    match state {
-        CaseState::Announced => pb::CaseState::Announced,
-        CaseState::AwaitingPickup => pb::CaseState::AwaitingPickup,
-    }
-}
-
-pub fn recipient_role(role: RecipientRole) -> pb::RecipientRole {
-    match role {
-        RecipientRole::ResponsibleProject => pb::RecipientRole::ResponsibleProject,
-        RecipientRole::ExecutingPolice => pb::RecipientRole::ExecutingPolice,
-        RecipientRole::HouseholdPolice => pb::RecipientRole::HouseholdPolice,
-        RecipientRole::UnroutableOversight => pb::RecipientRole::UnroutableOversight,
-        RecipientRole::DetoxCenter => pb::RecipientRole::DetoxCenter,
-    }
-}
-
 fn deadline(deadline: &Deadline) -> pb::Deadline {
-    let kind = match deadline.kind {
-        DeadlineKind::Pickup => pb::DeadlineKind::Pickup,
-        DeadlineKind::Report => pb::DeadlineKind::Report,
-    };
     pb::Deadline {
-        kind: kind.into(),
+        kind: deadline_kind(deadline.kind).into(),
         due_at: Some(timestamp(deadline.due_at)),
+        escalated: deadline.escalated,
     }
 }
 
@@ -121,42 +102,9 @@ fn text(value: Option<&impl ToString>) -> String {
     value.map(ToString::to_string).unwrap_or_default()
 }
 
-pub fn event(recorded: &RecordedEvent) -> pb::CaseEvent {
-    use pb::case_event::Detail;
-    let detail = match &recorded.event {
-        CaseEvent::ReleaseAnnounced {
-            planned_release_date,
-            executing_region,
-            project,
-            ..
-        } => Detail::ReleaseAnnounced(pb::ReleaseAnnounced {
-            planned_release_date: planned_release_date.to_string(),
-            executing_region: executing_region.to_string(),
-            project_id: text(project.as_ref()),
-        }),
-        CaseEvent::Discharged {
-            released_at,
-            executing_region,
-            project,
-            late_notice,
-            ..
-        } => Detail::Discharged(pb::Discharged {
-            released_at: Some(timestamp(*released_at)),
-            executing_region: executing_region.to_string(),
-            project_id: text(project.as_ref()),
-            late_notice: *late_notice,
-        }),
-    };
-    pb::CaseEvent {
-        sequence: recorded.sequence,
-        at: Some(timestamp(recorded.at)),
-        agency_id: recorded.by.to_string(),
-        detail: Some(detail),
-    }
-}
-
-/// A case for the wire, with the deadlines that apply now.
-pub fn case(case: &Case, deadlines: &[Deadline]) -> pb::Case {
+/// A case for the wire, with the deadlines that apply now and whether any
+/// is overdue at `now`.
+pub fn case(case: &Case, deadlines: &[Deadline], now: OffsetDateTime) -> pb::Case {
     pb::Case {
         case_id: case.id.to_string(),
         decision_number: case.decision_number.as_str().to_owned(),
@@ -173,12 +121,29 @@ pub fn case(case: &Case, deadlines: &[Deadline]) -> pb::Case {
         deadlines: deadlines.iter().map(deadline).collect(),
         version: case.version(),
         history: case.history.iter().map(event).collect(),
+        transfer: case.transfer.as_ref().map(|transfer| pb::Transfer {
+            to_region: transfer.to_region.to_string(),
+            to_project_id: transfer.to_project.to_string(),
+            reason: transfer.reason.clone(),
+            requested_at: Some(timestamp(transfer.requested.at)),
+            accepted_at: transfer.accepted.map(|a| timestamp(a.at)),
+        }),
+        closure_reason: case
+            .closure
+            .map_or(pb::ClosureReason::Unspecified, closure_reason)
+            .into(),
+        supervision_started_at: case.supervision_started.map(|s| timestamp(s.at)),
+        overdue: deadlines.iter().any(|d| d.due_at <= now),
     }
 }
 
-pub fn inbox_message(message: &InboxMessage, deadlines: &[Deadline]) -> pb::InboxMessage {
+pub fn inbox_message(
+    message: &InboxMessage,
+    deadlines: &[Deadline],
+    now: OffsetDateTime,
+) -> pb::InboxMessage {
     let notice = &message.notice;
-    let mut summary = case(&notice.case, deadlines);
+    let mut summary = case(&notice.case, deadlines, now);
     summary.version = notice.event.sequence;
     pb::InboxMessage {
         position: message.position,
@@ -209,5 +174,6 @@ pub fn receipt(submitted: &Submitted) -> pb::Receipt {
             })
             .collect(),
         accepted_at: Some(timestamp(outcome.accepted_at)),
+        version: outcome.version,
     }
 }

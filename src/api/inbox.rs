@@ -46,7 +46,7 @@ impl InboxService for InboxApi {
             let event = match event.map_err(to_status)? {
                 InboxEvent::Message(message) => {
                     let deadlines = gateway.deadlines(&message.notice.case);
-                    Event::Message(convert::inbox_message(&message, &deadlines))
+                    Event::Message(convert::inbox_message(&message, &deadlines, gateway.now()))
                 }
                 InboxEvent::Heartbeat { at, state } => Event::Heartbeat(Heartbeat {
                     at: Some(convert::timestamp(at)),

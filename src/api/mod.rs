@@ -3,9 +3,11 @@
 
 mod cases;
 mod convert;
+mod events;
 mod inbox;
 mod intake;
 mod status;
+mod supervision;
 
 use tonic::{Request, Status};
 
@@ -18,6 +20,7 @@ pub use convert::{agency_kind, case_state, recipient_role, timestamp};
 pub use inbox::InboxApi;
 pub use intake::IntakeApi;
 pub use status::to_status;
+pub use supervision::SupervisionApi;
 
 /// The generated protobuf code of `handover.v1`.
 pub mod pb {

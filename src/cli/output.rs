@@ -139,9 +139,24 @@ fn case_json(case: &pb::Case) -> Value {
 }
 
 fn event_name(event: &pb::CaseEvent) -> &'static str {
+    use pb::case_event::Detail;
     match event.detail {
-        Some(pb::case_event::Detail::ReleaseAnnounced(_)) => "release-announced",
-        Some(pb::case_event::Detail::Discharged(_)) => "discharged",
+        Some(Detail::ReleaseAnnounced(_)) => "release-announced",
+        Some(Detail::Discharged(_)) => "discharged",
+        Some(Detail::PickedUp(_)) => "picked-up",
+        Some(Detail::Reported(_)) => "reported",
+        Some(Detail::TransferRequested(_)) => "transfer-requested",
+        Some(Detail::TransferAccepted(_)) => "transfer-accepted",
+        Some(Detail::TransferRejected(_)) => "transfer-rejected",
+        Some(Detail::TransferWithdrawn(_)) => "transfer-withdrawn",
+        Some(Detail::Arrived(_)) => "arrived",
+        Some(Detail::AbsenceNotified(_)) => "absence-notified",
+        Some(Detail::ContactLost(_)) => "contact-lost",
+        Some(Detail::ContactRestored(_)) => "contact-restored",
+        Some(Detail::Suspended(_)) => "suspended",
+        Some(Detail::Resumed(_)) => "resumed",
+        Some(Detail::Closed(_)) => "closed",
+        Some(Detail::DeadlineMissed(_)) => "deadline-missed",
         None => "unknown",
     }
 }

@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Heartbeat interval of idle inbox streams, e.g. 15s.
     #[arg(long, env = "HANDOVER_HEARTBEAT", value_parser = humantime::parse_duration)]
     heartbeat: Option<std::time::Duration>,
+    /// How often to look for deadlines that passed unmet, e.g. 5s.
+    #[arg(long, env = "HANDOVER_ESCALATION_SCAN", value_parser = humantime::parse_duration)]
+    escalation_scan: Option<std::time::Duration>,
     /// Log format.
     #[arg(long, env = "HANDOVER_LOG_FORMAT")]
     log_format: Option<LogFormat>,
@@ -56,6 +59,9 @@ impl ServeArgs {
         }
         if let Some(heartbeat) = self.heartbeat {
             config.heartbeat = heartbeat;
+        }
+        if let Some(scan) = self.escalation_scan {
+            config.escalation_scan = scan;
         }
         if let Some(format) = self.log_format {
             config.log_format = format;

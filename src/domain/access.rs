@@ -7,17 +7,18 @@ use super::case::Case;
 /// Whether `caller` may read `case`:
 ///
 /// - a detox center, the cases it submitted;
-/// - a county project, the cases it is or was responsible for, and an
-///   announced case it was told of;
-/// - police and oversight, the cases whose executing or household county
-///   lies in their jurisdiction; oversight also an unroutable case it
-///   received.
+/// - a county project, the cases it was told of: as responsible project,
+///   before a release, as the receiver of a transfer or the host of an
+///   absence;
+/// - police and oversight, the cases that touched a county in their
+///   jurisdiction (executing, household, transfer target, host); oversight
+///   also an unroutable case it received.
 pub fn can_view(caller: &AgencyRef, case: &Case) -> bool {
     match caller.kind {
         AgencyKind::DetoxCenter => case.detox_center == caller.id,
         AgencyKind::CountyProject => {
-            case.responsible_history.contains(&caller.id)
-                || case.announced_to.as_ref() == Some(&caller.id)
+            case.projects_told.contains(&caller.id)
+                || case.responsible_history.contains(&caller.id)
         }
         AgencyKind::Police => covers(caller, case),
         AgencyKind::Oversight => {
@@ -29,6 +30,7 @@ pub fn can_view(caller: &AgencyRef, case: &Case) -> bool {
 fn covers(caller: &AgencyRef, case: &Case) -> bool {
     caller.region.covers(case.executing_region)
         || caller.region.covers(case.person.household_region)
+        || case.counties.iter().any(|county| caller.region.covers(*county))
 }
 
 #[cfg(test)]

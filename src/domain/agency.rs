@@ -55,6 +55,8 @@ pub enum AgencyError {
     Id,
     #[error("a county project must have a county-level region code")]
     ProjectNotCounty,
+    #[error("the id {0:?} is reserved for the gateway itself")]
+    Reserved(&'static str),
 }
 
 impl FromStr for AgencyKind {
@@ -91,7 +93,15 @@ impl AgencyId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The gateway itself, as the author of the events it records (missed
+    /// deadlines). No agency may hold this id.
+    pub fn gateway() -> AgencyId {
+        AgencyId(GATEWAY_ID.to_owned())
+    }
 }
+
+const GATEWAY_ID: &str = "handover-gateway";
 
 impl fmt::Display for AgencyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -123,10 +133,13 @@ pub struct AgencyRef {
 impl AgencyRef {
     /// # Errors
     /// [`AgencyError::ProjectNotCounty`] for a county project whose region is
-    /// a city or province.
+    /// a city or province; [`AgencyError::Reserved`] for the gateway's own id.
     pub fn new(kind: AgencyKind, region: RegionCode, id: AgencyId) -> Result<Self, AgencyError> {
         if kind == AgencyKind::CountyProject && region.level() != RegionLevel::County {
             return Err(AgencyError::ProjectNotCounty);
+        }
+        if id.as_str() == GATEWAY_ID {
+            return Err(AgencyError::Reserved(GATEWAY_ID));
         }
         Ok(Self { kind, region, id })
     }

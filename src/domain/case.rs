@@ -1,12 +1,14 @@
 //! A case: one supervision episode of one person, derived from its events.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use super::agency::AgencyId;
-use super::deadline::{Deadline, DeadlineKind, DeadlinePolicy};
+use super::deadline::DeadlineKind;
+pub use super::event::{CaseEvent, ClosureReason, RecordedEvent};
 use super::intake::{DecisionNumber, TermMonths};
 use super::person::Person;
 use super::region::RegionCode;
@@ -39,69 +41,85 @@ impl fmt::Display for CaseId {
     }
 }
 
-/// Where a case stands. Later states come with the case lifecycle.
+/// Where a case stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CaseState {
     Announced,
     AwaitingPickup,
+    PickedUp,
+    UnderSupervision,
+    TransferPending,
+    LostContact,
+    Suspended,
+    Closed,
 }
 
 impl CaseState {
+    pub const ALL: [CaseState; 8] = [
+        CaseState::Announced,
+        CaseState::AwaitingPickup,
+        CaseState::PickedUp,
+        CaseState::UnderSupervision,
+        CaseState::TransferPending,
+        CaseState::LostContact,
+        CaseState::Suspended,
+        CaseState::Closed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CaseState::Announced => "announced",
             CaseState::AwaitingPickup => "awaiting-pickup",
+            CaseState::PickedUp => "picked-up",
+            CaseState::UnderSupervision => "under-supervision",
+            CaseState::TransferPending => "transfer-pending",
+            CaseState::LostContact => "lost-contact",
+            CaseState::Suspended => "suspended",
+            CaseState::Closed => "closed",
         }
+    }
+
+    /// Discharged and not yet closed: some project must be responsible.
+    pub fn is_supervised(self) -> bool {
+        !matches!(self, CaseState::Announced | CaseState::Closed)
     }
 }
 
-/// Something that happened to a case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum CaseEvent {
-    ReleaseAnnounced {
-        decision_number: DecisionNumber,
-        person: Person,
-        planned_release_date: Date,
-        term: TermMonths,
-        executing_region: RegionCode,
-        project: Option<AgencyId>,
-    },
-    Discharged {
-        decision_number: DecisionNumber,
-        person: Person,
-        #[serde(with = "time::serde::rfc3339")]
-        released_at: OffsetDateTime,
-        term: TermMonths,
-        executing_region: RegionCode,
-        /// `None` when the executing county has no registered project.
-        project: Option<AgencyId>,
-        /// The oversight office told of an unroutable discharge.
-        #[serde(default)]
-        oversight: Option<AgencyId>,
-        /// No pre-release notice arrived at least three days before release.
-        late_notice: bool,
-    },
-}
-
-impl CaseEvent {
-    pub fn name(&self) -> &'static str {
-        match self {
-            CaseEvent::ReleaseAnnounced { .. } => "release-announced",
-            CaseEvent::Discharged { .. } => "discharged",
-        }
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
-/// An event as recorded: its place in the case, when, and by whom.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedEvent {
+impl FromStr for CaseState {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        CaseState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| format!("unknown case state {text:?}"))
+    }
+}
+
+/// An event that starts a clock: its sequence names the deadline, its time
+/// starts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
     pub sequence: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    pub by: AgencyId,
-    pub event: CaseEvent,
+}
+
+/// A transfer to another county, from request until arrival or its end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub requested: Anchor,
+    pub to_region: RegionCode,
+    pub to_project: AgencyId,
+    pub reason: String,
+    /// `None` while the receiving project has not answered.
+    pub accepted: Option<Anchor>,
 }
 
 /// A case's current picture, folded from its history.
@@ -127,6 +145,30 @@ pub struct Case {
     #[serde(with = "time::serde::rfc3339::option")]
     pub released_at: Option<OffsetDateTime>,
     pub late_notice: bool,
+    /// Pickup and report are due from here: the release, or the last
+    /// resumption after a suspension.
+    #[serde(default)]
+    pub clock: Option<Anchor>,
+    /// When the person reported and the term started.
+    #[serde(default)]
+    pub supervision_started: Option<Anchor>,
+    #[serde(default)]
+    pub transfer: Option<Transfer>,
+    /// Where a lost contact or a suspension returns to.
+    #[serde(default)]
+    pub resume_to: Option<CaseState>,
+    #[serde(default)]
+    pub closure: Option<ClosureReason>,
+    /// Deadlines already escalated, by kind and the event that started them.
+    #[serde(default)]
+    pub escalated: Vec<(DeadlineKind, u32)>,
+    /// Every county project told of the case.
+    #[serde(default)]
+    pub projects_told: Vec<AgencyId>,
+    /// Every county the case has touched: executing, household, transfer
+    /// targets, hosts of an absence.
+    #[serde(default)]
+    pub counties: Vec<RegionCode>,
     pub history: Vec<RecordedEvent>,
 }
 
@@ -138,6 +180,12 @@ pub enum HistoryError {
     OutOfOrder(u32),
 }
 
+fn push_new<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
 impl Case {
     /// Opens a case from its first event.
     ///
@@ -147,14 +195,14 @@ impl Case {
     pub fn from_history(id: CaseId, history: Vec<RecordedEvent>) -> Result<Case, HistoryError> {
         let mut events = history.into_iter();
         let first = events.next().ok_or(HistoryError::Empty)?;
-        let mut case = Case::open(id, first);
+        let mut case = Case::open(id, first)?;
         for event in events {
             case.apply(event)?;
         }
         Ok(case)
     }
 
-    fn open(id: CaseId, first: RecordedEvent) -> Case {
+    fn open(id: CaseId, first: RecordedEvent) -> Result<Case, HistoryError> {
         let (decision_number, person, term, executing_region) = match &first.event {
             CaseEvent::ReleaseAnnounced {
                 decision_number,
@@ -175,7 +223,11 @@ impl Case {
                 *term,
                 *executing_region,
             ),
+            _ => return Err(HistoryError::OutOfOrder(first.sequence)),
         };
+        if first.sequence != 1 {
+            return Err(HistoryError::OutOfOrder(first.sequence));
+        }
         let mut case = Case {
             id,
             decision_number,
@@ -191,10 +243,52 @@ impl Case {
             planned_release_date: None,
             released_at: None,
             late_notice: false,
+            clock: None,
+            supervision_started: None,
+            transfer: None,
+            resume_to: None,
+            closure: None,
+            escalated: Vec::new(),
+            projects_told: Vec::new(),
+            counties: Vec::new(),
             history: Vec::new(),
         };
         case.fold(first);
-        case
+        Ok(case)
+    }
+
+    /// Whether `event` may follow the current state.
+    pub fn allows(&self, event: &CaseEvent) -> bool {
+        use CaseState as S;
+        let awaiting_reply = self.transfer.as_ref().is_some_and(|t| t.accepted.is_none());
+        match event {
+            CaseEvent::ReleaseAnnounced { .. } => false,
+            CaseEvent::Discharged { .. } => self.state == S::Announced,
+            CaseEvent::PickedUp => self.state == S::AwaitingPickup,
+            CaseEvent::Reported => matches!(self.state, S::AwaitingPickup | S::PickedUp),
+            CaseEvent::TransferRequested { .. } => self.state == S::UnderSupervision,
+            CaseEvent::TransferAccepted
+            | CaseEvent::TransferRejected { .. }
+            | CaseEvent::TransferWithdrawn { .. } => {
+                self.state == S::TransferPending && awaiting_reply
+            }
+            CaseEvent::Arrived => self.state == S::TransferPending && !awaiting_reply,
+            CaseEvent::AbsenceNotified { .. } => matches!(
+                self.state,
+                S::PickedUp | S::UnderSupervision | S::TransferPending
+            ),
+            CaseEvent::ContactLost { .. } => matches!(
+                self.state,
+                S::AwaitingPickup | S::PickedUp | S::UnderSupervision | S::TransferPending
+            ),
+            CaseEvent::ContactRestored { .. } => self.state == S::LostContact,
+            CaseEvent::Suspended { .. } => self.state.is_supervised() && self.state != S::Suspended,
+            CaseEvent::Resumed => self.state == S::Suspended,
+            CaseEvent::Closed { .. } => self.state.is_supervised(),
+            CaseEvent::DeadlineMissed { kind, anchor, .. } => {
+                !self.escalated.contains(&(*kind, *anchor))
+            }
+        }
     }
 
     /// Appends an event that follows from the current state.
@@ -202,11 +296,7 @@ impl Case {
     /// # Errors
     /// [`HistoryError::OutOfOrder`] when it does not.
     pub fn apply(&mut self, event: RecordedEvent) -> Result<(), HistoryError> {
-        let follows = matches!(
-            (self.state, &event.event),
-            (CaseState::Announced, CaseEvent::Discharged { .. })
-        ) && event.sequence == self.version() + 1;
-        if !follows {
+        if event.sequence != self.version() + 1 || !self.allows(&event.event) {
             return Err(HistoryError::OutOfOrder(event.sequence));
         }
         self.fold(event);
@@ -214,6 +304,10 @@ impl Case {
     }
 
     fn fold(&mut self, recorded: RecordedEvent) {
+        let anchor = Anchor {
+            sequence: recorded.sequence,
+            at: recorded.at,
+        };
         match &recorded.event {
             CaseEvent::ReleaseAnnounced {
                 planned_release_date,
@@ -225,6 +319,8 @@ impl Case {
                 self.announced_to.clone_from(project);
                 self.planned_release_date = Some(*planned_release_date);
                 self.executing_region = *executing_region;
+                self.touch(*executing_region, project.as_ref());
+                push_new(&mut self.counties, self.person.household_region);
             }
             CaseEvent::Discharged {
                 person,
@@ -241,19 +337,111 @@ impl Case {
                 self.person = person.clone();
                 self.term = *term;
                 self.released_at = Some(*released_at);
+                self.clock = Some(Anchor {
+                    sequence: recorded.sequence,
+                    at: *released_at,
+                });
                 self.executing_region = *executing_region;
                 self.late_notice = *late_notice;
+                self.touch(*executing_region, project.as_ref());
+                push_new(&mut self.counties, person.household_region);
                 self.set_responsible(project.clone());
+            }
+            CaseEvent::PickedUp => self.state = CaseState::PickedUp,
+            CaseEvent::Reported => {
+                self.state = CaseState::UnderSupervision;
+                self.supervision_started = Some(anchor);
+            }
+            CaseEvent::TransferRequested {
+                to_region,
+                to_project,
+                reason,
+            } => {
+                self.state = CaseState::TransferPending;
+                self.touch(*to_region, Some(to_project));
+                self.transfer = Some(Transfer {
+                    requested: anchor,
+                    to_region: *to_region,
+                    to_project: to_project.clone(),
+                    reason: reason.clone(),
+                    accepted: None,
+                });
+            }
+            CaseEvent::TransferAccepted => {
+                if let Some(transfer) = &mut self.transfer {
+                    transfer.accepted = Some(anchor);
+                }
+            }
+            CaseEvent::TransferRejected { .. } | CaseEvent::TransferWithdrawn { .. } => {
+                self.transfer = None;
+                self.state = CaseState::UnderSupervision;
+            }
+            CaseEvent::Arrived => {
+                if let Some(transfer) = self.transfer.take() {
+                    self.executing_region = transfer.to_region;
+                    self.set_responsible(Some(transfer.to_project));
+                }
+                self.state = CaseState::UnderSupervision;
+            }
+            CaseEvent::AbsenceNotified {
+                host_region,
+                host_project,
+                ..
+            } => self.touch(*host_region, host_project.as_ref()),
+            CaseEvent::ContactLost { .. } => {
+                self.resume_to = Some(self.active_state());
+                self.transfer = None;
+                self.state = CaseState::LostContact;
+            }
+            CaseEvent::Suspended { .. } => {
+                self.resume_to = Some(self.active_state());
+                self.transfer = None;
+                self.state = CaseState::Suspended;
+            }
+            CaseEvent::ContactRestored { .. } | CaseEvent::Resumed => {
+                if matches!(recorded.event, CaseEvent::Resumed) {
+                    self.clock = Some(anchor);
+                }
+                self.state = self
+                    .resume_to
+                    .take()
+                    .unwrap_or(CaseState::UnderSupervision);
+            }
+            CaseEvent::Closed { reason, .. } => {
+                self.state = CaseState::Closed;
+                self.closure = Some(*reason);
+                self.transfer = None;
+                self.resume_to = None;
+            }
+            CaseEvent::DeadlineMissed { kind, anchor, .. } => {
+                self.escalated.push((*kind, *anchor));
             }
         }
         self.history.push(recorded);
     }
 
+    /// The state beneath a lost contact or suspension; a pending transfer
+    /// ends with either, so it returns to plain supervision.
+    fn active_state(&self) -> CaseState {
+        match self.state {
+            CaseState::LostContact | CaseState::Suspended => {
+                self.resume_to.unwrap_or(CaseState::UnderSupervision)
+            }
+            CaseState::TransferPending => CaseState::UnderSupervision,
+            other => other,
+        }
+    }
+
+    fn touch(&mut self, county: RegionCode, project: Option<&AgencyId>) {
+        push_new(&mut self.counties, county);
+        if let Some(project) = project {
+            push_new(&mut self.projects_told, project.clone());
+        }
+    }
+
     fn set_responsible(&mut self, project: Option<AgencyId>) {
-        if let Some(project) = &project
-            && !self.responsible_history.contains(project)
-        {
-            self.responsible_history.push(project.clone());
+        if let Some(project) = &project {
+            push_new(&mut self.responsible_history, project.clone());
         }
         self.responsible = project;
     }
@@ -268,23 +456,11 @@ impl Case {
         self.released_at.is_some() && self.responsible.is_none()
     }
 
-    /// The deadlines that apply in the current state.
-    pub fn deadlines(&self, policy: &DeadlinePolicy) -> Vec<Deadline> {
-        let Some(released_at) = self.released_at else {
-            return Vec::new();
-        };
-        match self.state {
-            CaseState::AwaitingPickup => vec![
-                Deadline {
-                    kind: DeadlineKind::Pickup,
-                    due_at: released_at + policy.pickup,
-                },
-                Deadline {
-                    kind: DeadlineKind::Report,
-                    due_at: released_at + policy.report,
-                },
-            ],
-            CaseState::Announced => Vec::new(),
+    /// The case without its history, as notices and lists carry it.
+    pub fn summary(&self) -> Case {
+        Case {
+            history: Vec::new(),
+            ..self.clone()
         }
     }
 }

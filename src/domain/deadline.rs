@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use super::case::{Case, CaseEvent, CaseState};
+
 /// The time limits from the Regulations on Drug Rehabilitation; every one
 /// is configurable (`24h`, `15d`, down to seconds).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +19,13 @@ pub struct DeadlinePolicy {
     /// The person reports to the executing township within this time.
     #[serde(with = "human")]
     pub report: Duration,
+    /// The receiving county answers a transfer request within this time.
+    #[serde(with = "human")]
+    pub transfer_reply: Duration,
+    /// The person reports in the receiving county within this time of the
+    /// acceptance.
+    #[serde(with = "human")]
+    pub arrival: Duration,
 }
 
 impl Default for DeadlinePolicy {
@@ -25,31 +34,163 @@ impl Default for DeadlinePolicy {
             notice_ahead: Duration::days(3),
             pickup: Duration::hours(24),
             report: Duration::days(15),
+            transfer_reply: Duration::days(7),
+            arrival: Duration::days(15),
         }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+impl DeadlinePolicy {
+    /// How long after its start a deadline of `kind` falls due; a term's
+    /// completion starts at the term's end.
+    pub fn allowance(&self, kind: DeadlineKind) -> Duration {
+        match kind {
+            DeadlineKind::TermCompletion => Duration::ZERO,
+            DeadlineKind::Pickup => self.pickup,
+            DeadlineKind::Report => self.report,
+            DeadlineKind::TransferReply => self.transfer_reply,
+            DeadlineKind::Arrival => self.arrival,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeadlineKind {
     Pickup,
+    /// Missing it counts as refusal of community rehabilitation.
     Report,
+    TransferReply,
+    Arrival,
+    /// The term has run out: police issue the release notice.
+    TermCompletion,
 }
 
 impl DeadlineKind {
+    pub const ALL: [DeadlineKind; 5] = [
+        DeadlineKind::Pickup,
+        DeadlineKind::Report,
+        DeadlineKind::TransferReply,
+        DeadlineKind::Arrival,
+        DeadlineKind::TermCompletion,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeadlineKind::Pickup => "pickup",
             DeadlineKind::Report => "report",
+            DeadlineKind::TransferReply => "transfer-reply",
+            DeadlineKind::Arrival => "arrival",
+            DeadlineKind::TermCompletion => "term-completion",
         }
+    }
+
+    /// # Errors
+    /// When the text names no kind.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        DeadlineKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| format!("unknown deadline kind {text:?}"))
     }
 }
 
+/// A deadline that applies to a case now and has not been met.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadline {
     pub kind: DeadlineKind,
+    /// The sequence of the event that started it; with the kind, its name.
+    pub anchor: u32,
+    /// When it started; it falls due `allowance(kind)` later.
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub due_at: OffsetDateTime,
+    /// Already escalated; it stays overdue until met.
+    pub escalated: bool,
+}
+
+impl Case {
+    /// The deadlines that apply in the current state and are not yet met.
+    /// A suspended case has none: the measure itself is suspended.
+    pub fn deadlines(&self, policy: &DeadlinePolicy) -> Vec<Deadline> {
+        if !self.state.is_supervised() {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        let mut add = |kind, anchor: u32, starts_at: OffsetDateTime| {
+            found.push(Deadline {
+                kind,
+                anchor,
+                starts_at,
+                due_at: starts_at + policy.allowance(kind),
+                escalated: self.escalated.contains(&(kind, anchor)),
+            });
+        };
+        let underlying = match self.state {
+            CaseState::LostContact => self.resume_to.unwrap_or(CaseState::UnderSupervision),
+            other => other,
+        };
+        if let Some(clock) = self.clock {
+            if underlying == CaseState::AwaitingPickup {
+                add(DeadlineKind::Pickup, clock.sequence, clock.at);
+            }
+            if matches!(
+                underlying,
+                CaseState::AwaitingPickup | CaseState::PickedUp
+            ) {
+                add(DeadlineKind::Report, clock.sequence, clock.at);
+            }
+        }
+        if let Some(transfer) = &self.transfer {
+            match transfer.accepted {
+                None => add(
+                    DeadlineKind::TransferReply,
+                    transfer.requested.sequence,
+                    transfer.requested.at,
+                ),
+                Some(accepted) => add(DeadlineKind::Arrival, accepted.sequence, accepted.at),
+            }
+        }
+        if let Some(started) = self.supervision_started
+            && !matches!(self.state, CaseState::Suspended | CaseState::Closed)
+        {
+            add(
+                DeadlineKind::TermCompletion,
+                started.sequence,
+                add_months(started.at, self.term.months()),
+            );
+        }
+        found
+    }
+
+    /// One escalation for every deadline that is due at `now` and was not
+    /// escalated yet.
+    pub fn due_escalations(&self, policy: &DeadlinePolicy, now: OffsetDateTime) -> Vec<CaseEvent> {
+        self.deadlines(policy)
+            .into_iter()
+            .filter(|d| !d.escalated && d.due_at <= now)
+            .map(|d| CaseEvent::DeadlineMissed {
+                kind: d.kind,
+                anchor: d.anchor,
+                due_at: d.due_at,
+            })
+            .collect()
+    }
+}
+
+/// `at` plus whole calendar months, the day clamped to the month's end.
+pub fn add_months(at: OffsetDateTime, months: u32) -> OffsetDateTime {
+    let date = at.date();
+    let months = i32::try_from(months).unwrap_or(i32::MAX / 24);
+    let index = date.year() * 12 + i32::from(u8::from(date.month())) - 1 + months;
+    let year = index.div_euclid(12);
+    let month = u8::try_from(index.rem_euclid(12) + 1)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
+        .unwrap_or(time::Month::January);
+    let day = date.day().min(time::util::days_in_month(month, year));
+    time::Date::from_calendar_date(year, month, day).map_or(at, |date| at.replace_date(date))
 }
 
 /// Parses `24h`, `15d`, `90s`, `1h 30m` into a duration.

@@ -89,6 +89,18 @@ impl RegionCode {
         }
     }
 
+    /// The leading digits every code this region covers shares: `14` for
+    /// a province, `1401` for a city, all six for a county.
+    pub fn prefix(self) -> String {
+        let text = self.to_string();
+        let digits = match self.level() {
+            RegionLevel::Province => 2,
+            RegionLevel::City => 4,
+            RegionLevel::County => 6,
+        };
+        text[..digits].to_owned()
+    }
+
     /// This code and every region above it, nearest first.
     pub fn with_ancestors(self) -> impl Iterator<Item = RegionCode> {
         std::iter::successors(Some(self), |code| code.parent())

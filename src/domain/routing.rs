@@ -22,6 +22,40 @@ pub enum RecipientRole {
     UnroutableOversight,
     /// The detox center that submitted the case.
     DetoxCenter,
+    /// The oversight office of the executing county: escalations and loss
+    /// of contact.
+    Oversight,
+    /// The county project a transfer goes to.
+    ReceivingProject,
+    /// The police of the county a transfer goes to.
+    ReceivingPolice,
+    /// The project that was responsible until the person arrived elsewhere.
+    SendingProject,
+    /// The police of the county the case left.
+    SendingPolice,
+    /// The project of a county the person stays in for a while.
+    HostProject,
+    /// The police of a county the person stays in for a while.
+    HostPolice,
+}
+
+impl RecipientRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientRole::ResponsibleProject => "responsible-project",
+            RecipientRole::ExecutingPolice => "executing-police",
+            RecipientRole::HouseholdPolice => "household-police",
+            RecipientRole::UnroutableOversight => "unroutable-oversight",
+            RecipientRole::DetoxCenter => "detox-center",
+            RecipientRole::Oversight => "oversight",
+            RecipientRole::ReceivingProject => "receiving-project",
+            RecipientRole::ReceivingPolice => "receiving-police",
+            RecipientRole::SendingProject => "sending-project",
+            RecipientRole::SendingPolice => "sending-police",
+            RecipientRole::HostProject => "host-project",
+            RecipientRole::HostPolice => "host-police",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,9 +75,27 @@ pub struct Route {
     pub recipients: Vec<Recipient>,
 }
 
+impl Route {
+    /// A release that came without timely notice is escalated as it is
+    /// delivered: the oversight office of the executing county receives it
+    /// too.
+    #[must_use]
+    pub fn with_late_notice(mut self, agencies: &[Agency]) -> Route {
+        if let Some(office) = nearest(agencies, AgencyKind::Oversight, self.executing_region)
+            && !self.recipients.iter().any(|r| &r.agency == office)
+        {
+            self.recipients.push(Recipient {
+                agency: office.clone(),
+                role: RecipientRole::Oversight,
+            });
+        }
+        self
+    }
+}
+
 /// The registered, enabled agency of `kind` nearest to `county`: one of the
 /// county itself if there is one, else of its city, else of its province.
-fn nearest(agencies: &[Agency], kind: AgencyKind, county: RegionCode) -> Option<&AgencyId> {
+pub(crate) fn nearest(agencies: &[Agency], kind: AgencyKind, county: RegionCode) -> Option<&AgencyId> {
     county.with_ancestors().find_map(|region| {
         agencies
             .iter()

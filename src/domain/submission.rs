@@ -24,6 +24,9 @@ pub struct SubmissionOutcome {
     pub executing_region: RegionCode,
     pub responsible: Option<AgencyId>,
     pub late_notice: bool,
+    /// The case's version after the submission.
+    #[serde(default)]
+    pub version: u32,
     pub deliveries: Vec<Delivery>,
     #[serde(with = "time::serde::rfc3339")]
     pub accepted_at: OffsetDateTime,

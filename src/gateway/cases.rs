@@ -1,10 +1,13 @@
 //! Case queries. "Not found" and "not permitted" are one answer, so the API
 //! cannot be used to learn whether someone is on file.
 
-use super::{Gateway, GatewayError, Result};
+use super::{Gateway, GatewayError, Result, require_kind};
 use crate::domain::access::can_view;
 use crate::domain::agency::{AgencyKind, AgencyRef};
-use crate::domain::case::{Case, CaseId};
+use crate::domain::case::{Case, CaseId, CaseState};
+use crate::domain::deadline::DeadlineKind;
+use crate::domain::region::RegionCode;
+use crate::storage::CaseFilter;
 use crate::domain::id_number::IdNumber;
 use crate::domain::validation::{self, Invalid};
 
@@ -17,6 +20,22 @@ pub enum CaseQuery {
 }
 
 pub const PURPOSE_MAX_CHARS: usize = 200;
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+
+/// A list request from police or oversight, as sent.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub state: Option<CaseState>,
+    pub overdue: bool,
+    pub unroutable: bool,
+    /// A county code, or empty for the whole jurisdiction.
+    pub county: String,
+    pub page_size: u32,
+    /// The last case id of the previous page, or empty.
+    pub page_token: String,
+}
 
 impl Gateway {
     /// A case with its deadlines and full history.
@@ -66,6 +85,79 @@ impl Gateway {
         // audit log, not in the operational log.
         tracing::info!(case_id = %case.id, stated_purpose = purpose.is_some(), "case read");
         Ok(case)
+    }
+
+    /// A page of the cases in the caller's jurisdiction, and the token of
+    /// the next page when there may be one.
+    ///
+    /// # Errors
+    /// `PermissionDenied` for detox centers and county projects, or a
+    /// county outside the caller's jurisdiction; `Invalid` for a bad
+    /// county, page size or token.
+    #[tracing::instrument(skip_all, fields(agency = %caller.id))]
+    pub async fn list_cases(
+        &self,
+        caller: &AgencyRef,
+        query: &ListQuery,
+    ) -> Result<(Vec<Case>, Option<String>)> {
+        require_kind(caller, &[AgencyKind::Police, AgencyKind::Oversight], "list cases")?;
+        let mut invalid = Invalid::default();
+        let county = if query.county.is_empty() {
+            None
+        } else {
+            invalid.check("county", RegionCode::parse_county(&query.county))
+        };
+        let after = if query.page_token.is_empty() {
+            None
+        } else {
+            invalid.check("page_token", CaseId::parse(&query.page_token))
+        };
+        let limit = match query.page_size {
+            0 => DEFAULT_PAGE,
+            size if size > MAX_PAGE => {
+                invalid.push("page_size", format!("is at most {MAX_PAGE}"));
+                MAX_PAGE
+            }
+            size => size,
+        };
+        if !invalid.violations.is_empty() {
+            return Err(invalid.into());
+        }
+        if let Some(county) = county
+            && !caller.region.covers(county)
+        {
+            return Err(GatewayError::PermissionDenied(format!(
+                "county {county} is outside the jurisdiction of {}",
+                caller.region
+            )));
+        }
+        let now = self.clock.now();
+        let filter = CaseFilter {
+            jurisdiction: caller.region,
+            oversight: (caller.kind == AgencyKind::Oversight).then(|| caller.id.clone()),
+            county,
+            state: query.state,
+            overdue: query.overdue.then(|| {
+                DeadlineKind::ALL
+                    .iter()
+                    .map(|kind| (*kind, now - self.settings.deadlines.allowance(*kind)))
+                    .collect()
+            }),
+            unroutable: query.unroutable,
+            after,
+            limit,
+        };
+        let cases = self.storage.list_cases(&filter).await?;
+        let next = (cases.len() == limit as usize)
+            .then(|| cases.last().map(|case| case.id.to_string()))
+            .flatten();
+        tracing::info!(cases = cases.len(), "cases listed");
+        Ok((cases, next))
+    }
+
+    /// The gateway's clock, for answers that say what is overdue.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
     }
 
     pub fn deadlines(&self, case: &Case) -> Vec<crate::domain::deadline::Deadline> {

@@ -3,12 +3,15 @@
 //! what they decide.
 
 mod cases;
-pub use cases::CaseQuery;
+pub use cases::{CaseQuery, ListQuery};
 mod error;
+mod escalation;
 mod inbox;
 mod intake;
 mod keys;
+mod supervision;
 mod wakeups;
+mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +26,7 @@ use crate::storage::Storage;
 
 pub use error::{GatewayError, Result};
 pub use inbox::InboxEvent;
-pub use intake::Submitted;
+pub use write::Submitted;
 pub use keys::{MasterKey, PersonKeyer};
 pub use wakeups::Wakeups;
 
@@ -35,6 +38,8 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// Messages read from storage at a time when replaying a backlog.
     pub replay_batch: u32,
+    /// How often the gateway looks for deadlines that passed.
+    pub escalation_scan: Duration,
 }
 
 impl Default for Settings {
@@ -43,6 +48,7 @@ impl Default for Settings {
             deadlines: DeadlinePolicy::default(),
             heartbeat: Duration::from_secs(15),
             replay_batch: 256,
+            escalation_scan: Duration::from_secs(5),
         }
     }
 }

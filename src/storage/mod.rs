@@ -8,8 +8,12 @@ mod sqlite;
 use async_trait::async_trait;
 
 use crate::domain::agency::{Agency, AgencyId};
-use crate::domain::case::{Case, CaseId};
+use time::OffsetDateTime;
+
+use crate::domain::case::{Case, CaseId, CaseState};
+use crate::domain::deadline::{Deadline, DeadlineKind};
 use crate::domain::intake::DecisionNumber;
+use crate::domain::region::RegionCode;
 use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 
@@ -62,8 +66,11 @@ pub struct CaseWrite {
     /// How many events the case had when it was read; 0 opens it.
     pub expected_version: u32,
     pub person_key: PersonKey,
-    /// One notice per recipient.
+    /// One notice per recipient and event.
     pub notices: Vec<(AgencyId, Notice)>,
+    /// The deadlines pending after the write; they replace the case's
+    /// earlier ones.
+    pub deadlines: Vec<Deadline>,
     /// The answer; storage fills in the inbox positions.
     pub outcome: SubmissionOutcome,
 }
@@ -80,6 +87,27 @@ pub struct StoredAnswer {
 pub struct InboxState {
     pub head: u64,
     pub acknowledged: u64,
+}
+
+/// For each deadline kind, the latest start that makes it due now.
+pub type Cutoffs = Vec<(DeadlineKind, OffsetDateTime)>;
+
+/// Which cases a list shows.
+#[derive(Debug, Clone)]
+pub struct CaseFilter {
+    /// Cases whose executing or household county lies in this region.
+    pub jurisdiction: RegionCode,
+    /// Also unroutable cases held by this oversight office.
+    pub oversight: Option<AgencyId>,
+    /// Only cases executing in this county.
+    pub county: Option<RegionCode>,
+    pub state: Option<CaseState>,
+    /// Only cases with a deadline due by these cutoffs.
+    pub overdue: Option<Cutoffs>,
+    pub unroutable: bool,
+    /// Cases after this id (ids sort by creation).
+    pub after: Option<CaseId>,
+    pub limit: u32,
 }
 
 #[async_trait]
@@ -102,6 +130,11 @@ pub trait Storage: Send + Sync + 'static {
     async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>>;
     /// The person's cases, newest first.
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>>;
+    /// Up to `limit` cases with a deadline due by `cutoffs` and not yet
+    /// escalated.
+    async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>>;
+    /// A page of cases, in id order.
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>>;
 
     /// Up to `limit` messages after `after`, in order.
     async fn inbox_after(

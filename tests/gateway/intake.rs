@@ -27,6 +27,9 @@ async fn a_discharge_reaches_the_county_project_and_police_and_the_household_pol
     assert_eq!(
         delivered,
         [
+            // No pre-release notice came: the discharge is escalated as it
+            // is delivered.
+            ("shanxi-office", pb::RecipientRole::Oversight),
             ("xiaodian-police", pb::RecipientRole::ExecutingPolice),
             ("xiaodian-project", pb::RecipientRole::ResponsibleProject),
             ("yingze-police", pb::RecipientRole::HouseholdPolice),
@@ -58,7 +61,7 @@ async fn a_discharge_in_the_household_county_sends_no_copy() {
         .iter()
         .map(|d| d.agency_id.as_str())
         .collect();
-    assert_eq!(agencies, ["yingze-project", "yingze-police"]);
+    assert_eq!(agencies, ["yingze-project", "yingze-police", "shanxi-office"]);
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::deadline::DeadlinePolicy;
 use crate::domain::testing::{discharged_case, person};
 use time::macros::{date, datetime};
 
@@ -61,18 +62,16 @@ fn events_out_of_order_are_refused() {
 #[test]
 fn deadlines_count_from_release() {
     let case = discharged_case("140106", "140106", Some("yingze-project"));
-    let deadlines = case.deadlines(&DeadlinePolicy::default());
+    let deadlines: Vec<_> = case
+        .deadlines(&DeadlinePolicy::default())
+        .into_iter()
+        .map(|d| (d.kind, d.due_at, d.escalated))
+        .collect();
     assert_eq!(
         deadlines,
         [
-            Deadline {
-                kind: DeadlineKind::Pickup,
-                due_at: datetime!(2026-11-29 08:00 UTC)
-            },
-            Deadline {
-                kind: DeadlineKind::Report,
-                due_at: datetime!(2026-12-13 08:00 UTC)
-            },
+            (DeadlineKind::Pickup, datetime!(2026-11-29 08:00 UTC), false),
+            (DeadlineKind::Report, datetime!(2026-12-13 08:00 UTC), false),
         ]
     );
 }

@@ -7,7 +7,7 @@ use crate::domain::case::{Case, CaseId, RecordedEvent};
 use crate::domain::submission::{Delivery, SubmissionOutcome};
 use crate::storage::{CaseWrite, Conflict, Result, StorageError};
 
-fn millis(at: time::OffsetDateTime) -> i64 {
+pub(super) fn millis(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
@@ -18,6 +18,7 @@ pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<
         expected_version,
         person_key,
         notices,
+        deadlines,
         mut outcome,
     } = write;
     let mut tx = writer
@@ -29,8 +30,8 @@ pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<
     if expected_version == 0 {
         sqlx::query(
             "INSERT INTO cases (id, decision_number, person_key, version, state, executing_region,
-                 household_region, responsible, detox_center, opened_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 household_region, responsible, detox_center, opened_at, updated_at, oversight, unroutable)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(case.id.as_str())
         .bind(case.decision_number.as_str())
@@ -43,13 +44,15 @@ pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<
         .bind(case.detox_center.as_str())
         .bind(now)
         .bind(now)
+        .bind(case.oversight.as_ref().map(|a| a.as_str().to_owned()))
+        .bind(case.is_unroutable())
         .execute(&mut *tx)
         .await
         .map_err(|e| translate(e, Conflict::DecisionNumber))?;
     } else {
         let updated = sqlx::query(
             "UPDATE cases SET version = ?, state = ?, executing_region = ?, household_region = ?,
-                 responsible = ?, person_key = ?, updated_at = ?
+                 responsible = ?, person_key = ?, updated_at = ?, oversight = ?, unroutable = ?
              WHERE id = ? AND version = ?",
         )
         .bind(i64::from(case.version()))
@@ -59,6 +62,8 @@ pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<
         .bind(&responsible)
         .bind(person_key.as_slice())
         .bind(now)
+        .bind(case.oversight.as_ref().map(|a| a.as_str().to_owned()))
+        .bind(case.is_unroutable())
         .bind(case.id.as_str())
         .bind(i64::from(expected_version))
         .execute(&mut *tx)
@@ -84,6 +89,24 @@ pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<
         .execute(&mut *tx)
         .await
         .map_err(|e| translate(e, Conflict::Version))?;
+    }
+    sqlx::query("DELETE FROM deadlines WHERE case_id = ?")
+        .bind(case.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    for deadline in &deadlines {
+        sqlx::query(
+            "INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(case.id.as_str())
+        .bind(deadline.kind.as_str())
+        .bind(i64::from(deadline.anchor))
+        .bind(millis(deadline.starts_at))
+        .bind(deadline.escalated)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
     }
     outcome.deliveries.clear();
     for (agency, notice) in &notices {

@@ -4,6 +4,7 @@
 
 mod cases;
 mod inbox;
+mod lists;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -13,7 +14,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{CaseWrite, InboxState, PersonKey, Result, Storage, StorageError, StoredAnswer};
+use super::{CaseFilter, CaseWrite, Cutoffs, InboxState, PersonKey, Result, Storage, StorageError, StoredAnswer};
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::case::{Case, CaseId};
 use crate::domain::intake::DecisionNumber;
@@ -244,6 +245,14 @@ impl Storage for SqliteStorage {
             cases.extend(cases::load_case(&self.readers, &id).await?);
         }
         Ok(cases)
+    }
+
+    async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
+        lists::due_cases(&self.readers, cutoffs, limit).await
+    }
+
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
+        lists::list_cases(&self.readers, filter).await
     }
 
     async fn inbox_after(

@@ -1,0 +1,92 @@
+//! Deadlines that pass unmet become escalations, exactly once: each is an
+//! event in the case's history, written under the case's version, so two
+//! scans (two replicas, or a scan racing a command) cannot both record it.
+//! A scan at start-up catches what passed while the gateway was down.
+
+use super::{Gateway, GatewayError, Result};
+use crate::domain::agency::AgencyId;
+use crate::domain::case::CaseId;
+use crate::domain::deadline::DeadlineKind;
+use crate::domain::submission::RequestKey;
+use crate::storage::Cutoffs;
+
+const BATCH: u32 = 200;
+const MAX_BATCHES_PER_SCAN: usize = 50;
+const ATTEMPTS: usize = 3;
+
+impl Gateway {
+    /// Escalates every deadline that is due now and not yet escalated;
+    /// returns how many it recorded.
+    ///
+    /// # Errors
+    /// When storage fails; what was escalated before stays escalated.
+    pub async fn escalate_due(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let cutoffs: Cutoffs = DeadlineKind::ALL
+            .iter()
+            .map(|kind| (*kind, now - self.settings.deadlines.allowance(*kind)))
+            .collect();
+        let mut escalated = 0;
+        for _ in 0..MAX_BATCHES_PER_SCAN {
+            let due = self.storage.due_cases(&cutoffs, BATCH).await?;
+            let full = due.len() == BATCH as usize;
+            for id in due {
+                escalated += self.escalate(&id).await?;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(escalated)
+    }
+
+    async fn escalate(&self, id: &CaseId) -> Result<usize> {
+        for _ in 0..ATTEMPTS {
+            let Some(case) = self.storage.case(id).await? else {
+                return Ok(0);
+            };
+            let due = case
+                .due_escalations(&self.settings.deadlines, self.clock.now())
+                .len();
+            if due == 0 {
+                return Ok(0);
+            }
+            let agencies = self.storage.agencies().await?;
+            let request_id = format!("escalation/{id}/{}", case.version() + 1);
+            let mut write = self.prepare(
+                &AgencyId::gateway(),
+                case.id,
+                case.history,
+                Vec::new(),
+                &agencies,
+                None,
+            )?;
+            write.request = RequestKey {
+                agency: AgencyId::gateway(),
+                request_id,
+                digest: [0; 32],
+            };
+            if self.write(write).await?.is_some() {
+                tracing::warn!(case_id = %id, escalations = due, "deadline missed; escalated");
+                return Ok(due);
+            }
+        }
+        Err(GatewayError::Unavailable(None))
+    }
+
+    /// Scans for due deadlines now and then every `escalation_scan`, until
+    /// the gateway shuts down.
+    pub async fn run_escalations(self) {
+        let mut ticker = tokio::time::interval(self.settings.escalation_scan);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            if let Err(error) = self.escalate_due().await {
+                tracing::warn!(%error, "escalation scan failed; retrying at the next tick");
+            }
+        }
+    }
+}

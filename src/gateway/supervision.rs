@@ -1,0 +1,100 @@
+//! County projects' commands on a case after discharge: pickup, report,
+//! transfers, absence, loss of contact, suspension and closure.
+
+use serde::Serialize;
+
+use super::intake::request_key;
+use super::write::{Submitted, Target};
+use super::{Gateway, GatewayError, Result};
+use crate::domain::access::can_view;
+use crate::domain::agency::AgencyRef;
+use crate::domain::case::CaseId;
+use crate::domain::lifecycle::{CommandDraft, Refusal, decide, describe_state};
+use crate::domain::validation::Invalid;
+
+impl From<Refusal> for GatewayError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound => GatewayError::NotFound,
+            Refusal::NotPermitted(message) => GatewayError::PermissionDenied(message),
+            Refusal::WrongState { message, .. } => GatewayError::FailedPrecondition(message),
+            Refusal::Unroutable { field, message } => {
+                GatewayError::FailedPrecondition(format!("{field}: {message}"))
+            }
+            Refusal::Invalid(invalid) => GatewayError::Invalid(invalid),
+        }
+    }
+}
+
+/// What a command's request id covers.
+#[derive(Serialize)]
+struct Content<'a> {
+    case_id: &'a str,
+    expected_version: Option<u32>,
+    command: &'a CommandDraft,
+}
+
+impl Gateway {
+    /// Carries out one command on a case, idempotently by request id.
+    /// With `expected_version`, the command is refused unless the case is
+    /// still at that version.
+    ///
+    /// # Errors
+    /// `Invalid` for bad fields, `NotFound` for a case the caller may not
+    /// see, `PermissionDenied` for the wrong caller, `FailedPrecondition`
+    /// when the case's state or version does not allow it, `AlreadyExists`
+    /// for a request id reused with other content.
+    #[tracing::instrument(skip_all, fields(agency = %caller.id, command = draft.name()))]
+    pub async fn command(
+        &self,
+        caller: &AgencyRef,
+        request_id: &str,
+        case_id: &str,
+        expected_version: Option<u32>,
+        draft: &CommandDraft,
+    ) -> Result<Submitted> {
+        let parse = || {
+            let mut invalid = Invalid::default();
+            let id = invalid.check("case_id", CaseId::parse(case_id));
+            let command = draft
+                .parse()
+                .map_err(|more| invalid.violations.extend(more.violations))
+                .ok();
+            invalid.finish(|| id.zip(command))
+        };
+        let content = Content {
+            case_id,
+            expected_version,
+            command: draft,
+        };
+        let key = request_key(caller, request_id, draft.name(), &content, parse)?;
+        if let Some(answer) = self.replay(&key).await? {
+            return Ok(answer);
+        }
+        let (id, command) = parse()?;
+        self.submit(key, Target::Case(&id), |existing, agencies| {
+            let case = existing
+                .filter(|case| can_view(caller, case))
+                .ok_or(GatewayError::NotFound)?;
+            if let Some(expected) = expected_version
+                && expected != case.version()
+            {
+                return Err(GatewayError::FailedPrecondition(format!(
+                    "the case is at version {} ({}), not {expected}; read it again",
+                    case.version(),
+                    describe_state(&case)
+                )));
+            }
+            let event = decide(&case, caller, &command, agencies)?;
+            self.prepare(
+                &caller.id,
+                case.id,
+                case.history,
+                vec![event],
+                agencies,
+                None,
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,159 @@
+//! The one write path every change to a case takes: replay a stored
+//! answer, or plan the new events from the current case and registry,
+//! record the escalations that are due, and write it all in one
+//! transaction. A writer that loses a race reads again and plans again.
+
+use super::{Gateway, GatewayError, Result};
+use crate::domain::agency::{Agency, AgencyId};
+use crate::domain::case::{Case, CaseEvent, CaseId, RecordedEvent};
+use crate::domain::intake::DecisionNumber;
+use crate::domain::plan::{Context, Planned, plan};
+use crate::domain::routing::Route;
+use crate::domain::submission::{RequestKey, SubmissionOutcome};
+use crate::storage::{CaseWrite, Conflict, StorageError};
+
+/// An accepted submission: the answer, and whether it replays an earlier
+/// request with the same id.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub request_id: String,
+    pub outcome: SubmissionOutcome,
+    pub replayed: bool,
+}
+
+/// Writers that lose a race re-read and plan again this many times.
+const ATTEMPTS: usize = 3;
+
+/// How a submission finds the case it changes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Target<'a> {
+    Decision(&'a DecisionNumber),
+    Case(&'a CaseId),
+}
+
+fn internal(error: impl std::fmt::Display) -> GatewayError {
+    GatewayError::Internal(error.to_string())
+}
+
+impl Gateway {
+    /// Builds the write that appends `events` by `by` to the case with
+    /// `id` (whose events so far are `history`), as [`plan`] lays it out.
+    pub(super) fn prepare(
+        &self,
+        by: &AgencyId,
+        id: CaseId,
+        history: Vec<RecordedEvent>,
+        events: Vec<CaseEvent>,
+        agencies: &[Agency],
+        route: Option<&Route>,
+    ) -> Result<CaseWrite> {
+        let now = self.clock.now();
+        let policy = &self.settings.deadlines;
+        let existing = if history.is_empty() {
+            None
+        } else {
+            Some(Case::from_history(id.clone(), history).map_err(internal)?)
+        };
+        let expected_version = existing.as_ref().map_or(0, Case::version);
+        let context = Context {
+            agencies,
+            route,
+            policy,
+            now,
+        };
+        let Planned { case, notices } =
+            plan(existing, &id, by, events, &context).map_err(internal)?;
+        let outcome = SubmissionOutcome {
+            case_id: case.id.clone(),
+            state: case.state,
+            executing_region: case.executing_region,
+            responsible: case.responsible.clone(),
+            late_notice: case.late_notice,
+            version: case.version(),
+            deliveries: Vec::new(),
+            accepted_at: now,
+        };
+        Ok(CaseWrite {
+            request: RequestKey {
+                agency: by.clone(),
+                request_id: String::new(),
+                digest: [0; 32],
+            },
+            person_key: self.keyer.key(&case.person.id_number),
+            deadlines: case.deadlines(policy),
+            case,
+            expected_version,
+            notices,
+            outcome,
+        })
+    }
+
+    /// The idempotent write path every submission shares: a stored answer
+    /// is returned again; otherwise the write is planned from the current
+    /// case and registry, and a lost race is re-read and planned again.
+    pub(super) async fn submit(
+        &self,
+        key: RequestKey,
+        target: Target<'_>,
+        plan: impl Fn(Option<Case>, &[Agency]) -> Result<CaseWrite>,
+    ) -> Result<Submitted> {
+        for _ in 0..ATTEMPTS {
+            if let Some(answer) = self.replay(&key).await? {
+                return Ok(answer);
+            }
+            let existing = match target {
+                Target::Decision(decision) => self.storage.case_by_decision(decision).await?,
+                Target::Case(id) => self.storage.case(id).await?,
+            };
+            let agencies = self.storage.agencies().await?;
+            let mut write = plan(existing, &agencies)?;
+            write.request = key.clone();
+            if let Some(outcome) = self.write(write).await? {
+                return Ok(Submitted {
+                    request_id: key.request_id,
+                    outcome,
+                    replayed: false,
+                });
+            }
+        }
+        Err(GatewayError::Unavailable(None))
+    }
+
+    /// Writes and wakes the recipients; `None` when another writer got there
+    /// first and the caller should read again.
+    pub(super) async fn write(&self, write: CaseWrite) -> Result<Option<SubmissionOutcome>> {
+        match self.storage.write_case(write).await {
+            Ok(outcome) => {
+                for delivery in &outcome.deliveries {
+                    self.wakeups.notify(&delivery.agency, delivery.position);
+                }
+                tracing::info!(case_id = %outcome.case_id, version = outcome.version, deliveries = outcome.deliveries.len(), "accepted");
+                Ok(Some(outcome))
+            }
+            Err(StorageError::Conflict(
+                Conflict::RequestId | Conflict::DecisionNumber | Conflict::Version,
+            )) => {
+                tracing::debug!("lost a race to another writer; planning again");
+                Ok(None)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub(super) async fn replay(&self, key: &RequestKey) -> Result<Option<Submitted>> {
+        let Some(answer) = self.storage.answer(&key.agency, &key.request_id).await? else {
+            return Ok(None);
+        };
+        if answer.digest != key.digest {
+            return Err(GatewayError::AlreadyExists {
+                field: "request_id",
+                message: "this request id was used for a different submission".into(),
+            });
+        }
+        Ok(Some(Submitted {
+            request_id: key.request_id.clone(),
+            outcome: answer.outcome,
+            replayed: true,
+        }))
+    }
+}
