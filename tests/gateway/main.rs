@@ -5,7 +5,10 @@ mod support;
 
 mod access;
 mod cli;
+mod deadlines;
 mod inbox;
 mod intake;
+mod lifecycle;
 mod process;
+mod steps;
 mod trust;

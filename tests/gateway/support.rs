@@ -11,10 +11,12 @@ use handover_gateway::api::pb;
 use handover_gateway::api::pb::case_service_client::CaseServiceClient;
 use handover_gateway::api::pb::inbox_service_client::InboxServiceClient;
 use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
+use handover_gateway::api::pb::supervision_service_client::SupervisionServiceClient;
 use handover_gateway::bootstrap;
 use handover_gateway::config::Config;
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::domain::id_number::with_check_character;
+use handover_gateway::gateway::Gateway;
 use handover_gateway::pki::{CertificateAuthority, client_tls};
 use handover_gateway::server::Server;
 use handover_gateway::storage::SqliteStorage;
@@ -31,6 +33,8 @@ pub struct App {
     pub clock: Arc<ManualClock>,
     pub stop: CancellationToken,
     pub server: JoinHandle<anyhow::Result<()>>,
+    /// The running gateway, for calling a scan directly.
+    pub gateway: Gateway,
 }
 
 pub fn certs_dir(dir: &Path) -> PathBuf {
@@ -45,6 +49,7 @@ pub fn config(dir: &Path) -> Config {
         master_key: dir.join("data/master.key"),
         heartbeat: Duration::from_millis(300),
         shutdown_grace: Duration::from_secs(5),
+        escalation_scan: Duration::from_millis(50),
         ..Config::default()
     }
 }
@@ -70,12 +75,18 @@ pub async fn spawn_app() -> App {
 
 /// Starts a gateway on the files in `dir`.
 pub async fn start(dir: TempDir) -> App {
-    let clock = Arc::new(ManualClock::new(START));
+    start_at(dir, START).await
+}
+
+/// Starts a gateway on the files in `dir` with its clock at `now`.
+pub async fn start_at(dir: TempDir, now: time::OffsetDateTime) -> App {
+    let clock = Arc::new(ManualClock::new(now));
     let server = Server::build(config(dir.path()), clock.clone())
         .await
         .unwrap();
     let addr = server.local_addr();
     let stop = server.shutdown_token();
+    let gateway = server.gateway().clone();
     let server = tokio::spawn(server.run(std::future::pending()));
     App {
         dir,
@@ -83,6 +94,7 @@ pub async fn start(dir: TempDir) -> App {
         clock,
         stop,
         server,
+        gateway,
     }
 }
 
@@ -127,6 +139,25 @@ impl App {
 
     pub async fn cases(&self, agency: &str) -> CaseServiceClient<Channel> {
         CaseServiceClient::new(self.channel(agency).await)
+    }
+
+    pub async fn supervision(&self, agency: &str) -> SupervisionServiceClient<Channel> {
+        SupervisionServiceClient::new(self.channel(agency).await)
+    }
+
+    /// The case as the province's oversight office sees it, with history.
+    pub async fn case_for_office(&self, case_id: &str) -> pb::Case {
+        self.cases("shanxi-office")
+            .await
+            .get_case(pb::GetCaseRequest {
+                key: Some(pb::get_case_request::Key::CaseId(case_id.into())),
+                purpose: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .case
+            .unwrap()
     }
 
     /// Stops the server gracefully and hands back its files.

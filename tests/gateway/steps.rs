@@ -1,0 +1,169 @@
+//! One helper per supervision call, so lifecycle tests read as the steps a
+//! county project takes.
+
+use handover_gateway::api::pb;
+use tonic::Status;
+
+use crate::support::*;
+
+pub type Answer = Result<pb::Receipt, Status>;
+
+/// A person living in Yingze (140106), discharged without notice, and the
+/// receipt; `seq` keeps identity numbers and decisions apart.
+pub async fn discharged_in_yingze(app: &App, seq: u32) -> pb::Receipt {
+    let person = person(&id_number("19850101", seq), "140106", None);
+    submit_as_detox(
+        app,
+        discharge(&format!("d-{seq}"), &format!("D-{seq}"), person),
+    )
+    .await
+}
+
+pub async fn pickup(app: &App, agency: &str, case_id: &str) -> Answer {
+    let request = pb::ConfirmPickupRequest {
+        request_id: format!("pickup-{case_id}"),
+        case_id: case_id.into(),
+        expected_version: None,
+    };
+    let response = app
+        .supervision(agency)
+        .await
+        .confirm_pickup(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
+pub async fn report(app: &App, agency: &str, case_id: &str) -> Answer {
+    let request = pb::ConfirmReportRequest {
+        request_id: format!("report-{case_id}"),
+        case_id: case_id.into(),
+        expected_version: None,
+    };
+    let response = app
+        .supervision(agency)
+        .await
+        .confirm_report(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
+pub async fn request_transfer(app: &App, agency: &str, case_id: &str, to: &str) -> Answer {
+    let request = pb::RequestTransferRequest {
+        request_id: format!("transfer-{case_id}-{to}"),
+        case_id: case_id.into(),
+        expected_version: None,
+        to_region: to.into(),
+        reason: "moved in with family".into(),
+    };
+    let response = app
+        .supervision(agency)
+        .await
+        .request_transfer(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
+pub async fn accept(app: &App, agency: &str, case_id: &str, version: Option<u32>) -> Answer {
+    let request = pb::AcceptTransferRequest {
+        request_id: format!("accept-{case_id}"),
+        case_id: case_id.into(),
+        expected_version: version,
+    };
+    let response = app
+        .supervision(agency)
+        .await
+        .accept_transfer(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
+pub async fn reject(app: &App, agency: &str, case_id: &str) -> Answer {
+    let request = pb::RejectTransferRequest {
+        request_id: format!("reject-{case_id}"),
+        case_id: case_id.into(),
+        expected_version: None,
+        reason: "no capacity".into(),
+    };
+    let response = app
+        .supervision(agency)
+        .await
+        .reject_transfer(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
+pub async fn withdraw(app: &App, agency: &str, case_id: &str, version: Option<u32>) -> Answer {
+    let request = pb::WithdrawTransferRequest {
+        request_id: format!("withdraw-{case_id}"),
+        case_id: case_id.into(),
+        expected_version: version,
+        reason: String::new(),
+    };
+    let response = app
+        .supervision(agency)
+        .await
+        .withdraw_transfer(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
+pub async fn arrive(app: &App, agency: &str, case_id: &str) -> Answer {
+    let request = pb::ConfirmArrivalRequest {
+        request_id: format!("arrive-{case_id}"),
+        case_id: case_id.into(),
+        expected_version: None,
+    };
+    let response = app
+        .supervision(agency)
+        .await
+        .confirm_arrival(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
+pub async fn lose_contact(app: &App, agency: &str, case_id: &str) -> Answer {
+    let request = pb::ReportLostContactRequest {
+        request_id: format!("lost-{case_id}"),
+        case_id: case_id.into(),
+        expected_version: None,
+        note: "not at home for two visits".into(),
+    };
+    let response = app
+        .supervision(agency)
+        .await
+        .report_lost_contact(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
+/// The kinds of deadline escalated in the case's history, in order.
+pub async fn escalations(app: &App, case_id: &str) -> Vec<pb::DeadlineKind> {
+    app.case_for_office(case_id)
+        .await
+        .history
+        .iter()
+        .filter_map(|event| match &event.detail {
+            Some(pb::case_event::Detail::DeadlineMissed(missed)) => Some(missed.kind()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The event kind of an inbox message, for short assertions.
+pub fn event_name(message: &pb::InboxMessage) -> &'static str {
+    use pb::case_event::Detail;
+    match message.event.as_ref().and_then(|e| e.detail.as_ref()) {
+        Some(Detail::Discharged(_)) => "discharged",
+        Some(Detail::PickedUp(_)) => "picked-up",
+        Some(Detail::Reported(_)) => "reported",
+        Some(Detail::TransferRequested(_)) => "transfer-requested",
+        Some(Detail::TransferAccepted(_)) => "transfer-accepted",
+        Some(Detail::TransferRejected(_)) => "transfer-rejected",
+        Some(Detail::TransferWithdrawn(_)) => "transfer-withdrawn",
+        Some(Detail::Arrived(_)) => "arrived",
+        Some(Detail::ContactLost(_)) => "contact-lost",
+        Some(Detail::DeadlineMissed(_)) => "deadline-missed",
+        Some(_) => "other",
+        None => "none",
+    }
+}
