@@ -8,6 +8,7 @@ mod cli;
 mod deadlines;
 mod inbox;
 mod intake;
+mod invariants;
 mod lifecycle;
 mod process;
 mod steps;
