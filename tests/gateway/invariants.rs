@@ -172,11 +172,19 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             } => {
                 let draft = draft(command, COUNTIES[county], blank);
                 let request_id = format!("step-{index}");
-                // Refusals are part of the test: they must change nothing.
-                let _ = app
+                let before = app.gateway.storage().case(&id).await.unwrap().unwrap();
+                let answer = app
                     .gateway
                     .command(&caller(agency), &request_id, id.as_str(), None, &draft)
                     .await;
+                if answer.is_err() {
+                    let after = app.gateway.storage().case(&id).await.unwrap().unwrap();
+                    prop_assert_eq!(
+                        after.version(),
+                        before.version(),
+                        "a refusal changed the case"
+                    );
+                }
                 false
             }
             Step::Proper {
