@@ -61,7 +61,10 @@ async fn a_discharge_in_the_household_county_sends_no_copy() {
         .iter()
         .map(|d| d.agency_id.as_str())
         .collect();
-    assert_eq!(agencies, ["yingze-project", "yingze-police", "shanxi-office"]);
+    assert_eq!(
+        agencies,
+        ["yingze-project", "yingze-police", "shanxi-office"]
+    );
 }
 
 #[tokio::test]
