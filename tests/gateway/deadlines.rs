@@ -187,3 +187,56 @@ async fn deadlines_that_are_met_produce_nothing() {
     assert!(!case.overdue);
     assert_eq!(case.deadlines.len(), 1, "only the term's end is pending");
 }
+
+#[tokio::test]
+async fn oversight_lists_what_is_overdue_and_what_no_county_could_take() {
+    let app = spawn_app().await;
+    let late = discharged_in_yingze(&app, 7).await.case_id;
+    let on_time = discharged_in_yingze(&app, 8).await.case_id;
+    pickup(&app, "yingze-project", &on_time).await.unwrap();
+    // 140107 (Xinghualing) has no registered project.
+    let nowhere = person(&id_number("19850101", 9), "140107", None);
+    let unroutable = submit_as_detox(&app, discharge("d-9", "D-9", nowhere))
+        .await
+        .case_id;
+    app.clock.advance(PICKUP_DUE + Duration::minutes(1));
+    app.gateway.escalate_due().await.unwrap();
+
+    let mut office = app.cases("shanxi-office").await;
+    let list = |overdue, unroutable| pb::ListCasesRequest {
+        overdue,
+        unroutable,
+        ..Default::default()
+    };
+    let ids = |response: pb::ListCasesResponse| -> Vec<String> {
+        response.cases.into_iter().map(|c| c.case_id).collect()
+    };
+    let overdue = ids(office
+        .list_cases(list(true, false))
+        .await
+        .unwrap()
+        .into_inner());
+    assert_eq!(overdue, [late.clone(), unroutable.clone()]);
+    let nobody = ids(office
+        .list_cases(list(false, true))
+        .await
+        .unwrap()
+        .into_inner());
+    assert_eq!(nobody, [unroutable.clone()]);
+    let all = office
+        .list_cases(list(false, false))
+        .await
+        .unwrap()
+        .into_inner();
+    let flagged: Vec<(String, bool)> = all
+        .cases
+        .into_iter()
+        .map(|c| (c.case_id, c.overdue))
+        .collect();
+    assert_eq!(
+        flagged,
+        [(late, true), (on_time, false), (unroutable.clone(), true)]
+    );
+    // The escalation of an unroutable case reaches the office holding it.
+    assert_eq!(escalations(&app, &unroutable).await, [DeadlineKind::Pickup]);
+}
