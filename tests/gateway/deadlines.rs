@@ -222,7 +222,7 @@ async fn oversight_lists_what_is_overdue_and_what_no_county_could_take() {
         .await
         .unwrap()
         .into_inner());
-    assert_eq!(nobody, [unroutable.clone()]);
+    assert_eq!(nobody, std::slice::from_ref(&unroutable));
     let all = office
         .list_cases(list(false, false))
         .await
