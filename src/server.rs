@@ -49,6 +49,16 @@ impl Server {
                 .await
                 .with_context(|| format!("opening database {}", config.database.display()))?,
         );
+        // Lookups by identity number go through a key derived from the
+        // master key: a fresh key over existing cases would make every one
+        // of them unfindable, so a missing key is only made for a new
+        // database.
+        anyhow::ensure!(
+            config.master_key.exists() || !storage.holds_cases().await?,
+            "the master key {} is missing but the database {} holds cases; restore the key file",
+            config.master_key.display(),
+            config.database.display()
+        );
         let master_key = MasterKey::load_or_create(&config.master_key)
             .with_context(|| format!("master key {}", config.master_key.display()))?;
         let files = ServerFiles::load(&config.certs_dir)?;

@@ -127,6 +127,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome>;
 
     async fn case(&self, id: &CaseId) -> Result<Option<Case>>;
+    /// Whether any case is stored (a new master key would orphan them).
+    async fn holds_cases(&self) -> Result<bool>;
     async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>>;
     /// The person's cases, newest first.
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>>;

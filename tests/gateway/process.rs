@@ -169,3 +169,19 @@ async fn cases_and_inboxes_survive_a_restart_of_the_process_and_logs_hold_no_ide
         "a birth date reached the logs"
     );
 }
+
+#[tokio::test]
+async fn a_gateway_whose_master_key_went_missing_refuses_to_start_over_existing_cases() {
+    let app = spawn_app().await;
+    let person = person(&id_number("19900307", 321), "140106", None);
+    submit_as_detox(&app, discharge("r-key", "D-KEY", person)).await;
+    let dir = app.stop().await;
+    std::fs::remove_file(dir.path().join("data/master.key")).unwrap();
+    let clock = std::sync::Arc::new(handover_gateway::domain::clock::ManualClock::new(START));
+    let refused = handover_gateway::server::Server::build(config(dir.path()), clock)
+        .await
+        .err()
+        .expect("started without its master key");
+    assert!(refused.to_string().contains("master key"), "{refused:#}");
+    assert!(!dir.path().join("data/master.key").exists());
+}

@@ -247,6 +247,13 @@ impl Storage for SqliteStorage {
         Ok(cases)
     }
 
+    async fn holds_cases(&self) -> Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases)")
+            .fetch_one(&self.readers)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
         lists::due_cases(&self.readers, cutoffs, limit).await
     }
