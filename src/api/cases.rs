@@ -2,9 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
+use super::events::case_state_from;
 use super::pb::case_service_server::CaseService;
 use super::pb::get_case_request::Key;
-use super::events::case_state_from;
 use super::pb::{GetCaseRequest, GetCaseResponse, ListCasesRequest, ListCasesResponse};
 use super::{caller, convert, to_status};
 use crate::domain::validation::Invalid;

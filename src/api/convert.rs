@@ -3,10 +3,10 @@
 use prost_types::Timestamp;
 use time::OffsetDateTime;
 
+pub use super::events::{case_state, recipient_role};
+use super::events::{closure_reason, deadline_kind, event};
 use super::pb;
 use crate::domain::agency::AgencyKind;
-use super::events::{closure_reason, deadline_kind, event};
-pub use super::events::{case_state, recipient_role};
 use crate::domain::case::{Case, CaseState};
 use crate::domain::deadline::Deadline;
 use crate::domain::intake::{AnnouncementDraft, DischargeDraft};

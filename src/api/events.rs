@@ -120,11 +120,9 @@ fn detail(event: &CaseEvent) -> Detail {
             reason: reason.clone(),
         }),
         CaseEvent::TransferAccepted => Detail::TransferAccepted(pb::TransferAccepted {}),
-        CaseEvent::TransferRejected { reason } => {
-            Detail::TransferRejected(pb::TransferRejected {
-                reason: reason.clone(),
-            })
-        }
+        CaseEvent::TransferRejected { reason } => Detail::TransferRejected(pb::TransferRejected {
+            reason: reason.clone(),
+        }),
         CaseEvent::TransferWithdrawn { reason } => {
             Detail::TransferWithdrawn(pb::TransferWithdrawn {
                 reason: reason.clone(),
@@ -144,7 +142,9 @@ fn detail(event: &CaseEvent) -> Detail {
             until: until.to_string(),
             reason: reason.clone(),
         }),
-        CaseEvent::ContactLost { note } => Detail::ContactLost(pb::ContactLost { note: note.clone() }),
+        CaseEvent::ContactLost { note } => {
+            Detail::ContactLost(pb::ContactLost { note: note.clone() })
+        }
         CaseEvent::ContactRestored { note } => {
             Detail::ContactRestored(pb::ContactRestored { note: note.clone() })
         }

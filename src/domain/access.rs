@@ -17,8 +17,7 @@ pub fn can_view(caller: &AgencyRef, case: &Case) -> bool {
     match caller.kind {
         AgencyKind::DetoxCenter => case.detox_center == caller.id,
         AgencyKind::CountyProject => {
-            case.projects_told.contains(&caller.id)
-                || case.responsible_history.contains(&caller.id)
+            case.projects_told.contains(&caller.id) || case.responsible_history.contains(&caller.id)
         }
         AgencyKind::Police => covers(caller, case),
         AgencyKind::Oversight => {
@@ -30,7 +29,10 @@ pub fn can_view(caller: &AgencyRef, case: &Case) -> bool {
 fn covers(caller: &AgencyRef, case: &Case) -> bool {
     caller.region.covers(case.executing_region)
         || caller.region.covers(case.person.household_region)
-        || case.counties.iter().any(|county| caller.region.covers(*county))
+        || case
+            .counties
+            .iter()
+            .any(|county| caller.region.covers(*county))
 }
 
 #[cfg(test)]

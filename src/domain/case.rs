@@ -402,10 +402,7 @@ impl Case {
                 if matches!(recorded.event, CaseEvent::Resumed) {
                     self.clock = Some(anchor);
                 }
-                self.state = self
-                    .resume_to
-                    .take()
-                    .unwrap_or(CaseState::UnderSupervision);
+                self.state = self.resume_to.take().unwrap_or(CaseState::UnderSupervision);
             }
             CaseEvent::Closed { reason, .. } => {
                 self.state = CaseState::Closed;

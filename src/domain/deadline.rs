@@ -135,10 +135,7 @@ impl Case {
             if underlying == CaseState::AwaitingPickup {
                 add(DeadlineKind::Pickup, clock.sequence, clock.at);
             }
-            if matches!(
-                underlying,
-                CaseState::AwaitingPickup | CaseState::PickedUp
-            ) {
+            if matches!(underlying, CaseState::AwaitingPickup | CaseState::PickedUp) {
                 add(DeadlineKind::Report, clock.sequence, clock.at);
             }
         }

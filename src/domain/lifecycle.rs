@@ -184,12 +184,15 @@ impl CommandDraft {
                     _ => None,
                 }
             }
-            CommandDraft::ReportLostContact { note } => optional(&mut invalid, "note", note)
-                .map(|note| Command::ReportLostContact { note }),
-            CommandDraft::RestoreContact { note } => optional(&mut invalid, "note", note)
-                .map(|note| Command::RestoreContact { note }),
-            CommandDraft::Suspend { reason } => required(&mut invalid, "reason", reason)
-                .map(|reason| Command::Suspend { reason }),
+            CommandDraft::ReportLostContact { note } => {
+                optional(&mut invalid, "note", note).map(|note| Command::ReportLostContact { note })
+            }
+            CommandDraft::RestoreContact { note } => {
+                optional(&mut invalid, "note", note).map(|note| Command::RestoreContact { note })
+            }
+            CommandDraft::Suspend { reason } => {
+                required(&mut invalid, "reason", reason).map(|reason| Command::Suspend { reason })
+            }
             CommandDraft::Close { reason, note } => {
                 let reason = invalid.check("reason", reason.parse::<ClosureReason>());
                 let note = if reason == Some(ClosureReason::Other) {
@@ -219,7 +222,10 @@ pub enum Refusal {
     WrongState { state: CaseState, message: String },
     /// The command names a county no project can serve.
     #[error("{field}: {message}")]
-    Unroutable { field: &'static str, message: String },
+    Unroutable {
+        field: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Invalid(#[from] Invalid),
 }
@@ -317,7 +323,10 @@ pub fn decide(
                 "only {project}, the responsible project, may {}",
                 command.describe()
             ),
-            None => format!("no project is responsible for the case; none may {}", command.describe()),
+            None => format!(
+                "no project is responsible for the case; none may {}",
+                command.describe()
+            ),
         }));
     }
     let event = match command {
@@ -325,7 +334,9 @@ pub fn decide(
         Command::ConfirmReport => CaseEvent::Reported,
         Command::RequestTransfer { to_region, reason } => {
             if *to_region == case.executing_region {
-                return Err(Invalid::field("to_region", "is the county the case is already in").into());
+                return Err(
+                    Invalid::field("to_region", "is the county the case is already in").into(),
+                );
             }
             let project = project_of(agencies, *to_region).ok_or_else(|| Refusal::Unroutable {
                 field: "to_region",

@@ -99,3 +99,6 @@ pub fn plan(
     let case = case.ok_or(HistoryError::Empty)?;
     Ok(Planned { case, notices })
 }
+
+#[cfg(test)]
+mod tests;

@@ -49,7 +49,10 @@ pub fn recipients(
         agencies,
         recipients: Vec::new(),
     };
-    list.add(after.responsible.as_ref(), RecipientRole::ResponsibleProject);
+    list.add(
+        after.responsible.as_ref(),
+        RecipientRole::ResponsibleProject,
+    );
     list.nearest(
         AgencyKind::Police,
         after.executing_region,
@@ -188,7 +191,9 @@ mod tests {
         let (after, event) = step(
             &case,
             "yingze-project",
-            CaseEvent::ContactLost { note: String::new() },
+            CaseEvent::ContactLost {
+                note: String::new(),
+            },
         );
         assert_eq!(
             names(&recipients(&case, &after, &event, &registry())),

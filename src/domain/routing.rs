@@ -95,7 +95,11 @@ impl Route {
 
 /// The registered, enabled agency of `kind` nearest to `county`: one of the
 /// county itself if there is one, else of its city, else of its province.
-pub(crate) fn nearest(agencies: &[Agency], kind: AgencyKind, county: RegionCode) -> Option<&AgencyId> {
+pub(crate) fn nearest(
+    agencies: &[Agency],
+    kind: AgencyKind,
+    county: RegionCode,
+) -> Option<&AgencyId> {
     county.with_ancestors().find_map(|region| {
         agencies
             .iter()

@@ -62,3 +62,44 @@ pub fn discharged_case(executing: &str, household: &str, project: Option<&str>) 
     };
     Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![recorded]).unwrap()
 }
+
+pub fn id(text: &str) -> AgencyId {
+    AgencyId::parse(text).unwrap()
+}
+
+/// Taiyuan with three project counties and one without (140108), Datong
+/// with one project county, and the offices and police above them.
+pub fn shanxi() -> Vec<Agency> {
+    vec![
+        registered("detox-center", "140100", "taiyuan-detox"),
+        registered("county-project", "140105", "xiaodian-project"),
+        registered("police", "140105", "xiaodian-police"),
+        registered("county-project", "140106", "yingze-project"),
+        registered("police", "140106", "yingze-police"),
+        registered("county-project", "140107", "xinghualing-project"),
+        registered("police", "140107", "xinghualing-police"),
+        registered("county-project", "140202", "datong-project"),
+        registered("police", "140202", "datong-police"),
+        registered("police", "140100", "taiyuan-police"),
+        registered("oversight", "140100", "taiyuan-office"),
+        registered("oversight", "140000", "shanxi-office"),
+    ]
+}
+
+/// `case` after `event` by `by`, recorded an hour after the last event.
+pub fn then(case: &Case, by: &AgencyId, event: CaseEvent) -> Case {
+    let at = case
+        .history
+        .last()
+        .map_or(datetime!(2026-11-28 09:00 UTC), |e| e.at);
+    let mut after = case.clone();
+    after
+        .apply(RecordedEvent {
+            sequence: case.version() + 1,
+            at: at + time::Duration::HOUR,
+            by: by.clone(),
+            event,
+        })
+        .unwrap();
+    after
+}

@@ -6,10 +6,10 @@ use crate::domain::access::can_view;
 use crate::domain::agency::{AgencyKind, AgencyRef};
 use crate::domain::case::{Case, CaseId, CaseState};
 use crate::domain::deadline::DeadlineKind;
-use crate::domain::region::RegionCode;
-use crate::storage::CaseFilter;
 use crate::domain::id_number::IdNumber;
+use crate::domain::region::RegionCode;
 use crate::domain::validation::{self, Invalid};
+use crate::storage::CaseFilter;
 
 /// How a caller names the case it wants.
 #[derive(Debug, Clone)]
@@ -100,7 +100,11 @@ impl Gateway {
         caller: &AgencyRef,
         query: &ListQuery,
     ) -> Result<(Vec<Case>, Option<String>)> {
-        require_kind(caller, &[AgencyKind::Police, AgencyKind::Oversight], "list cases")?;
+        require_kind(
+            caller,
+            &[AgencyKind::Police, AgencyKind::Oversight],
+            "list cases",
+        )?;
         let mut invalid = Invalid::default();
         let county = if query.county.is_empty() {
             None

@@ -172,7 +172,14 @@ impl Gateway {
                 late_notice,
             };
             let route = routable(&route)?;
-            self.prepare(&caller.id, case_id, history, vec![event], agencies, Some(route))
+            self.prepare(
+                &caller.id,
+                case_id,
+                history,
+                vec![event],
+                agencies,
+                Some(route),
+            )
         })
         .await
     }

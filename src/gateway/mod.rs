@@ -26,9 +26,9 @@ use crate::storage::Storage;
 
 pub use error::{GatewayError, Result};
 pub use inbox::InboxEvent;
-pub use write::Submitted;
 pub use keys::{MasterKey, PersonKeyer};
 pub use wakeups::Wakeups;
+pub use write::Submitted;
 
 /// Tunables of the running gateway.
 #[derive(Clone, Debug)]

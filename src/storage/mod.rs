@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use crate::domain::case::{Case, CaseId, CaseState};
 use crate::domain::deadline::{Deadline, DeadlineKind};
 use crate::domain::intake::DecisionNumber;
-use crate::domain::region::RegionCode;
 use crate::domain::notice::{InboxMessage, Notice};
+use crate::domain::region::RegionCode;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 
 pub use sqlite::SqliteStorage;

@@ -40,7 +40,8 @@ pub(super) async fn due_cases(
     cutoffs: &Cutoffs,
     limit: u32,
 ) -> Result<Vec<CaseId>> {
-    let mut query = QueryBuilder::new("SELECT DISTINCT d.case_id FROM deadlines d WHERE d.escalated = 0 AND ");
+    let mut query =
+        QueryBuilder::new("SELECT DISTINCT d.case_id FROM deadlines d WHERE d.escalated = 0 AND ");
     push_due(&mut query, cutoffs);
     query.push(" LIMIT ").push_bind(i64::from(limit));
     let rows: Vec<String> = query
@@ -59,11 +60,15 @@ pub(super) async fn list_cases(readers: &SqlitePool, filter: &CaseFilter) -> Res
         .push(" OR c.household_region LIKE ")
         .push_bind(prefix);
     if let Some(oversight) = &filter.oversight {
-        query.push(" OR c.oversight = ").push_bind(oversight.as_str().to_owned());
+        query
+            .push(" OR c.oversight = ")
+            .push_bind(oversight.as_str().to_owned());
     }
     query.push(")");
     if let Some(county) = filter.county {
-        query.push(" AND c.executing_region = ").push_bind(county.to_string());
+        query
+            .push(" AND c.executing_region = ")
+            .push_bind(county.to_string());
     }
     if let Some(state) = filter.state {
         query.push(" AND c.state = ").push_bind(state.as_str());
@@ -77,7 +82,9 @@ pub(super) async fn list_cases(readers: &SqlitePool, filter: &CaseFilter) -> Res
         query.push(")");
     }
     if let Some(after) = &filter.after {
-        query.push(" AND c.id > ").push_bind(after.as_str().to_owned());
+        query
+            .push(" AND c.id > ")
+            .push_bind(after.as_str().to_owned());
     }
     query
         .push(" ORDER BY c.id LIMIT ")

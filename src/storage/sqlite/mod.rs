@@ -14,7 +14,10 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{CaseFilter, CaseWrite, Cutoffs, InboxState, PersonKey, Result, Storage, StorageError, StoredAnswer};
+use super::{
+    CaseFilter, CaseWrite, Cutoffs, InboxState, PersonKey, Result, Storage, StorageError,
+    StoredAnswer,
+};
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::case::{Case, CaseId};
 use crate::domain::intake::DecisionNumber;
