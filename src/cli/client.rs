@@ -34,7 +34,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    async fn channel(&self) -> anyhow::Result<Channel> {
+    pub(super) async fn channel(&self) -> anyhow::Result<Channel> {
         let read = |name: String| {
             let path = self.certs_dir.join(name);
             std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))

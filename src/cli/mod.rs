@@ -1,9 +1,12 @@
 //! The command line: `serve`, `certs`, and a client for trying each role.
 
+mod cases;
 mod certs;
 mod client;
+mod history;
 mod output;
 mod serve;
+mod supervision;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +38,30 @@ enum Command {
     Ack(client::AckArgs),
     /// Show a case by id or identity number.
     Case(client::CaseArgs),
+    /// List cases in your jurisdiction (police, oversight).
+    Cases(cases::CasesArgs),
+    /// Confirm the person was picked up at the gate (responsible project).
+    Pickup(supervision::PlainArgs),
+    /// Confirm the person reported and signed the agreement; the term starts
+    /// (responsible project).
+    Report(supervision::PlainArgs),
+    /// Move the case to another county: request, accept, reject, withdraw,
+    /// arrive.
+    #[command(subcommand)]
+    Transfer(supervision::TransferCommand),
+    /// Notify a stay of the person in another county (responsible project).
+    Absence(supervision::AbsenceArgs),
+    /// Report that the person lost contact (responsible project).
+    LostContact(supervision::NoteArgs),
+    /// Report that contact is restored (responsible project).
+    ContactRestored(supervision::NoteArgs),
+    /// Suspend the case: the person is detained or arrested (responsible
+    /// project).
+    Suspend(supervision::ReasonArgs),
+    /// Resume a suspended case (responsible project).
+    Resume(supervision::PlainArgs),
+    /// Close the case (responsible project).
+    Close(supervision::CloseArgs),
 }
 
 impl Cli {
@@ -49,6 +76,16 @@ impl Cli {
             Command::Watch(args) => client::watch(args).await,
             Command::Ack(args) => client::ack(args).await,
             Command::Case(args) => client::case(args).await,
+            Command::Cases(args) => cases::list(args).await,
+            Command::Pickup(args) => supervision::pickup(args).await,
+            Command::Report(args) => supervision::report(args).await,
+            Command::Transfer(command) => supervision::transfer(command).await,
+            Command::Absence(args) => supervision::absence(args).await,
+            Command::LostContact(args) => supervision::lost_contact(args).await,
+            Command::ContactRestored(args) => supervision::contact_restored(args).await,
+            Command::Suspend(args) => supervision::suspend(args).await,
+            Command::Resume(args) => supervision::resume(args).await,
+            Command::Close(args) => supervision::close(args).await,
         }
     }
 }

@@ -4,9 +4,10 @@
 use prost_types::Timestamp;
 use serde_json::{Value, json};
 
+use super::history;
 use crate::api::pb;
 
-fn at(timestamp: Option<&Timestamp>) -> String {
+pub(super) fn at(timestamp: Option<&Timestamp>) -> String {
     timestamp
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.seconds).ok())
         .map(|t| t.to_offset(crate::domain::clock::CHINA))
@@ -17,20 +18,20 @@ fn at(timestamp: Option<&Timestamp>) -> String {
         .unwrap_or_default()
 }
 
-fn mask(id: &str) -> String {
+pub(super) fn mask(id: &str) -> String {
     match (id.get(..6), id.get(14..)) {
         (Some(head), Some(tail)) if id.len() == 18 => format!("{head}********{tail}"),
         _ => "******".into(),
     }
 }
 
-fn enum_name(name: &str, prefix: &str) -> String {
+pub(super) fn enum_name(name: &str, prefix: &str) -> String {
     name.trim_start_matches(prefix)
         .to_ascii_lowercase()
         .replace('_', "-")
 }
 
-fn state(value: i32) -> String {
+pub(super) fn state(value: i32) -> String {
     let name = pb::CaseState::try_from(value)
         .unwrap_or_default()
         .as_str_name();
@@ -44,7 +45,7 @@ fn role(value: i32) -> String {
     enum_name(name, "RECIPIENT_ROLE_")
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+pub(super) fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
 }
@@ -64,21 +65,34 @@ fn receipt_json(receipt: &pb::Receipt) -> Value {
         "unroutable": receipt.unroutable,
         "late_notice": receipt.late_notice,
         "accepted_at": at(receipt.accepted_at.as_ref()),
+        "version": receipt.version,
         "deliveries": receipt.deliveries.iter().map(|d| json!({
             "agency_id": d.agency_id, "role": role(d.role), "position": d.position,
         })).collect::<Vec<_>>(),
     })
 }
 
+/// The receipt of an announcement or a discharge.
 pub fn receipt(receipt: Option<&pb::Receipt>, json: bool) -> anyhow::Result<()> {
+    print_receipt(receipt, json, true)
+}
+
+/// The receipt of a county project's command: like an intake receipt, but
+/// without the late-notice remark, which stays true for the case's life.
+pub fn command_receipt(receipt: Option<&pb::Receipt>, json: bool) -> anyhow::Result<()> {
+    print_receipt(receipt, json, false)
+}
+
+fn print_receipt(receipt: Option<&pb::Receipt>, json: bool, intake: bool) -> anyhow::Result<()> {
     let receipt = receipt.ok_or_else(|| anyhow::anyhow!("the gateway sent no receipt"))?;
     if json {
         return print_json(&receipt_json(receipt));
     }
     println!(
-        "accepted: case {} ({})",
+        "accepted: case {} ({}), version {}",
         receipt.case_id,
-        state(receipt.state)
+        state(receipt.state),
+        receipt.version
     );
     if receipt.state() == pb::CaseState::Announced {
         println!(
@@ -96,7 +110,7 @@ pub fn receipt(receipt: Option<&pb::Receipt>, json: bool) -> anyhow::Result<()> 
             receipt.executing_region, receipt.responsible_project_id
         );
     }
-    if receipt.late_notice {
+    if intake && receipt.late_notice {
         println!("  note: the pre-release notice is late (less than 3 days before release)");
     }
     for delivery in &receipt.deliveries {
@@ -107,11 +121,15 @@ pub fn receipt(receipt: Option<&pb::Receipt>, json: bool) -> anyhow::Result<()> 
             role(delivery.role)
         );
     }
+    if receipt.deliveries.is_empty() {
+        println!("  delivered to nobody else");
+    }
     Ok(())
 }
 
-fn case_json(case: &pb::Case) -> Value {
+pub(super) fn case_json(case: &pb::Case) -> Value {
     let person = case.person.clone().unwrap_or_default();
+    let optional_at = |t: Option<&Timestamp>| t.map_or(Value::Null, |t| at(Some(t)).into());
     json!({
         "case_id": case.case_id,
         "decision_number": case.decision_number,
@@ -130,39 +148,42 @@ fn case_json(case: &pb::Case) -> Value {
         "released_at": at(case.released_at.as_ref()),
         "late_notice": case.late_notice,
         "version": case.version,
+        "transfer": case.transfer.as_ref().map_or(Value::Null, |t| json!({
+            "to_region": t.to_region, "to_project_id": t.to_project_id, "reason": t.reason,
+            "requested_at": at(t.requested_at.as_ref()),
+            "accepted_at": optional_at(t.accepted_at.as_ref()),
+        })),
+        "closure_reason": match case.closure_reason() {
+            pb::ClosureReason::Unspecified => Value::Null,
+            _ => history::closure_reason(case.closure_reason).into(),
+        },
+        "supervision_started_at": optional_at(case.supervision_started_at.as_ref()),
+        "overdue": case.overdue,
         "deadlines": case.deadlines.iter().map(|d| json!({
-            "kind": enum_name(pb::DeadlineKind::try_from(d.kind).unwrap_or_default().as_str_name(), "DEADLINE_KIND_"),
+            "kind": history::deadline_kind(d.kind),
             "due_at": at(d.due_at.as_ref()),
+            "escalated": d.escalated,
         })).collect::<Vec<_>>(),
-        "history": case.history.iter().map(event_json).collect::<Vec<_>>(),
+        "history": case.history.iter().map(history::event_json).collect::<Vec<_>>(),
     })
 }
 
-fn event_name(event: &pb::CaseEvent) -> &'static str {
-    use pb::case_event::Detail;
-    match event.detail {
-        Some(Detail::ReleaseAnnounced(_)) => "release-announced",
-        Some(Detail::Discharged(_)) => "discharged",
-        Some(Detail::PickedUp(_)) => "picked-up",
-        Some(Detail::Reported(_)) => "reported",
-        Some(Detail::TransferRequested(_)) => "transfer-requested",
-        Some(Detail::TransferAccepted(_)) => "transfer-accepted",
-        Some(Detail::TransferRejected(_)) => "transfer-rejected",
-        Some(Detail::TransferWithdrawn(_)) => "transfer-withdrawn",
-        Some(Detail::Arrived(_)) => "arrived",
-        Some(Detail::AbsenceNotified(_)) => "absence-notified",
-        Some(Detail::ContactLost(_)) => "contact-lost",
-        Some(Detail::ContactRestored(_)) => "contact-restored",
-        Some(Detail::Suspended(_)) => "suspended",
-        Some(Detail::Resumed(_)) => "resumed",
-        Some(Detail::Closed(_)) => "closed",
-        Some(Detail::DeadlineMissed(_)) => "deadline-missed",
-        None => "unknown",
+/// The state as a person reads it: a pending transfer says whether the
+/// receiving project answered, a closed case why it closed.
+pub(super) fn state_text(case: &pb::Case) -> String {
+    let name = state(case.state);
+    match (case.state(), &case.transfer) {
+        (pb::CaseState::TransferPending, Some(t)) if t.accepted_at.is_some() => {
+            format!("{name}, accepted by {}", t.to_project_id)
+        }
+        (pb::CaseState::TransferPending, Some(t)) => {
+            format!("{name}, awaiting {}", t.to_project_id)
+        }
+        (pb::CaseState::Closed, _) => {
+            format!("{name}, {}", history::closure_reason(case.closure_reason))
+        }
+        _ => name,
     }
-}
-
-fn event_json(event: &pb::CaseEvent) -> Value {
-    json!({"sequence": event.sequence, "at": at(event.at.as_ref()), "agency_id": event.agency_id, "type": event_name(event)})
 }
 
 pub fn case(case: Option<&pb::Case>, json: bool) -> anyhow::Result<()> {
@@ -172,10 +193,11 @@ pub fn case(case: Option<&pb::Case>, json: bool) -> anyhow::Result<()> {
     }
     let person = case.person.clone().unwrap_or_default();
     println!(
-        "case {} ({}), decision {}",
+        "case {} ({}), decision {}, version {}",
         case.case_id,
-        state(case.state),
-        case.decision_number
+        state_text(case),
+        case.decision_number,
+        case.version
     );
     println!(
         "  person {} {}, household {}",
@@ -192,23 +214,43 @@ pub fn case(case: Option<&pb::Case>, json: bool) -> anyhow::Result<()> {
         "  executing county {}, responsible project {responsible}",
         case.executing_region
     );
-    for deadline in &case.deadlines {
-        let kind = enum_name(
-            pb::DeadlineKind::try_from(deadline.kind)
-                .unwrap_or_default()
-                .as_str_name(),
-            "DEADLINE_KIND_",
+    if let Some(transfer) = &case.transfer {
+        let answer = match &transfer.accepted_at {
+            Some(accepted) => format!("accepted {}", at(Some(accepted))),
+            None => "not answered yet".into(),
+        };
+        println!(
+            "  transfer to {} ({}) requested {}, {answer}: {}",
+            transfer.to_region,
+            transfer.to_project_id,
+            at(transfer.requested_at.as_ref()),
+            transfer.reason
         );
-        println!("  {kind} due {}", at(deadline.due_at.as_ref()));
+    }
+    if let Some(started) = &case.supervision_started_at {
+        println!(
+            "  supervised since {}, term {} months",
+            at(Some(started)),
+            case.term_months
+        );
+    }
+    if case.overdue {
+        println!("  OVERDUE: a deadline has passed unmet");
+    }
+    for deadline in &case.deadlines {
+        println!(
+            "  {} due {}{}",
+            history::deadline_kind(deadline.kind),
+            at(deadline.due_at.as_ref()),
+            if deadline.escalated {
+                " (missed, escalated)"
+            } else {
+                ""
+            }
+        );
     }
     for event in &case.history {
-        println!(
-            "  #{} {} {} by {}",
-            event.sequence,
-            at(event.at.as_ref()),
-            event_name(event),
-            event.agency_id
-        );
+        println!("  {}", history::line(event));
     }
     Ok(())
 }
@@ -221,16 +263,17 @@ pub fn message(message: &pb::InboxMessage, json: bool) -> anyhow::Result<()> {
             "position": message.position,
             "created_at": at(message.created_at.as_ref()),
             "role": role(message.role),
-            "event": event_json(&event),
+            "event": history::event_json(&event),
             "case": case_json(&case),
         }));
     }
     let person = case.person.clone().unwrap_or_default();
     println!(
-        "#{} {} {}: case {} {} {} -> county {} ({}) [you: {}]",
+        "#{} {} {}{}: case {} {} {} -> county {} ({}) [you: {}]",
         message.position,
         at(message.created_at.as_ref()),
-        event_name(&event),
+        history::name(&event),
+        history::target(&event),
         case.case_id,
         person.name,
         mask(&person.id_number),

@@ -1,0 +1,140 @@
+//! A case's events as the client shows them: a name, the particulars in a
+//! few words for people, and every field for scripts.
+
+use serde_json::{Value, json};
+
+use super::output::{at, enum_name};
+use crate::api::pb;
+use crate::api::pb::case_event::Detail;
+
+pub fn name(event: &pb::CaseEvent) -> &'static str {
+    match event.detail {
+        Some(Detail::ReleaseAnnounced(_)) => "release-announced",
+        Some(Detail::Discharged(_)) => "discharged",
+        Some(Detail::PickedUp(_)) => "picked-up",
+        Some(Detail::Reported(_)) => "reported",
+        Some(Detail::TransferRequested(_)) => "transfer-requested",
+        Some(Detail::TransferAccepted(_)) => "transfer-accepted",
+        Some(Detail::TransferRejected(_)) => "transfer-rejected",
+        Some(Detail::TransferWithdrawn(_)) => "transfer-withdrawn",
+        Some(Detail::Arrived(_)) => "arrived",
+        Some(Detail::AbsenceNotified(_)) => "absence-notified",
+        Some(Detail::ContactLost(_)) => "contact-lost",
+        Some(Detail::ContactRestored(_)) => "contact-restored",
+        Some(Detail::Suspended(_)) => "suspended",
+        Some(Detail::Resumed(_)) => "resumed",
+        Some(Detail::Closed(_)) => "closed",
+        Some(Detail::DeadlineMissed(_)) => "deadline-missed",
+        None => "unknown",
+    }
+}
+
+pub fn closure_reason(value: i32) -> String {
+    let name = pb::ClosureReason::try_from(value)
+        .unwrap_or_default()
+        .as_str_name();
+    enum_name(name, "CLOSURE_REASON_")
+}
+
+pub fn deadline_kind(value: i32) -> String {
+    let name = pb::DeadlineKind::try_from(value)
+        .unwrap_or_default()
+        .as_str_name();
+    enum_name(name, "DEADLINE_KIND_")
+}
+
+fn project(id: &str) -> &str {
+    if id.is_empty() { "no project" } else { id }
+}
+
+/// Where the event points, to follow its name: ` to 140105
+/// (xiaodian-project)`, ` pickup due ...`; empty for most events.
+pub fn target(event: &pb::CaseEvent) -> String {
+    match &event.detail {
+        Some(Detail::TransferRequested(d)) => {
+            format!(" to {} ({})", d.to_region, project(&d.to_project_id))
+        }
+        Some(Detail::AbsenceNotified(d)) => format!(
+            " in {} ({}) {} to {}",
+            d.host_region,
+            project(&d.host_project_id),
+            d.from,
+            d.until
+        ),
+        Some(Detail::Closed(d)) => format!(" ({})", closure_reason(d.reason)),
+        Some(Detail::DeadlineMissed(d)) => {
+            format!(" {} due {}", deadline_kind(d.kind), at(d.due_at.as_ref()))
+        }
+        _ => String::new(),
+    }
+}
+
+/// The reason or note the agency gave; empty when none.
+pub fn note(event: &pb::CaseEvent) -> &str {
+    match &event.detail {
+        Some(Detail::TransferRequested(d)) => &d.reason,
+        Some(Detail::TransferRejected(d)) => &d.reason,
+        Some(Detail::TransferWithdrawn(d)) => &d.reason,
+        Some(Detail::AbsenceNotified(d)) => &d.reason,
+        Some(Detail::ContactLost(d)) => &d.note,
+        Some(Detail::ContactRestored(d)) => &d.note,
+        Some(Detail::Suspended(d)) => &d.reason,
+        Some(Detail::Closed(d)) => &d.note,
+        _ => "",
+    }
+}
+
+fn detail_json(event: &pb::CaseEvent) -> Value {
+    match &event.detail {
+        Some(Detail::ReleaseAnnounced(d)) => json!({
+            "planned_release_date": d.planned_release_date,
+            "executing_region": d.executing_region, "project_id": d.project_id,
+        }),
+        Some(Detail::Discharged(d)) => json!({
+            "released_at": at(d.released_at.as_ref()), "executing_region": d.executing_region,
+            "project_id": d.project_id, "late_notice": d.late_notice,
+        }),
+        Some(Detail::TransferRequested(d)) => json!({
+            "to_region": d.to_region, "to_project_id": d.to_project_id, "reason": d.reason,
+        }),
+        Some(Detail::AbsenceNotified(d)) => json!({
+            "host_region": d.host_region, "host_project_id": d.host_project_id,
+            "from": d.from, "until": d.until, "reason": d.reason,
+        }),
+        Some(Detail::Closed(d)) => json!({"reason": closure_reason(d.reason), "note": d.note}),
+        Some(Detail::DeadlineMissed(d)) => json!({
+            "kind": deadline_kind(d.kind), "due_at": at(d.due_at.as_ref()),
+        }),
+        Some(Detail::TransferRejected(_) | Detail::TransferWithdrawn(_) | Detail::Suspended(_)) => {
+            json!({"reason": note(event)})
+        }
+        Some(Detail::ContactLost(_) | Detail::ContactRestored(_)) => json!({"note": note(event)}),
+        _ => json!({}),
+    }
+}
+
+pub fn event_json(event: &pb::CaseEvent) -> Value {
+    json!({
+        "sequence": event.sequence, "at": at(event.at.as_ref()), "agency_id": event.agency_id,
+        "type": name(event), "detail": detail_json(event),
+    })
+}
+
+/// One line of a case's history: `#3 <at> transfer-requested to 140105
+/// (xiaodian-project) by yingze-project: moved in with family`.
+pub fn line(event: &pb::CaseEvent) -> String {
+    let note = note(event);
+    format!(
+        "#{} {} {}{} by {}{}",
+        event.sequence,
+        at(event.at.as_ref()),
+        name(event),
+        target(event),
+        event.agency_id,
+        if note.is_empty() {
+            String::new()
+        } else {
+            format!(": {note}")
+        }
+    )
+}
