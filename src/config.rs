@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::domain::deadline::DeadlinePolicy;
+use crate::gateway::Limits;
 
 /// Everything `serve` needs. Every field has a default, so `serve` with no
 /// flags runs on the embedded default.
@@ -18,7 +19,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// SQLite database file.
     pub database: PathBuf,
-    /// Folder with `ca.pem`, `server.pem` and `server-key.pem`.
+    /// Folder with `ca.pem`, `server.pem`, `server-key.pem` and `ca.crl`.
     pub certs_dir: PathBuf,
     /// The master key file, outside the database.
     pub master_key: PathBuf,
@@ -28,6 +29,9 @@ pub struct Config {
     /// A TLS handshake that takes longer is dropped.
     #[serde(with = "humantime_serde")]
     pub handshake_timeout: Duration,
+    /// How often to look for new files in `certs_dir` (SIGHUP also does).
+    #[serde(with = "humantime_serde")]
+    pub tls_reload: Duration,
     /// How long open calls get to finish on shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -39,6 +43,8 @@ pub struct Config {
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     pub deadlines: DeadlinePolicy,
+    /// Per-agency call rate and the police query quota.
+    pub limits: Limits,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -58,11 +64,13 @@ impl Default for Config {
             master_key: PathBuf::from("data/master.key"),
             heartbeat: Duration::from_secs(15),
             handshake_timeout: Duration::from_secs(10),
+            tls_reload: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
             escalation_scan: Duration::from_secs(5),
             max_message_bytes: 256 * 1024,
             log_format: LogFormat::Text,
             deadlines: DeadlinePolicy::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -89,6 +97,7 @@ impl Config {
         let positive = [
             ("heartbeat", self.heartbeat),
             ("handshake_timeout", self.handshake_timeout),
+            ("tls_reload", self.tls_reload),
             ("escalation_scan", self.escalation_scan),
         ];
         for (name, value) in positive {
@@ -182,5 +191,60 @@ mod tests {
                 .to_string()
                 .contains("listne")
         );
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\"[0-9]{1,21}(ms|s|m|h|d|y)\"",
+            "\"\\PC{0,20}\"",
+            "[0-9]{1,21}",
+            Just("\"127.0.0.1:0\"".to_owned()),
+            Just("\"json\"".to_owned()),
+            Just("true".to_owned()),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(vec![
+            "listen",
+            "database",
+            "heartbeat",
+            "handshake_timeout",
+            "shutdown_grace",
+            "escalation_scan",
+            "max_message_bytes",
+            "log_format",
+            "deadlines.pickup",
+            "deadlines.report",
+            "unknown",
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_a_config_or_an_error(text in "\\PC{0,200}") {
+            if let Ok(config) = toml::from_str::<Config>(&text) {
+                let _ = config.validate();
+            }
+        }
+
+        #[test]
+        fn any_setting_is_read_and_checked_or_refused(
+            settings in proptest::collection::vec((key(), value()), 0..6)
+        ) {
+            let text: String = settings.iter().map(|(key, value)| format!("{key} = {value}\n")).collect();
+            if let Ok(config) = toml::from_str::<Config>(&text)
+                && config.validate().is_ok()
+            {
+                prop_assert!(!config.heartbeat.is_zero() && !config.escalation_scan.is_zero());
+                prop_assert!(config.max_message_bytes >= 4096);
+            }
+        }
     }
 }

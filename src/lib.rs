@@ -4,13 +4,14 @@
 //! The rooms, from the inside out:
 //!
 //! - [`domain`]: pure rules: cases and their events, agencies, routing,
-//!   deadlines, validation. No I/O.
+//!   deadlines, validation, the audit log's hash chain. No I/O.
 //! - [`storage`]: the durable store behind one interface (SQLite now).
 //! - [`gateway`]: the application: intake, inboxes and case queries, in
 //!   domain terms, transport-neutral.
 //! - [`pki`]: the gateway's certificate authority and the mutual TLS it
 //!   owns.
-//! - [`api`]: the gRPC adapter: protobuf types, conversion, error mapping.
+//! - [`api`]: the gRPC adapter: protobuf types, conversion, error mapping,
+//!   and the wrapper that writes every call to the audit log.
 //! - [`server`]: assembling and running it all, with one shutdown path.
 //! - [`config`] and [`cli`]: how an operator and a user drive it.
 

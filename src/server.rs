@@ -22,14 +22,15 @@ use crate::api::{CaseApi, InboxApi, IntakeApi, SupervisionApi, pb};
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::gateway::{Gateway, MasterKey, Settings};
-use crate::pki::{ServerConfigHandle, ServerFiles, incoming};
-use crate::storage::{SqliteStorage, Storage};
+use crate::pki::{CRL_FILE, ServerConfigHandle, ServerFiles, TlsReloader, incoming};
+use crate::storage::{Sealer, SqliteStorage, Storage};
 
 /// A gateway bound to its port, ready to serve.
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     tls: ServerConfigHandle,
+    reloader: TlsReloader,
     gateway: Gateway,
     storage: Arc<SqliteStorage>,
     config: Config,
@@ -44,11 +45,9 @@ impl Server {
     /// When any of these cannot be loaded or the address cannot be bound.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         config.validate()?;
-        let storage = Arc::new(
-            SqliteStorage::open(&config.database)
-                .await
-                .with_context(|| format!("opening database {}", config.database.display()))?,
-        );
+        let storage = SqliteStorage::open(&config.database)
+            .await
+            .with_context(|| format!("opening database {}", config.database.display()))?;
         // Lookups by identity number go through a key derived from the
         // master key: a fresh key over existing cases would make every one
         // of them unfindable, so a missing key is only made for a new
@@ -61,8 +60,22 @@ impl Server {
         );
         let master_key = MasterKey::load_or_create(&config.master_key)
             .with_context(|| format!("master key {}", config.master_key.display()))?;
+        let storage = Arc::new(
+            storage
+                .sealed(Sealer::new(master_key.data_key()))
+                .await
+                .context("sealing personal data")?,
+        );
+        anyhow::ensure!(
+            config.certs_dir.join(CRL_FILE).exists(),
+            "{} has no revocation list {CRL_FILE}; `handover-gateway certs crl --dir {0}` writes one",
+            config.certs_dir.display()
+        );
         let files = ServerFiles::load(&config.certs_dir)?;
-        let tls = ServerConfigHandle::new(files.server_config()?);
+        publish_receipt_key(&master_key, &config.certs_dir);
+        let tls = ServerConfigHandle::load(&files)
+            .with_context(|| format!("TLS files in {}", config.certs_dir.display()))?;
+        let reloader = TlsReloader::new(config.certs_dir.clone(), tls.clone(), files);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
@@ -72,6 +85,7 @@ impl Server {
             deadlines: config.deadlines.clone(),
             heartbeat: config.heartbeat,
             escalation_scan: config.escalation_scan,
+            limits: config.limits.clone(),
             ..Settings::default()
         };
         let gateway = Gateway::new(
@@ -85,6 +99,7 @@ impl Server {
             listener,
             local_addr,
             tls,
+            reloader,
             gateway,
             storage,
             config,
@@ -100,6 +115,11 @@ impl Server {
         &self.gateway
     }
 
+    /// The TLS configuration in force, which the reloader replaces.
+    pub fn tls(&self) -> &ServerConfigHandle {
+        &self.tls
+    }
+
     /// Serves until `signal` completes, then stops accepting, ends open
     /// inbox streams, and waits up to the grace period for calls in flight.
     ///
@@ -113,6 +133,7 @@ impl Server {
             listener,
             local_addr,
             tls,
+            reloader,
             gateway,
             storage,
             config,
@@ -153,6 +174,7 @@ impl Server {
                 SupervisionApi::new(gateway.clone())
             )));
         tokio::spawn(gateway.clone().run_escalations());
+        let reloading = tokio::spawn(reloader.run(config.tls_reload, shutdown.clone()));
         let connections = incoming(listener, tls, config.handshake_timeout, shutdown.clone());
         let stopping = shutdown.clone();
         tokio::spawn(async move {
@@ -177,6 +199,11 @@ impl Server {
                 Ok(())
             }
         };
+        // The transport may also stop on its own, with an error.
+        shutdown.cancel();
+        if let Err(error) = reloading.await {
+            tracing::error!(%error, "TLS reloader failed");
+        }
         storage.close().await;
         tracing::info!("stopped");
         served.context("serving gRPC")
@@ -185,6 +212,22 @@ impl Server {
     /// A token that stops the server when cancelled, for embedding.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+}
+
+/// Writes the public key that checks receipts next to the CA certificate,
+/// where clients already look. A read-only certificate folder does not stop
+/// the gateway: receipts are signed all the same, and
+/// `handover-gateway receipt public-key` prints the key.
+fn publish_receipt_key(master_key: &MasterKey, certs_dir: &std::path::Path) {
+    let key = master_key.receipt_signer().public_key();
+    match key.publish(certs_dir) {
+        Ok(path) => {
+            tracing::info!(key_id = %key.key_id(), path = %path.display(), "receipt public key published");
+        }
+        Err(error) => {
+            tracing::warn!(%error, key_id = %key.key_id(), "cannot publish the receipt public key");
+        }
     }
 }
 

@@ -154,12 +154,18 @@ pub fn inbox_message(
     }
 }
 
-pub fn receipt(submitted: &Submitted) -> pb::Receipt {
+/// What a receipt's signature covers, from an accepted submission. A
+/// replay builds the same content from the stored answer, so it is signed
+/// to the same bytes.
+pub fn receipt_content(submitted: &Submitted) -> pb::ReceiptContent {
     let outcome = &submitted.outcome;
-    pb::Receipt {
+    pb::ReceiptContent {
         request_id: submitted.request_id.clone(),
+        agency_id: submitted.agency.to_string(),
+        content_digest: submitted.content_digest.to_vec(),
         case_id: outcome.case_id.to_string(),
         state: case_state(outcome.state).into(),
+        version: outcome.version,
         executing_region: outcome.executing_region.to_string(),
         responsible_project_id: text(outcome.responsible.as_ref()),
         unroutable: outcome.responsible.is_none() && outcome.state != CaseState::Announced,
@@ -174,6 +180,8 @@ pub fn receipt(submitted: &Submitted) -> pb::Receipt {
             })
             .collect(),
         accepted_at: Some(timestamp(outcome.accepted_at)),
-        version: outcome.version,
     }
 }
+
+#[cfg(test)]
+mod proptests;

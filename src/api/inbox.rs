@@ -6,12 +6,13 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::audit::{Disclosed, audited};
 use super::pb::inbox_service_server::InboxService;
 use super::pb::subscribe_response::Event;
 use super::pb::{
     AcknowledgeRequest, AcknowledgeResponse, Heartbeat, SubscribeRequest, SubscribeResponse,
 };
-use super::{caller, convert, to_status};
+use super::{convert, to_status};
 use crate::gateway::{Gateway, InboxEvent};
 
 pub struct InboxApi {
@@ -26,6 +27,8 @@ impl InboxApi {
 
 type SubscribeStream = Pin<Box<dyn Stream<Item = Result<SubscribeResponse, Status>> + Send>>;
 
+impl Disclosed for SubscribeStream {}
+
 #[tonic::async_trait]
 impl InboxService for InboxApi {
     type SubscribeStream = SubscribeStream;
@@ -34,44 +37,49 @@ impl InboxService for InboxApi {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<SubscribeStream>, Status> {
-        let caller = caller(&self.gateway, &request).await?;
-        let after = request.into_inner().after_position;
-        let events = self
-            .gateway
-            .subscribe(&caller, after)
-            .await
-            .map_err(to_status)?;
-        let gateway = self.gateway.clone();
-        let stream = tokio_stream::StreamExt::map(ReceiverStream::new(events), move |event| {
-            let event = match event.map_err(to_status)? {
-                InboxEvent::Message(message) => {
-                    let deadlines = gateway.deadlines(&message.notice.case);
-                    Event::Message(convert::inbox_message(&message, &deadlines, gateway.now()))
-                }
-                InboxEvent::Heartbeat { at, state } => Event::Heartbeat(Heartbeat {
-                    at: Some(convert::timestamp(at)),
-                    head_position: state.head,
-                    acknowledged_position: state.acknowledged,
-                }),
-            };
-            Ok(SubscribeResponse { event: Some(event) })
-        });
-        Ok(Response::new(Box::pin(stream)))
+        // The audit entry records the opening of the stream, not each
+        // message: what was delivered is in the inbox itself.
+        audited(&self.gateway, request, |caller, request| async move {
+            let events = self
+                .gateway
+                .subscribe(&caller, request.after_position)
+                .await
+                .map_err(to_status)?;
+            let gateway = self.gateway.clone();
+            let stream = tokio_stream::StreamExt::map(ReceiverStream::new(events), move |event| {
+                let event = match event.map_err(to_status)? {
+                    InboxEvent::Message(message) => {
+                        let deadlines = gateway.deadlines(&message.notice.case);
+                        Event::Message(convert::inbox_message(&message, &deadlines, gateway.now()))
+                    }
+                    InboxEvent::Heartbeat { at, state } => Event::Heartbeat(Heartbeat {
+                        at: Some(convert::timestamp(at)),
+                        head_position: state.head,
+                        acknowledged_position: state.acknowledged,
+                    }),
+                };
+                Ok(SubscribeResponse { event: Some(event) })
+            });
+            Ok(Box::pin(stream) as SubscribeStream)
+        })
+        .await
     }
 
     async fn acknowledge(
         &self,
         request: Request<AcknowledgeRequest>,
     ) -> Result<Response<AcknowledgeResponse>, Status> {
-        let caller = caller(&self.gateway, &request).await?;
-        let state = self
-            .gateway
-            .acknowledge(&caller, request.into_inner().position)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(AcknowledgeResponse {
-            acknowledged_position: state.acknowledged,
-            head_position: state.head,
-        }))
+        audited(&self.gateway, request, |caller, request| async move {
+            let state = self
+                .gateway
+                .acknowledge(&caller, request.position)
+                .await
+                .map_err(to_status)?;
+            Ok(AcknowledgeResponse {
+                acknowledged_position: state.acknowledged,
+                head_position: state.head,
+            })
+        })
+        .await
     }
 }

@@ -7,7 +7,8 @@ use super::pb::{
     AnnounceReleaseRequest, AnnounceReleaseResponse, SubmitDischargeRequest,
     SubmitDischargeResponse,
 };
-use super::{caller, convert, to_status};
+use super::audit::audited;
+use super::{signed_receipt, to_status};
 use crate::gateway::Gateway;
 
 pub struct IntakeApi {
@@ -26,33 +27,35 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<AnnounceReleaseRequest>,
     ) -> Result<Response<AnnounceReleaseResponse>, Status> {
-        let caller = caller(&self.gateway, &request).await?;
-        let request = request.into_inner();
-        let request_id = request.request_id.clone();
-        let submitted = self
-            .gateway
-            .announce_release(&caller, &request_id, &request.into())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(AnnounceReleaseResponse {
-            receipt: Some(convert::receipt(&submitted)),
-        }))
+        audited(&self.gateway, request, |caller, request| async move {
+            let request_id = request.request_id.clone();
+            let submitted = self
+                .gateway
+                .announce_release(&caller, &request_id, &request.into())
+                .await
+                .map_err(to_status)?;
+            Ok(AnnounceReleaseResponse {
+                receipt: Some(signed_receipt(&submitted, self.gateway.receipt_signer())),
+            })
+        })
+        .await
     }
 
     async fn submit_discharge(
         &self,
         request: Request<SubmitDischargeRequest>,
     ) -> Result<Response<SubmitDischargeResponse>, Status> {
-        let caller = caller(&self.gateway, &request).await?;
-        let request = request.into_inner();
-        let request_id = request.request_id.clone();
-        let submitted = self
-            .gateway
-            .submit_discharge(&caller, &request_id, &request.into())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(SubmitDischargeResponse {
-            receipt: Some(convert::receipt(&submitted)),
-        }))
+        audited(&self.gateway, request, |caller, request| async move {
+            let request_id = request.request_id.clone();
+            let submitted = self
+                .gateway
+                .submit_discharge(&caller, &request_id, &request.into())
+                .await
+                .map_err(to_status)?;
+            Ok(SubmitDischargeResponse {
+                receipt: Some(signed_receipt(&submitted, self.gateway.receipt_signer())),
+            })
+        })
+        .await
     }
 }

@@ -1,26 +1,25 @@
 //! The gRPC adapter: generated protobuf types, their conversion to and from
 //! the domain, the services, and the one mapping of errors to status codes.
 
+mod audit;
 mod cases;
 mod convert;
 mod events;
 mod inbox;
 mod intake;
+mod receipts;
 mod status;
 mod supervision;
-
-use tonic::{Request, Status};
-
-use crate::domain::agency::AgencyRef;
-use crate::gateway::Gateway;
-use crate::pki::PeerIdentity;
 
 pub use cases::CaseApi;
 pub use convert::{agency_kind, case_state, recipient_role, timestamp};
 pub use inbox::InboxApi;
 pub use intake::IntakeApi;
+pub use receipts::{open_signed, shown, signed_receipt, verify_receipt};
 pub use status::to_status;
 pub use supervision::SupervisionApi;
+#[doc(hidden)]
+pub use supervision::CommandRequest;
 
 /// The generated protobuf code of `handover.v1`.
 pub mod pb {
@@ -30,13 +29,4 @@ pub mod pb {
     /// The encoded descriptors, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/handover_descriptor.bin"));
-}
-
-/// The agency behind a request: from the TLS peer certificate, checked
-/// against the registry. Every handler starts here.
-async fn caller<T>(gateway: &Gateway, request: &Request<T>) -> Result<AgencyRef, Status> {
-    gateway
-        .authenticate(request.extensions().get::<PeerIdentity>())
-        .await
-        .map_err(to_status)
 }

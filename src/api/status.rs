@@ -40,6 +40,11 @@ pub fn to_status(error: GatewayError) -> Status {
             format!("{field}: {message}"),
             ErrorDetails::with_bad_request_violation(field, message),
         ),
+        GatewayError::Exhausted(exhausted) => {
+            let mut details = ErrorDetails::with_retry_info(Some(exhausted.retry_after));
+            details.add_quota_failure_violation(exhausted.subject, exhausted.message.clone());
+            Status::with_error_details(Code::ResourceExhausted, exhausted.message, details)
+        }
         GatewayError::Unavailable(cause) => {
             if let Some(cause) = &cause {
                 tracing::error!(error = %cause, "storage unavailable");

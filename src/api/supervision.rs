@@ -7,7 +7,8 @@ use tonic::{Request, Response, Status};
 use super::events::closure_reason_name;
 use super::pb;
 use super::pb::supervision_service_server::SupervisionService;
-use super::{caller, convert, to_status};
+use super::audit::{Audited, audited};
+use super::{signed_receipt, to_status};
 use crate::domain::lifecycle::CommandDraft;
 use crate::gateway::Gateway;
 
@@ -20,27 +21,33 @@ impl SupervisionApi {
         Self { gateway }
     }
 
-    async fn run<T: CommandRequest>(&self, request: Request<T>) -> Result<pb::Receipt, Status> {
-        let caller = caller(&self.gateway, &request).await?;
-        let request = request.into_inner();
-        let (request_id, case_id, expected_version) = request.target();
-        let submitted = self
-            .gateway
-            .command(
-                &caller,
-                request_id,
-                case_id,
-                expected_version,
-                &request.draft(),
-            )
-            .await
-            .map_err(to_status)?;
-        Ok(convert::receipt(&submitted))
+    async fn run<T: CommandRequest + Audited>(
+        &self,
+        request: Request<T>,
+    ) -> Result<pb::Receipt, Status> {
+        audited(&self.gateway, request, |caller, request| async move {
+            let (request_id, case_id, expected_version) = request.target();
+            let submitted = self
+                .gateway
+                .command(
+                    &caller,
+                    request_id,
+                    case_id,
+                    expected_version,
+                    &request.draft(),
+                )
+                .await
+                .map_err(to_status)?;
+            Ok(signed_receipt(&submitted, self.gateway.receipt_signer()))
+        })
+        .await
+        .map(Response::into_inner)
     }
 }
 
 /// What every command request carries, and the command it asks for.
-trait CommandRequest {
+/// Public (hidden) for the fuzz targets, which convert decoded requests.
+pub trait CommandRequest {
     fn target(&self) -> (&str, &str, Option<u32>);
     fn draft(&self) -> CommandDraft;
 }
@@ -214,3 +221,6 @@ impl SupervisionService for SupervisionApi {
         Ok(Response::new(pb::CloseCaseResponse { receipt }))
     }
 }
+
+#[cfg(test)]
+mod proptests;

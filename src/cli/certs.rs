@@ -1,19 +1,21 @@
-//! `handover-gateway certs init | issue`.
+//! `handover-gateway certs init | issue | revoke | crl`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
+use time::OffsetDateTime;
 
 use crate::bootstrap;
-use crate::domain::agency::{AgencyId, AgencyKind, AgencyRef};
+use crate::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
 use crate::domain::region::RegionCode;
-use crate::pki::CertificateAuthority;
-use crate::storage::SqliteStorage;
+use crate::pki::{CRL_FILE, CertificateAuthority, RevocationList, Serial, revoke};
+use crate::storage::{SqliteStorage, Storage};
 
 #[derive(Subcommand, Debug)]
 pub enum CertsCommand {
-    /// Write a new CA (ca.pem, ca-key.pem) and a server certificate.
+    /// Write a new CA (ca.pem, ca-key.pem), an empty revocation list (ca.crl)
+    /// and a server certificate.
     Init {
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
@@ -40,6 +42,22 @@ pub enum CertsCommand {
         #[arg(long, env = "HANDOVER_DATABASE", default_value = "data/gateway.db")]
         database: PathBuf,
     },
+    /// Revoke an agency's certificate (<id>.pem) in the revocation list
+    /// (ca.crl) and disable the agency in the registry.
+    Revoke {
+        #[arg(long, value_parser = AgencyId::parse)]
+        id: AgencyId,
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// The gateway's database, whose registry disables the agency.
+        #[arg(long, env = "HANDOVER_DATABASE", default_value = "data/gateway.db")]
+        database: PathBuf,
+    },
+    /// Show the revocation list (ca.crl), writing an empty one if there is none.
+    Crl {
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+    },
 }
 
 pub async fn run(command: CertsCommand) -> anyhow::Result<()> {
@@ -48,7 +66,7 @@ pub async fn run(command: CertsCommand) -> anyhow::Result<()> {
             let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
             bootstrap::init_ca(&dir, &hosts)?;
             println!(
-                "wrote {0}/ca.pem, {0}/ca-key.pem, {0}/server.pem, {0}/server-key.pem",
+                "wrote {0}/ca.pem, {0}/ca-key.pem, {0}/ca.crl, {0}/server.pem, {0}/server-key.pem",
                 dir.display()
             );
             println!(
@@ -76,6 +94,88 @@ pub async fn run(command: CertsCommand) -> anyhow::Result<()> {
                 agency.id
             );
         }
+        CertsCommand::Revoke { id, dir, database } => revoke_agency(&id, &dir, &database).await?,
+        CertsCommand::Crl { dir } => {
+            let ca = load_ca(&dir)?;
+            revoke(&ca, &dir, &[], OffsetDateTime::now_utc())?;
+            let pem = std::fs::read_to_string(dir.join(CRL_FILE))?;
+            let list = RevocationList::from_pem(&pem, ca.cert_pem())?;
+            println!(
+                "{}/{CRL_FILE}: list {}, signed {}, {} revoked",
+                dir.display(),
+                list.number,
+                rfc3339(list.this_update),
+                list.revoked.len()
+            );
+            for (serial, at) in &list.revoked {
+                println!("  {serial}  revoked {}", rfc3339(*at));
+            }
+        }
     }
     Ok(())
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
+}
+
+fn load_ca(dir: &Path) -> anyhow::Result<CertificateAuthority> {
+    CertificateAuthority::load(dir).context("loading the CA (run `certs init` first)")
+}
+
+/// Revokes every certificate in `<id>.pem`, then disables the agency in the
+/// registry. The list comes first: it is what shuts the agency out of a
+/// running gateway, and it must not wait on a database that fails.
+async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Result<()> {
+    let ca = load_ca(dir)?;
+    let cert_path = dir.join(format!("{id}.pem"));
+    let pem = std::fs::read_to_string(&cert_path)
+        .with_context(|| format!("reading {}, the certificate to revoke", cert_path.display()))?;
+    let serials = Serial::of_pem(&pem)?;
+    let done = revoke(&ca, dir, &serials, OffsetDateTime::now_utc())?;
+    for serial in &done.added {
+        println!(
+            "revoked {id} certificate {serial} in {}/{CRL_FILE}",
+            dir.display()
+        );
+    }
+    for serial in &done.already {
+        println!("{id} certificate {serial} was revoked already");
+    }
+    // Opening creates a missing database: a wrong path must not leave an
+    // empty one behind.
+    if !database.exists() {
+        println!(
+            "no database at {}: the registry is unchanged",
+            database.display()
+        );
+        return Ok(());
+    }
+    let disabled = disable(id, database).await.with_context(|| {
+        format!(
+            "the certificate is revoked, but the registry in {} could not be updated",
+            database.display()
+        )
+    })?;
+    match disabled {
+        Some(agency) => println!("disabled {agency} in the registry"),
+        None => println!("{id} is not in the registry in {}", database.display()),
+    }
+    Ok(())
+}
+
+async fn disable(id: &AgencyId, database: &Path) -> anyhow::Result<Option<AgencyRef>> {
+    let storage = SqliteStorage::open(database).await?;
+    let found = storage.agency(id).await?;
+    if let Some(agency) = &found {
+        storage
+            .register_agency(&Agency {
+                enabled: false,
+                ..agency.clone()
+            })
+            .await?;
+    }
+    storage.close().await;
+    Ok(found.map(|agency| agency.agency))
 }

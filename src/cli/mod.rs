@@ -1,10 +1,12 @@
 //! The command line: `serve`, `certs`, and a client for trying each role.
 
+mod audit;
 mod cases;
 mod certs;
 mod client;
 mod history;
 mod output;
+mod receipt;
 mod serve;
 mod supervision;
 
@@ -25,7 +27,10 @@ pub struct Cli {
 enum Command {
     /// Run the gateway (SQLite under ./data, certificates under ./certs).
     Serve(serve::ServeArgs),
-    /// Make the CA and issue agency certificates.
+    /// Check the tamper-evident audit log offline, or show its entries.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Make the CA, issue agency certificates and revoke them.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
     /// Announce a release (detox center), from a JSON file.
@@ -62,6 +67,9 @@ enum Command {
     Resume(supervision::PlainArgs),
     /// Close the case (responsible project).
     Close(supervision::CloseArgs),
+    /// Check a signed receipt offline, or print the key that checks them.
+    #[command(subcommand)]
+    Receipt(receipt::ReceiptCommand),
 }
 
 impl Cli {
@@ -70,6 +78,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Audit(command) => audit::run(command).await,
             Command::Certs(command) => certs::run(command).await,
             Command::Announce(args) => client::announce(args).await,
             Command::Discharge(args) => client::discharge(args).await,
@@ -86,6 +95,7 @@ impl Cli {
             Command::Suspend(args) => supervision::suspend(args).await,
             Command::Resume(args) => supervision::resume(args).await,
             Command::Close(args) => supervision::close(args).await,
+            Command::Receipt(command) => receipt::run(command),
         }
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::history;
 use crate::api::pb;
+use crate::gateway::to_hex;
 
 pub(super) fn at(timestamp: Option<&Timestamp>) -> String {
     timestamp
@@ -38,7 +39,7 @@ pub(super) fn state(value: i32) -> String {
     enum_name(name, "CASE_STATE_")
 }
 
-fn role(value: i32) -> String {
+pub(super) fn role(value: i32) -> String {
     let name = pb::RecipientRole::try_from(value)
         .unwrap_or_default()
         .as_str_name();
@@ -55,7 +56,9 @@ pub fn status(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", status.code(), status.message())
 }
 
-fn receipt_json(receipt: &pb::Receipt) -> Value {
+/// A receipt as JSON, with its signature in hex: saved as it is printed, it
+/// can be checked offline with `handover-gateway receipt verify`.
+pub(super) fn receipt_json(receipt: &pb::Receipt) -> Value {
     json!({
         "request_id": receipt.request_id,
         "case_id": receipt.case_id,
@@ -69,6 +72,9 @@ fn receipt_json(receipt: &pb::Receipt) -> Value {
         "deliveries": receipt.deliveries.iter().map(|d| json!({
             "agency_id": d.agency_id, "role": role(d.role), "position": d.position,
         })).collect::<Vec<_>>(),
+        "signed_content": to_hex(&receipt.signed_content),
+        "signature": to_hex(&receipt.signature),
+        "signing_key_id": receipt.signing_key_id,
     })
 }
 

@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Heartbeat interval of idle inbox streams, e.g. 15s.
     #[arg(long, env = "HANDOVER_HEARTBEAT", value_parser = humantime::parse_duration)]
     heartbeat: Option<std::time::Duration>,
+    /// How often to look for new certificates and revocations, e.g. 5s.
+    #[arg(long, env = "HANDOVER_TLS_RELOAD", value_parser = humantime::parse_duration)]
+    tls_reload: Option<std::time::Duration>,
     /// How often to look for deadlines that passed unmet, e.g. 5s.
     #[arg(long, env = "HANDOVER_ESCALATION_SCAN", value_parser = humantime::parse_duration)]
     escalation_scan: Option<std::time::Duration>,
@@ -59,6 +62,9 @@ impl ServeArgs {
         }
         if let Some(heartbeat) = self.heartbeat {
             config.heartbeat = heartbeat;
+        }
+        if let Some(every) = self.tls_reload {
+            config.tls_reload = every;
         }
         if let Some(scan) = self.escalation_scan {
             config.escalation_scan = scan;

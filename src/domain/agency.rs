@@ -191,3 +191,63 @@ mod tests {
         assert!(AgencyRef::new(AgencyKind::Police, city, id).is_ok());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn slug_like() -> impl Strategy<Value = String> {
+        prop_oneof!["\\PC{0,70}", "[a-z0-9-]{0,70}", "[a-zA-Z0-9_ /-]{0,12}"]
+    }
+
+    proptest! {
+        #[test]
+        fn an_agency_id_is_a_lowercase_slug_or_refused(text in slug_like()) {
+            let from_serde = serde_json::from_value::<AgencyId>(serde_json::Value::String(text.clone()));
+            match AgencyId::parse(&text) {
+                Ok(id) => {
+                    prop_assert_eq!(id.as_str(), text.as_str());
+                    prop_assert!((1..=64).contains(&text.len()) && !text.starts_with('-'));
+                    prop_assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+                    prop_assert_eq!(from_serde.ok(), Some(id));
+                }
+                Err(error) => {
+                    prop_assert_eq!(error, AgencyError::Id);
+                    prop_assert!(from_serde.is_err());
+                }
+            }
+        }
+
+        #[test]
+        fn an_agency_kind_is_one_of_four_names(text in prop_oneof!["\\PC{0,16}", "[a-z-]{4,14}"]) {
+            match text.parse::<AgencyKind>() {
+                Ok(kind) => prop_assert_eq!(kind.as_str(), text.as_str()),
+                Err(error) => prop_assert_eq!(error, AgencyError::Kind(text)),
+            }
+        }
+
+        #[test]
+        fn only_a_county_project_outside_a_county_or_the_gateway_is_refused(
+            kind in proptest::sample::select(AgencyKind::ALL.to_vec()),
+            region in 110_000u32..830_000,
+            id in prop_oneof!["[a-z0-9][a-z0-9-]{0,20}", Just(GATEWAY_ID.to_owned())],
+        ) {
+            let Ok(region) = RegionCode::parse(&format!("{region:06}")) else {
+                return Ok(());
+            };
+            let id = AgencyId::parse(&id).unwrap();
+            let reserved = id.as_str() == GATEWAY_ID;
+            let misplaced = kind == AgencyKind::CountyProject && region.level() != RegionLevel::County;
+            match AgencyRef::new(kind, region, id.clone()) {
+                Ok(agency) => {
+                    prop_assert!(!reserved && !misplaced);
+                    prop_assert_eq!((agency.kind, agency.region, agency.id), (kind, region, id));
+                }
+                Err(AgencyError::ProjectNotCounty) => prop_assert!(misplaced),
+                Err(AgencyError::Reserved(_)) => prop_assert!(reserved && !misplaced),
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+    }
+}

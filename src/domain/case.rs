@@ -464,3 +464,6 @@ impl Case {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

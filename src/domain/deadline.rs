@@ -239,3 +239,48 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn duration_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,24}",
+            "[0-9]{1,22}(ns|us|ms|s|m|h|d|w|M|y|years|months)",
+            "([0-9]{1,6}[smhd] ?){1,4}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn a_duration_parses_to_what_it_formats_back_to_or_is_refused(text in duration_like()) {
+            match parse_duration(&text) {
+                Ok(duration) => {
+                    prop_assert!(!duration.is_negative());
+                    let std = std::time::Duration::try_from(duration).unwrap();
+                    let again = parse_duration(&humantime::format_duration(std).to_string());
+                    prop_assert_eq!(again, Ok(duration));
+                }
+                Err(reason) => {
+                    let quoted = format!("{text:?}");
+                    prop_assert!(reason.contains(&quoted));
+                }
+            }
+        }
+
+        #[test]
+        fn any_policy_text_is_read_or_refused(
+            key in proptest::sample::select(vec!["notice_ahead", "pickup", "report", "transfer_reply", "arrival", "other"]),
+            value in duration_like(),
+        ) {
+            let json = serde_json::json!({ key: value });
+            if let Ok(policy) = serde_json::from_value::<DeadlinePolicy>(json) {
+                for kind in DeadlineKind::ALL {
+                    prop_assert!(!policy.allowance(kind).is_negative());
+                }
+            }
+        }
+    }
+}

@@ -266,3 +266,6 @@ mod tests {
         assert!(TermMonths::new(u32::MAX).is_err());
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -5,9 +5,9 @@
 use serde::Serialize;
 use time::Date;
 
-use super::access::can_view;
 use super::agency::{Agency, AgencyKind, AgencyRef};
 use super::case::{Case, CaseEvent, CaseState, ClosureReason};
+use super::policy::{Call, Denial, Relation, authorize_on_case, relation};
 use super::region::RegionCode;
 use super::validation::{self, Invalid};
 
@@ -114,6 +114,25 @@ fn date(invalid: &mut Invalid, field: &str, value: &str) -> Option<Date> {
 }
 
 impl CommandDraft {
+    /// The call of the policy table this command is.
+    pub fn call(&self) -> Call {
+        match self {
+            CommandDraft::ConfirmPickup => Call::ConfirmPickup,
+            CommandDraft::ConfirmReport => Call::ConfirmReport,
+            CommandDraft::RequestTransfer { .. } => Call::RequestTransfer,
+            CommandDraft::AcceptTransfer => Call::AcceptTransfer,
+            CommandDraft::RejectTransfer { .. } => Call::RejectTransfer,
+            CommandDraft::WithdrawTransfer { .. } => Call::WithdrawTransfer,
+            CommandDraft::ConfirmArrival => Call::ConfirmArrival,
+            CommandDraft::NotifyAbsence { .. } => Call::NotifyAbsence,
+            CommandDraft::ReportLostContact { .. } => Call::ReportLostContact,
+            CommandDraft::RestoreContact { .. } => Call::RestoreContact,
+            CommandDraft::Suspend { .. } => Call::SuspendCase,
+            CommandDraft::Resume => Call::ResumeCase,
+            CommandDraft::Close { .. } => Call::CloseCase,
+        }
+    }
+
     /// The command's name, as the API and the audit know it.
     pub fn name(&self) -> &'static str {
         match self {
@@ -231,30 +250,23 @@ pub enum Refusal {
 }
 
 impl Command {
-    fn describe(&self) -> &'static str {
+    /// The call of the policy table this command is.
+    pub fn call(&self) -> Call {
         match self {
-            Command::ConfirmPickup => "confirm the pickup",
-            Command::ConfirmReport => "confirm the report",
-            Command::RequestTransfer { .. } => "request a transfer",
-            Command::AcceptTransfer => "accept the transfer",
-            Command::RejectTransfer { .. } => "reject the transfer",
-            Command::WithdrawTransfer { .. } => "withdraw the transfer",
-            Command::ConfirmArrival => "confirm the arrival",
-            Command::NotifyAbsence { .. } => "notify an absence",
-            Command::ReportLostContact { .. } => "report loss of contact",
-            Command::RestoreContact { .. } => "report contact restored",
-            Command::Suspend { .. } => "suspend the case",
-            Command::Resume => "resume the case",
-            Command::Close { .. } => "close the case",
+            Command::ConfirmPickup => Call::ConfirmPickup,
+            Command::ConfirmReport => Call::ConfirmReport,
+            Command::RequestTransfer { .. } => Call::RequestTransfer,
+            Command::AcceptTransfer => Call::AcceptTransfer,
+            Command::RejectTransfer { .. } => Call::RejectTransfer,
+            Command::WithdrawTransfer { .. } => Call::WithdrawTransfer,
+            Command::ConfirmArrival => Call::ConfirmArrival,
+            Command::NotifyAbsence { .. } => Call::NotifyAbsence,
+            Command::ReportLostContact { .. } => Call::ReportLostContact,
+            Command::RestoreContact { .. } => Call::RestoreContact,
+            Command::Suspend { .. } => Call::SuspendCase,
+            Command::Resume => Call::ResumeCase,
+            Command::Close { .. } => Call::CloseCase,
         }
-    }
-
-    /// Answered by the county a transfer goes to, not the responsible one.
-    fn is_receivers(&self) -> bool {
-        matches!(
-            self,
-            Command::AcceptTransfer | Command::RejectTransfer { .. } | Command::ConfirmArrival
-        )
     }
 }
 
@@ -291,43 +303,27 @@ pub fn decide(
     command: &Command,
     agencies: &[Agency],
 ) -> Result<CaseEvent, Refusal> {
-    if !can_view(caller, case) {
-        return Err(Refusal::NotFound);
-    }
     let wrong_state = || Refusal::WrongState {
         state: case.state,
         message: format!(
             "cannot {} while the case is {}",
-            command.describe(),
+            command.call().action(),
             describe_state(case)
         ),
     };
-    if caller.kind != AgencyKind::CountyProject {
-        return Err(Refusal::NotPermitted(format!(
-            "only a county project may {}",
-            command.describe()
-        )));
-    }
-    if command.is_receivers() {
-        let transfer = case.transfer.as_ref().ok_or_else(wrong_state)?;
-        if transfer.to_project != caller.id {
-            return Err(Refusal::NotPermitted(format!(
-                "only {}, which the transfer goes to, may {}",
-                transfer.to_project,
-                command.describe()
-            )));
+    match authorize_on_case(caller, command.call(), case) {
+        Ok(()) => {}
+        Err(Denial::Unseen) => return Err(Refusal::NotFound),
+        // Answering a transfer that is not pending is a matter of state,
+        // not of who asks.
+        Err(Denial::Denied(_))
+            if caller.kind == AgencyKind::CountyProject
+                && case.transfer.is_none()
+                && relation(command.call(), caller.kind) == Some(Relation::TransferReceiver) =>
+        {
+            return Err(wrong_state());
         }
-    } else if case.responsible.as_ref() != Some(&caller.id) {
-        return Err(Refusal::NotPermitted(match &case.responsible {
-            Some(project) => format!(
-                "only {project}, the responsible project, may {}",
-                command.describe()
-            ),
-            None => format!(
-                "no project is responsible for the case; none may {}",
-                command.describe()
-            ),
-        }));
+        Err(Denial::Denied(message)) => return Err(Refusal::NotPermitted(message)),
     }
     let event = match command {
         Command::ConfirmPickup => CaseEvent::PickedUp,
@@ -393,3 +389,6 @@ pub fn decide(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod agency;
+pub mod audit;
 pub mod case;
 pub mod clock;
 pub mod deadline;
@@ -15,6 +16,7 @@ pub mod lifecycle;
 pub mod notice;
 pub mod person;
 pub mod plan;
+pub mod policy;
 pub mod recipients;
 pub mod region;
 pub mod routing;

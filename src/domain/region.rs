@@ -192,3 +192,40 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn code_like() -> impl Strategy<Value = String> {
+        prop_oneof!["\\PC{0,8}", "[0-9]{5,7}", "[0-9+ -]{6}", "[０-９0-9]{6}"]
+    }
+
+    proptest! {
+        #[test]
+        fn a_county_code_is_a_region_code_at_county_level(text in code_like()) {
+            match (RegionCode::parse(&text), RegionCode::parse_county(&text)) {
+                (Ok(code), Ok(county)) => {
+                    prop_assert_eq!(code, county);
+                    prop_assert_eq!(county.level(), RegionLevel::County);
+                }
+                (Ok(code), Err(error)) => {
+                    prop_assert_eq!(error, RegionError::NotCounty);
+                    prop_assert_ne!(code.level(), RegionLevel::County);
+                }
+                (Err(error), Err(county_error)) => prop_assert_eq!(error, county_error),
+                (Err(_), Ok(_)) => prop_assert!(false, "a county code that is no region code"),
+            }
+        }
+
+        #[test]
+        fn an_accepted_code_is_six_digits_of_a_province(text in code_like()) {
+            if let Ok(code) = RegionCode::parse(&text) {
+                prop_assert!(text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()));
+                prop_assert!(code.prefix().len() <= 6 && text.starts_with(&code.prefix()));
+                prop_assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::String(text));
+            }
+        }
+    }
+}

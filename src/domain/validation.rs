@@ -112,3 +112,32 @@ mod tests {
         assert_eq!(fields, ["a", "c"]);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn accepted_text_is_trimmed_bounded_and_without_control_characters(
+            value in prop_oneof![".{0,70}", "\\PC{0,70}", "[ \t\r\n\u{0}\u{85}a-z张]{0,70}"],
+            max in 0usize..64,
+        ) {
+            match text(&value, max) {
+                Ok(text) => {
+                    prop_assert_eq!(text.as_str(), value.trim());
+                    prop_assert!(!text.is_empty() && text.chars().count() <= max);
+                    prop_assert!(!text.chars().any(char::is_control));
+                }
+                Err(reason) => prop_assert!(!reason.is_empty()),
+            }
+        }
+
+        #[test]
+        fn a_request_id_is_printable_ascii_of_at_most_128(value in prop_oneof!["\\PC{0,140}", "[!-~]{0,140}"]) {
+            let valid = (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
+            prop_assert_eq!(request_id(&value).ok(), valid.then(|| value.clone()));
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Case queries. "Not found" and "not permitted" are one answer, so the API
 //! cannot be used to learn whether someone is on file.
 
-use super::{Gateway, GatewayError, Result, require_kind};
+use super::{Gateway, GatewayError, Result};
+use crate::domain::policy::{Call, Relation};
 use crate::domain::access::can_view;
 use crate::domain::agency::{AgencyKind, AgencyRef};
 use crate::domain::case::{Case, CaseId, CaseState};
@@ -50,8 +51,9 @@ impl Gateway {
         query: &CaseQuery,
         purpose: &str,
     ) -> Result<Case> {
-        let purpose = match (caller.kind, purpose.trim().is_empty()) {
-            (AgencyKind::Police, true) => {
+        let relation = self.authorize(caller, Call::GetCase)?;
+        let purpose = match (relation, purpose.trim().is_empty()) {
+            (Relation::SeesWithPurpose, true) => {
                 return Err(
                     Invalid::field("purpose", "police must state the purpose of a query").into(),
                 );
@@ -100,11 +102,7 @@ impl Gateway {
         caller: &AgencyRef,
         query: &ListQuery,
     ) -> Result<(Vec<Case>, Option<String>)> {
-        require_kind(
-            caller,
-            &[AgencyKind::Police, AgencyKind::Oversight],
-            "list cases",
-        )?;
+        self.authorize(caller, Call::ListCases)?;
         let mut invalid = Invalid::default();
         let county = if query.county.is_empty() {
             None

@@ -32,6 +32,9 @@ pub enum GatewayError {
         field: &'static str,
         message: String,
     },
+    /// The caller is over one of its limits for now.
+    #[error("{}", .0.message)]
+    Exhausted(super::Exhausted),
     /// The gateway is stopping, or its database is unreachable.
     #[error("the gateway is unavailable, retry later")]
     Unavailable(#[source] Option<StorageError>),

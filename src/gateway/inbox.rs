@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use super::{Gateway, GatewayError, Result};
+use crate::domain::policy::Call;
 use crate::domain::agency::{AgencyId, AgencyRef};
 use crate::domain::notice::InboxMessage;
 use crate::storage::InboxState;
@@ -36,6 +37,7 @@ impl Gateway {
         caller: &AgencyRef,
         after: Option<u64>,
     ) -> Result<mpsc::Receiver<Result<InboxEvent>>> {
+        self.authorize(caller, Call::Subscribe)?;
         let state = self.storage.inbox_state(&caller.id).await?;
         let start = after.unwrap_or(state.acknowledged);
         if start > state.head {
@@ -124,6 +126,7 @@ impl Gateway {
     /// `OutOfRange` when `position` is past the newest message.
     #[tracing::instrument(skip_all, fields(agency = %caller.id, position))]
     pub async fn acknowledge(&self, caller: &AgencyRef, position: u64) -> Result<InboxState> {
+        self.authorize(caller, Call::Acknowledge)?;
         match self.storage.acknowledge(&caller.id, position).await? {
             Some(state) => Ok(state),
             None => {

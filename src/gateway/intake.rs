@@ -4,8 +4,9 @@ use sha2::{Digest, Sha256};
 use time::Time;
 
 use super::write::{Submitted, Target};
-use super::{Gateway, GatewayError, Result, require_kind};
-use crate::domain::agency::{AgencyKind, AgencyRef};
+use super::{Gateway, GatewayError, Result};
+use crate::domain::policy::Call;
+use crate::domain::agency::AgencyRef;
 use crate::domain::case::{CaseEvent, CaseId, CaseState};
 use crate::domain::clock::CHINA;
 use crate::domain::intake::{AnnouncementDraft, DischargeDraft};
@@ -82,7 +83,7 @@ impl Gateway {
         request_id: &str,
         draft: &AnnouncementDraft,
     ) -> Result<Submitted> {
-        require_kind(caller, &[AgencyKind::DetoxCenter], "announce releases")?;
+        self.authorize(caller, Call::AnnounceRelease)?;
         let parse = || draft.parse(self.clock.today());
         let key = request_key(caller, request_id, "announce", draft, parse)?;
         if let Some(answer) = self.replay(&key).await? {
@@ -134,7 +135,7 @@ impl Gateway {
         request_id: &str,
         draft: &DischargeDraft,
     ) -> Result<Submitted> {
-        require_kind(caller, &[AgencyKind::DetoxCenter], "submit discharges")?;
+        self.authorize(caller, Call::SubmitDischarge)?;
         let parse = || draft.parse(self.clock.now(), self.clock.today());
         let key = request_key(caller, request_id, "discharge", draft, parse)?;
         if let Some(answer) = self.replay(&key).await? {

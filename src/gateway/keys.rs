@@ -6,6 +6,7 @@ use std::path::Path;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::receipts::ReceiptSigner;
 use crate::domain::id_number::IdNumber;
 use crate::storage::PersonKey;
 
@@ -34,6 +35,18 @@ impl MasterKey {
         Self(bytes)
     }
 
+    /// Reads an existing key file (64 hex characters), never creating one:
+    /// for tools that only use the key.
+    ///
+    /// # Errors
+    /// When the file cannot be read or does not hold a key.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)?;
+        let bytes = decode_hex(text.trim())
+            .ok_or_else(|| anyhow::anyhow!("{} does not hold 64 hex characters", path.display()))?;
+        Ok(Self(bytes))
+    }
+
     /// Reads the key file (64 hex characters), creating it with mode 0600
     /// when it does not exist.
     ///
@@ -41,11 +54,7 @@ impl MasterKey {
     /// When the file cannot be read, created, or does not hold a key.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         if path.exists() {
-            let text = std::fs::read_to_string(path)?;
-            let bytes = decode_hex(text.trim()).ok_or_else(|| {
-                anyhow::anyhow!("{} does not hold 64 hex characters", path.display())
-            })?;
-            return Ok(Self(bytes));
+            return Self::load(path);
         }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
@@ -67,9 +76,22 @@ impl MasterKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// The key that seals stored personal data (see `storage::Sealer`).
+    pub fn data_key(&self) -> [u8; 32] {
+        self.derive("handover-gateway data encryption v1")
+    }
+
     /// The key for person lookups.
     pub fn person_keyer(&self) -> PersonKeyer {
         PersonKeyer(self.derive("handover-gateway person lookup v1"))
+    }
+
+    /// The Ed25519 key that signs receipts. Derived, not stored: no second
+    /// secret file to back up or lose, and it stays the same for as long as
+    /// the master key does (which cannot change anyway without losing every
+    /// person lookup), so old receipts keep verifying.
+    pub fn receipt_signer(&self) -> ReceiptSigner {
+        ReceiptSigner::from_seed(&self.derive("handover-gateway receipt signing v1"))
     }
 }
 
@@ -126,10 +148,27 @@ mod tests {
     }
 
     #[test]
+    fn the_receipt_key_follows_the_master_key_and_differs_between_gateways() {
+        let key = MasterKey::from_bytes([3; 32]);
+        let same = MasterKey::from_bytes([3; 32]);
+        assert_eq!(
+            key.receipt_signer().public_key(),
+            same.receipt_signer().public_key()
+        );
+        assert_ne!(
+            key.receipt_signer().public_key(),
+            MasterKey::from_bytes([4; 32]).receipt_signer().public_key()
+        );
+    }
+
+    #[test]
     fn a_damaged_key_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("master.key");
         std::fs::write(&path, "not a key").unwrap();
         assert!(MasterKey::load_or_create(&path).is_err());
+        let missing = dir.path().join("missing.key");
+        assert!(MasterKey::load(&missing).is_err());
+        assert!(!missing.exists(), "loading never creates a key");
     }
 }

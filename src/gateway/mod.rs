@@ -2,6 +2,7 @@
 //! adapters (gRPC, the command line) call these functions; storage keeps
 //! what they decide.
 
+mod audit;
 mod cases;
 pub use cases::{CaseQuery, ListQuery};
 mod error;
@@ -9,6 +10,8 @@ mod escalation;
 mod inbox;
 mod intake;
 mod keys;
+mod limits;
+mod receipts;
 mod supervision;
 mod wakeups;
 mod write;
@@ -18,15 +21,21 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::agency::{Agency, AgencyKind, AgencyRef};
+use crate::domain::agency::{Agency, AgencyRef};
+use crate::domain::policy::{self, Call, Denial, Relation};
 use crate::domain::clock::Clock;
 use crate::domain::deadline::DeadlinePolicy;
 use crate::pki::PeerIdentity;
 use crate::storage::Storage;
 
+pub use audit::verify_audit;
 pub use error::{GatewayError, Result};
 pub use inbox::InboxEvent;
 pub use keys::{MasterKey, PersonKeyer};
+pub use limits::{Exhausted, Limiter, Limits};
+pub use receipts::{
+    PUBLIC_KEY_FILE, ReceiptError, ReceiptPublicKey, ReceiptSigner, Signature, from_hex, to_hex,
+};
 pub use wakeups::Wakeups;
 pub use write::Submitted;
 
@@ -40,6 +49,7 @@ pub struct Settings {
     pub replay_batch: u32,
     /// How often the gateway looks for deadlines that passed.
     pub escalation_scan: Duration,
+    pub limits: Limits,
 }
 
 impl Default for Settings {
@@ -49,6 +59,7 @@ impl Default for Settings {
             heartbeat: Duration::from_secs(15),
             replay_batch: 256,
             escalation_scan: Duration::from_secs(5),
+            limits: Limits::default(),
         }
     }
 }
@@ -59,7 +70,10 @@ pub struct Gateway {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     keyer: PersonKeyer,
+    /// Signs every receipt; derived from the master key like `keyer`.
+    signer: ReceiptSigner,
     wakeups: Wakeups,
+    limiter: Arc<Limiter>,
     settings: Arc<Settings>,
     shutdown: CancellationToken,
 }
@@ -76,7 +90,9 @@ impl Gateway {
             storage,
             clock,
             keyer: master_key.person_keyer(),
+            signer: master_key.receipt_signer(),
             wakeups: Wakeups::default(),
+            limiter: Arc::new(Limiter::new(settings.limits.clone())),
             settings: Arc::new(settings),
             shutdown,
         }
@@ -84,6 +100,11 @@ impl Gateway {
 
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage
+    }
+
+    /// The key that signs receipts; its public half is published.
+    pub fn receipt_signer(&self) -> &ReceiptSigner {
+        &self.signer
     }
 
     /// Turns what the TLS layer learned about the peer into a registered,
@@ -118,14 +139,26 @@ impl Gateway {
     }
 }
 
-/// Refuses a caller whose kind is not among `allowed`.
-fn require_kind(caller: &AgencyRef, allowed: &[AgencyKind], call: &str) -> Result<()> {
-    if allowed.contains(&caller.kind) {
-        Ok(())
-    } else {
-        Err(GatewayError::PermissionDenied(format!(
-            "a {} may not {call}",
-            caller.kind
-        )))
+impl Gateway {
+    /// Counts the call against the caller's limits, then checks the caller's
+    /// kind against the policy table; yields the relation the call still
+    /// needs.
+    ///
+    /// # Errors
+    /// `ResourceExhausted` over a limit, `PermissionDenied` for a kind the
+    /// table does not list.
+    fn authorize(&self, caller: &AgencyRef, call: Call) -> Result<Relation> {
+        self.limit(caller, call)?;
+        policy::authorize(caller, call).map_err(|denial| match denial {
+            Denial::Unseen => GatewayError::NotFound,
+            Denial::Denied(message) => GatewayError::PermissionDenied(message),
+        })
+    }
+
+    /// Counts the call against the caller's limits.
+    fn limit(&self, caller: &AgencyRef, call: Call) -> Result<()> {
+        self.limiter
+            .admit(caller, call, self.clock.now())
+            .map_err(GatewayError::Exhausted)
     }
 }

@@ -17,6 +17,10 @@ use crate::storage::{CaseWrite, Conflict, StorageError};
 #[derive(Debug, Clone)]
 pub struct Submitted {
     pub request_id: String,
+    /// Who submitted it, and the digest of what they sent: a signed receipt
+    /// names both.
+    pub agency: AgencyId,
+    pub content_digest: [u8; 32],
     pub outcome: SubmissionOutcome,
     pub replayed: bool,
 }
@@ -110,6 +114,8 @@ impl Gateway {
             write.request = key.clone();
             if let Some(outcome) = self.write(write).await? {
                 return Ok(Submitted {
+                    agency: key.agency,
+                    content_digest: key.digest,
                     request_id: key.request_id,
                     outcome,
                     replayed: false,
@@ -152,6 +158,8 @@ impl Gateway {
         }
         Ok(Some(Submitted {
             request_id: key.request_id.clone(),
+            agency: key.agency.clone(),
+            content_digest: key.digest,
             outcome: answer.outcome,
             replayed: true,
         }))

@@ -2,6 +2,7 @@
 //! timeout, and only completed handshakes reach the server, as
 //! [`AuthenticatedStream`]s that carry the caller's [`PeerIdentity`].
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -16,10 +17,12 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::transport::server::Connected;
 
+use super::connections::{LiveConnections, Registration};
 use super::identity::{IdentityError, agency_from_certificate};
+use super::revocation::Serial;
 use super::tls::ServerConfigHandle;
 use crate::domain::agency::AgencyRef;
 
@@ -44,26 +47,49 @@ pub struct PeerIdentity {
 
 /// A server-side TLS connection whose handshake completed, with the
 /// identity read from the client's end-entity certificate.
+///
+/// Once the certificate is revoked (see [`LiveConnections`]), reads and
+/// writes fail with `ConnectionAborted`, which ends the HTTP/2 connection
+/// and every call on it.
 #[derive(Debug)]
 pub struct AuthenticatedStream {
     inner: TlsStream<TcpStream>,
     peer: PeerIdentity,
+    registration: Registration,
+    // One waiter per direction: each remembers the waker of the last poll,
+    // and reads and writes may be polled by different tasks.
+    read_cut: Pin<Box<WaitForCancellationFutureOwned>>,
+    write_cut: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
 impl AuthenticatedStream {
-    /// Wraps a completed handshake and reads the peer's identity.
-    pub fn new(inner: TlsStream<TcpStream>) -> Self {
+    /// Wraps a completed handshake, reads the peer's identity and enters the
+    /// connection into `connections` by its certificate's serial.
+    pub fn new(inner: TlsStream<TcpStream>, connections: &LiveConnections) -> Self {
         let (tcp, session) = inner.get_ref();
-        let agency = session
-            .peer_certificates()
-            .and_then(|chain| chain.first())
+        let end_entity = session.peer_certificates().and_then(|chain| chain.first());
+        let agency = end_entity
             .ok_or(IdentityError::NoCertificate)
             .and_then(|cert| agency_from_certificate(cert.as_ref()));
+        let serial = end_entity.and_then(|cert| Serial::of_certificate(cert.as_ref()).ok());
         let peer = PeerIdentity {
             remote_addr: tcp.peer_addr().ok(),
             agency,
         };
-        Self { inner, peer }
+        let registration = connections.register(serial);
+        let cut = || Box::pin(registration.token().clone().cancelled_owned());
+        Self {
+            read_cut: cut(),
+            write_cut: cut(),
+            inner,
+            peer,
+            registration,
+        }
+    }
+
+    /// Whether the connection was ended because its certificate was revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.registration.token().is_cancelled()
     }
 
     /// The identity of the client.
@@ -85,12 +111,27 @@ impl Connected for AuthenticatedStream {
     }
 }
 
+/// Polls a waiter so that its waker is registered; an error once it fired.
+fn revoked(cut: &mut Pin<Box<WaitForCancellationFutureOwned>>, cx: &mut Context<'_>) -> bool {
+    cut.as_mut().poll(cx).is_ready()
+}
+
+fn revoked_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "the client certificate was revoked",
+    )
+}
+
 impl AsyncRead for AuthenticatedStream {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if revoked(&mut self.read_cut, cx) {
+            return Poll::Ready(Err(revoked_error()));
+        }
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
@@ -101,6 +142,9 @@ impl AsyncWrite for AuthenticatedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if revoked(&mut self.write_cut, cx) {
+            return Poll::Ready(Err(revoked_error()));
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -109,6 +153,9 @@ impl AsyncWrite for AuthenticatedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if revoked(&mut self.write_cut, cx) {
+            return Poll::Ready(Err(revoked_error()));
+        }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
@@ -193,12 +240,13 @@ async fn accept_loop(
             tracing::debug!(%remote, %error, "cannot set TCP_NODELAY");
         }
         let acceptor = TlsAcceptor::from(config.current());
+        let connections = config.connections().clone();
         let (shutdown, sender) = (shutdown.clone(), sender.clone());
         tokio::spawn(async move {
             let _permit = permit;
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                () = handshake(acceptor, tcp, remote, handshake_timeout, &sender) => {}
+                () = handshake(acceptor, tcp, remote, handshake_timeout, &connections, &sender) => {}
             }
         });
     }
@@ -210,6 +258,7 @@ async fn handshake(
     tcp: TcpStream,
     remote: SocketAddr,
     timeout: Duration,
+    connections: &LiveConnections,
     sender: &Sender,
 ) {
     let tls = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
@@ -223,7 +272,7 @@ async fn handshake(
             return;
         }
     };
-    let stream = AuthenticatedStream::new(tls);
+    let stream = AuthenticatedStream::new(tls, connections);
     match &stream.peer.agency {
         Ok(agency) => tracing::debug!(%remote, %agency, "TLS connection authenticated"),
         Err(error) => tracing::info!(%remote, %error, "client certificate names no agency"),

@@ -14,7 +14,7 @@ use super::*;
 use crate::domain::agency::{AgencyId, AgencyKind};
 use crate::domain::region::RegionCode;
 use crate::pki::tls::crypto_provider;
-use crate::pki::{AgencyCertOptions, CertificateAuthority, IssuedCertificate, server_config};
+use crate::pki::{AgencyCertOptions, CertificateAuthority, IssuedCertificate, Serial, ServerFiles};
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -22,6 +22,8 @@ type Connections = Pin<Box<dyn Stream<Item = io::Result<AuthenticatedStream>> + 
 
 struct Gateway {
     ca: CertificateAuthority,
+    files: ServerFiles,
+    tls: ServerConfigHandle,
     addr: SocketAddr,
     connections: Connections,
     shutdown: CancellationToken,
@@ -31,17 +33,35 @@ impl Gateway {
     async fn start(handshake_timeout: Duration) -> Self {
         let ca = CertificateAuthority::generate("test CA").unwrap();
         let server = ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
-        let config = server_config(ca.cert_pem(), &server.cert_pem, &server.key_pem).unwrap();
+        let files = ServerFiles::of(&ca, &server);
+        let tls = ServerConfigHandle::load(&files).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let connections = incoming(listener, config.into(), handshake_timeout, shutdown.clone());
+        let connections = incoming(listener, tls.clone(), handshake_timeout, shutdown.clone());
         Self {
             ca,
+            files,
+            tls,
             addr,
             connections: Box::pin(connections),
             shutdown,
         }
+    }
+
+    /// Puts in force a list that revokes `cert`; returns how many open
+    /// connections that ended.
+    fn revoke(&mut self, cert: &IssuedCertificate) -> usize {
+        let serials: Vec<_> = Serial::of_pem(&cert.cert_pem)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s, OffsetDateTime::now_utc()))
+            .collect();
+        self.files.crl = self
+            .ca
+            .sign_crl(2, &serials, OffsetDateTime::now_utc())
+            .unwrap();
+        self.tls.reload(&self.files).unwrap()
     }
 
     async fn next_connection(&mut self) -> Option<AuthenticatedStream> {
@@ -194,6 +214,43 @@ async fn a_certificate_without_client_auth_connects_but_names_no_agency() {
 }
 
 #[tokio::test]
+async fn a_revoked_certificate_fails_the_handshake_and_its_open_connection_ends() {
+    let mut gateway = Gateway::start(PATIENCE).await;
+    let revoked_cert = gateway.ca.issue_agency(&police(), "Police").unwrap();
+    let kept_cert = gateway.ca.issue_agency(&police(), "Police").unwrap();
+    let _revoked_client = gateway.connect(Some(&revoked_cert)).await.unwrap();
+    let mut revoked_stream = gateway.next_connection().await.unwrap();
+    let mut kept_client = gateway.connect(Some(&kept_cert)).await.unwrap();
+    let mut kept_stream = gateway.next_connection().await.unwrap();
+    let mut ping = [0u8; 4];
+    revoked_stream.read_exact(&mut ping).await.unwrap();
+    kept_stream.read_exact(&mut ping).await.unwrap();
+    // A read waiting for data must wake up when the certificate is revoked.
+    let waiting = tokio::spawn(async move {
+        let mut buf = [0u8; 4];
+        let read = revoked_stream.read(&mut buf).await;
+        (read.map_err(|e| e.kind()), revoked_stream.is_revoked())
+    });
+    tokio::task::yield_now().await;
+
+    assert_eq!(gateway.revoke(&revoked_cert), 1);
+
+    let ended = tokio::time::timeout(PATIENCE, waiting).await;
+    let (read, is_revoked) = ended.expect("the read ends in time").unwrap();
+    assert_eq!(read, Err(io::ErrorKind::ConnectionAborted));
+    assert!(is_revoked);
+    let again = match gateway.connect(Some(&revoked_cert)).await {
+        Ok(client) => refused(client).await,
+        Err(_) => true,
+    };
+    assert!(again, "a new handshake with the revoked certificate fails");
+    kept_client.write_all(b"pong").await.unwrap();
+    kept_stream.read_exact(&mut ping).await.unwrap();
+    assert_eq!(&ping, b"pong");
+    kept_stream.write_all(b"ok").await.unwrap();
+}
+
+#[tokio::test]
 async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
     let mut gateway = Gateway::start(Duration::from_millis(200)).await;
     let mut silent = TcpStream::connect(gateway.addr).await.unwrap();
@@ -225,7 +282,7 @@ async fn tonic_serves_the_stream_and_hands_every_request_the_identity() {
 
     let ca = CertificateAuthority::generate("test CA").unwrap();
     let server = ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
-    let config = server_config(ca.cert_pem(), &server.cert_pem, &server.key_pem).unwrap();
+    let config = ServerFiles::of(&ca, &server).server_config().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();

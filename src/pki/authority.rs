@@ -18,6 +18,7 @@ use x509_parser::prelude::FromDer;
 use super::PkiError;
 use super::files::{self, Existing};
 use super::identity::{TRUST_DOMAIN, agency_uri};
+use super::revocation::{self, CRL_FILE};
 use crate::domain::agency::AgencyRef;
 
 /// File name of the CA certificate in a CA directory.
@@ -161,24 +162,30 @@ impl CertificateAuthority {
         })
     }
 
-    /// Writes `ca.pem` and `ca-key.pem` (mode 0600 on unix) into `dir`,
-    /// creating it if needed.
+    /// Writes `ca.pem`, `ca-key.pem` (mode 0600 on unix) and an empty
+    /// revocation list `ca.crl` into `dir`, creating it if needed: the
+    /// gateway refuses to run without a list.
     ///
     /// # Errors
-    /// [`PkiError::AlreadyExists`] if either file exists: a CA is never
+    /// [`PkiError::AlreadyExists`] if any of the files exists: a CA is never
     /// overwritten, since that would orphan every certificate it issued.
     /// [`PkiError::Io`] if a file cannot be written.
     pub fn save(&self, dir: &Path) -> Result<(), PkiError> {
         files::ensure_dir(dir)?;
         let (cert_path, key_path) = (dir.join(CA_CERT_FILE), dir.join(CA_KEY_FILE));
-        for path in [&cert_path, &key_path] {
+        for path in [&cert_path, &key_path, &dir.join(CRL_FILE)] {
             if path.exists() {
                 return Err(PkiError::AlreadyExists(path.clone()));
             }
         }
         let key_pem = self.issuer.key().serialize_pem();
         files::write_secret(&key_path, &key_pem, Existing::Refuse)?;
-        files::write_public(&cert_path, &self.cert_pem, Existing::Refuse)
+        files::write_public(&cert_path, &self.cert_pem, Existing::Refuse)?;
+        revocation::write_empty(self, dir)
+    }
+
+    pub(super) fn issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.issuer
     }
 
     /// The CA certificate, PEM: what servers and clients trust.

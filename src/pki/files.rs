@@ -48,6 +48,18 @@ pub(crate) fn write_secret(
     write(path, contents, existing, 0o600)
 }
 
+/// Replaces a public file in one step (a temporary file renamed over it),
+/// so that a process watching the file sees the old or the new contents,
+/// never a half-written one.
+pub(crate) fn write_public_atomic(path: &Path, contents: &str) -> Result<(), PkiError> {
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let temporary = path.with_file_name(format!(".{name}.tmp"));
+    write_public(&temporary, contents, Existing::Overwrite)?;
+    fs::rename(&temporary, path).map_err(io_error(path))
+}
+
 fn write(path: &Path, contents: &str, existing: Existing, mode: u32) -> Result<(), PkiError> {
     let mut options = OpenOptions::new();
     options.write(true);

@@ -10,6 +10,11 @@
 //! - [`accept`]: the accept loop that runs each TLS handshake in its own
 //!   task and yields [`AuthenticatedStream`]s whose [`PeerIdentity`] tonic
 //!   puts into every request's extensions.
+//! - [`revocation`]: the CA's revocation list (`ca.crl`) and revoking.
+//! - [`connections`]: the open connections by certificate serial, so that
+//!   those of a certificate revoked while they run can be ended.
+//! - [`reload`]: watching the certificate folder and putting new files in
+//!   force while the gateway runs, only if they load.
 //!
 //! Only the `ring` crypto provider is used, and it is always passed
 //! explicitly: two providers in one build make rustls panic at start.
@@ -18,15 +23,21 @@
 
 pub mod accept;
 pub mod authority;
+pub mod connections;
 mod files;
 pub mod identity;
+pub mod reload;
+pub mod revocation;
 pub mod tls;
 
 use std::path::PathBuf;
 
 pub use accept::{AuthenticatedStream, PeerIdentity, incoming};
 pub use authority::{AgencyCertOptions, CertificateAuthority, IssuedCertificate};
+pub use connections::LiveConnections;
 pub use identity::{IdentityError, TRUST_DOMAIN, agency_from_certificate, agency_uri};
+pub use reload::{Reload, TlsReloader};
+pub use revocation::{CRL_FILE, RevocationList, Revoked, Serial, revoke};
 pub use tls::{ServerConfigHandle, ServerFiles, client_tls, server_config};
 
 /// Why a certificate could not be generated, stored, loaded or turned into a
@@ -53,6 +64,9 @@ pub enum PkiError {
     /// A PEM text held no item of the expected kind.
     #[error("{0} contains no certificate")]
     NoCertificate(&'static str),
+    /// The revocation list cannot be used; the gateway never runs without one.
+    #[error("the revocation list cannot be used: {0}")]
+    InvalidCrl(&'static str),
     /// A certificate could not be parsed as X.509.
     #[error("{0} is not a valid X.509 certificate")]
     Malformed(&'static str),

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use rustls::RootCertStore;
@@ -14,7 +15,9 @@ use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 use super::PkiError;
 use super::authority::CA_CERT_FILE;
+use super::connections::LiveConnections;
 use super::files;
+use super::revocation::{CRL_FILE, RevocationList, crl_der};
 
 // The accept loop lives in its own file; it is part of the gateway's TLS.
 pub use super::accept::{AuthenticatedStream, PeerIdentity, incoming};
@@ -33,30 +36,41 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 }
 
 /// Builds the gateway's server TLS configuration: TLS 1.2 and 1.3 with the
-/// ring provider, a client certificate chaining to `ca_pem` required on every
-/// connection, and ALPN `h2`.
+/// ring provider, ALPN `h2`, and on every connection a client certificate
+/// that chains to the CA and is not on its revocation list.
 ///
 /// # Errors
 /// [`PkiError::Pem`] or [`PkiError::NoCertificate`] for unreadable PEM,
+/// [`PkiError::InvalidCrl`] for a list the CA did not sign,
 /// [`PkiError::Tls`] if rustls refuses a certificate or the key, and
 /// [`PkiError::Verifier`] if the client verifier cannot be built.
-pub fn server_config(
-    ca_pem: &str,
-    cert_pem: &str,
-    key_pem: &str,
-) -> Result<Arc<rustls::ServerConfig>, PkiError> {
+pub fn server_config(files: &ServerFiles) -> Result<Arc<rustls::ServerConfig>, PkiError> {
+    build(files).map(|(config, _)| config)
+}
+
+/// The configuration and the revocation list it enforces.
+fn build(files: &ServerFiles) -> Result<(Arc<rustls::ServerConfig>, RevocationList), PkiError> {
+    // Checked here because webpki would only find a foreign list at the
+    // next handshake, and then refuse every client.
+    let roots = root_store(&files.ca)?;
+    let list = RevocationList::from_pem(&files.crl, &files.ca)?;
     let provider = crypto_provider();
-    let roots = root_store(ca_pem)?;
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build()?;
+    // The CA signs agency certificates directly (path length zero), so the
+    // end entity is the only certificate whose status matters; an unknown
+    // status is refused, never let through.
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        .with_crls([crl_der(&files.crl)?])
+        .only_check_end_entity_revocation()
+        .build()?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_single_cert(
-            certificates(cert_pem, "the server certificate")?,
-            private_key(key_pem)?,
+            certificates(&files.cert, "the server certificate")?,
+            private_key(&files.key)?,
         )?;
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), list))
 }
 
 /// The tonic client configuration of an agency: trust the gateway CA,
@@ -75,12 +89,13 @@ pub fn client_tls(ca_pem: &str, cert_pem: &str, key_pem: &str, domain: &str) -> 
 /// The PEM files the gateway's TLS is built from: `ca.pem`, `server.pem`
 /// and `server-key.pem`, as written by
 /// [`IssuedCertificate::write`](super::IssuedCertificate::write) with the
-/// stem `server`.
-#[derive(Clone)]
+/// stem `server`, and the revocation list `ca.crl`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServerFiles {
     pub ca: String,
     pub cert: String,
     pub key: String,
+    pub crl: String,
 }
 
 impl fmt::Debug for ServerFiles {
@@ -89,12 +104,13 @@ impl fmt::Debug for ServerFiles {
             .field("ca", &self.ca)
             .field("cert", &self.cert)
             .field("key", &"[redacted]")
+            .field("crl", &self.crl)
             .finish()
     }
 }
 
 impl ServerFiles {
-    /// Reads the three files from `dir`.
+    /// Reads the four files from `dir`.
     ///
     /// # Errors
     /// [`PkiError::Io`] naming the first file that cannot be read.
@@ -103,6 +119,7 @@ impl ServerFiles {
             ca: files::read(&dir.join(CA_CERT_FILE))?,
             cert: files::read(&dir.join(SERVER_CERT_FILE))?,
             key: files::read(&dir.join(SERVER_KEY_FILE))?,
+            crl: files::read(&dir.join(CRL_FILE))?,
         })
     }
 
@@ -111,21 +128,60 @@ impl ServerFiles {
     /// # Errors
     /// As [`server_config`].
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, PkiError> {
-        server_config(&self.ca, &self.cert, &self.key)
+        server_config(self)
+    }
+
+    /// The files of `ca` and its `server` certificate with an empty list.
+    #[cfg(test)]
+    pub(crate) fn of(ca: &super::CertificateAuthority, server: &super::IssuedCertificate) -> Self {
+        let now = time::OffsetDateTime::now_utc();
+        Self {
+            ca: ca.cert_pem().to_owned(),
+            cert: server.cert_pem.clone(),
+            key: server.key_pem.clone(),
+            crl: ca.sign_crl(1, &[], now).unwrap(),
+        }
     }
 }
 
-/// The server configuration currently in force, shared by the accept loop
-/// and whatever reloads certificates. Each accepted connection uses the
-/// configuration current at that moment; [`ServerConfigHandle::replace`]
-/// affects later connections only.
+/// The server configuration currently in force and the connections open
+/// under it, shared by the accept loop and whatever reloads certificates.
+/// Each accepted connection uses the configuration current at that moment;
+/// [`ServerConfigHandle::replace`] affects later connections only, while
+/// [`ServerConfigHandle::reload`] also ends connections of certificates the
+/// new list revokes.
 #[derive(Clone, Debug)]
-pub struct ServerConfigHandle(Arc<RwLock<Arc<rustls::ServerConfig>>>);
+pub struct ServerConfigHandle {
+    config: Arc<RwLock<Arc<rustls::ServerConfig>>>,
+    live: LiveConnections,
+    reloads: Arc<ReloadCounts>,
+}
+
+#[derive(Debug, Default)]
+struct ReloadCounts {
+    applied: AtomicU64,
+    refused: AtomicU64,
+}
 
 impl ServerConfigHandle {
-    /// A handle holding `config`.
+    /// A handle holding `config`, knowing of no revoked certificate.
     pub fn new(config: Arc<rustls::ServerConfig>) -> Self {
-        Self(Arc::new(RwLock::new(config)))
+        Self {
+            config: Arc::new(RwLock::new(config)),
+            live: LiveConnections::new(),
+            reloads: Arc::default(),
+        }
+    }
+
+    /// A handle holding the configuration `files` describe.
+    ///
+    /// # Errors
+    /// As [`server_config`].
+    pub fn load(files: &ServerFiles) -> Result<Self, PkiError> {
+        let (config, list) = build(files)?;
+        let handle = Self::new(config);
+        handle.live.set_revoked(list.serials());
+        Ok(handle)
     }
 
     /// The configuration in force now.
@@ -133,7 +189,7 @@ impl ServerConfigHandle {
         // The lock only guards an `Arc` swap, so a poisoned lock still
         // holds a complete value.
         let guard = self
-            .0
+            .config
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(&guard)
@@ -142,10 +198,38 @@ impl ServerConfigHandle {
     /// Puts `config` in force for every connection accepted from now on.
     pub fn replace(&self, config: Arc<rustls::ServerConfig>) {
         let mut guard = self
-            .0
+            .config
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *guard = config;
+    }
+
+    /// Puts the configuration `files` describe in force, then ends the open
+    /// connections whose certificate its list revokes and returns how many
+    /// that were. If the files do not load, nothing changes.
+    ///
+    /// # Errors
+    /// As [`server_config`].
+    pub fn reload(&self, files: &ServerFiles) -> Result<usize, PkiError> {
+        let (config, list) = build(files).inspect_err(|_| {
+            self.reloads.refused.fetch_add(1, Ordering::Relaxed);
+        })?;
+        self.replace(config);
+        self.reloads.applied.fetch_add(1, Ordering::Relaxed);
+        Ok(self.live.set_revoked(list.serials()))
+    }
+
+    /// How many reloads were put in force, and how many refused, so far.
+    pub fn reloads(&self) -> (u64, u64) {
+        (
+            self.reloads.applied.load(Ordering::Relaxed),
+            self.reloads.refused.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The open connections.
+    pub fn connections(&self) -> &LiveConnections {
+        &self.live
     }
 }
 
@@ -205,18 +289,34 @@ mod tests {
     fn missing_or_broken_pem_is_reported() {
         let ca = CertificateAuthority::generate("CA").unwrap();
         let server = ca.issue_server(&["localhost"]).unwrap();
+        let good = ServerFiles::of(&ca, &server);
+        let with = |change: &dyn Fn(&mut ServerFiles)| {
+            let mut files = good.clone();
+            change(&mut files);
+            server_config(&files)
+        };
         assert!(matches!(
-            server_config("", &server.cert_pem, &server.key_pem),
+            with(&|f| f.ca.clear()),
             Err(PkiError::NoCertificate(_))
         ));
         assert!(matches!(
-            server_config(ca.cert_pem(), &server.cert_pem, "nothing"),
+            with(&|f| f.key = "nothing".into()),
             Err(PkiError::Pem { .. })
         ));
         let other = ca.issue_server(&["localhost"]).unwrap();
         assert!(matches!(
-            server_config(ca.cert_pem(), &server.cert_pem, &other.key_pem),
+            with(&|f| f.key.clone_from(&other.key_pem)),
             Err(PkiError::Tls(_))
+        ));
+        assert!(matches!(
+            with(&|f| f.crl.clear()),
+            Err(PkiError::InvalidCrl(_))
+        ));
+        let foreign = CertificateAuthority::generate("CA").unwrap();
+        let foreign_crl = foreign.sign_crl(1, &[], time::OffsetDateTime::now_utc());
+        assert!(matches!(
+            with(&|f| f.crl.clone_from(foreign_crl.as_ref().unwrap())),
+            Err(PkiError::InvalidCrl(_))
         ));
     }
 
@@ -224,8 +324,8 @@ mod tests {
     fn a_replaced_config_is_current() {
         let ca = CertificateAuthority::generate("CA").unwrap();
         let server = ca.issue_server(&["localhost"]).unwrap();
-        let first = server_config(ca.cert_pem(), &server.cert_pem, &server.key_pem).unwrap();
-        let second = server_config(ca.cert_pem(), &server.cert_pem, &server.key_pem).unwrap();
+        let first = server_config(&ServerFiles::of(&ca, &server)).unwrap();
+        let second = server_config(&ServerFiles::of(&ca, &server)).unwrap();
         let handle = ServerConfigHandle::new(Arc::clone(&first));
         assert!(Arc::ptr_eq(&handle.current(), &first));
         handle.replace(Arc::clone(&second));

@@ -3,11 +3,13 @@
 //! Storage speaks domain types and translates its own errors; nothing of
 //! the database leaks upward. SQLite is the embedded default.
 
+mod seal;
 mod sqlite;
 
 use async_trait::async_trait;
 
 use crate::domain::agency::{Agency, AgencyId};
+use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use time::OffsetDateTime;
 
 use crate::domain::case::{Case, CaseId, CaseState};
@@ -17,6 +19,7 @@ use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::region::RegionCode;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 
+pub use seal::{SealError, Sealer};
 pub use sqlite::SqliteStorage;
 
 /// A keyed hash of a person's identity number, so lookups need no index on
@@ -149,4 +152,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Moves the acknowledged position forward (never back) to `position`;
     /// `None` when `position` is past the head.
     async fn acknowledge(&self, agency: &AgencyId, position: u64) -> Result<Option<InboxState>>;
+
+    /// Seals `records` onto the end of the audit log, in order, in one
+    /// transaction that reads the last hash, so the chain stays linear
+    /// however many callers append at once. Returns the new end.
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<Chain>;
+    /// Up to `limit` audit rows after sequence `after`, in sequence order,
+    /// exactly as stored (for [`crate::domain::audit::verify`]).
+    async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>>;
 }

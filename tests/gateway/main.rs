@@ -4,12 +4,18 @@
 mod support;
 
 mod access;
+mod audit;
+mod authorization;
 mod cli;
+mod crash;
 mod deadlines;
 mod inbox;
 mod intake;
 mod invariants;
 mod lifecycle;
+mod limits;
 mod process;
+mod receipts;
+mod revocation;
 mod steps;
 mod trust;

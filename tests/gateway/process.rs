@@ -1,21 +1,30 @@
 //! The real `handover-gateway` process, stopped and started again.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use handover_gateway::api::pb;
 use handover_gateway::api::pb::get_case_request::Key;
 
 use crate::support::*;
 
-struct Process {
+/// A running `handover-gateway serve` on the files of a test directory.
+pub(crate) struct Process {
     child: Child,
     port: u16,
     logs: std::thread::JoinHandle<String>,
 }
 
-fn spawn_process(dir: &Path) -> Process {
+pub(crate) fn spawn_process(dir: &Path) -> Process {
+    spawn_process_with(dir, &[])
+}
+
+/// Starts the binary on port 0 with `extra` flags and waits for the line
+/// that reports the port it bound.
+pub(crate) fn spawn_process_with(dir: &Path, extra: &[OsString]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
         .arg("serve")
         .args(["--listen", "127.0.0.1:0"])
@@ -25,6 +34,7 @@ fn spawn_process(dir: &Path) -> Process {
         .arg(certs_dir(dir))
         .arg("--master-key")
         .arg(dir.join("data/master.key"))
+        .args(extra)
         .env("HANDOVER_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -51,10 +61,8 @@ fn spawn_process(dir: &Path) -> Process {
 
 impl Process {
     /// SIGTERM, then the logs the process wrote.
-    fn terminate(mut self) -> String {
-        let pid = self.child.id().to_string();
-        let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(kill.success());
+    pub(crate) fn terminate(mut self) -> String {
+        self.signal_terminate();
         let status = self.child.wait().unwrap();
         let logs = self.logs.join().unwrap();
         assert!(
@@ -64,7 +72,39 @@ impl Process {
         logs
     }
 
-    async fn app(&self, dir: &Path) -> ProcessClient {
+    /// Sends SIGTERM and returns at once.
+    pub(crate) fn signal_terminate(&self) {
+        let pid = self.child.id().to_string();
+        let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(kill.success());
+    }
+
+    /// SIGKILL: no shutdown path runs. Returns the logs written until then.
+    pub(crate) fn kill(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.logs.join().unwrap()
+    }
+
+    /// Polls until the process has exited or `limit` has passed; `None`
+    /// (after killing it) when it was still running.
+    pub(crate) async fn exit_within(mut self, limit: Duration) -> (Option<ExitStatus>, String) {
+        let deadline = tokio::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        (status, self.logs.join().unwrap())
+    }
+
+    pub(crate) async fn app(&self, dir: &Path) -> ProcessClient {
         ProcessClient {
             certs: certs_dir(dir),
             port: self.port,
@@ -72,13 +112,13 @@ impl Process {
     }
 }
 
-struct ProcessClient {
+pub(crate) struct ProcessClient {
     certs: std::path::PathBuf,
     port: u16,
 }
 
 impl ProcessClient {
-    async fn channel(&self, agency: &str) -> tonic::transport::Channel {
+    pub(crate) async fn channel(&self, agency: &str) -> tonic::transport::Channel {
         let read = |name: &str| std::fs::read_to_string(self.certs.join(name)).unwrap();
         let tls = handover_gateway::pki::client_tls(
             &read("ca.pem"),

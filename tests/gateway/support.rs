@@ -16,8 +16,8 @@ use handover_gateway::bootstrap;
 use handover_gateway::config::Config;
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::domain::id_number::with_check_character;
-use handover_gateway::gateway::Gateway;
-use handover_gateway::pki::{CertificateAuthority, client_tls};
+use handover_gateway::gateway::{Gateway, Limits};
+use handover_gateway::pki::{CertificateAuthority, ServerConfigHandle, client_tls};
 use handover_gateway::server::Server;
 use handover_gateway::storage::SqliteStorage;
 use tempfile::TempDir;
@@ -35,6 +35,8 @@ pub struct App {
     pub server: JoinHandle<anyhow::Result<()>>,
     /// The running gateway, for calling a scan directly.
     pub gateway: Gateway,
+    /// Its TLS configuration, to see reloads.
+    pub tls: ServerConfigHandle,
 }
 
 pub fn certs_dir(dir: &Path) -> PathBuf {
@@ -50,6 +52,14 @@ pub fn config(dir: &Path) -> Config {
         heartbeat: Duration::from_millis(300),
         shutdown_grace: Duration::from_secs(5),
         escalation_scan: Duration::from_millis(50),
+        tls_reload: Duration::from_millis(50),
+        // The test clock stands still, so buckets would never refill;
+        // tests/gateway/limits.rs sets its own.
+        limits: Limits {
+            calls_per_second: 1e6,
+            burst: 1_000_000,
+            police_queries_per_day: 0,
+        },
         ..Config::default()
     }
 }
@@ -80,13 +90,20 @@ pub async fn start(dir: TempDir) -> App {
 
 /// Starts a gateway on the files in `dir` with its clock at `now`.
 pub async fn start_at(dir: TempDir, now: time::OffsetDateTime) -> App {
+    let config = config(dir.path());
+    start_with(dir, now, config).await
+}
+
+/// Starts a gateway on the files in `dir` with `config`.
+pub async fn start_with(dir: TempDir, now: time::OffsetDateTime, config: Config) -> App {
     let clock = Arc::new(ManualClock::new(now));
-    let server = Server::build(config(dir.path()), clock.clone())
+    let server = Server::build(config, clock.clone())
         .await
         .unwrap();
     let addr = server.local_addr();
     let stop = server.shutdown_token();
     let gateway = server.gateway().clone();
+    let tls = server.tls().clone();
     let server = tokio::spawn(server.run(std::future::pending()));
     App {
         dir,
@@ -95,6 +112,7 @@ pub async fn start_at(dir: TempDir, now: time::OffsetDateTime) -> App {
         stop,
         server,
         gateway,
+        tls,
     }
 }
 

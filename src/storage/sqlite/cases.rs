@@ -5,13 +5,19 @@ use sqlx::{Row, SqlitePool};
 use super::{corrupt, now_millis, translate, unavailable};
 use crate::domain::case::{Case, CaseId, RecordedEvent};
 use crate::domain::submission::{Delivery, SubmissionOutcome};
+use crate::domain::agency::AgencyId;
+use crate::storage::seal::Sealer;
 use crate::storage::{CaseWrite, Conflict, Result, StorageError};
 
 pub(super) fn millis(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<SubmissionOutcome> {
+pub(super) async fn write_case(
+    writer: &SqlitePool,
+    sealer: &Sealer,
+    write: CaseWrite,
+) -> Result<SubmissionOutcome> {
     let CaseWrite {
         request,
         case,
@@ -85,7 +91,11 @@ pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<
         .bind(i64::from(event.sequence))
         .bind(millis(event.at))
         .bind(event.by.as_str())
-        .bind(serde_json::to_string(event).map_err(|e| corrupt(&e))?)
+        .bind(seal_body(
+            sealer,
+            &event_address(&case.id, i64::from(event.sequence)),
+            event,
+        )?)
         .execute(&mut *tx)
         .await
         .map_err(|e| translate(e, Conflict::Version))?;
@@ -126,7 +136,7 @@ pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<
         .bind(position)
         .bind(case.id.as_str())
         .bind(millis(outcome.accepted_at))
-        .bind(serde_json::to_string(notice).map_err(|e| corrupt(&e))?)
+        .bind(seal_body(sealer, &message_address(agency, position), notice)?)
         .execute(&mut *tx)
         .await
         .map_err(|e| unavailable(&e))?;
@@ -149,8 +159,12 @@ pub(super) async fn write_case(writer: &SqlitePool, write: CaseWrite) -> Result<
     Ok(outcome)
 }
 
-pub(super) async fn load_case(readers: &SqlitePool, id: &CaseId) -> Result<Option<Case>> {
-    let rows = sqlx::query("SELECT body FROM case_events WHERE case_id = ? ORDER BY sequence")
+pub(super) async fn load_case(
+    readers: &SqlitePool,
+    sealer: &Sealer,
+    id: &CaseId,
+) -> Result<Option<Case>> {
+    let rows = sqlx::query("SELECT sequence, body FROM case_events WHERE case_id = ? ORDER BY sequence")
         .bind(id.as_str())
         .fetch_all(readers)
         .await
@@ -161,11 +175,91 @@ pub(super) async fn load_case(readers: &SqlitePool, id: &CaseId) -> Result<Optio
     let history = rows
         .iter()
         .map(|row| {
-            serde_json::from_str::<RecordedEvent>(row.get::<&str, _>("body"))
-                .map_err(|e| corrupt(&e))
+            open_body::<RecordedEvent>(
+                sealer,
+                &event_address(id, row.get::<i64, _>("sequence")),
+                row.get::<&[u8], _>("body"),
+            )
         })
         .collect::<Result<Vec<_>>>()?;
     Case::from_history(id.clone(), history)
         .map(Some)
         .map_err(|e| corrupt(&e))
+}
+
+/// Where a case event is stored: the associated data of its seal.
+fn event_address(case: &CaseId, sequence: i64) -> String {
+    format!("case_events/{case}/{sequence}")
+}
+
+/// Where an inbox message is stored: the associated data of its seal.
+pub(super) fn message_address(agency: &AgencyId, position: i64) -> String {
+    format!("inbox_messages/{agency}/{position}")
+}
+
+fn seal_body(sealer: &Sealer, address: &str, body: &impl serde::Serialize) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(body).map_err(|e| corrupt(&e))?;
+    sealer.seal(address, &json).map_err(|e| corrupt(&e))
+}
+
+pub(super) fn open_body<T: serde::de::DeserializeOwned>(
+    sealer: &Sealer,
+    address: &str,
+    stored: &[u8],
+) -> Result<T> {
+    let json = sealer.open(address, stored).map_err(|e| corrupt(&e))?;
+    serde_json::from_slice(&json).map_err(|e| corrupt(&e))
+}
+
+/// Seals the bodies that a version before sealing stored as plain text.
+pub(super) async fn seal_plain_bodies(writer: &SqlitePool, sealer: &Sealer) -> Result<()> {
+    let mut tx = writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let events = sqlx::query(
+        "SELECT case_id, sequence, body FROM case_events WHERE typeof(body) = 'text'",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    for row in &events {
+        let case: &str = row.get("case_id");
+        let sequence: i64 = row.get("sequence");
+        let sealed = sealer
+            .seal(&format!("case_events/{case}/{sequence}"), row.get::<&[u8], _>("body"))
+            .map_err(|e| corrupt(&e))?;
+        sqlx::query("UPDATE case_events SET body = ? WHERE case_id = ? AND sequence = ?")
+            .bind(sealed)
+            .bind(case)
+            .bind(sequence)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    }
+    let messages = sqlx::query(
+        "SELECT agency_id, position, body FROM inbox_messages WHERE typeof(body) = 'text'",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    for row in &messages {
+        let agency: &str = row.get("agency_id");
+        let position: i64 = row.get("position");
+        let sealed = sealer
+            .seal(&format!("inbox_messages/{agency}/{position}"), row.get::<&[u8], _>("body"))
+            .map_err(|e| corrupt(&e))?;
+        sqlx::query("UPDATE inbox_messages SET body = ? WHERE agency_id = ? AND position = ?")
+            .bind(sealed)
+            .bind(agency)
+            .bind(position)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    }
+    tx.commit().await.map_err(|e| unavailable(&e))?;
+    if !events.is_empty() || !messages.is_empty() {
+        tracing::info!(events = events.len(), messages = messages.len(), "sealed plain bodies");
+    }
+    Ok(())
 }

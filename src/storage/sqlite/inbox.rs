@@ -2,9 +2,11 @@
 
 use sqlx::{Row, SqlitePool};
 
+use super::cases::{message_address, open_body};
 use super::{corrupt, unavailable};
+use crate::storage::seal::Sealer;
 use crate::domain::agency::AgencyId;
-use crate::domain::notice::{InboxMessage, Notice};
+use crate::domain::notice::InboxMessage;
 use crate::storage::{InboxState, Result};
 
 fn position(value: u64) -> i64 {
@@ -13,6 +15,7 @@ fn position(value: u64) -> i64 {
 
 pub(super) async fn after(
     readers: &SqlitePool,
+    sealer: &Sealer,
     agency: &AgencyId,
     after: u64,
     limit: u32,
@@ -36,8 +39,11 @@ pub(super) async fn after(
                     i128::from(created_at) * 1_000_000,
                 )
                 .map_err(|e| corrupt(&e))?,
-                notice: serde_json::from_str::<Notice>(row.get::<&str, _>("body"))
-                    .map_err(|e| corrupt(&e))?,
+                notice: open_body(
+                    sealer,
+                    &message_address(agency, row.get::<i64, _>("position")),
+                    row.get::<&[u8], _>("body"),
+                )?,
             })
         })
         .collect()

@@ -4,6 +4,7 @@
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::cases::{load_case, millis};
+use crate::storage::seal::Sealer;
 use super::{corrupt, unavailable};
 use crate::domain::case::{Case, CaseId};
 use crate::storage::{CaseFilter, Cutoffs, Result};
@@ -52,7 +53,11 @@ pub(super) async fn due_cases(
     case_ids(rows)
 }
 
-pub(super) async fn list_cases(readers: &SqlitePool, filter: &CaseFilter) -> Result<Vec<Case>> {
+pub(super) async fn list_cases(
+    readers: &SqlitePool,
+    sealer: &Sealer,
+    filter: &CaseFilter,
+) -> Result<Vec<Case>> {
     let prefix = format!("{}%", filter.jurisdiction.prefix());
     let mut query = QueryBuilder::new("SELECT c.id FROM cases c WHERE (c.executing_region LIKE ");
     query
@@ -96,7 +101,7 @@ pub(super) async fn list_cases(readers: &SqlitePool, filter: &CaseFilter) -> Res
         .map_err(|e| unavailable(&e))?;
     let mut cases = Vec::with_capacity(rows.len());
     for id in case_ids(rows)? {
-        if let Some(case) = load_case(readers, &id).await? {
+        if let Some(case) = load_case(readers, sealer, &id).await? {
             cases.push(case);
         }
     }

@@ -2,23 +2,27 @@
 //! NORMAL can lose the last commits on power loss), one writer connection
 //! taking `BEGIN IMMEDIATE`, and a separate pool of readers.
 
+mod audit;
 mod cases;
 mod inbox;
 mod lists;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::seal::Sealer;
 use super::{
     CaseFilter, CaseWrite, Cutoffs, InboxState, PersonKey, Result, Storage, StorageError,
     StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
+use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use crate::domain::case::{Case, CaseId};
 use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
@@ -30,6 +34,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStorage {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// Seals what names a person; without it, case data cannot be read or
+    /// written (the registry and the audit log can).
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl SqliteStorage {
@@ -62,7 +69,11 @@ impl SqliteStorage {
             .connect_with(options.read_only(true))
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            sealer: None,
+        })
     }
 
     /// Runs SQLite's own integrity check; `Ok(())` when it says "ok".
@@ -79,6 +90,24 @@ impl SqliteStorage {
         } else {
             Err(StorageError::Corrupt(result))
         }
+    }
+
+    /// The same storage, sealing personal data with `sealer`. Bodies a
+    /// version before sealing left in plain text are sealed now, in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// When the plain bodies cannot be sealed.
+    pub async fn sealed(mut self, sealer: Sealer) -> Result<Self> {
+        cases::seal_plain_bodies(&self.writer, &sealer).await?;
+        self.sealer = Some(Arc::new(sealer));
+        Ok(self)
+    }
+
+    fn sealer(&self) -> Result<&Sealer> {
+        self.sealer
+            .as_deref()
+            .ok_or_else(|| corrupt(&"case data needs the master key; the storage was opened without it"))
     }
 
     pub async fn close(&self) {
@@ -212,11 +241,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {
-        cases::write_case(&self.writer, write).await
+        cases::write_case(&self.writer, self.sealer()?, write).await
     }
 
     async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
-        cases::load_case(&self.readers, id).await
+        cases::load_case(&self.readers, self.sealer()?, id).await
     }
 
     async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>> {
@@ -228,7 +257,7 @@ impl Storage for SqliteStorage {
                 .map_err(|e| unavailable(&e))?;
         match id {
             Some(id) => {
-                cases::load_case(&self.readers, &CaseId::parse(&id).map_err(|e| corrupt(&e))?).await
+                cases::load_case(&self.readers, self.sealer()?, &CaseId::parse(&id).map_err(|e| corrupt(&e))?).await
             }
             None => Ok(None),
         }
@@ -245,7 +274,7 @@ impl Storage for SqliteStorage {
         let mut cases = Vec::with_capacity(ids.len());
         for id in ids {
             let id = CaseId::parse(&id).map_err(|e| corrupt(&e))?;
-            cases.extend(cases::load_case(&self.readers, &id).await?);
+            cases.extend(cases::load_case(&self.readers, self.sealer()?, &id).await?);
         }
         Ok(cases)
     }
@@ -262,7 +291,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
-        lists::list_cases(&self.readers, filter).await
+        lists::list_cases(&self.readers, self.sealer()?, filter).await
     }
 
     async fn inbox_after(
@@ -271,7 +300,7 @@ impl Storage for SqliteStorage {
         after: u64,
         limit: u32,
     ) -> Result<Vec<InboxMessage>> {
-        inbox::after(&self.readers, agency, after, limit).await
+        inbox::after(&self.readers, self.sealer()?, agency, after, limit).await
     }
 
     async fn inbox_state(&self, agency: &AgencyId) -> Result<InboxState> {
@@ -280,5 +309,13 @@ impl Storage for SqliteStorage {
 
     async fn acknowledge(&self, agency: &AgencyId, position: u64) -> Result<Option<InboxState>> {
         inbox::acknowledge(&self.writer, agency, position).await
+    }
+
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<Chain> {
+        audit::append(&self.writer, records).await
+    }
+
+    async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>> {
+        audit::entries(&self.readers, after, limit).await
     }
 }

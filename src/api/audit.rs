@@ -1,0 +1,264 @@
+//! The one wrapper every handler runs in: authenticate, handle, record the
+//! call in the audit log, answer. A handler gets its caller only from
+//! [`audited`], so none can skip the record; refused and unauthenticated
+//! calls are recorded like any other.
+//!
+//! The entry is appended after the handler and before the answer. If it
+//! cannot be appended the call answers `UNAVAILABLE`, whatever the handler
+//! did: no answer leaves without its entry. For a write that already
+//! committed this tells the client "try again" about something that
+//! happened; every write here is safe to repeat (a request id replays its
+//! stored answer, an acknowledgement never moves back), and the repeat is
+//! recorded. A client that hangs up mid-call drops the handler; the call
+//! is then recorded as `CANCELLED`, since a write may have committed.
+//! Writing the entry in the write's own transaction would close these
+//! gaps and is left for when appends are batched.
+
+use std::future::Future;
+
+use tonic::{Code, Request, Response, Status};
+
+use super::pb;
+use super::pb::get_case_request::Key;
+use super::supervision::CommandRequest;
+use super::to_status;
+use crate::domain::agency::AgencyRef;
+use crate::domain::audit::{AuditCaller, AuditDetails, AuditRecord, AuditText, Lookup};
+use crate::gateway::Gateway;
+use crate::pki::PeerIdentity;
+
+/// A request message: the method it belongs to, and what the audit log
+/// keeps of it.
+pub(super) trait Audited {
+    /// The full gRPC method name.
+    const CALL: &'static str;
+
+    fn details(&self, _gateway: &Gateway) -> AuditDetails {
+        AuditDetails::default()
+    }
+}
+
+/// An answer that names the case it disclosed or changed.
+pub(super) trait Disclosed {
+    fn case_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Runs `handle` for an authenticated caller and records the call, however
+/// it ends.
+///
+/// # Errors
+/// The handler's status, `UNAUTHENTICATED`, or `UNAVAILABLE` when the
+/// audit log cannot be written.
+pub(super) async fn audited<T, R, F, Fut>(
+    gateway: &Gateway,
+    request: Request<T>,
+    handle: F,
+) -> Result<Response<R>, Status>
+where
+    T: Audited,
+    R: Disclosed,
+    F: FnOnce(AgencyRef, T) -> Fut,
+    Fut: Future<Output = Result<R, Status>>,
+{
+    let peer = request.extensions().get::<PeerIdentity>().cloned();
+    let message = request.into_inner();
+    let mut details = message.details(gateway);
+    let (caller, answer) = match gateway.authenticate(peer.as_ref()).await {
+        Ok(agency) => {
+            let caller = AuditCaller::Agency {
+                id: agency.id.to_string(),
+            };
+            let unfinished = gateway.audit_unless_finished(AuditRecord {
+                at: gateway.now(),
+                caller: caller.clone(),
+                call: T::CALL.to_owned(),
+                outcome: code_name(Code::Cancelled).to_owned(),
+                reason: Some(AuditText::new("the client left before the answer")),
+                details: details.clone(),
+            });
+            let answer = handle(agency, message).await;
+            unfinished.finished();
+            (caller, answer)
+        }
+        Err(error) => {
+            let claimed = peer
+                .as_ref()
+                .and_then(|peer| peer.agency.as_ref().ok())
+                .map(|agency| agency.id.to_string());
+            (
+                AuditCaller::Unauthenticated { claimed },
+                Err(to_status(error)),
+            )
+        }
+    };
+    if let Ok(response) = &answer
+        && details.case_id.is_none()
+    {
+        details.case_id = response.case_id().map(AuditText::new);
+    }
+    let record = AuditRecord {
+        at: gateway.now(),
+        caller,
+        call: T::CALL.to_owned(),
+        outcome: code_name(answer.as_ref().err().map_or(Code::Ok, Status::code)).to_owned(),
+        reason: answer
+            .as_ref()
+            .err()
+            .map(|status| AuditText::new(status.message())),
+        details,
+    };
+    gateway.audit(record).await.map_err(to_status)?;
+    answer.map(Response::new)
+}
+
+/// The canonical upper-case name of a gRPC code.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+fn with_request_id(request_id: &str) -> AuditDetails {
+    AuditDetails {
+        request_id: Some(AuditText::new(request_id)),
+        ..AuditDetails::default()
+    }
+}
+
+impl Audited for pb::AnnounceReleaseRequest {
+    const CALL: &'static str = "handover.v1.IntakeService/AnnounceRelease";
+    fn details(&self, _gateway: &Gateway) -> AuditDetails {
+        with_request_id(&self.request_id)
+    }
+}
+
+impl Audited for pb::SubmitDischargeRequest {
+    const CALL: &'static str = "handover.v1.IntakeService/SubmitDischarge";
+    fn details(&self, _gateway: &Gateway) -> AuditDetails {
+        with_request_id(&self.request_id)
+    }
+}
+
+impl Audited for pb::SubscribeRequest {
+    const CALL: &'static str = "handover.v1.InboxService/Subscribe";
+    fn details(&self, _gateway: &Gateway) -> AuditDetails {
+        AuditDetails {
+            position: self.after_position,
+            ..AuditDetails::default()
+        }
+    }
+}
+
+impl Audited for pb::AcknowledgeRequest {
+    const CALL: &'static str = "handover.v1.InboxService/Acknowledge";
+    fn details(&self, _gateway: &Gateway) -> AuditDetails {
+        AuditDetails {
+            position: Some(self.position),
+            ..AuditDetails::default()
+        }
+    }
+}
+
+/// A case query keeps its purpose and how it named the case; by identity
+/// number only the keyed person hash.
+impl Audited for pb::GetCaseRequest {
+    const CALL: &'static str = "handover.v1.CaseService/GetCase";
+    fn details(&self, gateway: &Gateway) -> AuditDetails {
+        let (case_id, lookup) = match &self.key {
+            Some(Key::CaseId(id)) => (Some(AuditText::new(id)), Some(Lookup::CaseId)),
+            Some(Key::IdNumber(number)) => (
+                None,
+                Some(Lookup::IdNumber {
+                    person: gateway.audit_person(number),
+                }),
+            ),
+            None => (None, None),
+        };
+        AuditDetails {
+            case_id,
+            lookup,
+            purpose: (!self.purpose.trim().is_empty()).then(|| AuditText::new(&self.purpose)),
+            ..AuditDetails::default()
+        }
+    }
+}
+
+impl Audited for pb::ListCasesRequest {
+    const CALL: &'static str = "handover.v1.CaseService/ListCases";
+}
+
+macro_rules! audited_command {
+    ($($request:ident => $method:literal),* $(,)?) => {$(
+        impl Audited for pb::$request {
+            const CALL: &'static str = concat!("handover.v1.SupervisionService/", $method);
+            fn details(&self, _gateway: &Gateway) -> AuditDetails {
+                let (request_id, case_id, _) = self.target();
+                AuditDetails {
+                    case_id: Some(AuditText::new(case_id)),
+                    ..with_request_id(request_id)
+                }
+            }
+        }
+    )*};
+}
+
+audited_command!(
+    ConfirmPickupRequest => "ConfirmPickup",
+    ConfirmReportRequest => "ConfirmReport",
+    RequestTransferRequest => "RequestTransfer",
+    AcceptTransferRequest => "AcceptTransfer",
+    RejectTransferRequest => "RejectTransfer",
+    WithdrawTransferRequest => "WithdrawTransfer",
+    ConfirmArrivalRequest => "ConfirmArrival",
+    NotifyAbsenceRequest => "NotifyAbsence",
+    ReportLostContactRequest => "ReportLostContact",
+    RestoreContactRequest => "RestoreContact",
+    SuspendCaseRequest => "SuspendCase",
+    ResumeCaseRequest => "ResumeCase",
+    CloseCaseRequest => "CloseCase",
+);
+
+impl Disclosed for pb::Receipt {
+    fn case_id(&self) -> Option<&str> {
+        Some(self.case_id.as_str()).filter(|id| !id.is_empty())
+    }
+}
+
+impl Disclosed for pb::AnnounceReleaseResponse {
+    fn case_id(&self) -> Option<&str> {
+        self.receipt.as_ref().and_then(Disclosed::case_id)
+    }
+}
+
+impl Disclosed for pb::SubmitDischargeResponse {
+    fn case_id(&self) -> Option<&str> {
+        self.receipt.as_ref().and_then(Disclosed::case_id)
+    }
+}
+
+impl Disclosed for pb::GetCaseResponse {
+    fn case_id(&self) -> Option<&str> {
+        self.case.as_ref().map(|case| case.case_id.as_str())
+    }
+}
+
+impl Disclosed for pb::ListCasesResponse {}
+impl Disclosed for pb::AcknowledgeResponse {}

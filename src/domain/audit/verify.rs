@@ -1,0 +1,217 @@
+//! Walking the chain: the first row that does not continue it, and why.
+//!
+//! A row continues the chain when its entry is intact (its hash is
+//! `SHA-256(prev || entry)` for the `prev` the entry names), names the hash
+//! the chain has reached, and carries the next sequence both in its bytes
+//! and in its column. When a row does not, the row after it tells the
+//! cases apart:
+//!
+//! - the next row is the genuine entry for this place: this row was
+//!   **inserted** before it;
+//! - this row is intact but belongs further on, and the next row follows
+//!   it: the entries up to it were **removed**;
+//! - this row is intact but belongs further back, and the next row follows
+//!   it: forged entries that chain well were **inserted** from its place;
+//! - this row is intact and in place but names another previous hash: the
+//!   entry before it was **changed** and its hash recomputed to hide it;
+//! - otherwise this row was **changed**.
+//!
+//! Beyond a single change these are best guesses; any break is still found
+//! at or before the first tampered row. What the check cannot see is the
+//! tail: entries removed from the end, or appended with a correctly
+//! computed hash. Compare the [`Head`] with one recorded earlier.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use super::{GENESIS, Hash, SealedEntry, hex, link, parse_hash};
+
+/// The verified end of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub entries: u64,
+    pub hash: Hash,
+}
+
+impl fmt::Display for Head {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} entries, head {}", self.entries, hex(&self.hash))
+    }
+}
+
+/// The first place where the log was tampered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("entry {sequence} was {kind}: {why}")]
+pub struct Break {
+    pub sequence: u64,
+    pub kind: BreakKind,
+    pub why: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakKind {
+    Changed,
+    Removed,
+    Inserted,
+}
+
+impl fmt::Display for BreakKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BreakKind::Changed => "changed",
+            BreakKind::Removed => "removed",
+            BreakKind::Inserted => "inserted",
+        })
+    }
+}
+
+/// Checks rows fed in sequence order, holding one back to look ahead; so
+/// a log can be read a page at a time.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    head: Head,
+    pending: Option<SealedEntry>,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Verifier {
+    pub fn new() -> Self {
+        Self {
+            head: Head {
+                entries: 0,
+                hash: GENESIS,
+            },
+            pending: None,
+        }
+    }
+
+    /// Takes the next row.
+    ///
+    /// # Errors
+    /// The first break, found once the row after it is known.
+    pub fn push(&mut self, row: SealedEntry) -> Result<(), Break> {
+        if let Some(pending) = self.pending.take() {
+            self.check(&pending, Some(&row))?;
+        }
+        self.pending = Some(row);
+        Ok(())
+    }
+
+    /// The head of an intact log.
+    ///
+    /// # Errors
+    /// The first break.
+    pub fn finish(mut self) -> Result<Head, Break> {
+        if let Some(pending) = self.pending.take() {
+            self.check(&pending, None)?;
+        }
+        Ok(self.head)
+    }
+
+    fn check(&mut self, row: &SealedEntry, next: Option<&SealedEntry>) -> Result<(), Break> {
+        let place = self.head.entries + 1;
+        let seen = Seen::of(row);
+        if seen.intact && seen.prev == Some(self.head.hash) && seen.sequence == Some(place) {
+            if row.sequence == place {
+                self.head = Head {
+                    entries: place,
+                    hash: row.hash,
+                };
+                return Ok(());
+            }
+            return Err(changed(place, "its sequence column was altered"));
+        }
+        let next = next.map(|next| (next, Seen::of(next)));
+        if let Some((_, after)) = &next
+            && after.intact
+            && after.sequence == Some(place)
+            && after.prev == Some(self.head.hash)
+        {
+            return Err(Break {
+                sequence: place,
+                kind: BreakKind::Inserted,
+                why: "the genuine entry for this place comes after it",
+            });
+        }
+        let followed = next
+            .as_ref()
+            .is_none_or(|(_, after)| after.prev == Some(row.hash));
+        match (seen.intact, seen.sequence) {
+            (true, Some(sequence)) if sequence > place && followed => Err(Break {
+                sequence: place,
+                kind: BreakKind::Removed,
+                why: "the entry in its place belongs further on",
+            }),
+            (true, Some(sequence)) if sequence < place && followed => Err(Break {
+                sequence,
+                kind: BreakKind::Inserted,
+                why: "forged entries push the genuine one back",
+            }),
+            (true, Some(sequence)) if sequence == place && place > 1 => Err(changed(
+                place - 1,
+                "the next entry names another hash for it (its hash was recomputed)",
+            )),
+            (true, _) => Err(changed(place, "it does not continue the chain")),
+            (false, _) => Err(changed(place, "its hash does not match its content")),
+        }
+    }
+}
+
+fn changed(sequence: u64, why: &'static str) -> Break {
+    Break {
+        sequence,
+        kind: BreakKind::Changed,
+        why,
+    }
+}
+
+/// Checks a whole log, rows in sequence order.
+///
+/// # Errors
+/// The first break.
+pub fn verify(rows: impl IntoIterator<Item = SealedEntry>) -> Result<Head, Break> {
+    let mut verifier = Verifier::new();
+    for row in rows {
+        verifier.push(row)?;
+    }
+    verifier.finish()
+}
+
+/// What a row says about itself.
+struct Seen {
+    /// Its hash is `SHA-256(prev || entry)` for the `prev` it names.
+    intact: bool,
+    sequence: Option<u64>,
+    prev: Option<Hash>,
+}
+
+impl Seen {
+    fn of(row: &SealedEntry) -> Self {
+        #[derive(Deserialize)]
+        struct Place {
+            sequence: u64,
+            prev: String,
+        }
+        match serde_json::from_str::<Place>(&row.entry) {
+            Ok(place) => {
+                let prev = parse_hash(&place.prev);
+                Self {
+                    intact: prev.is_some_and(|prev| link(&prev, &row.entry) == row.hash),
+                    sequence: Some(place.sequence),
+                    prev,
+                }
+            }
+            Err(_) => Self {
+                intact: false,
+                sequence: None,
+                prev: None,
+            },
+        }
+    }
+}

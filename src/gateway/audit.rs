@@ -1,0 +1,103 @@
+//! Appending to the audit log, and checking it, for any transport.
+
+use super::{Gateway, GatewayError, Result};
+use crate::domain::audit::{self, AuditRecord, Break, Head, Verifier};
+use crate::domain::id_number::IdNumber;
+use crate::storage::{Storage, StorageError};
+
+/// Rows read at a time when checking the log.
+const VERIFY_PAGE: u32 = 1024;
+
+impl Gateway {
+    /// Appends one call's record to the audit log.
+    ///
+    /// The append runs in its own task: a client that hangs up drops the
+    /// call's future, and the entry of what already happened must be
+    /// written all the same.
+    ///
+    /// # Errors
+    /// `Unavailable` when the log cannot be written; the caller must not
+    /// answer the call as if it were recorded.
+    pub async fn audit(&self, record: AuditRecord) -> Result<()> {
+        let storage = self.storage.clone();
+        let call = record.call.clone();
+        let appended =
+            tokio::spawn(async move { storage.append_audit(std::slice::from_ref(&record)).await })
+                .await
+                .map_err(|e| GatewayError::Internal(format!("audit append task: {e}")))?;
+        appended.map(|_| ()).map_err(|error| {
+            tracing::error!(%error, %call, "the audit log cannot be written");
+            GatewayError::Unavailable(Some(error))
+        })
+    }
+
+    /// A guard that records `record` (meant to say `CANCELLED`) if it is
+    /// dropped armed: when a client hangs up, its call's future is dropped
+    /// mid-way, and a write it started may still have committed.
+    pub fn audit_unless_finished(&self, record: AuditRecord) -> Unfinished {
+        Unfinished {
+            gateway: self.clone(),
+            record: Some(record),
+        }
+    }
+
+    /// The keyed person hash (hex) of an identity number as typed, for the
+    /// audit log; `None` when the text is not a valid number. The number
+    /// itself goes no further.
+    pub fn audit_person(&self, number: &str) -> Option<String> {
+        let number = IdNumber::parse(number, self.clock.today()).ok()?;
+        Some(audit::hex(&self.keyer.key(&number)))
+    }
+}
+
+/// See [`Gateway::audit_unless_finished`].
+pub struct Unfinished {
+    gateway: Gateway,
+    record: Option<AuditRecord>,
+}
+
+impl Unfinished {
+    /// The call finished and records its own outcome.
+    pub fn finished(mut self) {
+        self.record = None;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Some(record) = self.record.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let gateway = self.gateway.clone();
+                // `audit` logs a failure itself; nobody is left to answer.
+                runtime.spawn(async move { gateway.audit(record).await });
+            }
+            Err(_) => tracing::error!(call = %record.call, "an abandoned call was not audited"),
+        }
+    }
+}
+
+/// Walks the whole audit log in `storage`.
+///
+/// # Errors
+/// The outer error when storage cannot be read; the inner one names the
+/// first entry changed, removed or inserted.
+pub async fn verify_audit(
+    storage: &dyn Storage,
+) -> std::result::Result<std::result::Result<Head, Break>, StorageError> {
+    let mut verifier = Verifier::new();
+    let mut after = 0;
+    loop {
+        let page = storage.audit_entries(after, VERIFY_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.sequence;
+        for row in page {
+            if let Err(found) = verifier.push(row) {
+                return Ok(Err(found));
+            }
+        }
+    }
+    Ok(verifier.finish())
+}

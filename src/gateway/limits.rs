@@ -1,0 +1,225 @@
+//! Per-agency limits: a token bucket of calls for every agency, and a daily
+//! quota of case queries for police, so that one agency's flood or a
+//! police bulk search cannot slow the others.
+//!
+//! Hand-written rather than `governor`: the buckets read the gateway's
+//! [`Clock`](crate::domain::clock::Clock), so tests move time instead of
+//! sleeping, and the whole thing is some fifty lines. Buckets are kept only
+//! for authenticated agencies, so their number is bounded by the registry.
+//! Each replica counts on its own: with `n` replicas an agency gets up to
+//! `n` times the rate, which is the intent (the limit protects a replica).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::domain::agency::{AgencyId, AgencyKind, AgencyRef};
+use crate::domain::clock::CHINA;
+use crate::domain::policy::Call;
+
+/// The `[limits]` table of the configuration.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Calls each agency may make per second, on average.
+    pub calls_per_second: f64,
+    /// Calls an agency may make at once after a quiet spell.
+    pub burst: u32,
+    /// Case queries (`GetCase`, `ListCases`) each police agency may make per
+    /// calendar day, China time. 0 means no quota.
+    pub police_queries_per_day: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            calls_per_second: 100.0,
+            burst: 500,
+            police_queries_per_day: 2000,
+        }
+    }
+}
+
+/// A refusal for now, with when to try again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exhausted {
+    pub message: String,
+    pub retry_after: Duration,
+    /// The quota that ran out, for `QuotaFailure` details.
+    pub subject: String,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: OffsetDateTime,
+}
+
+/// The counters behind [`Limits`].
+#[derive(Debug, Default)]
+pub struct Limiter {
+    limits: Limits,
+    buckets: Mutex<HashMap<AgencyId, Bucket>>,
+    queries: Mutex<HashMap<AgencyId, (time::Date, u32)>>,
+}
+
+impl Limiter {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// Counts one `call` by `agency` at `now`.
+    ///
+    /// # Errors
+    /// [`Exhausted`] when the agency's bucket is empty or, for a police
+    /// query, its daily quota is used up; nothing is counted then.
+    pub fn admit(&self, agency: &AgencyRef, call: Call, now: OffsetDateTime) -> Result<(), Exhausted> {
+        let quota_counts = agency.kind == AgencyKind::Police
+            && matches!(call, Call::GetCase | Call::ListCases)
+            && self.limits.police_queries_per_day > 0;
+        if quota_counts {
+            self.check_quota(&agency.id, now)?;
+        }
+        self.take_token(&agency.id, now)?;
+        if quota_counts {
+            let today = now.to_offset(CHINA).date();
+            let mut queries = self.queries.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = queries.entry(agency.id.clone()).or_insert((today, 0));
+            if entry.0 != today {
+                *entry = (today, 0);
+            }
+            entry.1 += 1;
+        }
+        Ok(())
+    }
+
+    fn take_token(&self, agency: &AgencyId, now: OffsetDateTime) -> Result<(), Exhausted> {
+        let rate = self.limits.calls_per_second.max(f64::MIN_POSITIVE);
+        let burst = f64::from(self.limits.burst.max(1));
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = buckets.entry(agency.clone()).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        // A clock that steps back must not mint tokens.
+        let elapsed = (now - bucket.at).as_seconds_f64().max(0.0);
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+        bucket.at = bucket.at.max(now);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait = Duration::from_secs_f64(((1.0 - bucket.tokens) / rate).min(86_400.0));
+        Err(Exhausted {
+            message: format!(
+                "{agency} made more than {} calls per second (burst {}); retry in {} ms",
+                self.limits.calls_per_second,
+                self.limits.burst,
+                wait.as_millis().max(1)
+            ),
+            retry_after: wait,
+            subject: format!("agency:{agency}/calls"),
+        })
+    }
+
+    fn check_quota(&self, agency: &AgencyId, now: OffsetDateTime) -> Result<(), Exhausted> {
+        let local = now.to_offset(CHINA);
+        let queries = self.queries.lock().unwrap_or_else(|e| e.into_inner());
+        match queries.get(agency) {
+            Some((day, used))
+                if *day == local.date() && *used >= self.limits.police_queries_per_day =>
+            {
+                let midnight = local
+                    .date()
+                    .next_day()
+                    .map_or(local, |next| next.midnight().assume_offset(CHINA));
+                let wait = (midnight - local).try_into().unwrap_or(Duration::ZERO);
+                Err(Exhausted {
+                    message: format!(
+                        "{agency} used its {} case queries of today; the quota renews at midnight China time",
+                        self.limits.police_queries_per_day
+                    ),
+                    retry_after: wait,
+                    subject: format!("agency:{agency}/case-queries-per-day"),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::domain::testing::agency;
+
+    fn limiter(rate: f64, burst: u32, quota: u32) -> Limiter {
+        Limiter::new(Limits {
+            calls_per_second: rate,
+            burst,
+            police_queries_per_day: quota,
+        })
+    }
+
+    #[test]
+    fn a_burst_is_allowed_then_refused_with_a_wait_then_refilled() {
+        let limiter = limiter(2.0, 3, 0);
+        let project = agency("county-project", "140106", "yingze-project");
+        let t = datetime!(2026-11-28 02:00 UTC);
+        for _ in 0..3 {
+            limiter.admit(&project, Call::ConfirmPickup, t).unwrap();
+        }
+        let refused = limiter.admit(&project, Call::ConfirmPickup, t).unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_millis(500));
+        let later = t + time::Duration::milliseconds(500);
+        limiter.admit(&project, Call::ConfirmPickup, later).unwrap();
+        assert!(limiter.admit(&project, Call::ConfirmPickup, later).is_err());
+    }
+
+    #[test]
+    fn one_agency_flooding_leaves_the_others_their_calls() {
+        let limiter = limiter(1.0, 1, 0);
+        let t = datetime!(2026-11-28 02:00 UTC);
+        let flood = agency("detox-center", "140100", "taiyuan-detox");
+        limiter.admit(&flood, Call::SubmitDischarge, t).unwrap();
+        assert!(limiter.admit(&flood, Call::SubmitDischarge, t).is_err());
+        let other = agency("county-project", "140106", "yingze-project");
+        limiter.admit(&other, Call::ConfirmPickup, t).unwrap();
+    }
+
+    #[test]
+    fn police_queries_stop_at_the_daily_quota_until_midnight_china_time() {
+        let limiter = limiter(1000.0, 1000, 2);
+        let police = agency("police", "140106", "yingze-police");
+        // 22:00 China time.
+        let t = datetime!(2026-11-28 14:00 UTC);
+        limiter.admit(&police, Call::GetCase, t).unwrap();
+        limiter.admit(&police, Call::ListCases, t).unwrap();
+        limiter.admit(&police, Call::Subscribe, t).unwrap();
+        let refused = limiter.admit(&police, Call::GetCase, t).unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_secs(2 * 3600));
+        assert!(refused.subject.ends_with("case-queries-per-day"));
+        let office = agency("oversight", "140000", "shanxi-office");
+        limiter.admit(&office, Call::GetCase, t).unwrap();
+        limiter.admit(&police, Call::GetCase, t + time::Duration::hours(2)).unwrap();
+    }
+
+    #[test]
+    fn a_clock_that_steps_back_mints_no_tokens() {
+        let limiter = limiter(1.0, 1, 0);
+        let project = agency("county-project", "140106", "yingze-project");
+        let t = datetime!(2026-11-28 02:00 UTC);
+        limiter.admit(&project, Call::ConfirmPickup, t).unwrap();
+        let earlier = t - time::Duration::hours(1);
+        assert!(limiter.admit(&project, Call::ConfirmPickup, earlier).is_err());
+        assert!(limiter.admit(&project, Call::ConfirmPickup, t).is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! The audit log in SQLite: rows sealed by the single writer, and a
+//! read-only opening for checking the log while the server is stopped.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{Row, SqlitePool};
+
+use super::{SqliteStorage, corrupt, unavailable};
+use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
+use crate::storage::{Result, StorageError};
+
+/// Seals and inserts `records` after the last row. `BEGIN IMMEDIATE` on
+/// the one writer connection takes the write lock before the last hash is
+/// read, so no other append can slip in between and fork the chain.
+pub(super) async fn append(writer: &SqlitePool, records: &[AuditRecord]) -> Result<Chain> {
+    let mut tx = writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let last = sqlx::query("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let mut chain = match last {
+        Some(row) => {
+            let (sequence, hash) = sequence_and_hash(&row)?;
+            Chain::resume(sequence, hash)
+        }
+        None => Chain::new(),
+    };
+    for record in records {
+        let sealed = chain.seal(record).map_err(|e| corrupt(&e))?;
+        sqlx::query("INSERT INTO audit_log (sequence, entry, hash) VALUES (?, ?, ?)")
+            .bind(to_i64(sealed.sequence))
+            .bind(&sealed.entry)
+            .bind(sealed.hash.as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    }
+    tx.commit().await.map_err(|e| unavailable(&e))?;
+    Ok(chain)
+}
+
+pub(super) async fn entries(
+    readers: &SqlitePool,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<SealedEntry>> {
+    let rows = sqlx::query(
+        "SELECT sequence, entry, hash FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT ?",
+    )
+    .bind(to_i64(after))
+    .bind(i64::from(limit))
+    .fetch_all(readers)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    rows.iter()
+        .map(|row| {
+            let (sequence, hash) = sequence_and_hash(row)?;
+            Ok(SealedEntry {
+                sequence,
+                // A row whose text is not UTF-8 was tampered with; let the
+                // chain check say where rather than failing the read.
+                entry: String::from_utf8_lossy(
+                    row.try_get::<&[u8], _>("entry").unwrap_or_default(),
+                )
+                .into_owned(),
+                hash,
+            })
+        })
+        .collect()
+}
+
+/// A damaged hash column reads as zeros, so that the chain check (not the
+/// read) reports the row.
+fn sequence_and_hash(row: &sqlx::sqlite::SqliteRow) -> Result<(u64, [u8; 32])> {
+    let sequence = row
+        .try_get::<i64, _>("sequence")
+        .map_err(|e| corrupt(&e))
+        .and_then(|sequence| u64::try_from(sequence).map_err(|e| corrupt(&e)))?;
+    let hash = row
+        .try_get::<&[u8], _>("hash")
+        .ok()
+        .and_then(|hash| hash.try_into().ok())
+        .unwrap_or([0; 32]);
+    Ok((sequence, hash))
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl SqliteStorage {
+    /// Opens an existing database without writing to it: no migrations, no
+    /// file created, every connection read-only. For checking the audit
+    /// log offline; the server may be running or stopped.
+    ///
+    /// # Errors
+    /// [`StorageError::Unavailable`] when the file is missing or cannot be
+    /// opened.
+    pub async fn open_read_only(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(StorageError::Unavailable(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| unavailable(&e))?
+            .filename(path)
+            .read_only(true);
+        let readers = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(Self {
+            writer: readers.clone(),
+            readers,
+            sealer: None,
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! Limits on the real server: an agency over its call rate, police over
+//! their daily query quota and a message over the size limit are refused
+//! with a retry hint, and nobody else notices.
+
+use std::time::Duration;
+
+use handover_gateway::api::pb;
+use handover_gateway::api::pb::get_case_request::Key;
+use handover_gateway::gateway::Limits;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::steps::*;
+use crate::support::*;
+
+async fn start_limited(limits: Limits) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path()).await;
+    let mut config = config(dir.path());
+    config.limits = limits;
+    start_with(dir, START, config).await
+}
+
+async fn read(app: &App, agency: &str, case_id: &str) -> Result<(), tonic::Status> {
+    app.cases(agency)
+        .await
+        .get_case(pb::GetCaseRequest {
+            key: Some(Key::CaseId(case_id.into())),
+            purpose: "limits".into(),
+        })
+        .await
+        .map(drop)
+}
+
+#[tokio::test]
+async fn an_agency_over_its_rate_is_told_when_to_retry_and_the_others_go_on() {
+    let app = start_limited(Limits {
+        calls_per_second: 1.0,
+        burst: 3,
+        police_queries_per_day: 0,
+    })
+    .await;
+    let case_id = discharged_in_yingze(&app, 1).await.case_id;
+    for _ in 0..3 {
+        read(&app, "yingze-project", &case_id).await.unwrap();
+    }
+    let refused = read(&app, "yingze-project", &case_id).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let hint = refused
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
+        .expect("a retry hint");
+    assert_eq!(hint, Duration::from_secs(1));
+    assert!(refused.message().contains("yingze-project"), "{refused:?}");
+
+    read(&app, "yingze-police", &case_id).await.unwrap();
+    read(&app, "shanxi-office", &case_id).await.unwrap();
+
+    app.clock.advance(time::Duration::seconds(1));
+    read(&app, "yingze-project", &case_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn police_over_their_daily_query_quota_wait_for_the_next_day() {
+    let app = start_limited(Limits {
+        calls_per_second: 1000.0,
+        burst: 1000,
+        police_queries_per_day: 2,
+    })
+    .await;
+    let case_id = discharged_in_yingze(&app, 2).await.case_id;
+    read(&app, "yingze-police", &case_id).await.unwrap();
+    app.cases("yingze-police")
+        .await
+        .list_cases(pb::ListCasesRequest::default())
+        .await
+        .unwrap();
+    let refused = read(&app, "yingze-police", &case_id).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let quota = refused.get_details_quota_failure().expect("quota details");
+    assert!(quota.violations[0].subject.contains("yingze-police"));
+    // START is 10:00 China time: the quota renews in 14 hours.
+    let hint = refused.get_details_retry_info().unwrap().retry_delay;
+    assert_eq!(hint, Some(Duration::from_secs(14 * 3600)));
+
+    read(&app, "taiyuan-police", &case_id).await.unwrap();
+    read(&app, "shanxi-office", &case_id).await.unwrap();
+    pickup(&app, "yingze-project", &case_id).await.unwrap();
+
+    app.clock.advance(time::Duration::hours(14));
+    read(&app, "yingze-police", &case_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_is_refused_and_the_gateway_goes_on() {
+    let app = spawn_app().await;
+    let mut big = person(&id_number("19850101", 3), "140106", None);
+    big.name = "张".repeat(300 * 1024 / 3);
+    let refused = app
+        .intake("taiyuan-detox")
+        .await
+        .submit_discharge(discharge("big", "D-big", big))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.code(), Code::OutOfRange | Code::ResourceExhausted),
+        "{refused:?}"
+    );
+    discharged_in_yingze(&app, 4).await;
+}

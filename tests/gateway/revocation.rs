@@ -1,0 +1,269 @@
+//! Certificates taken back while the gateway runs, and certificates it
+//! never lets in.
+
+use std::future::Future;
+use std::process::Command;
+use std::time::Duration;
+
+use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
+use handover_gateway::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
+use handover_gateway::domain::region::RegionCode;
+use handover_gateway::pki::{AgencyCertOptions, IssuedCertificate, Serial, client_tls, revoke};
+use time::OffsetDateTime;
+use tokio::time::Instant;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::support::*;
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Polls `check` until it holds; fails after [`PATIENCE`].
+async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The certificate and key files of an example agency.
+fn files_of(app: &App, agency: &str) -> IssuedCertificate {
+    IssuedCertificate {
+        cert_pem: app.read(&format!("{agency}.pem")),
+        key_pem: app.read(&format!("{agency}-key.pem")),
+    }
+}
+
+/// Whether a new connection with `cert` gets through the TLS handshake.
+/// The health service asks for no registered agency, so only TLS decides.
+/// With TLS 1.3 a refused client learns it on its first call.
+async fn handshake_passes(app: &App, cert: &IssuedCertificate) -> bool {
+    let tls = client_tls(
+        &app.read("ca.pem"),
+        &cert.cert_pem,
+        &cert.key_pem,
+        "localhost",
+    );
+    let Ok(channel) = app.channel_with(tls).await else {
+        return false;
+    };
+    HealthClient::new(channel)
+        .check(HealthCheckRequest::default())
+        .await
+        .is_ok()
+}
+
+/// Submits a discharge with `cert`: the code it is refused with, if any.
+async fn submit_with(app: &App, cert: &IssuedCertificate) -> Result<(), String> {
+    let tls = client_tls(
+        &app.read("ca.pem"),
+        &cert.cert_pem,
+        &cert.key_pem,
+        "localhost",
+    );
+    let channel = app.channel_with(tls).await.map_err(|e| e.to_string())?;
+    let person = person(&id_number("19900307", 301), "140106", None);
+    IntakeServiceClient::new(channel)
+        .submit_discharge(discharge("r-1", "D-1", person))
+        .await
+        .map(|_| ())
+        .map_err(|status| format!("{:?}", status.code()))
+}
+
+fn detox() -> AgencyRef {
+    AgencyRef::new(
+        AgencyKind::DetoxCenter,
+        RegionCode::parse("140100").unwrap(),
+        AgencyId::parse("taiyuan-detox").unwrap(),
+    )
+    .unwrap()
+}
+
+fn detox_with(app: &App, options: &AgencyCertOptions) -> IssuedCertificate {
+    app.ca()
+        .issue_agency_with(&detox(), "太原市强制隔离戒毒所", options)
+        .unwrap()
+}
+
+/// Reads the stream until it ends or fails; true if it did within time.
+async fn ends(stream: &mut tonic::Streaming<handover_gateway::api::pb::SubscribeResponse>) -> bool {
+    let drained = async { while let Ok(Some(_)) = stream.message().await {} };
+    tokio::time::timeout(PATIENCE, drained).await.is_ok()
+}
+
+#[tokio::test]
+async fn a_revoked_agency_is_shut_out_and_its_open_stream_ends_while_others_go_on() {
+    let app = spawn_app().await;
+    let mut revoked_inbox = app.inbox("yingze-project").await;
+    let mut revoked_stream = subscribe(&mut revoked_inbox, None).await;
+    let mut other_inbox = app.inbox("xiaodian-project").await;
+    let mut other_stream = subscribe(&mut other_inbox, None).await;
+    assert!(revoked_stream.message().await.unwrap().is_some());
+    assert!(other_stream.message().await.unwrap().is_some());
+    let revoked_cert = files_of(&app, "yingze-project");
+
+    let serials = Serial::of_pem(&revoked_cert.cert_pem).unwrap();
+    let dir = certs_dir(app.dir.path());
+    revoke(&app.ca(), &dir, &serials, OffsetDateTime::now_utc()).unwrap();
+
+    eventually(
+        "a new handshake with the revoked certificate fails",
+        || async { !handshake_passes(&app, &revoked_cert).await },
+    )
+    .await;
+    assert!(ends(&mut revoked_stream).await, "the open stream ends");
+    for _ in 0..2 {
+        let heartbeat = tokio::time::timeout(PATIENCE, other_stream.message()).await;
+        let item = heartbeat.expect("the other stream goes on").unwrap();
+        assert!(item.is_some(), "the other stream goes on");
+    }
+    assert!(handshake_passes(&app, &files_of(&app, "xiaodian-project")).await);
+    assert_eq!(
+        submit_with(&app, &files_of(&app, "taiyuan-detox")).await,
+        Ok(())
+    );
+}
+
+#[tokio::test]
+async fn certs_revoke_lists_the_certificate_and_disables_the_agency() {
+    let app = spawn_app().await;
+    let police = files_of(&app, "yingze-police");
+    assert!(handshake_passes(&app, &police).await);
+    let dir = certs_dir(app.dir.path());
+    let database = app.dir.path().join("data/gateway.db");
+    let (dir_arg, db_arg) = (dir.clone(), database.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
+            .args(["certs", "revoke", "--id", "yingze-police", "--dir"])
+            .arg(dir_arg)
+            .arg("--database")
+            .arg(db_arg)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let serial = Serial::of_pem(&police.cert_pem).unwrap().remove(0);
+    assert!(
+        stdout.contains(&format!("revoked yingze-police certificate {serial}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("disabled police yingze-police (140106)"),
+        "{stdout}"
+    );
+    let id = AgencyId::parse("yingze-police").unwrap();
+    let registered = app.gateway.storage().agency(&id).await.unwrap().unwrap();
+    assert!(!registered.enabled);
+    eventually("the revocation list is in force", || async {
+        !handshake_passes(&app, &police).await
+    })
+    .await;
+    assert!(handshake_passes(&app, &files_of(&app, "taiyuan-police")).await);
+}
+
+#[tokio::test]
+async fn a_broken_server_certificate_is_not_loaded_and_the_old_one_keeps_serving() {
+    let app = spawn_app().await;
+    let police = files_of(&app, "yingze-police");
+    let dir = certs_dir(app.dir.path());
+    let server_pem = app.read("server.pem");
+    let (applied, refused) = app.tls.reloads();
+
+    std::fs::write(dir.join("server.pem"), "garbage").unwrap();
+
+    eventually("the broken file is read and refused", || async {
+        app.tls.reloads().1 > refused
+    })
+    .await;
+    assert_eq!(app.tls.reloads().0, applied, "nothing was put in force");
+    assert!(
+        handshake_passes(&app, &police).await,
+        "the old configuration serves"
+    );
+
+    // Mended files are picked up again, here with a revocation.
+    std::fs::write(dir.join("server.pem"), server_pem).unwrap();
+    let serials = Serial::of_pem(&police.cert_pem).unwrap();
+    revoke(&app.ca(), &dir, &serials, OffsetDateTime::now_utc()).unwrap();
+    eventually("the mended files are in force", || async {
+        !handshake_passes(&app, &police).await
+    })
+    .await;
+    assert!(handshake_passes(&app, &files_of(&app, "taiyuan-police")).await);
+}
+
+#[tokio::test]
+async fn an_expired_certificate_fails_the_handshake() {
+    let app = spawn_app().await;
+    let now = OffsetDateTime::now_utc();
+    let expired = detox_with(
+        &app,
+        &AgencyCertOptions {
+            not_before: now - time::Duration::days(30),
+            not_after: now - time::Duration::days(1),
+            ..AgencyCertOptions::default()
+        },
+    );
+    assert!(!handshake_passes(&app, &expired).await);
+    assert!(submit_with(&app, &expired).await.is_err());
+    let current = detox_with(&app, &AgencyCertOptions::default());
+    assert_eq!(submit_with(&app, &current).await, Ok(()), "control");
+}
+
+#[tokio::test]
+async fn a_certificate_without_client_auth_is_unauthenticated() {
+    let app = spawn_app().await;
+    let options = AgencyCertOptions {
+        client_auth: false,
+        ..AgencyCertOptions::default()
+    };
+    let cert = detox_with(&app, &options);
+    assert_eq!(
+        submit_with(&app, &cert).await,
+        Err("Unauthenticated".into())
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_with_two_agency_uris_is_unauthenticated() {
+    let app = spawn_app().await;
+    let options = AgencyCertOptions {
+        extra_uris: vec!["spiffe://handover-gateway/agency/police/140106/yingze-police".into()],
+        ..AgencyCertOptions::default()
+    };
+    let cert = detox_with(&app, &options);
+    assert_eq!(
+        submit_with(&app, &cert).await,
+        Err("Unauthenticated".into())
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_agency_is_unauthenticated() {
+    let app = spawn_app().await;
+    let detox_files = files_of(&app, "taiyuan-detox");
+    assert_eq!(submit_with(&app, &detox_files).await, Ok(()), "control");
+    let storage = app.gateway.storage();
+    let registered = storage.agency(&detox().id).await.unwrap().unwrap();
+    storage
+        .register_agency(&Agency {
+            enabled: false,
+            ..registered
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(
+        submit_with(&app, &detox_files).await,
+        Err("Unauthenticated".into())
+    );
+}
