@@ -70,14 +70,13 @@ where
             let caller = AuditCaller::Agency {
                 id: agency.id.to_string(),
             };
-            let unfinished = gateway.audit_unless_finished(AuditRecord {
-                at: gateway.now(),
-                caller: caller.clone(),
-                call: T::CALL.to_owned(),
-                outcome: code_name(Code::Cancelled).to_owned(),
-                reason: Some(AuditText::new("the client left before the answer")),
-                details: details.clone(),
-            });
+            let left = Status::cancelled("the client left before the answer");
+            let unfinished = gateway.audit_unless_finished(entry::<T>(
+                gateway,
+                caller.clone(),
+                Err(&left),
+                details.clone(),
+            ));
             let answer = handle(agency, message).await;
             unfinished.finished();
             (caller, answer)
@@ -98,19 +97,26 @@ where
     {
         details.case_id = response.case_id().map(AuditText::new);
     }
-    let record = AuditRecord {
+    let outcome = answer.as_ref().map(|_| ());
+    let record = entry::<T>(gateway, caller, outcome, details);
+    gateway.audit(record).await.map_err(to_status)?;
+    answer.map(Response::new)
+}
+
+fn entry<T: Audited>(
+    gateway: &Gateway,
+    caller: AuditCaller,
+    outcome: Result<(), &Status>,
+    details: AuditDetails,
+) -> AuditRecord {
+    AuditRecord {
         at: gateway.now(),
         caller,
         call: T::CALL.to_owned(),
-        outcome: code_name(answer.as_ref().err().map_or(Code::Ok, Status::code)).to_owned(),
-        reason: answer
-            .as_ref()
-            .err()
-            .map(|status| AuditText::new(status.message())),
+        outcome: code_name(outcome.map_or_else(Status::code, |()| Code::Ok)).to_owned(),
+        reason: outcome.err().map(|status| AuditText::new(status.message())),
         details,
-    };
-    gateway.audit(record).await.map_err(to_status)?;
-    answer.map(Response::new)
+    }
 }
 
 /// The canonical upper-case name of a gRPC code.

@@ -95,22 +95,28 @@ pub async fn run(command: CertsCommand) -> anyhow::Result<()> {
             );
         }
         CertsCommand::Revoke { id, dir, database } => revoke_agency(&id, &dir, &database).await?,
-        CertsCommand::Crl { dir } => {
-            let ca = load_ca(&dir)?;
-            revoke(&ca, &dir, &[], OffsetDateTime::now_utc())?;
-            let pem = std::fs::read_to_string(dir.join(CRL_FILE))?;
-            let list = RevocationList::from_pem(&pem, ca.cert_pem())?;
-            println!(
-                "{}/{CRL_FILE}: list {}, signed {}, {} revoked",
-                dir.display(),
-                list.number,
-                rfc3339(list.this_update),
-                list.revoked.len()
-            );
-            for (serial, at) in &list.revoked {
-                println!("  {serial}  revoked {}", rfc3339(*at));
-            }
-        }
+        CertsCommand::Crl { dir } => show_crl(&dir)?,
+    }
+    Ok(())
+}
+
+/// Prints the list, after writing an empty one if there is none.
+fn show_crl(dir: &Path) -> anyhow::Result<()> {
+    let ca = load_ca(dir)?;
+    revoke(&ca, dir, &[], OffsetDateTime::now_utc())?;
+    let path = dir.join(CRL_FILE);
+    let pem =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let list = RevocationList::from_pem(&pem, ca.cert_pem())?;
+    println!(
+        "{}: list {}, signed {}, {} revoked",
+        path.display(),
+        list.number,
+        rfc3339(list.this_update),
+        list.revoked.len()
+    );
+    for (serial, at) in &list.revoked {
+        println!("  {serial}  revoked {}", rfc3339(*at));
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod intake;
 mod invariants;
 mod lifecycle;
 mod limits;
+mod privacy;
 mod process;
 mod receipts;
 mod revocation;

@@ -130,27 +130,15 @@ async fn certs_revoke_lists_the_certificate_and_disables_the_agency() {
     let app = spawn_app().await;
     let police = files_of(&app, "yingze-police");
     assert!(handshake_passes(&app, &police).await);
-    let dir = certs_dir(app.dir.path());
     let database = app.dir.path().join("data/gateway.db");
-    let (dir_arg, db_arg) = (dir.clone(), database.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
-            .args(["certs", "revoke", "--id", "yingze-police", "--dir"])
-            .arg(dir_arg)
-            .arg("--database")
-            .arg(db_arg)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let database = database.to_str().unwrap();
 
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = certs(
+        &app,
+        &["revoke", "--id", "yingze-police", "--database", database],
+    )
+    .await;
+
     let serial = Serial::of_pem(&police.cert_pem).unwrap().remove(0);
     assert!(
         stdout.contains(&format!("revoked yingze-police certificate {serial}")),
@@ -168,6 +156,29 @@ async fn certs_revoke_lists_the_certificate_and_disables_the_agency() {
     })
     .await;
     assert!(handshake_passes(&app, &files_of(&app, "taiyuan-police")).await);
+    let list = certs(&app, &["crl"]).await;
+    assert!(
+        list.contains("list 2,") && list.contains("1 revoked"),
+        "{list}"
+    );
+    assert!(list.contains(&format!("  {serial}  revoked ")), "{list}");
+}
+
+/// Runs `handover-gateway certs <args> --dir <the app's certs>`: its output.
+async fn certs(app: &App, args: &[&str]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_handover-gateway"));
+    command
+        .arg("certs")
+        .args(args)
+        .arg("--dir")
+        .arg(certs_dir(app.dir.path()));
+    // Blocking: the server must keep running meanwhile.
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    String::from_utf8(output.stdout).unwrap()
 }
 
 #[tokio::test]

@@ -319,3 +319,7 @@ impl Storage for SqliteStorage {
         audit::entries(&self.readers, after, limit).await
     }
 }
+
+#[cfg(test)]
+#[path = "seal_tests.rs"]
+mod seal_tests;
