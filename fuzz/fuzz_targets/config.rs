@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
             config.shutdown_grace,
             config.escalation_scan,
         ] {
-            assert!(now.checked_add(duration).is_some(), "{duration:?} cannot be scheduled");
+            assert!(
+                now.checked_add(duration).is_some(),
+                "{duration:?} cannot be scheduled"
+            );
         }
     }
 });

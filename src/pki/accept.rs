@@ -177,6 +177,10 @@ impl AsyncWrite for AuthenticatedStream {
 /// within `handshake_timeout`: the stream to hand to tonic's
 /// `serve_with_incoming_shutdown`.
 ///
+/// Each connection is entered into `config.connections()` by its
+/// certificate's serial, so that a reload can end it once that certificate
+/// is revoked.
+///
 /// Failed and timed-out handshakes are logged and dropped; they never end
 /// the stream, nor do failed `accept` calls, which pause the loop briefly.
 /// The stream ends once `shutdown` is cancelled (handshakes in progress are

@@ -1,21 +1,18 @@
 //! The audit log: every call recorded with its outcome, police purposes
 //! kept, identity numbers never, and tampering with the stored rows found
-//! at the entry it touched, by the library and by `audit verify`.
+//! at the entry it touched, by the library and by `audit verify`
+//! ([`tamper`]).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod tamper;
 
 use handover_gateway::api::pb;
 use handover_gateway::api::pb::get_case_request::Key;
 use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
 use handover_gateway::domain::agency::{AgencyId, AgencyKind, AgencyRef};
-use handover_gateway::domain::audit::{AuditCaller, AuditEntry, BreakKind, Lookup};
+use handover_gateway::domain::audit::{AuditCaller, AuditEntry, Lookup};
 use handover_gateway::domain::region::RegionCode;
 use handover_gateway::gateway::verify_audit;
 use handover_gateway::pki::client_tls;
-use handover_gateway::storage::SqliteStorage;
-use sqlx::Connection;
-use sqlx::sqlite::SqliteConnection;
 use tonic::Code;
 
 use crate::support::*;
@@ -85,6 +82,60 @@ async fn accepted_and_refused_calls_are_recorded_with_their_outcome() {
     assert_eq!(
         denied.record.reason.as_ref().unwrap().as_str(),
         refused.message()
+    );
+}
+
+#[tokio::test]
+async fn a_supervision_command_records_its_request_and_case_whoever_sends_it() {
+    let app = spawn_app().await;
+    let number = id_number("19900307", 608);
+    let case_id = submit_as_detox(
+        &app,
+        discharge("r-1", "D-1", person(&number, "140106", None)),
+    )
+    .await
+    .case_id;
+    let pickup = |request_id: &str| pb::ConfirmPickupRequest {
+        request_id: request_id.into(),
+        case_id: case_id.clone(),
+        expected_version: None,
+    };
+    let refused = app
+        .supervision("xiaodian-project")
+        .await
+        .confirm_pickup(pickup("p-0"))
+        .await
+        .unwrap_err();
+    app.supervision("yingze-project")
+        .await
+        .confirm_pickup(pickup("p-1"))
+        .await
+        .unwrap();
+
+    let log = entries(&app).await;
+    let pickups: Vec<_> = log
+        .iter()
+        .filter(|e| e.record.call == "handover.v1.SupervisionService/ConfirmPickup")
+        .map(|e| {
+            let details = &e.record.details;
+            (
+                caller_id(e).unwrap(),
+                e.record.outcome.as_str(),
+                details.request_id.as_ref().unwrap().as_str(),
+                details.case_id.as_ref().unwrap().as_str(),
+            )
+        })
+        .collect();
+    let refusal = match refused.code() {
+        Code::NotFound => "NOT_FOUND",
+        _ => "PERMISSION_DENIED",
+    };
+    assert_eq!(
+        pickups,
+        [
+            ("xiaodian-project", refusal, "p-0", case_id.as_str()),
+            ("yingze-project", "OK", "p-1", case_id.as_str()),
+        ]
     );
 }
 
@@ -271,119 +322,4 @@ async fn concurrent_calls_make_one_gapless_chain() {
         .unwrap()
         .unwrap();
     assert_eq!(head.entries, 17);
-}
-
-/// A log of five entries on a stopped server's database.
-async fn stopped_with_five_entries() -> tempfile::TempDir {
-    let app = spawn_app().await;
-    let case_id = submit_as_detox(
-        &app,
-        discharge(
-            "r-1",
-            "D-1",
-            person(&id_number("19900307", 607), "140106", None),
-        ),
-    )
-    .await
-    .case_id;
-    for _ in 0..4 {
-        app.case_for_office(&case_id).await;
-    }
-    assert_eq!(entries(&app).await.len(), 5);
-    app.stop().await
-}
-
-/// A copy of the stopped database, tampered with by `statements` run
-/// directly (the append-only triggers dropped first, as an intruder would).
-async fn tampered(dir: &Path, name: &str, statements: &[&str]) -> PathBuf {
-    let copy = dir.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm"] {
-        let original = dir.join(format!("data/gateway.db{suffix}"));
-        if original.exists() {
-            std::fs::copy(&original, dir.join(format!("{name}.db{suffix}"))).unwrap();
-        }
-    }
-    let mut db = SqliteConnection::connect(&format!("sqlite://{}", copy.display()))
-        .await
-        .unwrap();
-    sqlx::query("DROP TRIGGER audit_log_no_update")
-        .execute(&mut db)
-        .await
-        .unwrap();
-    sqlx::query("DROP TRIGGER audit_log_no_delete")
-        .execute(&mut db)
-        .await
-        .unwrap();
-    for statement in statements {
-        sqlx::query(statement).execute(&mut db).await.unwrap();
-    }
-    db.close().await.unwrap();
-    copy
-}
-
-async fn verified(database: &Path) -> Result<u64, (u64, BreakKind)> {
-    let storage = SqliteStorage::open_read_only(database).await.unwrap();
-    let checked = verify_audit(&storage).await.unwrap();
-    storage.close().await;
-    checked
-        .map(|head| head.entries)
-        .map_err(|found| (found.sequence, found.kind))
-}
-
-fn audit_verify(database: &Path) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
-        .args(["audit", "verify", "--database"])
-        .arg(database)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn tampering_with_the_stored_rows_is_found_at_the_entry_it_touched() {
-    let dir = stopped_with_five_entries().await;
-    let original = dir.path().join("data/gateway.db");
-    assert_eq!(verified(&original).await, Ok(5));
-    let (ok, text) = audit_verify(&original);
-    assert!(ok, "{text}");
-    assert!(
-        text.starts_with("audit log intact: 5 entries, head "),
-        "{text}"
-    );
-
-    let changed = tampered(
-        dir.path(),
-        "changed",
-        &["UPDATE audit_log SET entry = replace(entry, '\"OK\"', '\"NOT_FOUND\"') WHERE sequence = 3"],
-    )
-    .await;
-    let removed = tampered(
-        dir.path(),
-        "removed",
-        &["DELETE FROM audit_log WHERE sequence = 3"],
-    )
-    .await;
-    let inserted = tampered(
-        dir.path(),
-        "inserted",
-        &[
-            "UPDATE audit_log SET sequence = -sequence - 1 WHERE sequence >= 3",
-            "UPDATE audit_log SET sequence = -sequence WHERE sequence < 0",
-            "INSERT INTO audit_log (sequence, entry, hash) \
-             VALUES (3, '{\"sequence\":3,\"call\":\"made up\"}', randomblob(32))",
-        ],
-    )
-    .await;
-    for (database, kind, word) in [
-        (changed, BreakKind::Changed, "changed"),
-        (removed, BreakKind::Removed, "removed"),
-        (inserted, BreakKind::Inserted, "inserted"),
-    ] {
-        assert_eq!(verified(&database).await, Err((3, kind)), "{word}");
-        let (ok, text) = audit_verify(&database);
-        assert!(!ok, "{word}: {text}");
-        assert!(text.contains(&format!("entry 3 was {word}")), "{text}");
-    }
 }

@@ -151,12 +151,18 @@ fn assert_inbox_holds(agency: &str, messages: &[(u64, String)], expected: &BTree
         *seen.entry(case_id).or_default() += 1;
     }
     let twice: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
-    assert!(twice.is_empty(), "{agency}: cases delivered twice: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "{agency}: cases delivered twice: {twice:?}"
+    );
     let missing: Vec<_> = expected
         .iter()
         .filter(|id| !seen.contains_key(id.as_str()))
         .collect();
-    assert!(missing.is_empty(), "{agency}: answered cases lost: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "{agency}: answered cases lost: {missing:?}"
+    );
 }
 
 /// Each answered discharge replays to the same case, which the oversight
@@ -218,8 +224,7 @@ async fn killing_the_process_mid_write_loses_no_answered_discharge_and_leaves_no
         let process = spawn_process_with(dir.path(), &fast_heartbeat());
         let client = process.app(dir.path()).await;
         let stop = CancellationToken::new();
-        let mut clients =
-            start_clients(&client, &next, &ledger, released_at, &stop, CLIENTS).await;
+        let mut clients = start_clients(&client, &next, &ledger, released_at, &stop, CLIENTS).await;
         until_accepted(&ledger, round * ACCEPTED_PER_ROUND).await;
         process.kill();
         stop.cancel();
@@ -249,7 +254,10 @@ async fn killing_the_process_mid_write_loses_no_answered_discharge_and_leaves_no
         for receipt in all.values() {
             for delivery in receipt.deliveries.iter().filter(|d| d.agency_id == agency) {
                 let at = usize::try_from(delivery.position - 1).unwrap();
-                assert_eq!(messages[at].1, receipt.case_id, "{agency}: receipt position");
+                assert_eq!(
+                    messages[at].1, receipt.case_id,
+                    "{agency}: receipt position"
+                );
             }
         }
     }
@@ -275,7 +283,11 @@ async fn sigterm_ends_open_streams_within_the_grace_period_and_keeps_every_answe
     prepare(dir.path()).await;
     let grace = Duration::from_secs(2);
     let config = dir.path().join("gateway.toml");
-    std::fs::write(&config, format!("shutdown_grace = \"{}s\"\n", grace.as_secs())).unwrap();
+    std::fs::write(
+        &config,
+        format!("shutdown_grace = \"{}s\"\n", grace.as_secs()),
+    )
+    .unwrap();
     let mut flags = fast_heartbeat();
     flags.extend(["--config".into(), config.into_os_string()]);
     let released_at = an_hour_ago();

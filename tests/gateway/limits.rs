@@ -108,3 +108,29 @@ async fn a_message_over_the_size_limit_is_refused_and_the_gateway_goes_on() {
     );
     discharged_in_yingze(&app, 4).await;
 }
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_holds_back_nobody_and_later_gets_everything() {
+    const COUNT: u64 = 400;
+    let app = spawn_app().await;
+    let mut project = app.inbox("yingze-project").await;
+    // Opened, then not read while the backlog grows far past the gateway's
+    // stream buffer and replay batch: the producer must wait, not pile up.
+    let mut stalled = subscribe(&mut project, Some(0)).await;
+    let mut police = app.inbox("yingze-police").await;
+    let mut following = subscribe(&mut police, Some(0)).await;
+    for seq in 1..=u32::try_from(COUNT).unwrap() {
+        let person = person(&id_number("19700101", seq), "140106", None);
+        submit_as_detox(&app, discharge(&format!("s-{seq}"), &format!("S-{seq}"), person)).await;
+    }
+    for position in 1..=COUNT {
+        assert_eq!(next_message(&mut following).await.position, position);
+    }
+    for position in 1..=COUNT {
+        assert_eq!(
+            next_message(&mut stalled).await.position,
+            position,
+            "the stalled stream resumes in order, with no gap"
+        );
+    }
+}

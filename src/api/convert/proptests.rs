@@ -72,7 +72,11 @@ fn term() -> impl Strategy<Value = u32> {
 fn fields_are_named(invalid: &crate::domain::validation::Invalid) -> Result<(), TestCaseError> {
     prop_assert!(!invalid.violations.is_empty());
     for violation in &invalid.violations {
-        prop_assert!(FIELDS.contains(&violation.field.as_str()), "{:?}", violation.field);
+        prop_assert!(
+            FIELDS.contains(&violation.field.as_str()),
+            "{:?}",
+            violation.field
+        );
     }
     Ok(())
 }

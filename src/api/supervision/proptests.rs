@@ -38,7 +38,11 @@ fn converts(request: &impl CommandRequest) -> Result<(), TestCaseError> {
     if let Err(invalid) = draft.parse() {
         prop_assert!(!invalid.violations.is_empty());
         for violation in &invalid.violations {
-            prop_assert!(FIELDS.contains(&violation.field.as_str()), "{:?}", violation.field);
+            prop_assert!(
+                FIELDS.contains(&violation.field.as_str()),
+                "{:?}",
+                violation.field
+            );
         }
     }
     Ok(())

@@ -213,53 +213,45 @@ pub(super) fn open_body<T: serde::de::DeserializeOwned>(
 
 /// Seals the bodies that a version before sealing stored as plain text.
 pub(super) async fn seal_plain_bodies(writer: &SqlitePool, sealer: &Sealer) -> Result<()> {
+    // (table, first key column, second key column): the address of a body
+    // is `table/first/second`, as `event_address` and `message_address`.
+    const TABLES: [(&str, &str, &str); 2] = [
+        ("case_events", "case_id", "sequence"),
+        ("inbox_messages", "agency_id", "position"),
+    ];
     let mut tx = writer
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(|e| unavailable(&e))?;
-    let events = sqlx::query(
-        "SELECT case_id, sequence, body FROM case_events WHERE typeof(body) = 'text'",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    for row in &events {
-        let case: &str = row.get("case_id");
-        let sequence: i64 = row.get("sequence");
-        let sealed = sealer
-            .seal(&format!("case_events/{case}/{sequence}"), row.get::<&[u8], _>("body"))
-            .map_err(|e| corrupt(&e))?;
-        sqlx::query("UPDATE case_events SET body = ? WHERE case_id = ? AND sequence = ?")
+    let mut sealed_rows = 0;
+    for (table, first, second) in TABLES {
+        let rows = sqlx::query(&format!(
+            "SELECT {first} AS first, {second} AS second, body FROM {table}
+             WHERE typeof(body) = 'text'"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        for row in &rows {
+            let (key, number): (&str, i64) = (row.get("first"), row.get("second"));
+            let sealed = sealer
+                .seal(&format!("{table}/{key}/{number}"), row.get::<&[u8], _>("body"))
+                .map_err(|e| corrupt(&e))?;
+            sqlx::query(&format!(
+                "UPDATE {table} SET body = ? WHERE {first} = ? AND {second} = ?"
+            ))
             .bind(sealed)
-            .bind(case)
-            .bind(sequence)
+            .bind(key)
+            .bind(number)
             .execute(&mut *tx)
             .await
             .map_err(|e| unavailable(&e))?;
-    }
-    let messages = sqlx::query(
-        "SELECT agency_id, position, body FROM inbox_messages WHERE typeof(body) = 'text'",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    for row in &messages {
-        let agency: &str = row.get("agency_id");
-        let position: i64 = row.get("position");
-        let sealed = sealer
-            .seal(&format!("inbox_messages/{agency}/{position}"), row.get::<&[u8], _>("body"))
-            .map_err(|e| corrupt(&e))?;
-        sqlx::query("UPDATE inbox_messages SET body = ? WHERE agency_id = ? AND position = ?")
-            .bind(sealed)
-            .bind(agency)
-            .bind(position)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        }
+        sealed_rows += rows.len();
     }
     tx.commit().await.map_err(|e| unavailable(&e))?;
-    if !events.is_empty() || !messages.is_empty() {
-        tracing::info!(events = events.len(), messages = messages.len(), "sealed plain bodies");
+    if sealed_rows > 0 {
+        tracing::info!(rows = sealed_rows, "sealed plain bodies of an older version");
     }
     Ok(())
 }
