@@ -2,12 +2,12 @@
 
 use tonic::{Request, Response, Status};
 
+use super::audit::audited;
 use super::pb::intake_service_server::IntakeService;
 use super::pb::{
     AnnounceReleaseRequest, AnnounceReleaseResponse, SubmitDischargeRequest,
     SubmitDischargeResponse,
 };
-use super::audit::audited;
 use super::{signed_receipt, to_status};
 use crate::gateway::Gateway;
 

@@ -4,10 +4,10 @@
 
 use tonic::{Request, Response, Status};
 
+use super::audit::{Audited, audited};
 use super::events::closure_reason_name;
 use super::pb;
 use super::pb::supervision_service_server::SupervisionService;
-use super::audit::{Audited, audited};
 use super::{signed_receipt, to_status};
 use crate::domain::lifecycle::CommandDraft;
 use crate::gateway::Gateway;

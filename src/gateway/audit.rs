@@ -25,9 +25,11 @@ impl Gateway {
             tokio::spawn(async move { storage.append_audit(std::slice::from_ref(&record)).await })
                 .await
                 .map_err(|e| GatewayError::Internal(format!("audit append task: {e}")))?;
+        // Logged here, once, because the abandoned-call path has nobody
+        // else to log it.
         appended.map(|_| ()).map_err(|error| {
             tracing::error!(%error, %call, "the audit log cannot be written");
-            GatewayError::Unavailable(Some(error))
+            GatewayError::Unavailable(None)
         })
     }
 

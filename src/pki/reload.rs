@@ -215,6 +215,22 @@ mod tests {
         assert!(matches!(reloader.check(), Reload::Unchanged));
     }
 
+    #[test]
+    fn an_older_list_is_refused() {
+        let (dir, ca, mut reloader) = folder();
+        let now = time::OffsetDateTime::now_utc();
+        revoke(&ca, dir.path(), &[Serial::from_bytes(&[1])], now).unwrap();
+        assert!(matches!(reloader.check(), Reload::Applied { .. }));
+
+        let older = ca.sign_crl(1, &[], now).unwrap();
+        std::fs::write(dir.path().join(crate::pki::CRL_FILE), older).unwrap();
+
+        assert!(matches!(
+            reloader.check(),
+            Reload::Refused(PkiError::InvalidCrl(_))
+        ));
+    }
+
     #[cfg(unix)]
     #[tokio::test]
     async fn sighup_reads_the_folder_at_once() {

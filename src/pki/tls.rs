@@ -161,6 +161,8 @@ pub struct ServerConfigHandle {
 struct ReloadCounts {
     applied: AtomicU64,
     refused: AtomicU64,
+    /// The CRL number in force.
+    crl_number: AtomicU64,
 }
 
 impl ServerConfigHandle {
@@ -181,6 +183,10 @@ impl ServerConfigHandle {
         let (config, list) = build(files)?;
         let handle = Self::new(config);
         handle.live.set_revoked(list.serials());
+        handle
+            .reloads
+            .crl_number
+            .store(list.number, Ordering::Relaxed);
         Ok(handle)
     }
 
@@ -209,11 +215,25 @@ impl ServerConfigHandle {
     /// that were. If the files do not load, nothing changes.
     ///
     /// # Errors
-    /// As [`server_config`].
+    /// As [`server_config`], and [`PkiError::InvalidCrl`] for a list
+    /// numbered lower than the one in force: it was not made from that one,
+    /// and would take revocations back.
     pub fn reload(&self, files: &ServerFiles) -> Result<usize, PkiError> {
-        let (config, list) = build(files).inspect_err(|_| {
+        let in_force = self.reloads.crl_number.load(Ordering::Relaxed);
+        let built = build(files).and_then(|(config, list)| {
+            if list.number < in_force {
+                return Err(PkiError::InvalidCrl(
+                    "its CRL number is lower than that of the list in force",
+                ));
+            }
+            Ok((config, list))
+        });
+        let (config, list) = built.inspect_err(|_| {
             self.reloads.refused.fetch_add(1, Ordering::Relaxed);
         })?;
+        self.reloads
+            .crl_number
+            .store(list.number, Ordering::Relaxed);
         self.replace(config);
         self.reloads.applied.fetch_add(1, Ordering::Relaxed);
         Ok(self.live.set_revoked(list.serials()))

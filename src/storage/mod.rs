@@ -1,8 +1,11 @@
 //! The durable store behind one interface.
 //!
 //! Storage speaks domain types and translates its own errors; nothing of
-//! the database leaks upward. SQLite is the embedded default.
+//! the database leaks upward. SQLite is the embedded default; PostgreSQL
+//! is for production scale. [`open`] picks one by the `database` setting.
 
+mod backend;
+mod postgres;
 mod seal;
 mod sqlite;
 
@@ -19,6 +22,8 @@ use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::region::RegionCode;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 
+pub use backend::{Backend, Database, open};
+pub use postgres::PostgresStorage;
 pub use seal::{SealError, Sealer};
 pub use sqlite::SqliteStorage;
 
@@ -160,4 +165,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Up to `limit` audit rows after sequence `after`, in sequence order,
     /// exactly as stored (for [`crate::domain::audit::verify`]).
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>>;
+
+    /// Closes the connections once the calls in flight are done.
+    async fn close(&self);
 }

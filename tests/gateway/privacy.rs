@@ -137,7 +137,7 @@ async fn no_identity_number_or_name_reaches_the_database_files_or_the_logs() {
     assert!(logs.contains("accepted"), "debug logs were captured");
     for (what, needle) in [
         ("identity number", number.as_bytes()),
-        ("birth date", number[6..14].as_bytes()),
+        ("birth date", &number.as_bytes()[6..14]),
         ("name", NAME.as_bytes()),
     ] {
         assert!(

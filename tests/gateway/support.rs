@@ -52,7 +52,7 @@ pub fn config(dir: &Path) -> Config {
         heartbeat: Duration::from_millis(300),
         shutdown_grace: Duration::from_secs(5),
         escalation_scan: Duration::from_millis(50),
-        tls_reload: Duration::from_millis(50),
+        tls_reload: Duration::from_millis(100),
         // The test clock stands still, so buckets would never refill;
         // tests/gateway/limits.rs sets its own.
         limits: Limits {

@@ -10,7 +10,12 @@ fn record(n: u64) -> AuditRecord {
             id: format!("agency-{}", n % 3),
         },
         call: "handover.v1.CaseService/GetCase".into(),
-        outcome: if n % 2 == 0 { "OK" } else { "NOT_FOUND" }.into(),
+        outcome: if n.is_multiple_of(2) {
+            "OK"
+        } else {
+            "NOT_FOUND"
+        }
+        .into(),
         reason: None,
         details: AuditDetails {
             purpose: Some(AuditText::new(&format!("purpose {n}"))),

@@ -16,10 +16,12 @@
 //!   entry before it was **changed** and its hash recomputed to hide it;
 //! - otherwise this row was **changed**.
 //!
-//! Beyond a single change these are best guesses; any break is still found
-//! at or before the first tampered row. What the check cannot see is the
-//! tail: entries removed from the end, or appended with a correctly
-//! computed hash. Compare the [`Head`] with one recorded earlier.
+//! For a single change, removal or insertion the entry named is the one
+//! tampered with (a property test checks it); beyond that these are best
+//! guesses, never past the first row that breaks the chain. What the check
+//! cannot see is the tail: entries removed from the end, or appended with
+//! a correctly computed hash. Compare the [`Head`] with one recorded
+//! earlier.
 
 use std::fmt;
 

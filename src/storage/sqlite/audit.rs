@@ -94,9 +94,10 @@ fn to_i64(value: u64) -> i64 {
 }
 
 impl SqliteStorage {
-    /// Opens an existing database without writing to it: no migrations, no
-    /// file created, every connection read-only. For checking the audit
-    /// log offline; the server may be running or stopped.
+    /// Opens an existing database without writing to it: no migrations,
+    /// every connection read-only (SQLite may still make its `-wal` and
+    /// `-shm` companions). For checking the audit log offline; the server
+    /// may be running or stopped.
     ///
     /// # Errors
     /// [`StorageError::Unavailable`] when the file is missing or cannot be

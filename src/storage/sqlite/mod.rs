@@ -318,6 +318,10 @@ impl Storage for SqliteStorage {
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>> {
         audit::entries(&self.readers, after, limit).await
     }
+
+    async fn close(&self) {
+        SqliteStorage::close(self).await;
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,168 @@
+//! Choosing the backend from the one `database` setting: a file path means
+//! SQLite (the embedded default), a `postgres://` or `postgresql://` URL
+//! means PostgreSQL.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{PostgresStorage, Result, Sealer, SqliteStorage, Storage};
+
+/// Where the gateway keeps its data, as the `database` setting names it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    /// The URL may carry a password, so it is never displayed whole.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads the setting: a URL with a PostgreSQL scheme, or else a path.
+    pub fn from_setting(setting: &Path) -> Self {
+        match setting.to_str() {
+            Some(url) if is_postgres_url(url) => Database::Postgres(url.to_owned()),
+            _ => Database::Sqlite(setting.to_owned()),
+        }
+    }
+
+    /// Whether the setting names a file on this machine, which opening
+    /// would create.
+    pub fn is_file(&self) -> bool {
+        matches!(self, Database::Sqlite(_))
+    }
+}
+
+fn is_postgres_url(text: &str) -> bool {
+    ["postgres://", "postgresql://"].iter().any(|scheme| {
+        text.len() > scheme.len()
+            && text
+                .get(..scheme.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+    })
+}
+
+/// A path as it is; a URL without its password.
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Database({self})")
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; a
+/// `password=` query parameter is cut off with the rest of the query.
+fn redact(url: &str) -> String {
+    let url = url.split_once('?').map_or(url, |(base, _)| base);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "postgres://***".into();
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    format!("{scheme}://{authority}/{path}")
+}
+
+/// An opened database, before it has the master key: enough for the
+/// registry, the audit log and [`Storage::holds_cases`], which the server
+/// checks before it creates a key.
+#[derive(Debug)]
+pub enum Backend {
+    Sqlite(SqliteStorage),
+    Postgres(PostgresStorage),
+}
+
+impl Backend {
+    /// Opens (creating a missing SQLite file) and migrates the database.
+    ///
+    /// # Errors
+    /// [`super::StorageError::Unavailable`] when it cannot be reached or
+    /// migrated.
+    pub async fn open(database: &Database) -> Result<Self> {
+        Ok(match database {
+            Database::Sqlite(path) => Backend::Sqlite(SqliteStorage::open(path).await?),
+            Database::Postgres(url) => Backend::Postgres(PostgresStorage::open(url).await?),
+        })
+    }
+
+    /// The storage without the master key: case data is refused.
+    pub fn storage(&self) -> &dyn Storage {
+        match self {
+            Backend::Sqlite(storage) => storage,
+            Backend::Postgres(storage) => storage,
+        }
+    }
+
+    /// The storage that seals and opens personal data with `sealer`.
+    ///
+    /// # Errors
+    /// When an older SQLite database's plain bodies cannot be sealed.
+    pub async fn sealed(self, sealer: Sealer) -> Result<Arc<dyn Storage>> {
+        Ok(match self {
+            Backend::Sqlite(storage) => Arc::new(storage.sealed(sealer).await?),
+            Backend::Postgres(storage) => Arc::new(storage.sealed(sealer)),
+        })
+    }
+}
+
+/// Opens the database the setting names, sealing with `sealer`.
+///
+/// # Errors
+/// As [`Backend::open`] and [`Backend::sealed`].
+pub async fn open(database: &Database, sealer: Sealer) -> Result<Arc<dyn Storage>> {
+    Backend::open(database).await?.sealed(sealer).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_with_a_postgres_scheme_is_postgres_and_anything_else_a_file() {
+        for url in [
+            "postgres://gateway@db/handover",
+            "postgresql://gateway:pw@db:5432/handover?sslmode=disable",
+            "POSTGRES://db/x",
+        ] {
+            assert!(!Database::from_setting(Path::new(url)).is_file(), "{url}");
+        }
+        for path in [
+            "data/gateway.db",
+            "postgres",
+            "postgres:/x",
+            "./postgres://x",
+            "数据库/x.db",
+            "",
+        ] {
+            assert!(Database::from_setting(Path::new(path)).is_file(), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_displayed_url_hides_its_password() {
+        let shown = |url: &str| Database::from_setting(Path::new(url)).to_string();
+        assert_eq!(
+            shown("postgres://gateway:s3cret@db:5432/handover"),
+            "postgres://gateway:***@db:5432/handover"
+        );
+        assert_eq!(
+            shown("postgres://db/handover?password=s3cret"),
+            "postgres://db/handover"
+        );
+        assert_eq!(shown("postgresql://u@db/h"), "postgresql://u@db/h");
+        assert!(!shown("postgres://a:b:c@d@host/x").contains("b:c"));
+        assert_eq!(shown("data/gateway.db"), "data/gateway.db");
+    }
+}

@@ -1,0 +1,288 @@
+//! Cases, their events and submissions' answers, written in one transaction.
+
+use std::collections::BTreeMap;
+
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use super::{corrupt, failed, millis, translate, unavailable};
+use crate::domain::agency::AgencyId;
+use crate::domain::case::{Case, CaseId, RecordedEvent};
+use crate::domain::notice::Notice;
+use crate::domain::submission::{Delivery, SubmissionOutcome};
+use crate::storage::seal::Sealer;
+use crate::storage::{CaseWrite, Conflict, Result, StorageError, StoredAnswer};
+
+pub(super) async fn answer(
+    pool: &PgPool,
+    agency: &AgencyId,
+    request_id: &str,
+) -> Result<Option<StoredAnswer>> {
+    let row = sqlx::query(
+        "SELECT digest, outcome FROM requests WHERE agency_id = $1 AND request_id = $2",
+    )
+    .bind(agency.as_str())
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    let Some(row) = row else { return Ok(None) };
+    let digest: Vec<u8> = row.try_get("digest").map_err(|e| corrupt(&e))?;
+    let outcome: String = row.try_get("outcome").map_err(|e| corrupt(&e))?;
+    Ok(Some(StoredAnswer {
+        digest: digest
+            .try_into()
+            .map_err(|_| corrupt(&"request digest is not 32 bytes"))?,
+        outcome: serde_json::from_str(&outcome).map_err(|e| corrupt(&e))?,
+    }))
+}
+
+pub(super) async fn write_case(
+    pool: &PgPool,
+    sealer: &Sealer,
+    write: CaseWrite,
+) -> Result<SubmissionOutcome> {
+    let mut tx = pool.begin().await.map_err(|e| unavailable(&e))?;
+    let CaseWrite {
+        request,
+        case,
+        expected_version,
+        person_key,
+        notices,
+        deadlines,
+        mut outcome,
+    } = write;
+    write_row(&mut tx, &case, expected_version, &person_key).await?;
+    for event in case
+        .history
+        .iter()
+        .filter(|e| e.sequence > expected_version)
+    {
+        let sequence = i64::from(event.sequence);
+        sqlx::query(
+            "INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(case.id.as_str())
+        .bind(sequence)
+        .bind(millis(event.at))
+        .bind(event.by.as_str())
+        .bind(seal_body(
+            sealer,
+            &event_address(&case.id, sequence),
+            event,
+        )?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| translate(e, Conflict::Version))?;
+    }
+    sqlx::query("DELETE FROM deadlines WHERE case_id = $1")
+        .bind(case.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    for deadline in &deadlines {
+        sqlx::query(
+            "INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(case.id.as_str())
+        .bind(deadline.kind.as_str())
+        .bind(i64::from(deadline.anchor))
+        .bind(millis(deadline.starts_at))
+        .bind(deadline.escalated)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    }
+    outcome.deliveries = deliver(&mut tx, sealer, &case.id, &notices, outcome.accepted_at).await?;
+    sqlx::query(
+        "INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(request.agency.as_str())
+    .bind(&request.request_id)
+    .bind(request.digest.as_slice())
+    .bind(serde_json::to_string(&outcome).map_err(|e| corrupt(&e))?)
+    .bind(millis(outcome.accepted_at))
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| translate(e, Conflict::RequestId))?;
+    tx.commit().await.map_err(failed)?;
+    Ok(outcome)
+}
+
+/// Inserts the case row, or moves it from `expected_version` to its new
+/// version. A concurrent writer holds the row until it commits; at READ
+/// COMMITTED the update then sees the new version and matches nothing.
+async fn write_row(
+    tx: &mut Transaction<'_, Postgres>,
+    case: &Case,
+    expected_version: u32,
+    person_key: &[u8; 32],
+) -> Result<()> {
+    let now = millis(time::OffsetDateTime::now_utc());
+    let responsible = case.responsible.as_ref().map(|a| a.as_str().to_owned());
+    let oversight = case.oversight.as_ref().map(|a| a.as_str().to_owned());
+    if expected_version == 0 {
+        sqlx::query(
+            "INSERT INTO cases (id, decision_number, person_key, version, state, executing_region,
+                 household_region, responsible, detox_center, opened_at, updated_at, oversight,
+                 unroutable)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)",
+        )
+        .bind(case.id.as_str())
+        .bind(case.decision_number.as_str())
+        .bind(person_key.as_slice())
+        .bind(i64::from(case.version()))
+        .bind(case.state.as_str())
+        .bind(case.executing_region.to_string())
+        .bind(case.person.household_region.to_string())
+        .bind(&responsible)
+        .bind(case.detox_center.as_str())
+        .bind(now)
+        .bind(&oversight)
+        .bind(case.is_unroutable())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| translate(e, Conflict::DecisionNumber))?;
+        return Ok(());
+    }
+    let updated = sqlx::query(
+        "UPDATE cases SET version = $1, state = $2, executing_region = $3, household_region = $4,
+             responsible = $5, person_key = $6, updated_at = $7, oversight = $8, unroutable = $9
+         WHERE id = $10 AND version = $11",
+    )
+    .bind(i64::from(case.version()))
+    .bind(case.state.as_str())
+    .bind(case.executing_region.to_string())
+    .bind(case.person.household_region.to_string())
+    .bind(&responsible)
+    .bind(person_key.as_slice())
+    .bind(now)
+    .bind(&oversight)
+    .bind(case.is_unroutable())
+    .bind(case.id.as_str())
+    .bind(i64::from(expected_version))
+    .execute(&mut **tx)
+    .await
+    .map_err(failed)?;
+    if updated.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StorageError::Conflict(Conflict::Version))
+    }
+}
+
+/// Places the notices in their recipients' inboxes. Each recipient's head
+/// moves once, by its number of notices, and the heads are taken in
+/// recipient order, so two writers sharing recipients wait for each other
+/// instead of deadlocking; the row lock keeps positions gapless and in
+/// commit order.
+async fn deliver(
+    tx: &mut Transaction<'_, Postgres>,
+    sealer: &Sealer,
+    case: &CaseId,
+    notices: &[(AgencyId, Notice)],
+    accepted_at: time::OffsetDateTime,
+) -> Result<Vec<Delivery>> {
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for (agency, _) in notices {
+        *counts.entry(agency.as_str()).or_default() += 1;
+    }
+    // The next free position of each recipient.
+    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
+    for (agency, count) in counts {
+        let head: i64 = sqlx::query_scalar(
+            "INSERT INTO inboxes (agency_id, head) VALUES ($1, $2)
+             ON CONFLICT (agency_id) DO UPDATE SET head = inboxes.head + excluded.head
+             RETURNING head",
+        )
+        .bind(agency)
+        .bind(count)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(failed)?;
+        next.insert(agency, head - count + 1);
+    }
+    let mut deliveries = Vec::with_capacity(notices.len());
+    for (agency, notice) in notices {
+        let slot = next
+            .get_mut(agency.as_str())
+            .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
+        let position = *slot;
+        *slot += 1;
+        sqlx::query(
+            "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(agency.as_str())
+        .bind(position)
+        .bind(case.as_str())
+        .bind(millis(accepted_at))
+        .bind(seal_body(
+            sealer,
+            &message_address(agency, position),
+            notice,
+        )?)
+        .execute(&mut **tx)
+        .await
+        .map_err(failed)?;
+        deliveries.push(Delivery {
+            agency: agency.clone(),
+            role: notice.role,
+            position: u64::try_from(position).map_err(|e| corrupt(&e))?,
+        });
+    }
+    Ok(deliveries)
+}
+
+pub(super) async fn load_case(pool: &PgPool, sealer: &Sealer, id: &CaseId) -> Result<Option<Case>> {
+    let rows =
+        sqlx::query("SELECT sequence, body FROM case_events WHERE case_id = $1 ORDER BY sequence")
+            .bind(id.as_str())
+            .fetch_all(pool)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let history = rows
+        .iter()
+        .map(|row| {
+            let sequence: i64 = row.try_get("sequence").map_err(|e| corrupt(&e))?;
+            let body: &[u8] = row.try_get("body").map_err(|e| corrupt(&e))?;
+            open_body::<RecordedEvent>(sealer, &event_address(id, sequence), body)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Case::from_history(id.clone(), history)
+        .map(Some)
+        .map_err(|e| corrupt(&e))
+}
+
+// The addresses are those of the SQLite backend, so that a sealed body
+// means the same thing in both and a later copy between them needs no
+// re-sealing.
+
+/// Where a case event is stored: the associated data of its seal.
+fn event_address(case: &CaseId, sequence: i64) -> String {
+    format!("case_events/{case}/{sequence}")
+}
+
+/// Where an inbox message is stored: the associated data of its seal.
+pub(super) fn message_address(agency: &AgencyId, position: i64) -> String {
+    format!("inbox_messages/{agency}/{position}")
+}
+
+fn seal_body(sealer: &Sealer, address: &str, body: &impl serde::Serialize) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(body).map_err(|e| corrupt(&e))?;
+    sealer.seal(address, &json).map_err(|e| corrupt(&e))
+}
+
+pub(super) fn open_body<T: serde::de::DeserializeOwned>(
+    sealer: &Sealer,
+    address: &str,
+    stored: &[u8],
+) -> Result<T> {
+    let json = sealer.open(address, stored).map_err(|e| corrupt(&e))?;
+    serde_json::from_slice(&json).map_err(|e| corrupt(&e))
+}

@@ -1,0 +1,87 @@
+//! Per-recipient inboxes: gapless positions, acknowledged in order.
+
+use sqlx::{PgPool, Row};
+
+use super::cases::{message_address, open_body};
+use super::{corrupt, to_i64, unavailable};
+use crate::domain::agency::AgencyId;
+use crate::domain::notice::InboxMessage;
+use crate::storage::seal::Sealer;
+use crate::storage::{InboxState, Result};
+
+pub(super) async fn after(
+    pool: &PgPool,
+    sealer: &Sealer,
+    agency: &AgencyId,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<InboxMessage>> {
+    let rows = sqlx::query(
+        "SELECT position, created_at, body FROM inbox_messages
+         WHERE agency_id = $1 AND position > $2 ORDER BY position LIMIT $3",
+    )
+    .bind(agency.as_str())
+    .bind(to_i64(after))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    rows.iter()
+        .map(|row| {
+            let position: i64 = row.try_get("position").map_err(|e| corrupt(&e))?;
+            let created_at: i64 = row.try_get("created_at").map_err(|e| corrupt(&e))?;
+            let body: &[u8] = row.try_get("body").map_err(|e| corrupt(&e))?;
+            Ok(InboxMessage {
+                position: u64::try_from(position).map_err(|e| corrupt(&e))?,
+                created_at: time::OffsetDateTime::from_unix_timestamp_nanos(
+                    i128::from(created_at) * 1_000_000,
+                )
+                .map_err(|e| corrupt(&e))?,
+                notice: open_body(sealer, &message_address(agency, position), body)?,
+            })
+        })
+        .collect()
+}
+
+fn state_from_row(row: &sqlx::postgres::PgRow) -> Result<InboxState> {
+    let head: i64 = row.try_get("head").map_err(|e| corrupt(&e))?;
+    let acknowledged: i64 = row.try_get("acknowledged").map_err(|e| corrupt(&e))?;
+    Ok(InboxState {
+        head: u64::try_from(head).map_err(|e| corrupt(&e))?,
+        acknowledged: u64::try_from(acknowledged).map_err(|e| corrupt(&e))?,
+    })
+}
+
+pub(super) async fn state(pool: &PgPool, agency: &AgencyId) -> Result<InboxState> {
+    let row = sqlx::query("SELECT head, acknowledged FROM inboxes WHERE agency_id = $1")
+        .bind(agency.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    row.as_ref()
+        .map_or(Ok(InboxState::default()), state_from_row)
+}
+
+/// `GREATEST` keeps an older acknowledgement arriving late from moving
+/// the position back; the condition refuses a position past the head.
+pub(super) async fn acknowledge(
+    pool: &PgPool,
+    agency: &AgencyId,
+    to: u64,
+) -> Result<Option<InboxState>> {
+    let row = sqlx::query(
+        "INSERT INTO inboxes (agency_id, head, acknowledged) VALUES ($1, 0, 0)
+         ON CONFLICT (agency_id) DO UPDATE
+             SET acknowledged = GREATEST(inboxes.acknowledged, $2)
+             WHERE inboxes.head >= $2
+         RETURNING head, acknowledged",
+    )
+    .bind(agency.as_str())
+    .bind(to_i64(to))
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    let Some(row) = row else { return Ok(None) };
+    let state = state_from_row(&row)?;
+    Ok((to <= state.head).then_some(state))
+}

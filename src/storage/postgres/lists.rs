@@ -1,0 +1,113 @@
+//! The queries that pick cases by their columns: due deadlines for the
+//! escalation scan, and filtered pages for police and oversight.
+
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::cases::load_case;
+use super::{corrupt, millis, unavailable};
+use crate::domain::case::{Case, CaseId};
+use crate::storage::seal::Sealer;
+use crate::storage::{CaseFilter, Cutoffs, Result};
+
+/// `(kind = $n AND starts_at <= $m) OR ...`: a deadline is due when it
+/// started before its kind's cutoff.
+fn push_due(query: &mut QueryBuilder<'_, Postgres>, cutoffs: &Cutoffs) {
+    query.push("(");
+    for (index, (kind, cutoff)) in cutoffs.iter().enumerate() {
+        if index > 0 {
+            query.push(" OR ");
+        }
+        query
+            .push("(d.kind = ")
+            .push_bind(kind.as_str())
+            .push(" AND d.starts_at <= ")
+            .push_bind(millis(*cutoff))
+            .push(")");
+    }
+    if cutoffs.is_empty() {
+        query.push("FALSE");
+    }
+    query.push(")");
+}
+
+fn case_ids(rows: &[String]) -> Result<Vec<CaseId>> {
+    rows.iter()
+        .map(|id| CaseId::parse(id).map_err(|e| corrupt(&e)))
+        .collect()
+}
+
+/// The cases with `ids`, in that order; a case that vanished is skipped.
+pub(super) async fn load_cases(
+    pool: &PgPool,
+    sealer: &Sealer,
+    ids: Vec<String>,
+) -> Result<Vec<Case>> {
+    let mut cases = Vec::with_capacity(ids.len());
+    for id in case_ids(&ids)? {
+        cases.extend(load_case(pool, sealer, &id).await?);
+    }
+    Ok(cases)
+}
+
+pub(super) async fn due_cases(pool: &PgPool, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
+    let mut query =
+        QueryBuilder::new("SELECT DISTINCT d.case_id FROM deadlines d WHERE NOT d.escalated AND ");
+    push_due(&mut query, cutoffs);
+    query.push(" LIMIT ").push_bind(i64::from(limit));
+    let rows: Vec<String> = query
+        .build_query_scalar()
+        .fetch_all(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    case_ids(&rows)
+}
+
+/// Region codes are digits only, so the prefix needs no LIKE escaping.
+pub(super) async fn list_cases(
+    pool: &PgPool,
+    sealer: &Sealer,
+    filter: &CaseFilter,
+) -> Result<Vec<Case>> {
+    let prefix = format!("{}%", filter.jurisdiction.prefix());
+    let mut query = QueryBuilder::new("SELECT c.id FROM cases c WHERE (c.executing_region LIKE ");
+    query
+        .push_bind(prefix.clone())
+        .push(" OR c.household_region LIKE ")
+        .push_bind(prefix);
+    if let Some(oversight) = &filter.oversight {
+        query
+            .push(" OR c.oversight = ")
+            .push_bind(oversight.as_str().to_owned());
+    }
+    query.push(")");
+    if let Some(county) = filter.county {
+        query
+            .push(" AND c.executing_region = ")
+            .push_bind(county.to_string());
+    }
+    if let Some(state) = filter.state {
+        query.push(" AND c.state = ").push_bind(state.as_str());
+    }
+    if filter.unroutable {
+        query.push(" AND c.unroutable");
+    }
+    if let Some(cutoffs) = &filter.overdue {
+        query.push(" AND EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND ");
+        push_due(&mut query, cutoffs);
+        query.push(")");
+    }
+    if let Some(after) = &filter.after {
+        query
+            .push(" AND c.id > ")
+            .push_bind(after.as_str().to_owned());
+    }
+    query
+        .push(" ORDER BY c.id LIMIT ")
+        .push_bind(i64::from(filter.limit));
+    let rows: Vec<String> = query
+        .build_query_scalar()
+        .fetch_all(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    load_cases(pool, sealer, rows).await
+}

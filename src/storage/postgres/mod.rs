@@ -1,0 +1,267 @@
+//! PostgreSQL: the backend for production scale. One pool for reads and
+//! writes; every write is one transaction at READ COMMITTED with
+//! synchronous commit (the server's default), and the rows it must order
+//! (a case's version, a recipient's inbox head, the audit log) are
+//! serialized by row or table locks, so several gateway processes may share
+//! one database without forking a chain or leaving a gap.
+
+mod audit;
+mod cases;
+mod inbox;
+mod lists;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use super::seal::Sealer;
+use super::{
+    CaseFilter, CaseWrite, Conflict, Cutoffs, InboxState, PersonKey, Result, Storage, StorageError,
+    StoredAnswer,
+};
+use crate::domain::agency::{Agency, AgencyId, AgencyRef};
+use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
+use crate::domain::case::{Case, CaseId};
+use crate::domain::intake::DecisionNumber;
+use crate::domain::notice::InboxMessage;
+use crate::domain::region::RegionCode;
+use crate::domain::submission::SubmissionOutcome;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per gateway process; the database's `max_connections` must
+/// allow this many for every replica.
+const POOL_SIZE: u32 = 16;
+
+#[derive(Clone, Debug)]
+pub struct PostgresStorage {
+    pool: PgPool,
+    /// Seals what names a person; without it, case data cannot be read or
+    /// written (the registry and the audit log can).
+    sealer: Option<Arc<Sealer>>,
+}
+
+impl PostgresStorage {
+    /// Connects to the database at `url` (`postgres://...`) and brings its
+    /// schema up to date. sqlx holds an advisory lock while it migrates, so
+    /// replicas starting together do not migrate twice.
+    ///
+    /// # Errors
+    /// [`StorageError::Unavailable`] when the database cannot be reached or
+    /// migrated.
+    pub async fn open(url: &str) -> Result<Self> {
+        // The URL may hold a password: errors name neither it nor the URL.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| StorageError::Unavailable("not a valid postgres:// URL".into()))?
+            .application_name("handover-gateway")
+            // The server's default, stated so that a server or role set to
+            // `off` cannot make the gateway acknowledge a submission that
+            // a crash would lose.
+            .options([("synchronous_commit", "on")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        MIGRATOR.run(&pool).await.map_err(|e| unavailable(&e))?;
+        Ok(Self { pool, sealer: None })
+    }
+
+    /// The same storage, sealing personal data with `sealer`. PostgreSQL
+    /// databases were sealed from the start: there are no plain bodies to
+    /// convert.
+    pub fn sealed(mut self, sealer: Sealer) -> Self {
+        self.sealer = Some(Arc::new(sealer));
+        self
+    }
+
+    fn sealer(&self) -> Result<&Sealer> {
+        self.sealer.as_deref().ok_or_else(|| {
+            corrupt(&"case data needs the master key; the storage was opened without it")
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub(super) fn unavailable(error: &dyn std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(error.to_string())
+}
+
+pub(super) fn corrupt(error: &dyn std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(error.to_string())
+}
+
+/// SQLSTATE classes that mean "someone else wrote first": a unique
+/// violation is the conflict the statement names; a deadlock or a
+/// serialization failure lost a race on the case, so the writer should read
+/// again. Every other error means the database cannot be trusted right now.
+pub(super) fn translate(error: sqlx::Error, on_unique: Conflict) -> StorageError {
+    if let sqlx::Error::Database(db) = &error {
+        match db.code().as_deref() {
+            Some("23505") => return StorageError::Conflict(on_unique),
+            Some("40001" | "40P01") => return StorageError::Conflict(Conflict::Version),
+            _ => {}
+        }
+    }
+    unavailable(&error)
+}
+
+/// For statements whose only expected conflict is losing a race.
+pub(super) fn failed(error: sqlx::Error) -> StorageError {
+    translate(error, Conflict::Version)
+}
+
+fn agency_from_row(row: &PgRow) -> Result<Agency> {
+    let kind: String = row.try_get("kind").map_err(|e| corrupt(&e))?;
+    let region: String = row.try_get("region").map_err(|e| corrupt(&e))?;
+    let id: String = row.try_get("id").map_err(|e| corrupt(&e))?;
+    let agency = AgencyRef::new(
+        kind.parse().map_err(|e| corrupt(&e))?,
+        RegionCode::parse(&region).map_err(|e| corrupt(&e))?,
+        AgencyId::parse(&id).map_err(|e| corrupt(&e))?,
+    )
+    .map_err(|e| corrupt(&e))?;
+    Ok(Agency {
+        agency,
+        name: row.try_get("name").map_err(|e| corrupt(&e))?,
+        enabled: row.try_get("enabled").map_err(|e| corrupt(&e))?,
+    })
+}
+
+pub(super) fn millis(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(super) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    async fn register_agency(&self, agency: &Agency) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO agencies (id, kind, region, name, enabled, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, region = excluded.region,
+                 name = excluded.name, enabled = excluded.enabled",
+        )
+        .bind(agency.agency.id.as_str())
+        .bind(agency.agency.kind.as_str())
+        .bind(agency.agency.region.to_string())
+        .bind(&agency.name)
+        .bind(agency.enabled)
+        .bind(millis(time::OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>> {
+        let row = sqlx::query("SELECT id, kind, region, name, enabled FROM agencies WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        row.as_ref().map(agency_from_row).transpose()
+    }
+
+    async fn agencies(&self) -> Result<Vec<Agency>> {
+        let rows = sqlx::query("SELECT id, kind, region, name, enabled FROM agencies ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        rows.iter().map(agency_from_row).collect()
+    }
+
+    async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>> {
+        cases::answer(&self.pool, agency, request_id).await
+    }
+
+    async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {
+        cases::write_case(&self.pool, self.sealer()?, write).await
+    }
+
+    async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
+        cases::load_case(&self.pool, self.sealer()?, id).await
+    }
+
+    async fn holds_cases(&self) -> Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
+    async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM cases WHERE decision_number = $1")
+                .bind(decision.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        match id {
+            Some(id) => {
+                let id = CaseId::parse(&id).map_err(|e| corrupt(&e))?;
+                cases::load_case(&self.pool, self.sealer()?, &id).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM cases WHERE person_key = $1 ORDER BY opened_at DESC, id DESC",
+        )
+        .bind(key.as_slice())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        lists::load_cases(&self.pool, self.sealer()?, ids).await
+    }
+
+    async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
+        lists::due_cases(&self.pool, cutoffs, limit).await
+    }
+
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
+        lists::list_cases(&self.pool, self.sealer()?, filter).await
+    }
+
+    async fn inbox_after(
+        &self,
+        agency: &AgencyId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<InboxMessage>> {
+        inbox::after(&self.pool, self.sealer()?, agency, after, limit).await
+    }
+
+    async fn inbox_state(&self, agency: &AgencyId) -> Result<InboxState> {
+        inbox::state(&self.pool, agency).await
+    }
+
+    async fn acknowledge(&self, agency: &AgencyId, position: u64) -> Result<Option<InboxState>> {
+        inbox::acknowledge(&self.pool, agency, position).await
+    }
+
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<Chain> {
+        audit::append(&self.pool, records).await
+    }
+
+    async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>> {
+        audit::entries(&self.pool, after, limit).await
+    }
+
+    async fn close(&self) {
+        PostgresStorage::close(self).await;
+    }
+}

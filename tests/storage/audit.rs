@@ -1,0 +1,105 @@
+//! The audit log: appends seal onto one linear chain, also when several
+//! writers, in one process or several, append at once.
+
+use std::sync::Arc;
+
+use handover_gateway::domain::audit::{AuditCaller, AuditDetails, AuditRecord, Chain, verify};
+
+use crate::support::{Db, RELEASED};
+
+conformance!(
+    appended_records_read_back_as_one_chain,
+    concurrent_appends_from_two_openings_keep_the_chain_linear,
+    the_database_refuses_to_change_or_delete_audit_rows,
+);
+
+fn record(n: u64) -> AuditRecord {
+    AuditRecord {
+        at: RELEASED,
+        caller: AuditCaller::Agency {
+            id: "yingze-police".into(),
+        },
+        call: "handover.v1.CaseService/GetCase".into(),
+        outcome: "OK".into(),
+        reason: None,
+        details: AuditDetails {
+            position: Some(n),
+            ..AuditDetails::default()
+        },
+    }
+}
+
+async fn appended_records_read_back_as_one_chain(db: Db) {
+    let storage = db.open().await;
+    assert!(storage.audit_entries(0, 10).await.unwrap().is_empty());
+    let mut expected = Chain::new();
+    let mut sealed = Vec::new();
+    for n in 1..=5 {
+        sealed.push(expected.seal(&record(n)).unwrap());
+    }
+
+    storage
+        .append_audit(&[record(1), record(2), record(3)])
+        .await
+        .unwrap();
+    let end = storage.append_audit(&[record(4), record(5)]).await.unwrap();
+
+    assert_eq!(end, expected);
+    let entries = storage.audit_entries(0, 100).await.unwrap();
+    assert_eq!(entries, sealed);
+    assert_eq!(storage.audit_entries(2, 2).await.unwrap(), sealed[2..4]);
+    let head = verify(entries).unwrap();
+    assert_eq!(head.entries, 5);
+    assert_eq!(head.hash, sealed[4].hash);
+    assert_eq!(storage.append_audit(&[]).await.unwrap(), expected);
+    storage.close().await;
+}
+
+async fn concurrent_appends_from_two_openings_keep_the_chain_linear(db: Db) {
+    // Two openings stand for two gateway processes on one database.
+    let openings = [db.open().await, db.open().await];
+    let appenders: Vec<_> = (0..16u64)
+        .map(|n| {
+            let storage = Arc::clone(&openings[(n % 2) as usize]);
+            let batch = [record(n * 3), record(n * 3 + 1), record(n * 3 + 2)];
+            tokio::spawn(async move { storage.append_audit(&batch).await })
+        })
+        .collect();
+    for appender in appenders {
+        appender.await.unwrap().unwrap();
+    }
+
+    let entries = openings[0].audit_entries(0, 1000).await.unwrap();
+    assert_eq!(verify(entries.clone()).unwrap().entries, 48);
+    let mut positions: Vec<_> = entries
+        .iter()
+        .map(|e| e.parse().unwrap().record.details.position.unwrap())
+        .collect();
+    positions.sort_unstable();
+    assert_eq!(positions, (0..48).collect::<Vec<_>>());
+    for storage in openings {
+        storage.close().await;
+    }
+}
+
+async fn the_database_refuses_to_change_or_delete_audit_rows(db: Db) {
+    let storage = db.open().await;
+    storage.append_audit(&[record(1), record(2)]).await.unwrap();
+    storage.close().await;
+
+    for sql in [
+        "UPDATE audit_log SET entry = 'forged' WHERE sequence = 1",
+        "DELETE FROM audit_log WHERE sequence = 2",
+    ] {
+        let refused = db.raw_execute(sql).await.unwrap_err();
+        assert!(refused.contains("append-only"), "{sql}: {refused}");
+    }
+    let storage = db.open().await;
+    assert_eq!(
+        verify(storage.audit_entries(0, 10).await.unwrap())
+            .unwrap()
+            .entries,
+        2
+    );
+    storage.close().await;
+}

@@ -1,0 +1,125 @@
+//! The real gateway on PostgreSQL: a few representative journeys of the
+//! gateway suite (tests/gateway, which runs on SQLite), over mutual TLS,
+//! with the database chosen by the `database` setting as in production.
+
+use std::sync::Arc;
+
+use handover_gateway::api::pb;
+use handover_gateway::bootstrap;
+use handover_gateway::config::Config;
+use handover_gateway::domain::clock::ManualClock;
+use handover_gateway::server::Server;
+use tempfile::TempDir;
+use tonic::Code;
+
+use crate::app::{self, App, START};
+use crate::support::{Db, Kind, run};
+
+/// The gateway's configuration for the files in `dir` and the database
+/// `db` names.
+fn config(dir: &TempDir, db: &Db) -> Config {
+    Config {
+        database: db.setting.clone(),
+        ..app::config(dir.path())
+    }
+}
+
+/// A gateway with the example registry, on `db`.
+async fn spawn_on(db: &Db) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = db.unsealed().await;
+    bootstrap::development(&app::certs_dir(dir.path()), backend.storage())
+        .await
+        .unwrap();
+    backend.storage().close().await;
+    let config = config(&dir, db);
+    app::start_with(dir, START, config).await
+}
+
+async fn submit(app: &App, n: u32) -> String {
+    let person = app::person(&app::id_number("19900307", n), "140106", None);
+    let request = app::discharge(&format!("r-{n}"), &format!("D-{n}"), person);
+    app::submit_as_detox(app, request).await.case_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_discharge_reaches_the_project_and_the_police() {
+    run(Kind::Postgres, |db| async move {
+        let app = spawn_on(&db).await;
+        let case_id = submit(&app, 1).await;
+        for agency in ["yingze-project", "yingze-police"] {
+            let mut inbox = app.inbox(agency).await;
+            let mut stream = app::subscribe(&mut inbox, Some(0)).await;
+            let message = app::next_message(&mut stream).await;
+            assert_eq!(message.position, 1, "{agency}");
+            assert_eq!(message.case.unwrap().case_id, case_id, "{agency}");
+        }
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_retry_gets_the_first_answer_and_a_reused_decision_is_refused() {
+    run(Kind::Postgres, |db| async move {
+        let app = spawn_on(&db).await;
+        let person = app::person(&app::id_number("19900307", 1), "140106", None);
+        let request = app::discharge("r-1", "D-1", person);
+        let first = app::submit_as_detox(&app, request.clone()).await;
+        let again = app::submit_as_detox(&app, request.clone()).await;
+        assert_eq!(again, first);
+
+        let same_decision = pb::SubmitDischargeRequest {
+            request_id: "r-2".into(),
+            ..request
+        };
+        let mut intake = app.intake("taiyuan-detox").await;
+        let refused = intake.submit_discharge(same_decision).await.unwrap_err();
+        assert_eq!(refused.code(), Code::AlreadyExists);
+        let case = app.case_for_office(&first.case_id).await;
+        assert_eq!(case.history.len(), 1, "written once");
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_restarted_gateway_resumes_every_inbox_without_a_gap() {
+    run(Kind::Postgres, |db| async move {
+        let app = spawn_on(&db).await;
+        let mut cases = vec![submit(&app, 1).await, submit(&app, 2).await];
+        let dir = app.stop().await;
+
+        let config = config(&dir, &db);
+        let app = app::start_with(dir, START, config).await;
+        cases.push(submit(&app, 3).await);
+        let mut inbox = app.inbox("yingze-project").await;
+        let mut stream = app::subscribe(&mut inbox, Some(0)).await;
+        for (position, case_id) in (1..=3).zip(&cases) {
+            let message = app::next_message(&mut stream).await;
+            assert_eq!(message.position, position);
+            assert_eq!(&message.case.unwrap().case_id, case_id);
+        }
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_gateway_without_its_master_key_refuses_existing_cases() {
+    run(Kind::Postgres, |db| async move {
+        let app = spawn_on(&db).await;
+        submit(&app, 1).await;
+        let dir = app.stop().await;
+        std::fs::remove_file(dir.path().join("data/master.key")).unwrap();
+
+        let clock = Arc::new(ManualClock::new(START));
+        let refused = Server::build(config(&dir, &db), clock)
+            .await
+            .err()
+            .expect("started without its master key");
+
+        assert!(format!("{refused:#}").contains("master key"), "{refused:#}");
+    })
+    .await;
+}

@@ -1,0 +1,126 @@
+//! Inboxes: gapless positions per recipient, also under concurrent
+//! writers, and acknowledgements that never go back.
+
+use std::sync::Arc;
+
+use handover_gateway::storage::InboxState;
+
+use crate::support::{Db, discharged, id, person, write};
+
+conformance!(
+    inbox_positions_count_up_and_acknowledgements_never_go_back,
+    concurrent_writers_to_shared_recipients_leave_no_gap,
+);
+
+async fn inbox_positions_count_up_and_acknowledgements_never_go_back(db: Db) {
+    let storage = db.open().await;
+    let project = id("yingze-project");
+    assert_eq!(
+        storage.inbox_state(&project).await.unwrap(),
+        InboxState::default()
+    );
+    let mut cases = Vec::new();
+    for n in 1..=3 {
+        let case = discharged(
+            &format!("D-{n}"),
+            "140106",
+            person(n, "140106"),
+            Some("yingze-project"),
+        );
+        let recipients: &[&str] = if n == 2 {
+            &["yingze-project", "yingze-project"]
+        } else {
+            &["yingze-project"]
+        };
+        storage
+            .write_case(write(&case, 0, &format!("r-{n}"), recipients))
+            .await
+            .unwrap();
+        cases.push(case);
+    }
+
+    let all = storage.inbox_after(&project, 0, 100).await.unwrap();
+    let positions: Vec<_> = all.iter().map(|m| m.position).collect();
+    assert_eq!(positions, [1, 2, 3, 4]);
+    assert_eq!(all[0].notice.case, cases[0]);
+    assert_eq!(all[3].notice.case, cases[2]);
+    let page: Vec<_> = storage
+        .inbox_after(&project, 1, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.position)
+        .collect();
+    assert_eq!(page, [2, 3]);
+    assert!(
+        storage
+            .inbox_after(&project, 4, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let at = |head, acknowledged| Some(InboxState { head, acknowledged });
+    assert_eq!(storage.acknowledge(&project, 3).await.unwrap(), at(4, 3));
+    assert_eq!(
+        storage.acknowledge(&project, 2).await.unwrap(),
+        at(4, 3),
+        "never back"
+    );
+    assert_eq!(
+        storage.acknowledge(&project, 5).await.unwrap(),
+        None,
+        "past the head"
+    );
+    assert_eq!(storage.acknowledge(&project, 4).await.unwrap(), at(4, 4));
+    assert_eq!(
+        storage.inbox_state(&project).await.unwrap(),
+        InboxState {
+            head: 4,
+            acknowledged: 4
+        }
+    );
+    let stranger = id("xiaodian-project");
+    assert_eq!(storage.acknowledge(&stranger, 0).await.unwrap(), at(0, 0));
+    assert_eq!(storage.acknowledge(&stranger, 1).await.unwrap(), None);
+    storage.close().await;
+}
+
+async fn concurrent_writers_to_shared_recipients_leave_no_gap(db: Db) {
+    let storage = db.open().await;
+    let writers: Vec<_> = (1..=24)
+        .map(|n| {
+            let storage = Arc::clone(&storage);
+            // Half name the recipients in the other order: writers must
+            // not deadlock on each other's inbox heads.
+            let recipients: &[&str] = if n % 2 == 0 {
+                &["yingze-project", "yingze-police"]
+            } else {
+                &["yingze-police", "yingze-project"]
+            };
+            let case = discharged(
+                &format!("D-{n}"),
+                "140106",
+                person(n, "140106"),
+                Some("yingze-project"),
+            );
+            let written = write(&case, 0, &format!("r-{n}"), recipients);
+            tokio::spawn(async move { storage.write_case(written).await })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap().unwrap();
+    }
+
+    for recipient in ["yingze-project", "yingze-police"] {
+        let messages = storage.inbox_after(&id(recipient), 0, 100).await.unwrap();
+        let positions: Vec<u64> = messages.iter().map(|m| m.position).collect();
+        assert_eq!(positions, (1..=24).collect::<Vec<_>>(), "{recipient}");
+        let mut cases: Vec<_> = messages.iter().map(|m| m.notice.case.id.clone()).collect();
+        cases.sort();
+        cases.dedup();
+        assert_eq!(cases.len(), 24, "one message per case for {recipient}");
+        assert_eq!(storage.inbox_state(&id(recipient)).await.unwrap().head, 24);
+    }
+    storage.close().await;
+}

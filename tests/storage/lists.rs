@@ -1,0 +1,199 @@
+//! Picking cases by their columns: due deadlines for the escalation scan,
+//! filtered pages for police and oversight.
+
+use handover_gateway::domain::case::{Case, CaseEvent, CaseId, CaseState};
+use handover_gateway::domain::deadline::DeadlineKind;
+use handover_gateway::storage::{CaseFilter, Storage};
+use time::Duration;
+
+use crate::support::{Db, discharged, id, next, person, region, write};
+
+conformance!(
+    due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines,
+    lists_filter_by_jurisdiction_county_state_and_page_in_id_order,
+);
+
+fn ids(cases: &[&Case]) -> Vec<CaseId> {
+    let mut ids: Vec<_> = cases.iter().map(|c| c.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+async fn due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines(db: Db) {
+    let storage = db.open().await;
+    let early = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    let late = discharged("D-2", "140106", person(2, "140106"), Some("yingze-project"));
+    let escalated = discharged("D-3", "140106", person(3, "140106"), Some("yingze-project"));
+    let written = write(&early, 0, "r-1", &[]);
+    let start = written
+        .deadlines
+        .iter()
+        .find(|d| d.kind == DeadlineKind::Pickup)
+        .unwrap()
+        .starts_at;
+    storage.write_case(written).await.unwrap();
+    let mut later = write(&late, 0, "r-2", &[]);
+    for deadline in &mut later.deadlines {
+        deadline.starts_at += Duration::days(1);
+    }
+    storage.write_case(later).await.unwrap();
+    let mut done = write(&escalated, 0, "r-3", &[]);
+    for deadline in &mut done.deadlines {
+        deadline.escalated = true;
+    }
+    storage.write_case(done).await.unwrap();
+
+    let due = |at| vec![(DeadlineKind::Pickup, at)];
+    assert!(
+        storage
+            .due_cases(&due(start - Duration::seconds(1)), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        storage.due_cases(&due(start), 10).await.unwrap(),
+        ids(&[&early])
+    );
+    let mut both = storage
+        .due_cases(&due(start + Duration::days(2)), 10)
+        .await
+        .unwrap();
+    both.sort();
+    assert_eq!(both, ids(&[&early, &late]));
+    assert_eq!(
+        storage
+            .due_cases(&due(start + Duration::days(2)), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(storage.due_cases(&Vec::new(), 10).await.unwrap().is_empty());
+
+    // Picking up meets the pickup deadline: the write replaces it.
+    let picked_up = next(&early, "yingze-project", CaseEvent::PickedUp);
+    storage
+        .write_case(write(&picked_up, 1, "r-4", &[]))
+        .await
+        .unwrap();
+    assert!(storage.due_cases(&due(start), 10).await.unwrap().is_empty());
+    let report = vec![(DeadlineKind::Report, start)];
+    assert_eq!(
+        storage.due_cases(&report, 10).await.unwrap(),
+        ids(&[&early])
+    );
+
+    // An escalated deadline is no longer due, but still overdue.
+    let mut overdue = filter("140000");
+    overdue.overdue = Some(due(start + Duration::days(2)));
+    assert_eq!(listed(&*storage, &overdue).await, ids(&[&late, &escalated]));
+    storage.close().await;
+}
+
+fn filter(jurisdiction: &str) -> CaseFilter {
+    CaseFilter {
+        jurisdiction: region(jurisdiction),
+        oversight: None,
+        county: None,
+        state: None,
+        overdue: None,
+        unroutable: false,
+        after: None,
+        limit: 100,
+    }
+}
+
+async fn listed(storage: &dyn Storage, filter: &CaseFilter) -> Vec<CaseId> {
+    storage
+        .list_cases(filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|case| case.id)
+        .collect()
+}
+
+async fn lists_filter_by_jurisdiction_county_state_and_page_in_id_order(db: Db) {
+    let storage = db.open().await;
+    let yingze = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    let moved = discharged(
+        "D-2",
+        "140105",
+        person(2, "140106"),
+        Some("xiaodian-project"),
+    );
+    let unroutable = discharged("D-3", "140108", person(3, "140108"), None);
+    let datong = discharged(
+        "D-4",
+        "140211",
+        person(4, "140211"),
+        Some("pingcheng-project"),
+    );
+    for (n, case) in [&yingze, &moved, &unroutable, &datong]
+        .into_iter()
+        .enumerate()
+    {
+        storage
+            .write_case(write(case, 0, &format!("r-{n}"), &[]))
+            .await
+            .unwrap();
+    }
+    let picked_up = next(&yingze, "yingze-project", CaseEvent::PickedUp);
+    storage
+        .write_case(write(&picked_up, 1, "r-9", &[]))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        listed(&*storage, &filter("140106")).await,
+        ids(&[&yingze, &moved])
+    );
+    assert_eq!(
+        listed(&*storage, &filter("140100")).await,
+        ids(&[&yingze, &moved, &unroutable])
+    );
+    let everything = ids(&[&yingze, &moved, &unroutable, &datong]);
+    assert_eq!(listed(&*storage, &filter("140000")).await, everything);
+    let county = CaseFilter {
+        county: Some(region("140106")),
+        ..filter("140106")
+    };
+    assert_eq!(listed(&*storage, &county).await, ids(&[&yingze]));
+    let state = CaseFilter {
+        state: Some(CaseState::PickedUp),
+        ..filter("140000")
+    };
+    let found = storage.list_cases(&state).await.unwrap();
+    assert_eq!(found, [picked_up]);
+    let stray = CaseFilter {
+        unroutable: true,
+        ..filter("140000")
+    };
+    assert_eq!(listed(&*storage, &stray).await, ids(&[&unroutable]));
+    let office = CaseFilter {
+        oversight: Some(id("shanxi-office")),
+        ..filter("140106")
+    };
+    assert_eq!(
+        listed(&*storage, &office).await,
+        ids(&[&yingze, &moved, &unroutable])
+    );
+
+    let first = CaseFilter {
+        limit: 2,
+        ..filter("140000")
+    };
+    assert_eq!(listed(&*storage, &first).await, everything[..2]);
+    let rest = CaseFilter {
+        after: Some(everything[1].clone()),
+        ..first
+    };
+    assert_eq!(listed(&*storage, &rest).await, everything[2..]);
+    let past = CaseFilter {
+        after: Some(everything[3].clone()),
+        ..filter("140000")
+    };
+    assert!(listed(&*storage, &past).await.is_empty());
+    storage.close().await;
+}

@@ -1,0 +1,33 @@
+//! The storage conformance suite: every test runs once on SQLite and once
+//! on PostgreSQL, each on a fresh database, through the `Storage`
+//! interface alone (and raw reads where it checks what is at rest).
+//! PostgreSQL must be reachable (see `support::admin_url`).
+
+/// For each named `async fn(Db)`, a module with one test per backend:
+/// `cases::a_stale_version_is_a_conflict::on_postgres`.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn on_sqlite() {
+                    crate::support::run(crate::support::Kind::Sqlite, super::$name).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn on_postgres() {
+                    crate::support::run(crate::support::Kind::Postgres, super::$name).await;
+                }
+            }
+        )*
+    };
+}
+
+mod support;
+
+mod audit;
+mod cases;
+mod inbox;
+mod lists;
+mod registry;
+mod sealing;
