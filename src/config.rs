@@ -238,12 +238,18 @@ mod proptests {
         fn any_setting_is_read_and_checked_or_refused(
             settings in proptest::collection::vec((key(), value()), 0..6)
         ) {
-            let text: String = settings.iter().map(|(key, value)| format!("{key} = {value}\n")).collect();
+            let text: String = settings
+                .iter()
+                .map(|(key, value)| format!("{key} = {value}\n"))
+                .collect();
             if let Ok(config) = toml::from_str::<Config>(&text)
                 && config.validate().is_ok()
             {
                 prop_assert!(!config.heartbeat.is_zero() && !config.escalation_scan.is_zero());
                 prop_assert!(config.max_message_bytes >= 4096);
+                let written = serde_json::to_value(&config.deadlines).unwrap();
+                let read: DeadlinePolicy = serde_json::from_value(written).unwrap();
+                prop_assert_eq!(read, config.deadlines);
             }
         }
     }

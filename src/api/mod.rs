@@ -17,9 +17,9 @@ pub use inbox::InboxApi;
 pub use intake::IntakeApi;
 pub use receipts::{open_signed, shown, signed_receipt, verify_receipt};
 pub use status::to_status;
-pub use supervision::SupervisionApi;
 #[doc(hidden)]
 pub use supervision::CommandRequest;
+pub use supervision::SupervisionApi;
 
 /// The generated protobuf code of `handover.v1`.
 pub mod pb {

@@ -204,12 +204,14 @@ mod proptests {
     proptest! {
         #[test]
         fn an_agency_id_is_a_lowercase_slug_or_refused(text in slug_like()) {
-            let from_serde = serde_json::from_value::<AgencyId>(serde_json::Value::String(text.clone()));
+            let from_serde: Result<AgencyId, _> =
+                serde_json::from_value(serde_json::Value::String(text.clone()));
             match AgencyId::parse(&text) {
                 Ok(id) => {
                     prop_assert_eq!(id.as_str(), text.as_str());
                     prop_assert!((1..=64).contains(&text.len()) && !text.starts_with('-'));
-                    prop_assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+                    let slug = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+                    prop_assert!(text.bytes().all(slug));
                     prop_assert_eq!(from_serde.ok(), Some(id));
                 }
                 Err(error) => {
@@ -238,7 +240,8 @@ mod proptests {
             };
             let id = AgencyId::parse(&id).unwrap();
             let reserved = id.as_str() == GATEWAY_ID;
-            let misplaced = kind == AgencyKind::CountyProject && region.level() != RegionLevel::County;
+            let misplaced =
+                kind == AgencyKind::CountyProject && region.level() != RegionLevel::County;
             match AgencyRef::new(kind, region, id.clone()) {
                 Ok(agency) => {
                     prop_assert!(!reserved && !misplaced);

@@ -272,7 +272,9 @@ mod proptests {
 
         #[test]
         fn any_policy_text_is_read_or_refused(
-            key in proptest::sample::select(vec!["notice_ahead", "pickup", "report", "transfer_reply", "arrival", "other"]),
+            key in proptest::sample::select(vec![
+                "notice_ahead", "pickup", "report", "transfer_reply", "arrival", "other",
+            ]),
             value in duration_like(),
         ) {
             let json = serde_json::json!({ key: value });

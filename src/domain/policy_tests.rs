@@ -13,7 +13,11 @@ fn every_call_has_a_row_and_no_row_is_repeated() {
         );
     }
     let pairs: HashSet<(Call, AgencyKind)> = POLICY.iter().map(|r| (r.call, r.kind)).collect();
-    assert_eq!(pairs.len(), POLICY.len(), "a (call, kind) pair is listed twice");
+    assert_eq!(
+        pairs.len(),
+        POLICY.len(),
+        "a (call, kind) pair is listed twice"
+    );
 }
 
 #[test]

@@ -224,7 +224,8 @@ mod proptests {
             if let Ok(code) = RegionCode::parse(&text) {
                 prop_assert!(text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()));
                 prop_assert!(code.prefix().len() <= 6 && text.starts_with(&code.prefix()));
-                prop_assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::String(text));
+                let written = serde_json::to_value(code).unwrap();
+                prop_assert_eq!(written, serde_json::Value::String(text));
             }
         }
     }

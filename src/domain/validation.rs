@@ -135,8 +135,11 @@ mod proptests {
         }
 
         #[test]
-        fn a_request_id_is_printable_ascii_of_at_most_128(value in prop_oneof!["\\PC{0,140}", "[!-~]{0,140}"]) {
-            let valid = (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
+        fn a_request_id_is_printable_ascii_of_at_most_128(
+            value in prop_oneof!["\\PC{0,140}", "[!-~]{0,140}"],
+        ) {
+            let valid =
+                (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
             prop_assert_eq!(request_id(&value).ok(), valid.then(|| value.clone()));
         }
     }

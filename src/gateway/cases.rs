@@ -2,12 +2,12 @@
 //! cannot be used to learn whether someone is on file.
 
 use super::{Gateway, GatewayError, Result};
-use crate::domain::policy::{Call, Relation};
 use crate::domain::access::can_view;
 use crate::domain::agency::{AgencyKind, AgencyRef};
 use crate::domain::case::{Case, CaseId, CaseState};
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::id_number::IdNumber;
+use crate::domain::policy::{Call, Relation};
 use crate::domain::region::RegionCode;
 use crate::domain::validation::{self, Invalid};
 use crate::storage::CaseFilter;

@@ -5,9 +5,9 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use super::{Gateway, GatewayError, Result};
-use crate::domain::policy::Call;
 use crate::domain::agency::{AgencyId, AgencyRef};
 use crate::domain::notice::InboxMessage;
+use crate::domain::policy::Call;
 use crate::storage::InboxState;
 
 /// What a subscriber receives.

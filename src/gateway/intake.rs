@@ -5,11 +5,11 @@ use time::Time;
 
 use super::write::{Submitted, Target};
 use super::{Gateway, GatewayError, Result};
-use crate::domain::policy::Call;
 use crate::domain::agency::AgencyRef;
 use crate::domain::case::{CaseEvent, CaseId, CaseState};
 use crate::domain::clock::CHINA;
 use crate::domain::intake::{AnnouncementDraft, DischargeDraft};
+use crate::domain::policy::Call;
 use crate::domain::routing::{Route, route};
 use crate::domain::submission::RequestKey;
 use crate::domain::validation::{self, Invalid};

@@ -79,7 +79,12 @@ impl Limiter {
     /// # Errors
     /// [`Exhausted`] when the agency's bucket is empty or, for a police
     /// query, its daily quota is used up; nothing is counted then.
-    pub fn admit(&self, agency: &AgencyRef, call: Call, now: OffsetDateTime) -> Result<(), Exhausted> {
+    pub fn admit(
+        &self,
+        agency: &AgencyRef,
+        call: Call,
+        now: OffsetDateTime,
+    ) -> Result<(), Exhausted> {
         let quota_counts = agency.kind == AgencyKind::Police
             && matches!(call, Call::GetCase | Call::ListCases)
             && self.limits.police_queries_per_day > 0;
@@ -209,7 +214,9 @@ mod tests {
         assert!(refused.subject.ends_with("case-queries-per-day"));
         let office = agency("oversight", "140000", "shanxi-office");
         limiter.admit(&office, Call::GetCase, t).unwrap();
-        limiter.admit(&police, Call::GetCase, t + time::Duration::hours(2)).unwrap();
+        limiter
+            .admit(&police, Call::GetCase, t + time::Duration::hours(2))
+            .unwrap();
     }
 
     #[test]
@@ -219,7 +226,11 @@ mod tests {
         let t = datetime!(2026-11-28 02:00 UTC);
         limiter.admit(&project, Call::ConfirmPickup, t).unwrap();
         let earlier = t - time::Duration::hours(1);
-        assert!(limiter.admit(&project, Call::ConfirmPickup, earlier).is_err());
+        assert!(
+            limiter
+                .admit(&project, Call::ConfirmPickup, earlier)
+                .is_err()
+        );
         assert!(limiter.admit(&project, Call::ConfirmPickup, t).is_err());
     }
 }

@@ -22,9 +22,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::agency::{Agency, AgencyRef};
-use crate::domain::policy::{self, Call, Denial, Relation};
 use crate::domain::clock::Clock;
 use crate::domain::deadline::DeadlinePolicy;
+use crate::domain::policy::{self, Call, Denial, Relation};
 use crate::pki::PeerIdentity;
 use crate::storage::Storage;
 

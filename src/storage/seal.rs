@@ -79,8 +79,8 @@ impl Sealer {
         match stored.split_first() {
             Some((&VERSION, rest)) if rest.len() >= NONCE_LEN + 16 => {
                 let (nonce, body) = rest.split_at(NONCE_LEN);
-                let nonce = Nonce::try_assume_unique_for_key(nonce)
-                    .map_err(|_| SealError("bad nonce"))?;
+                let nonce =
+                    Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError("bad nonce"))?;
                 let mut body = body.to_vec();
                 let plain = self
                     .key
@@ -114,11 +114,18 @@ mod tests {
         let sealer = Sealer::new([7; 32]);
         let sealed = sealer.seal("case_events/c1/1", SECRET).unwrap();
         assert!(sealer.open("case_events/c1/2", &sealed).is_err());
-        assert!(Sealer::new([8; 32]).open("case_events/c1/1", &sealed).is_err());
+        assert!(
+            Sealer::new([8; 32])
+                .open("case_events/c1/1", &sealed)
+                .is_err()
+        );
         for i in 0..sealed.len() {
             let mut damaged = sealed.clone();
             damaged[i] ^= 1;
-            assert!(sealer.open("case_events/c1/1", &damaged).is_err(), "byte {i}");
+            assert!(
+                sealer.open("case_events/c1/1", &damaged).is_err(),
+                "byte {i}"
+            );
         }
         assert!(sealer.open("x", b"").is_err());
         assert!(sealer.open("x", &[VERSION, 1, 2]).is_err());

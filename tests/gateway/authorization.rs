@@ -45,9 +45,27 @@ const fn caller(
 const CALLERS: [Caller; 11] = [
     caller("taiyuan-detox", AgencyKind::DetoxCenter, true, true, false),
     caller("datong-detox", AgencyKind::DetoxCenter, false, false, false),
-    caller("yingze-project", AgencyKind::CountyProject, true, true, true),
-    caller("xiaodian-project", AgencyKind::CountyProject, false, true, false),
-    caller("datong-project", AgencyKind::CountyProject, false, false, false),
+    caller(
+        "yingze-project",
+        AgencyKind::CountyProject,
+        true,
+        true,
+        true,
+    ),
+    caller(
+        "xiaodian-project",
+        AgencyKind::CountyProject,
+        false,
+        true,
+        false,
+    ),
+    caller(
+        "datong-project",
+        AgencyKind::CountyProject,
+        false,
+        false,
+        false,
+    ),
     caller("yingze-police", AgencyKind::Police, true, true, true),
     caller("xiaodian-police", AgencyKind::Police, false, true, false),
     caller("taiyuan-police", AgencyKind::Police, true, true, true),
@@ -101,7 +119,9 @@ async fn prepare_case(app: &App, call: Call, seq: u32) -> (String, bool) {
         Call::AcceptTransfer | Call::RejectTransfer | Call::WithdrawTransfer | Call::ConfirmArrival
     );
     if transfer {
-        request_transfer(app, project, &case, "140105").await.unwrap();
+        request_transfer(app, project, &case, "140105")
+            .await
+            .unwrap();
     }
     if call == Call::ConfirmArrival {
         accept(app, "xiaodian-project", &case, None).await.unwrap();
@@ -149,7 +169,11 @@ fn expected(call: Call, who: &Caller, transfer_pending: bool) -> Code {
         Some(Relation::Responsible) => who.id == "yingze-project",
         Some(Relation::TransferReceiver) => who.id == "xiaodian-project",
     };
-    if allowed { Code::Ok } else { Code::PermissionDenied }
+    if allowed {
+        Code::Ok
+    } else {
+        Code::PermissionDenied
+    }
 }
 
 /// Makes `call` as `agency` on `case_id`; the answer's code.
@@ -244,34 +268,49 @@ async fn supervise(
     match call {
         Call::ConfirmPickup => send!(confirm_pickup, ConfirmPickupRequest {}),
         Call::ConfirmReport => send!(confirm_report, ConfirmReportRequest {}),
-        Call::RequestTransfer => send!(request_transfer, RequestTransferRequest {
-            to_region: "140105".into(),
-            reason: reason()
-        }),
+        Call::RequestTransfer => send!(
+            request_transfer,
+            RequestTransferRequest {
+                to_region: "140105".into(),
+                reason: reason()
+            }
+        ),
         Call::AcceptTransfer => send!(accept_transfer, AcceptTransferRequest {}),
         Call::RejectTransfer => {
             send!(reject_transfer, RejectTransferRequest { reason: reason() })
         }
         Call::WithdrawTransfer => {
-            send!(withdraw_transfer, WithdrawTransferRequest { reason: reason() })
+            send!(
+                withdraw_transfer,
+                WithdrawTransferRequest { reason: reason() }
+            )
         }
         Call::ConfirmArrival => send!(confirm_arrival, ConfirmArrivalRequest {}),
-        Call::NotifyAbsence => send!(notify_absence, NotifyAbsenceRequest {
-            host_region: "140105".into(),
-            from: "2026-12-01".into(),
-            until: "2026-12-05".into(),
-            reason: reason()
-        }),
+        Call::NotifyAbsence => send!(
+            notify_absence,
+            NotifyAbsenceRequest {
+                host_region: "140105".into(),
+                from: "2026-12-01".into(),
+                until: "2026-12-05".into(),
+                reason: reason()
+            }
+        ),
         Call::ReportLostContact => {
-            send!(report_lost_contact, ReportLostContactRequest { note: reason() })
+            send!(
+                report_lost_contact,
+                ReportLostContactRequest { note: reason() }
+            )
         }
         Call::RestoreContact => send!(restore_contact, RestoreContactRequest { note: reason() }),
         Call::SuspendCase => send!(suspend_case, SuspendCaseRequest { reason: reason() }),
         Call::ResumeCase => send!(resume_case, ResumeCaseRequest {}),
-        Call::CloseCase => send!(close_case, CloseCaseRequest {
-            reason: pb::ClosureReason::Completed.into(),
-            note: reason()
-        }),
+        Call::CloseCase => send!(
+            close_case,
+            CloseCaseRequest {
+                reason: pb::ClosureReason::Completed.into(),
+                note: reason()
+            }
+        ),
         other => unreachable!("{other} is not a supervision call"),
     }
 }
@@ -292,7 +331,10 @@ async fn every_agency_gets_for_every_call_the_answer_of_the_policy_table() {
             let want = expected(call, who, transfer_pending);
             let got = make(&app, call, who.id, &case_id, n).await;
             if got != want {
-                mismatches.push(format!("{call} by {}: {got:?}, table says {want:?}", who.id));
+                mismatches.push(format!(
+                    "{call} by {}: {got:?}, table says {want:?}",
+                    who.id
+                ));
             }
         }
     }

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use crate::process::{Process, ProcessClient, spawn_process_with};
+use crate::process::{ProcessClient, spawn_process_with};
 use crate::support::*;
 
 const CLIENTS: usize = 16;
@@ -247,6 +247,7 @@ async fn killing_the_process_mid_write_loses_no_answered_discharge_and_leaves_no
     }
 
     let case_ids: BTreeSet<String> = all.values().map(|r| r.case_id.clone()).collect();
+    assert_eq!(case_ids.len(), all.len(), "two discharges share a case");
     for agency in ["yingze-project", "yingze-police"] {
         let messages = whole_inbox(&client, agency).await;
         assert_inbox_holds(agency, &messages, &case_ids);
@@ -294,7 +295,7 @@ async fn sigterm_ends_open_streams_within_the_grace_period_and_keeps_every_answe
     let ledger = Arc::new(Ledger::default());
     let next = Arc::new(AtomicU32::new(0));
 
-    let process: Process = spawn_process_with(dir.path(), &flags);
+    let process = spawn_process_with(dir.path(), &flags);
     let client = process.app(dir.path()).await;
     let mut streams = JoinSet::new();
     for agency in ["yingze-project", "yingze-police"] {

@@ -121,7 +121,11 @@ async fn a_subscriber_that_stops_reading_holds_back_nobody_and_later_gets_everyt
     let mut following = subscribe(&mut police, Some(0)).await;
     for seq in 1..=u32::try_from(COUNT).unwrap() {
         let person = person(&id_number("19700101", seq), "140106", None);
-        submit_as_detox(&app, discharge(&format!("s-{seq}"), &format!("S-{seq}"), person)).await;
+        submit_as_detox(
+            &app,
+            discharge(&format!("s-{seq}"), &format!("S-{seq}"), person),
+        )
+        .await;
     }
     for position in 1..=COUNT {
         assert_eq!(next_message(&mut following).await.position, position);

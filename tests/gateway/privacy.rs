@@ -117,7 +117,11 @@ async fn no_identity_number_or_name_reaches_the_database_files_or_the_logs() {
         .into_inner()
         .case
         .unwrap();
-    assert_eq!(case.person.unwrap().name, NAME, "the gateway still reads it");
+    assert_eq!(
+        case.person.unwrap().name,
+        NAME,
+        "the gateway still reads it"
+    );
     let listed = cases
         .list_cases(pb::ListCasesRequest::default())
         .await

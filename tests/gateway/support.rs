@@ -97,9 +97,7 @@ pub async fn start_at(dir: TempDir, now: time::OffsetDateTime) -> App {
 /// Starts a gateway on the files in `dir` with `config`.
 pub async fn start_with(dir: TempDir, now: time::OffsetDateTime, config: Config) -> App {
     let clock = Arc::new(ManualClock::new(now));
-    let server = Server::build(config, clock.clone())
-        .await
-        .unwrap();
+    let server = Server::build(config, clock.clone()).await.unwrap();
     let addr = server.local_addr();
     let stop = server.shutdown_token();
     let gateway = server.gateway().clone();

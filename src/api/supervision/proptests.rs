@@ -88,7 +88,9 @@ proptest! {
     }
 
     #[test]
-    fn a_closure_reason_on_the_wire_is_a_known_name_or_empty(value in prop_oneof![0i32..=8, any::<i32>()]) {
+    fn a_closure_reason_on_the_wire_is_a_known_name_or_empty(
+        value in prop_oneof![0i32..=8, any::<i32>()],
+    ) {
         let name = closure_reason_name(value);
         prop_assert!(name.is_empty() || name.parse::<ClosureReason>().is_ok());
         prop_assert_eq!(name.is_empty(), pb::ClosureReason::try_from(value)

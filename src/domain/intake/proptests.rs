@@ -139,11 +139,17 @@ proptest! {
         released_at in released_at(),
         term_months in term(),
     ) {
-        let draft = DischargeDraft { decision_number, person, released_at, term_months };
+        let draft = DischargeDraft {
+            decision_number,
+            person,
+            released_at,
+            term_months,
+        };
         match draft.parse(NOW, TODAY) {
             Ok(discharge) => {
                 prop_assert!(discharge.released_at <= NOW + DISCHARGE_AHEAD);
-                prop_assert!(discharge.released_at.date() >= discharge.person.id_number.birth_date());
+                let birth = discharge.person.id_number.birth_date();
+                prop_assert!(discharge.released_at.date() >= birth);
                 prop_assert_eq!(discharge.term.months(), term_months);
             }
             Err(invalid) => assert_named(&invalid)?,
@@ -157,7 +163,12 @@ proptest! {
         planned_release_date in release_date(),
         term_months in term(),
     ) {
-        let draft = AnnouncementDraft { decision_number, person, planned_release_date, term_months };
+        let draft = AnnouncementDraft {
+            decision_number,
+            person,
+            planned_release_date,
+            term_months,
+        };
         match draft.parse(TODAY) {
             Ok(announcement) => {
                 prop_assert!(announcement.planned_release_date >= TODAY);

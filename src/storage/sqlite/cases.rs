@@ -3,9 +3,9 @@
 use sqlx::{Row, SqlitePool};
 
 use super::{corrupt, now_millis, translate, unavailable};
+use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId, RecordedEvent};
 use crate::domain::submission::{Delivery, SubmissionOutcome};
-use crate::domain::agency::AgencyId;
 use crate::storage::seal::Sealer;
 use crate::storage::{CaseWrite, Conflict, Result, StorageError};
 
@@ -164,11 +164,12 @@ pub(super) async fn load_case(
     sealer: &Sealer,
     id: &CaseId,
 ) -> Result<Option<Case>> {
-    let rows = sqlx::query("SELECT sequence, body FROM case_events WHERE case_id = ? ORDER BY sequence")
-        .bind(id.as_str())
-        .fetch_all(readers)
-        .await
-        .map_err(|e| unavailable(&e))?;
+    let rows =
+        sqlx::query("SELECT sequence, body FROM case_events WHERE case_id = ? ORDER BY sequence")
+            .bind(id.as_str())
+            .fetch_all(readers)
+            .await
+            .map_err(|e| unavailable(&e))?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -235,7 +236,10 @@ pub(super) async fn seal_plain_bodies(writer: &SqlitePool, sealer: &Sealer) -> R
         for row in &rows {
             let (key, number): (&str, i64) = (row.get("first"), row.get("second"));
             let sealed = sealer
-                .seal(&format!("{table}/{key}/{number}"), row.get::<&[u8], _>("body"))
+                .seal(
+                    &format!("{table}/{key}/{number}"),
+                    row.get::<&[u8], _>("body"),
+                )
                 .map_err(|e| corrupt(&e))?;
             sqlx::query(&format!(
                 "UPDATE {table} SET body = ? WHERE {first} = ? AND {second} = ?"
@@ -251,7 +255,10 @@ pub(super) async fn seal_plain_bodies(writer: &SqlitePool, sealer: &Sealer) -> R
     }
     tx.commit().await.map_err(|e| unavailable(&e))?;
     if sealed_rows > 0 {
-        tracing::info!(rows = sealed_rows, "sealed plain bodies of an older version");
+        tracing::info!(
+            rows = sealed_rows,
+            "sealed plain bodies of an older version"
+        );
     }
     Ok(())
 }

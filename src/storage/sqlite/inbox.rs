@@ -4,9 +4,9 @@ use sqlx::{Row, SqlitePool};
 
 use super::cases::{message_address, open_body};
 use super::{corrupt, unavailable};
-use crate::storage::seal::Sealer;
 use crate::domain::agency::AgencyId;
 use crate::domain::notice::InboxMessage;
+use crate::storage::seal::Sealer;
 use crate::storage::{InboxState, Result};
 
 fn position(value: u64) -> i64 {

@@ -4,9 +4,9 @@
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::cases::{load_case, millis};
-use crate::storage::seal::Sealer;
 use super::{corrupt, unavailable};
 use crate::domain::case::{Case, CaseId};
+use crate::storage::seal::Sealer;
 use crate::storage::{CaseFilter, Cutoffs, Result};
 
 /// `(kind = ? AND starts_at <= ?) OR ...`: a deadline is due when it

@@ -105,9 +105,9 @@ impl SqliteStorage {
     }
 
     fn sealer(&self) -> Result<&Sealer> {
-        self.sealer
-            .as_deref()
-            .ok_or_else(|| corrupt(&"case data needs the master key; the storage was opened without it"))
+        self.sealer.as_deref().ok_or_else(|| {
+            corrupt(&"case data needs the master key; the storage was opened without it")
+        })
     }
 
     pub async fn close(&self) {
@@ -257,7 +257,12 @@ impl Storage for SqliteStorage {
                 .map_err(|e| unavailable(&e))?;
         match id {
             Some(id) => {
-                cases::load_case(&self.readers, self.sealer()?, &CaseId::parse(&id).map_err(|e| corrupt(&e))?).await
+                cases::load_case(
+                    &self.readers,
+                    self.sealer()?,
+                    &CaseId::parse(&id).map_err(|e| corrupt(&e))?,
+                )
+                .await
             }
             None => Ok(None),
         }

@@ -30,7 +30,10 @@ async fn plain_bodies_of_an_older_database_are_sealed_and_read_back() {
     .execute(&storage.writer)
     .await
     .unwrap();
-    assert!(storage.case(&case.id).await.is_err(), "no key, no case data");
+    assert!(
+        storage.case(&case.id).await.is_err(),
+        "no key, no case data"
+    );
 
     let storage = storage.sealed(Sealer::new([5; 32])).await.unwrap();
     let kind: String = sqlx::query_scalar("SELECT typeof(body) FROM case_events")
