@@ -17,7 +17,8 @@ use crate::gateway::Limits;
 pub struct Config {
     /// Address of the gRPC port (mutual TLS).
     pub listen: SocketAddr,
-    /// SQLite database file.
+    /// SQLite database file, or a `postgres://` / `postgresql://` URL
+    /// (see [`crate::storage::Database`]).
     pub database: PathBuf,
     /// Folder with `ca.pem`, `server.pem`, `server-key.pem` and `ca.crl`.
     pub certs_dir: PathBuf,

@@ -5,7 +5,8 @@
 //!
 //! - [`domain`]: pure rules: cases and their events, agencies, routing,
 //!   deadlines, validation, the audit log's hash chain. No I/O.
-//! - [`storage`]: the durable store behind one interface (SQLite now).
+//! - [`storage`]: the durable store behind one interface: SQLite (the
+//!   default) and PostgreSQL.
 //! - [`gateway`]: the application: intake, inboxes and case queries, in
 //!   domain terms, transport-neutral.
 //! - [`pki`]: the gateway's certificate authority and the mutual TLS it

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::gateway::{Gateway, MasterKey, Settings};
 use crate::pki::{CRL_FILE, ServerConfigHandle, ServerFiles, TlsReloader, incoming};
-use crate::storage::{Sealer, SqliteStorage, Storage};
+use crate::storage::{Backend, Database, Sealer, Storage};
 
 /// A gateway bound to its port, ready to serve.
 pub struct Server {
@@ -32,7 +32,7 @@ pub struct Server {
     tls: ServerConfigHandle,
     reloader: TlsReloader,
     gateway: Gateway,
-    storage: Arc<SqliteStorage>,
+    storage: Arc<dyn Storage>,
     config: Config,
     shutdown: CancellationToken,
 }
@@ -45,27 +45,27 @@ impl Server {
     /// When any of these cannot be loaded or the address cannot be bound.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         config.validate()?;
-        let storage = SqliteStorage::open(&config.database)
+        // Displayed without the password a PostgreSQL URL may carry.
+        let database = Database::from_setting(&config.database);
+        let backend = Backend::open(&database)
             .await
-            .with_context(|| format!("opening database {}", config.database.display()))?;
+            .with_context(|| format!("opening database {database}"))?;
         // Lookups by identity number go through a key derived from the
         // master key: a fresh key over existing cases would make every one
         // of them unfindable, so a missing key is only made for a new
         // database.
         anyhow::ensure!(
-            config.master_key.exists() || !storage.holds_cases().await?,
+            config.master_key.exists() || !backend.storage().holds_cases().await?,
             "the master key {} is missing but the database {} holds cases; restore the key file",
             config.master_key.display(),
-            config.database.display()
+            database
         );
         let master_key = MasterKey::load_or_create(&config.master_key)
             .with_context(|| format!("master key {}", config.master_key.display()))?;
-        let storage = Arc::new(
-            storage
-                .sealed(Sealer::new(master_key.data_key()))
-                .await
-                .context("sealing personal data")?,
-        );
+        let storage = backend
+            .sealed(Sealer::new(master_key.data_key()))
+            .await
+            .context("sealing personal data")?;
         anyhow::ensure!(
             config.certs_dir.join(CRL_FILE).exists(),
             "{} has no revocation list {CRL_FILE}; `handover-gateway certs crl --dir {0}` writes one",
@@ -89,7 +89,7 @@ impl Server {
             ..Settings::default()
         };
         let gateway = Gateway::new(
-            storage.clone() as Arc<dyn Storage>,
+            storage.clone(),
             clock,
             &master_key,
             settings,

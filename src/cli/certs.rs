@@ -10,7 +10,7 @@ use crate::bootstrap;
 use crate::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
 use crate::domain::region::RegionCode;
 use crate::pki::{CRL_FILE, CertificateAuthority, RevocationList, Serial, revoke};
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::{Backend, Database};
 
 #[derive(Subcommand, Debug)]
 pub enum CertsCommand {
@@ -38,7 +38,8 @@ pub enum CertsCommand {
         name: Option<String>,
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
-        /// The gateway's database, whose registry gets the agency.
+        /// The gateway's database (SQLite file or postgres:// URL), whose
+        /// registry gets the agency.
         #[arg(long, env = "HANDOVER_DATABASE", default_value = "data/gateway.db")]
         database: PathBuf,
     },
@@ -49,7 +50,8 @@ pub enum CertsCommand {
         id: AgencyId,
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
-        /// The gateway's database, whose registry disables the agency.
+        /// The gateway's database (SQLite file or postgres:// URL), whose
+        /// registry disables the agency.
         #[arg(long, env = "HANDOVER_DATABASE", default_value = "data/gateway.db")]
         database: PathBuf,
     },
@@ -84,9 +86,10 @@ pub async fn run(command: CertsCommand) -> anyhow::Result<()> {
             let agency = AgencyRef::new(kind, region, id)?;
             let ca = CertificateAuthority::load(&dir)
                 .context("loading the CA (run `certs init` first)")?;
-            let storage = SqliteStorage::open(&database).await?;
+            let backend = Backend::open(&Database::from_setting(&database)).await?;
+            let storage = backend.storage();
             let name = name.unwrap_or_else(|| agency.id.to_string());
-            bootstrap::issue_agency(&ca, &storage, &dir, agency.clone(), &name).await?;
+            bootstrap::issue_agency(&ca, storage, &dir, agency.clone(), &name).await?;
             storage.close().await;
             println!(
                 "wrote {0}/{1}.pem and {0}/{1}-key.pem; registered {agency}",
@@ -149,30 +152,28 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
     for serial in &done.already {
         println!("{id} certificate {serial} was revoked already");
     }
-    // Opening creates a missing database: a wrong path must not leave an
+    // Opening creates a missing SQLite file: a wrong path must not leave an
     // empty one behind.
-    if !database.exists() {
-        println!(
-            "no database at {}: the registry is unchanged",
-            database.display()
-        );
+    let database = Database::from_setting(database);
+    if let Database::Sqlite(path) = &database
+        && !path.exists()
+    {
+        println!("no database at {database}: the registry is unchanged");
         return Ok(());
     }
-    let disabled = disable(id, database).await.with_context(|| {
-        format!(
-            "the certificate is revoked, but the registry in {} could not be updated",
-            database.display()
-        )
+    let disabled = disable(id, &database).await.with_context(|| {
+        format!("the certificate is revoked, but the registry in {database} could not be updated")
     })?;
     match disabled {
         Some(agency) => println!("disabled {agency} in the registry"),
-        None => println!("{id} is not in the registry in {}", database.display()),
+        None => println!("{id} is not in the registry in {database}"),
     }
     Ok(())
 }
 
-async fn disable(id: &AgencyId, database: &Path) -> anyhow::Result<Option<AgencyRef>> {
-    let storage = SqliteStorage::open(database).await?;
+async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<AgencyRef>> {
+    let backend = Backend::open(database).await?;
+    let storage = backend.storage();
     let found = storage.agency(id).await?;
     if let Some(agency) = &found {
         storage

@@ -12,7 +12,7 @@ use crate::config::{Config, LogFormat};
 use crate::domain::clock::SystemClock;
 use crate::pki::authority::CA_CERT_FILE;
 use crate::server::{Server, shutdown_signal};
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::{Backend, Database};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -22,7 +22,7 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:50051].
     #[arg(long, env = "HANDOVER_LISTEN")]
     listen: Option<SocketAddr>,
-    /// SQLite database file [default: data/gateway.db].
+    /// SQLite database file, or a postgres:// URL [default: data/gateway.db].
     #[arg(long, env = "HANDOVER_DATABASE")]
     database: Option<PathBuf>,
     /// Certificate folder [default: certs].
@@ -91,16 +91,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     init_logs(config.log_format);
     if !config.certs_dir.join(CA_CERT_FILE).exists() {
-        let storage = SqliteStorage::open(&config.database).await?;
+        let database = Database::from_setting(&config.database);
+        let backend = Backend::open(&database)
+            .await
+            .with_context(|| format!("opening database {database}"))?;
+        let storage = backend.storage();
         if !storage.agencies().await?.is_empty() {
             anyhow::bail!(
                 "{} has no {CA_CERT_FILE} but the registry in {} already holds agencies: \
                  point --certs-dir at the gateway's CA instead of making development certificates",
                 config.certs_dir.display(),
-                config.database.display()
+                database
             );
         }
-        bootstrap::development(&config.certs_dir, &storage)
+        bootstrap::development(&config.certs_dir, storage)
             .await
             .context("making development certificates")?;
         storage.close().await;

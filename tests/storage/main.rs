@@ -25,8 +25,15 @@ macro_rules! conformance {
 
 mod support;
 
+/// The gateway suite's `spawn_app()` helpers, for the journeys in
+/// `gateway.rs`; not all of them are used here.
+#[allow(dead_code)]
+#[path = "../gateway/support.rs"]
+mod app;
+
 mod audit;
 mod cases;
+mod gateway;
 mod inbox;
 mod lists;
 mod registry;
