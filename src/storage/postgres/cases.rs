@@ -9,7 +9,7 @@ use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId, RecordedEvent};
 use crate::domain::notice::Notice;
 use crate::domain::submission::{Delivery, SubmissionOutcome};
-use crate::storage::seal::Sealer;
+use crate::storage::seal::{Sealer, event_address, message_address, open_json, seal_json};
 use crate::storage::{CaseWrite, Conflict, Result, StorageError, StoredAnswer};
 
 pub(super) async fn answer(
@@ -66,7 +66,7 @@ pub(super) async fn write_case(
         .bind(sequence)
         .bind(millis(event.at))
         .bind(event.by.as_str())
-        .bind(seal_body(
+        .bind(seal_json(
             sealer,
             &event_address(&case.id, sequence),
             event,
@@ -219,7 +219,7 @@ async fn deliver(
         .bind(position)
         .bind(case.as_str())
         .bind(millis(accepted_at))
-        .bind(seal_body(
+        .bind(seal_json(
             sealer,
             &message_address(agency, position),
             notice,
@@ -251,38 +251,10 @@ pub(super) async fn load_case(pool: &PgPool, sealer: &Sealer, id: &CaseId) -> Re
         .map(|row| {
             let sequence: i64 = row.try_get("sequence").map_err(|e| corrupt(&e))?;
             let body: &[u8] = row.try_get("body").map_err(|e| corrupt(&e))?;
-            open_body::<RecordedEvent>(sealer, &event_address(id, sequence), body)
+            open_json::<RecordedEvent>(sealer, &event_address(id, sequence), body)
         })
         .collect::<Result<Vec<_>>>()?;
     Case::from_history(id.clone(), history)
         .map(Some)
         .map_err(|e| corrupt(&e))
-}
-
-// The addresses are those of the SQLite backend, so that a sealed body
-// means the same thing in both and a later copy between them needs no
-// re-sealing.
-
-/// Where a case event is stored: the associated data of its seal.
-fn event_address(case: &CaseId, sequence: i64) -> String {
-    format!("case_events/{case}/{sequence}")
-}
-
-/// Where an inbox message is stored: the associated data of its seal.
-pub(super) fn message_address(agency: &AgencyId, position: i64) -> String {
-    format!("inbox_messages/{agency}/{position}")
-}
-
-fn seal_body(sealer: &Sealer, address: &str, body: &impl serde::Serialize) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(body).map_err(|e| corrupt(&e))?;
-    sealer.seal(address, &json).map_err(|e| corrupt(&e))
-}
-
-pub(super) fn open_body<T: serde::de::DeserializeOwned>(
-    sealer: &Sealer,
-    address: &str,
-    stored: &[u8],
-) -> Result<T> {
-    let json = sealer.open(address, stored).map_err(|e| corrupt(&e))?;
-    serde_json::from_slice(&json).map_err(|e| corrupt(&e))
 }

@@ -2,11 +2,10 @@
 
 use sqlx::{PgPool, Row};
 
-use super::cases::{message_address, open_body};
 use super::{corrupt, to_i64, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::notice::InboxMessage;
-use crate::storage::seal::Sealer;
+use crate::storage::seal::{Sealer, message_address, open_json};
 use crate::storage::{InboxState, Result};
 
 pub(super) async fn after(
@@ -37,7 +36,7 @@ pub(super) async fn after(
                     i128::from(created_at) * 1_000_000,
                 )
                 .map_err(|e| corrupt(&e))?,
-                notice: open_body(sealer, &message_address(agency, position), body)?,
+                notice: open_json(sealer, &message_address(agency, position), body)?,
             })
         })
         .collect()

@@ -3,10 +3,9 @@
 use sqlx::{Row, SqlitePool};
 
 use super::{corrupt, now_millis, translate, unavailable};
-use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId, RecordedEvent};
 use crate::domain::submission::{Delivery, SubmissionOutcome};
-use crate::storage::seal::Sealer;
+use crate::storage::seal::{Sealer, event_address, message_address, open_json, seal_json};
 use crate::storage::{CaseWrite, Conflict, Result, StorageError};
 
 pub(super) fn millis(at: time::OffsetDateTime) -> i64 {
@@ -91,7 +90,7 @@ pub(super) async fn write_case(
         .bind(i64::from(event.sequence))
         .bind(millis(event.at))
         .bind(event.by.as_str())
-        .bind(seal_body(
+        .bind(seal_json(
             sealer,
             &event_address(&case.id, i64::from(event.sequence)),
             event,
@@ -136,7 +135,7 @@ pub(super) async fn write_case(
         .bind(position)
         .bind(case.id.as_str())
         .bind(millis(outcome.accepted_at))
-        .bind(seal_body(sealer, &message_address(agency, position), notice)?)
+        .bind(seal_json(sealer, &message_address(agency, position), notice)?)
         .execute(&mut *tx)
         .await
         .map_err(|e| unavailable(&e))?;
@@ -176,7 +175,7 @@ pub(super) async fn load_case(
     let history = rows
         .iter()
         .map(|row| {
-            open_body::<RecordedEvent>(
+            open_json::<RecordedEvent>(
                 sealer,
                 &event_address(id, row.get::<i64, _>("sequence")),
                 row.get::<&[u8], _>("body"),
@@ -186,30 +185,6 @@ pub(super) async fn load_case(
     Case::from_history(id.clone(), history)
         .map(Some)
         .map_err(|e| corrupt(&e))
-}
-
-/// Where a case event is stored: the associated data of its seal.
-fn event_address(case: &CaseId, sequence: i64) -> String {
-    format!("case_events/{case}/{sequence}")
-}
-
-/// Where an inbox message is stored: the associated data of its seal.
-pub(super) fn message_address(agency: &AgencyId, position: i64) -> String {
-    format!("inbox_messages/{agency}/{position}")
-}
-
-fn seal_body(sealer: &Sealer, address: &str, body: &impl serde::Serialize) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(body).map_err(|e| corrupt(&e))?;
-    sealer.seal(address, &json).map_err(|e| corrupt(&e))
-}
-
-pub(super) fn open_body<T: serde::de::DeserializeOwned>(
-    sealer: &Sealer,
-    address: &str,
-    stored: &[u8],
-) -> Result<T> {
-    let json = sealer.open(address, stored).map_err(|e| corrupt(&e))?;
-    serde_json::from_slice(&json).map_err(|e| corrupt(&e))
 }
 
 /// Seals the bodies that a version before sealing stored as plain text.

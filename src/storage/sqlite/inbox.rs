@@ -2,11 +2,10 @@
 
 use sqlx::{Row, SqlitePool};
 
-use super::cases::{message_address, open_body};
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::notice::InboxMessage;
-use crate::storage::seal::Sealer;
+use crate::storage::seal::{Sealer, message_address, open_json};
 use crate::storage::{InboxState, Result};
 
 fn position(value: u64) -> i64 {
@@ -39,7 +38,7 @@ pub(super) async fn after(
                     i128::from(created_at) * 1_000_000,
                 )
                 .map_err(|e| corrupt(&e))?,
-                notice: open_body(
+                notice: open_json(
                     sealer,
                     &message_address(agency, row.get::<i64, _>("position")),
                     row.get::<&[u8], _>("body"),
