@@ -15,7 +15,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use super::StorageError;
 use crate::domain::agency::AgencyId;
-use crate::domain::case::CaseId;
+use crate::domain::case::{Case, CaseId, RecordedEvent};
 
 /// The first byte of a sealed body, so that a later format can be told
 /// apart.
@@ -131,6 +131,27 @@ pub(crate) fn open_json<T: serde::de::DeserializeOwned>(
         .open(address, stored)
         .map_err(|e| StorageError::Corrupt(e.to_string()))?;
     serde_json::from_slice(&json).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// The case whose sealed events, `(sequence, body)` in sequence order,
+/// are `events`; `None` when there are none.
+pub(crate) fn open_case<'a>(
+    sealer: &Sealer,
+    id: &CaseId,
+    events: impl IntoIterator<Item = (i64, &'a [u8])>,
+) -> Result<Option<Case>, StorageError> {
+    let history = events
+        .into_iter()
+        .map(|(sequence, body)| {
+            open_json::<RecordedEvent>(sealer, &event_address(id, sequence), body)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if history.is_empty() {
+        return Ok(None);
+    }
+    Case::from_history(id.clone(), history)
+        .map(Some)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{corrupt, failed, millis, translate, unavailable};
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{Case, CaseId, RecordedEvent};
+use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::Notice;
 use crate::domain::submission::{Delivery, SubmissionOutcome};
-use crate::storage::seal::{Sealer, event_address, message_address, open_json, seal_json};
+use crate::storage::seal::{Sealer, event_address, message_address, open_case, seal_json};
 use crate::storage::{CaseWrite, Conflict, Result, StorageError, StoredAnswer};
 
 pub(super) async fn answer(
@@ -243,18 +243,13 @@ pub(super) async fn load_case(pool: &PgPool, sealer: &Sealer, id: &CaseId) -> Re
             .fetch_all(pool)
             .await
             .map_err(|e| unavailable(&e))?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let history = rows
+    let events = rows
         .iter()
         .map(|row| {
             let sequence: i64 = row.try_get("sequence").map_err(|e| corrupt(&e))?;
             let body: &[u8] = row.try_get("body").map_err(|e| corrupt(&e))?;
-            open_json::<RecordedEvent>(sealer, &event_address(id, sequence), body)
+            Ok((sequence, body))
         })
         .collect::<Result<Vec<_>>>()?;
-    Case::from_history(id.clone(), history)
-        .map(Some)
-        .map_err(|e| corrupt(&e))
+    open_case(sealer, id, events)
 }

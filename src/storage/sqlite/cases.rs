@@ -3,9 +3,9 @@
 use sqlx::{Row, SqlitePool};
 
 use super::{corrupt, now_millis, translate, unavailable};
-use crate::domain::case::{Case, CaseId, RecordedEvent};
+use crate::domain::case::{Case, CaseId};
 use crate::domain::submission::{Delivery, SubmissionOutcome};
-use crate::storage::seal::{Sealer, event_address, message_address, open_json, seal_json};
+use crate::storage::seal::{Sealer, event_address, message_address, open_case, seal_json};
 use crate::storage::{CaseWrite, Conflict, Result, StorageError};
 
 pub(super) fn millis(at: time::OffsetDateTime) -> i64 {
@@ -169,22 +169,12 @@ pub(super) async fn load_case(
             .fetch_all(readers)
             .await
             .map_err(|e| unavailable(&e))?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let history = rows
-        .iter()
-        .map(|row| {
-            open_json::<RecordedEvent>(
-                sealer,
-                &event_address(id, row.get::<i64, _>("sequence")),
-                row.get::<&[u8], _>("body"),
-            )
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Case::from_history(id.clone(), history)
-        .map(Some)
-        .map_err(|e| corrupt(&e))
+    open_case(
+        sealer,
+        id,
+        rows.iter()
+            .map(|row| (row.get::<i64, _>("sequence"), row.get::<&[u8], _>("body"))),
+    )
 }
 
 /// Seals the bodies that a version before sealing stored as plain text.
