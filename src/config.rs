@@ -17,6 +17,18 @@ use crate::gateway::Limits;
 pub struct Config {
     /// Address of the gRPC port (mutual TLS).
     pub listen: SocketAddr,
+    /// Address of the Prometheus endpoint (`GET /metrics`, plain HTTP, no
+    /// person data: keep it on an internal network); `"off"` or absent
+    /// disables it. Off by default: a fixed default port would collide
+    /// when several gateways share a host, and whether to open one is the
+    /// operator's call.
+    #[serde(with = "listen_or_off")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Inbox lag and overdue cases are read from storage at a scrape only
+    /// when the last read is older than this, however often scrapers ask;
+    /// `0s` reads at every scrape.
+    #[serde(with = "humantime_serde")]
+    pub metrics_refresh: Duration,
     /// SQLite database file, or a `postgres://` / `postgresql://` URL
     /// (see [`crate::storage::Database`]).
     pub database: PathBuf,
@@ -39,6 +51,10 @@ pub struct Config {
     /// How often to look for deadlines that passed unmet.
     #[serde(with = "humantime_serde")]
     pub escalation_scan: Duration,
+    /// How often to ask the database whether it answers; health reports
+    /// NOT_SERVING while it does not.
+    #[serde(with = "humantime_serde")]
+    pub health_check: Duration,
     /// Largest request or response message, in bytes.
     pub max_message_bytes: usize,
     /// `text` for people, `json` for log collectors.
@@ -60,6 +76,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            metrics_listen: None,
+            metrics_refresh: Duration::from_secs(5),
             database: PathBuf::from("data/gateway.db"),
             certs_dir: PathBuf::from("certs"),
             master_key: PathBuf::from("data/master.key"),
@@ -68,6 +86,7 @@ impl Default for Config {
             tls_reload: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
             escalation_scan: Duration::from_secs(5),
+            health_check: Duration::from_secs(2),
             max_message_bytes: 256 * 1024,
             log_format: LogFormat::Text,
             deadlines: DeadlinePolicy::default(),
@@ -100,10 +119,15 @@ impl Config {
             ("handshake_timeout", self.handshake_timeout),
             ("tls_reload", self.tls_reload),
             ("escalation_scan", self.escalation_scan),
+            ("health_check", self.health_check),
         ];
         for (name, value) in positive {
             anyhow::ensure!(!value.is_zero(), "{name} must be longer than zero");
         }
+        anyhow::ensure!(
+            self.metrics_listen != Some(self.listen) || self.listen.port() == 0,
+            "metrics_listen must differ from listen"
+        );
         anyhow::ensure!(
             self.max_message_bytes >= 4096,
             "max_message_bytes must be at least 4096"
@@ -137,6 +161,34 @@ mod humantime_serde {
     }
 }
 
+/// An address to listen on, or `off`.
+///
+/// # Errors
+/// When `text` is neither.
+pub fn parse_listen_or_off(text: &str) -> Result<Option<SocketAddr>, String> {
+    match text.trim() {
+        "off" | "" => Ok(None),
+        address => address
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("{address:?} is neither an address (host:port) nor \"off\": {e}")),
+    }
+}
+
+/// Serde for an optional listen address written as `"127.0.0.1:9464"` or
+/// `"off"` (TOML has no null).
+mod listen_or_off {
+    use serde::{Deserialize, Deserializer};
+    use std::net::SocketAddr;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_listen_or_off(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +207,24 @@ mod tests {
         assert_eq!(config.heartbeat, Duration::from_secs(2));
         assert_eq!(config.deadlines.pickup, time::Duration::hours(1));
         assert_eq!(config.database, PathBuf::from("data/gateway.db"));
+        assert_eq!(config.metrics_listen, None);
+    }
+
+    #[test]
+    fn the_metrics_port_is_an_address_or_off() {
+        let on: Config = toml::from_str("metrics_listen = \"0.0.0.0:9464\"").unwrap();
+        assert_eq!(
+            on.metrics_listen,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9464)))
+        );
+        let off: Config = toml::from_str("metrics_listen = \"off\"").unwrap();
+        assert_eq!(off.metrics_listen, None);
+        assert!(toml::from_str::<Config>("metrics_listen = \"9464\"").is_err());
+        let clash = Config {
+            metrics_listen: Some(Config::default().listen),
+            ..Config::default()
+        };
+        assert!(clash.validate().is_err());
     }
 
     #[test]
@@ -221,6 +291,8 @@ mod proptests {
             "escalation_scan",
             "max_message_bytes",
             "log_format",
+            "metrics_listen",
+            "metrics_refresh",
             "deadlines.pickup",
             "deadlines.report",
             "unknown",

@@ -13,6 +13,8 @@
 //!   owns.
 //! - [`api`]: the gRPC adapter: protobuf types, conversion, error mapping,
 //!   and the wrapper that writes every call to the audit log.
+//! - [`metrics`]: what operators watch, served to Prometheus on a
+//!   plain-HTTP port of its own.
 //! - [`server`]: assembling and running it all, with one shutdown path.
 //! - [`config`] and [`cli`]: how an operator and a user drive it.
 
@@ -22,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod gateway;
+pub mod metrics;
 pub mod pki;
 pub mod server;
 pub mod storage;

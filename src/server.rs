@@ -22,7 +22,9 @@ use crate::api::{CaseApi, InboxApi, IntakeApi, SupervisionApi, pb};
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::gateway::{Gateway, MasterKey, Settings};
-use crate::pki::{CRL_FILE, ServerConfigHandle, ServerFiles, TlsReloader, incoming};
+use crate::metrics::MetricsServer;
+use crate::pki::accept::incoming_observed;
+use crate::pki::{CRL_FILE, ServerConfigHandle, ServerFiles, TlsReloader};
 use crate::storage::{Backend, Database, Sealer, Storage};
 
 /// A gateway bound to its port, ready to serve.
@@ -35,6 +37,8 @@ pub struct Server {
     storage: Arc<dyn Storage>,
     config: Config,
     shutdown: CancellationToken,
+    /// The Prometheus port, when `metrics_listen` opens one.
+    metrics: Option<MetricsServer>,
 }
 
 impl Server {
@@ -80,6 +84,14 @@ impl Server {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
+        let metrics = match config.metrics_listen {
+            Some(addr) => Some(
+                MetricsServer::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics port {addr}"))?,
+            ),
+            None => None,
+        };
         let shutdown = CancellationToken::new();
         let settings = Settings {
             deadlines: config.deadlines.clone(),
@@ -104,11 +116,17 @@ impl Server {
             storage,
             config,
             shutdown,
+            metrics,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address of the Prometheus endpoint, when it is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsServer::local_addr)
     }
 
     pub fn gateway(&self) -> &Gateway {
@@ -138,6 +156,7 @@ impl Server {
             storage,
             config,
             shutdown,
+            metrics,
         } = self;
         let limit = config.max_message_bytes;
         macro_rules! limited {
@@ -149,6 +168,12 @@ impl Server {
         }
         let (health_reporter, health) = tonic_health::server::health_reporter();
         set_health(&health_reporter, ServingStatus::Serving).await;
+        let health_checking = tokio::spawn(follow_database(
+            storage.clone(),
+            health_reporter,
+            config.health_check,
+            shutdown.clone(),
+        ));
         let reflection = || {
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -174,8 +199,21 @@ impl Server {
                 SupervisionApi::new(gateway.clone())
             )));
         tokio::spawn(gateway.clone().run_escalations());
+        tokio::spawn(gateway.clone().follow_other_replicas());
         let reloading = tokio::spawn(reloader.run(config.tls_reload, shutdown.clone()));
-        let connections = incoming(listener, tls, config.handshake_timeout, shutdown.clone());
+        let scraping = metrics.map(|metrics| {
+            let refresh = Arc::new(gateway.clone());
+            let counters = gateway.metrics().clone();
+            tokio::spawn(metrics.run(counters, refresh, config.metrics_refresh, shutdown.clone()))
+        });
+        let handshakes = gateway.metrics().clone();
+        let connections = incoming_observed(
+            listener,
+            tls,
+            config.handshake_timeout,
+            shutdown.clone(),
+            Arc::new(move |failure| handshakes.handshake_failed(failure.as_str())),
+        );
         let stopping = shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
@@ -183,7 +221,6 @@ impl Server {
                 () = stopping.cancelled() => {}
             }
             stopping.cancel();
-            set_health(&health_reporter, ServingStatus::NotServing).await;
         });
         tracing::info!(%local_addr, "serving");
         let serve =
@@ -203,6 +240,14 @@ impl Server {
         shutdown.cancel();
         if let Err(error) = reloading.await {
             tracing::error!(%error, "TLS reloader failed");
+        }
+        if let Err(error) = health_checking.await {
+            tracing::error!(%error, "health check failed");
+        }
+        if let Some(scraping) = scraping
+            && let Err(error) = scraping.await
+        {
+            tracing::error!(%error, "metrics server failed");
         }
         storage.close().await;
         tracing::info!("stopped");
@@ -231,8 +276,10 @@ fn publish_receipt_key(master_key: &MasterKey, certs_dir: &std::path::Path) {
     }
 }
 
-/// The gateway's own services, as health checks name them.
-const SERVICES: [&str; 4] = [
+/// The gateway's own services, as health checks name them, and `""`, the
+/// whole server, which load balancers ask by default.
+const SERVICES: [&str; 5] = [
+    "",
     <IntakeServiceServer<IntakeApi> as NamedService>::NAME,
     <InboxServiceServer<InboxApi> as NamedService>::NAME,
     <CaseServiceServer<CaseApi> as NamedService>::NAME,
@@ -243,6 +290,52 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
     for service in SERVICES {
         reporter.set_service_status(service, status).await;
     }
+}
+
+/// Keeps health in step with the database: NOT_SERVING while `storage`
+/// does not answer, SERVING again once it does, and NOT_SERVING for good
+/// from shutdown on. The only writer of health after start, so a recovery
+/// can never overwrite the shutdown's NOT_SERVING.
+async fn follow_database(
+    storage: Arc<dyn Storage>,
+    reporter: HealthReporter,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    // A database that hangs instead of refusing (a lost network) would
+    // otherwise hold each check for the pool's whole acquire timeout.
+    let patience = every.max(Duration::from_secs(1));
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut serving = true;
+    loop {
+        let answer = tokio::select! {
+            () = shutdown.cancelled() => break,
+            answer = async {
+                ticks.tick().await;
+                tokio::time::timeout(patience, storage.ping()).await
+            } => answer,
+        };
+        let failure = match answer {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) => Some(format!("no answer within {patience:?}")),
+        };
+        match (failure, serving) {
+            (Some(error), true) => {
+                tracing::warn!(%error, "the database does not answer; not serving until it does");
+                set_health(&reporter, ServingStatus::NotServing).await;
+                serving = false;
+            }
+            (None, false) => {
+                tracing::info!("the database answers again; serving");
+                set_health(&reporter, ServingStatus::Serving).await;
+                serving = true;
+            }
+            _ => {}
+        }
+    }
+    set_health(&reporter, ServingStatus::NotServing).await;
 }
 
 /// SIGINT or SIGTERM, whichever comes first.

@@ -32,6 +32,9 @@ use crate::pki::PeerIdentity;
 pub(super) trait Audited {
     /// The full gRPC method name.
     const CALL: &'static str;
+    /// Whether the call submits a change to a case (counted as a
+    /// submission when it answers OK).
+    const SUBMISSION: bool = false;
 
     fn details(&self, _gateway: &Gateway) -> AuditDetails {
         AuditDetails::default()
@@ -99,7 +102,14 @@ where
     }
     let outcome = answer.as_ref().map(|_| ());
     let record = entry::<T>(gateway, caller, outcome, details);
-    gateway.audit(record).await.map_err(to_status)?;
+    let recorded = gateway.audit(record).await.map_err(to_status);
+    let answered = recorded.as_ref().err().or(answer.as_ref().err());
+    gateway.metrics().answered(
+        T::CALL,
+        T::SUBMISSION,
+        code_name(answered.map_or(Code::Ok, Status::code)),
+    );
+    recorded?;
     answer.map(Response::new)
 }
 
@@ -151,6 +161,7 @@ fn with_request_id(request_id: &str) -> AuditDetails {
 
 impl Audited for pb::AnnounceReleaseRequest {
     const CALL: &'static str = "handover.v1.IntakeService/AnnounceRelease";
+    const SUBMISSION: bool = true;
     fn details(&self, _gateway: &Gateway) -> AuditDetails {
         with_request_id(&self.request_id)
     }
@@ -158,6 +169,7 @@ impl Audited for pb::AnnounceReleaseRequest {
 
 impl Audited for pb::SubmitDischargeRequest {
     const CALL: &'static str = "handover.v1.IntakeService/SubmitDischarge";
+    const SUBMISSION: bool = true;
     fn details(&self, _gateway: &Gateway) -> AuditDetails {
         with_request_id(&self.request_id)
     }
@@ -215,6 +227,7 @@ macro_rules! audited_command {
     ($($request:ident => $method:literal),* $(,)?) => {$(
         impl Audited for pb::$request {
             const CALL: &'static str = concat!("handover.v1.SupervisionService/", $method);
+            const SUBMISSION: bool = true;
             fn details(&self, _gateway: &Gateway) -> AuditDetails {
                 let (request_id, case_id, _) = self.target();
                 AuditDetails {

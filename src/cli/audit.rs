@@ -1,6 +1,7 @@
-//! `handover-gateway audit verify | show`: the audit log, read offline
-//! from the database file. Both open it read-only, so they work with the
-//! server stopped (or running) and cannot change what they check.
+//! `handover-gateway audit verify | show`: the audit log, read from the
+//! database (a SQLite file or a `postgres://` URL) without the master key.
+//! A SQLite file is opened read-only, so both work beside a running
+//! gateway and cannot change what they check.
 
 use std::path::PathBuf;
 
@@ -9,18 +10,20 @@ use clap::Subcommand;
 
 use crate::domain::audit::hex;
 use crate::gateway::verify_audit;
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::{Backend, Database};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Check the hash chain; name the first entry changed, removed or
     /// inserted (exit status 1), or print the head to keep for comparison.
     Verify {
+        /// SQLite database file, or a postgres:// URL.
         #[arg(long, env = "HANDOVER_DATABASE", default_value = "data/gateway.db")]
         database: PathBuf,
     },
     /// Print entries as stored, one JSON object per line.
     Show {
+        /// SQLite database file, or a postgres:// URL.
         #[arg(long, env = "HANDOVER_DATABASE", default_value = "data/gateway.db")]
         database: PathBuf,
         /// Start after this sequence number.
@@ -36,8 +39,9 @@ pub enum AuditCommand {
 pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Verify { database } => {
-            let storage = open(&database).await?;
-            let checked = verify_audit(&storage).await;
+            let backend = open(&database).await?;
+            let storage = backend.storage();
+            let checked = verify_audit(storage).await;
             storage.close().await;
             let head = checked?.map_err(|found| anyhow::anyhow!("audit log broken: {found}"))?;
             println!(
@@ -52,7 +56,8 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
             after,
             limit,
         } => {
-            let storage = open(&database).await?;
+            let backend = open(&database).await?;
+            let storage = backend.storage();
             let rows = storage.audit_entries(after, limit).await;
             storage.close().await;
             for row in rows? {
@@ -63,8 +68,9 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn open(database: &std::path::Path) -> anyhow::Result<SqliteStorage> {
-    SqliteStorage::open_read_only(database)
+async fn open(setting: &std::path::Path) -> anyhow::Result<Backend> {
+    let database = Database::from_setting(setting);
+    Backend::open_read_only(&database)
         .await
-        .with_context(|| format!("opening database {}", database.display()))
+        .with_context(|| format!("opening database {database}"))
 }

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `certs`, and a client for trying each role.
 
 mod audit;
+mod bench;
 mod cases;
 mod certs;
 mod client;
@@ -70,6 +71,8 @@ enum Command {
     /// Check a signed receipt offline, or print the key that checks them.
     #[command(subcommand)]
     Receipt(receipt::ReceiptCommand),
+    /// Measure a gateway over mutual TLS against a bare echo (BENCHMARKS.md).
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -96,6 +99,7 @@ impl Cli {
             Command::Resume(args) => supervision::resume(args).await,
             Command::Close(args) => supervision::close(args).await,
             Command::Receipt(command) => receipt::run(command),
+            Command::Bench(args) => bench::run(args).await,
         }
     }
 }

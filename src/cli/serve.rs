@@ -40,6 +40,13 @@ pub struct ServeArgs {
     /// How often to look for deadlines that passed unmet, e.g. 5s.
     #[arg(long, env = "HANDOVER_ESCALATION_SCAN", value_parser = humantime::parse_duration)]
     escalation_scan: Option<std::time::Duration>,
+    /// How often to check that the database answers, e.g. 2s.
+    #[arg(long, env = "HANDOVER_HEALTH_CHECK", value_parser = humantime::parse_duration)]
+    health_check: Option<std::time::Duration>,
+    /// Address of the Prometheus endpoint (plain HTTP, GET /metrics), or
+    /// `off` [default: off].
+    #[arg(long, env = "HANDOVER_METRICS_LISTEN", value_parser = parse_listen_or_off)]
+    metrics_listen: Option<MetricsListen>,
     /// Log format.
     #[arg(long, env = "HANDOVER_LOG_FORMAT")]
     log_format: Option<LogFormat>,
@@ -69,11 +76,26 @@ impl ServeArgs {
         if let Some(scan) = self.escalation_scan {
             config.escalation_scan = scan;
         }
+        if let Some(every) = self.health_check {
+            config.health_check = every;
+        }
+        if let Some(MetricsListen(listen)) = self.metrics_listen {
+            config.metrics_listen = listen;
+        }
         if let Some(format) = self.log_format {
             config.log_format = format;
         }
         Ok(config)
     }
+}
+
+/// `--metrics-listen`: an address or `off` (clap reads a bare
+/// `Option<Option<_>>` as a flag with an optional value, hence the type).
+#[derive(Clone, Copy, Debug)]
+struct MetricsListen(Option<SocketAddr>);
+
+fn parse_listen_or_off(text: &str) -> Result<MetricsListen, String> {
+    crate::config::parse_listen_or_off(text).map(MetricsListen)
 }
 
 fn init_logs(format: LogFormat) {

@@ -8,7 +8,7 @@ use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::{AgencyId, AgencyRef};
 use crate::domain::notice::InboxMessage;
 use crate::domain::policy::Call;
-use crate::storage::InboxState;
+use crate::storage::{InboxChange, InboxState};
 
 /// What a subscriber receives.
 #[derive(Debug, Clone)]
@@ -49,7 +49,10 @@ impl Gateway {
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let gateway = self.clone();
         let agency = caller.id.clone();
+        let open = self.metrics.stream_opened(caller);
         tokio::spawn(async move {
+            // Counted as open until the producer ends, whatever ends it.
+            let _open = open;
             if let Err(error) = gateway.feed(&agency, start, &sender).await {
                 tracing::warn!(%agency, error = %error, "inbox stream ended with an error");
                 let _ = sender.send(Err(error)).await;
@@ -117,6 +120,27 @@ impl Gateway {
             sent = sender.send(Ok(event)) => sent.is_ok(),
             () = self.shutdown.cancelled() => false,
         }
+    }
+
+    /// Wakes this process's streams when another process sharing the
+    /// database grows an inbox, until the gateway shuts down.
+    pub async fn follow_other_replicas(self) {
+        let (changes, mut received) = mpsc::channel(1024);
+        let storage = self.storage.clone();
+        let following = tokio::spawn(async move { storage.follow_inboxes(changes).await });
+        loop {
+            let change = tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                change = received.recv() => change,
+            };
+            match change {
+                Some(InboxChange::Moved(agency, head)) => self.wakeups.notify(&agency, head),
+                Some(InboxChange::Unknown) => self.wakeups.notify_all(),
+                None => break,
+            }
+        }
+        drop(received);
+        let _ = following.await;
     }
 
     /// Records that the caller processed everything up to `position`.

@@ -7,6 +7,7 @@ mod cases;
 pub use cases::{CaseQuery, ListQuery};
 mod error;
 mod escalation;
+mod gauges;
 mod inbox;
 mod intake;
 mod keys;
@@ -25,6 +26,7 @@ use crate::domain::agency::{Agency, AgencyRef};
 use crate::domain::clock::Clock;
 use crate::domain::deadline::DeadlinePolicy;
 use crate::domain::policy::{self, Call, Denial, Relation};
+use crate::metrics::Metrics;
 use crate::pki::PeerIdentity;
 use crate::storage::Storage;
 
@@ -76,6 +78,8 @@ pub struct Gateway {
     limiter: Arc<Limiter>,
     settings: Arc<Settings>,
     shutdown: CancellationToken,
+    /// This gateway's own counters, apart from any other in the process.
+    metrics: Metrics,
 }
 
 impl Gateway {
@@ -95,7 +99,14 @@ impl Gateway {
             limiter: Arc::new(Limiter::new(settings.limits.clone())),
             settings: Arc::new(settings),
             shutdown,
+            metrics: Metrics::new(),
         }
+    }
+
+    /// What the gateway counts, for the metrics endpoint and the layers
+    /// around it (the gRPC adapter, the TLS accept loop).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {

@@ -27,6 +27,17 @@ impl Wakeups {
             .subscribe()
     }
 
+    /// Wakes every stream, for when hints may have been lost.
+    pub fn notify_all(&self) {
+        let inboxes = self
+            .inboxes
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        for sender in inboxes.values() {
+            sender.send_modify(|_| {});
+        }
+    }
+
     pub fn notify(&self, agency: &AgencyId, head: u64) {
         let inboxes = self
             .inboxes

@@ -10,6 +10,7 @@ use crate::domain::intake::DecisionNumber;
 use crate::domain::plan::{Context, Planned, plan};
 use crate::domain::routing::Route;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
+use crate::metrics::CommitOutcome;
 use crate::storage::{CaseWrite, Conflict, StorageError};
 
 /// An accepted submission: the answer, and whether it replays an earlier
@@ -110,7 +111,19 @@ impl Gateway {
                 Target::Case(id) => self.storage.case(id).await?,
             };
             let agencies = self.storage.agencies().await?;
-            let mut write = plan(existing, &agencies)?;
+            let mut write = match plan(existing, &agencies) {
+                Ok(write) => write,
+                // The same request may have been answered (by another
+                // replica, or a concurrent retry) between the replay check
+                // and the read, so the refusal its own write causes is not
+                // the answer: the stored one is.
+                Err(refusal) => {
+                    return match self.replay(&key).await? {
+                        Some(answer) => Ok(answer),
+                        None => Err(refusal),
+                    };
+                }
+            };
             write.request = key.clone();
             if let Some(outcome) = self.write(write).await? {
                 return Ok(Submitted {
@@ -128,10 +141,19 @@ impl Gateway {
     /// Writes and wakes the recipients; `None` when another writer got there
     /// first and the caller should read again.
     pub(super) async fn write(&self, write: CaseWrite) -> Result<Option<SubmissionOutcome>> {
-        match self.storage.write_case(write).await {
+        let started = std::time::Instant::now();
+        let written = self.storage.write_case(write).await;
+        let outcome = match &written {
+            Ok(_) => CommitOutcome::Committed,
+            Err(StorageError::Conflict(_)) => CommitOutcome::Conflict,
+            Err(_) => CommitOutcome::Failed,
+        };
+        self.metrics.committed(outcome, started.elapsed());
+        match written {
             Ok(outcome) => {
                 for delivery in &outcome.deliveries {
                     self.wakeups.notify(&delivery.agency, delivery.position);
+                    self.metrics.delivered(delivery.role.as_str());
                 }
                 tracing::info!(case_id = %outcome.case_id, version = outcome.version, deliveries = outcome.deliveries.len(), "accepted");
                 Ok(Some(outcome))

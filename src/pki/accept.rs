@@ -34,6 +34,51 @@ const QUEUE: usize = 64;
 /// How long to wait after a failed `accept` (e.g. too many open files).
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(500);
 
+/// Why a TLS handshake did not complete, as operators count them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeFailure {
+    Timeout,
+    /// The client's certificate is on the revocation list.
+    Revoked,
+    NoCertificate,
+    /// Any other refused certificate: unknown issuer, expired, wrong use.
+    CertificateRefused,
+    /// Too many handshakes in progress; closed without trying.
+    Overloaded,
+    /// A protocol error, or the client hung up.
+    Other,
+}
+
+impl HandshakeFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandshakeFailure::Timeout => "timeout",
+            HandshakeFailure::Revoked => "revoked",
+            HandshakeFailure::NoCertificate => "no-certificate",
+            HandshakeFailure::CertificateRefused => "certificate-refused",
+            HandshakeFailure::Overloaded => "overloaded",
+            HandshakeFailure::Other => "other",
+        }
+    }
+
+    /// Reads the rustls error tokio-rustls wraps in the I/O error.
+    pub fn of(error: &io::Error) -> Self {
+        use rustls::{CertificateError, Error};
+        match error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Error>())
+        {
+            Some(Error::InvalidCertificate(CertificateError::Revoked)) => Self::Revoked,
+            Some(Error::NoCertificatesPresented) => Self::NoCertificate,
+            Some(Error::InvalidCertificate(_)) => Self::CertificateRefused,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// Told of every handshake that did not complete (the gateway counts them).
+pub type HandshakeObserver = Arc<dyn Fn(HandshakeFailure) + Send + Sync>;
+
 /// Who is at the other end of a connection, as tonic hands it to every
 /// request: `request.extensions().get::<PeerIdentity>()`.
 ///
@@ -195,6 +240,26 @@ pub fn incoming(
     handshake_timeout: Duration,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<AuthenticatedStream, io::Error>> + Send + Unpin + 'static {
+    incoming_observed(
+        listener,
+        config,
+        handshake_timeout,
+        shutdown,
+        Arc::new(|_| {}),
+    )
+}
+
+/// [`incoming`], telling `observer` of every handshake that fails.
+///
+/// # Panics
+/// If called outside a Tokio runtime: the loop runs in a spawned task.
+pub fn incoming_observed(
+    listener: TcpListener,
+    config: ServerConfigHandle,
+    handshake_timeout: Duration,
+    shutdown: CancellationToken,
+    observer: HandshakeObserver,
+) -> impl Stream<Item = Result<AuthenticatedStream, io::Error>> + Send + Unpin + 'static {
     let (sender, receiver) = mpsc::channel(QUEUE);
     tokio::spawn(accept_loop(
         listener,
@@ -202,6 +267,7 @@ pub fn incoming(
         handshake_timeout,
         shutdown,
         sender,
+        observer,
     ));
     ReceiverStream::new(receiver)
 }
@@ -214,6 +280,7 @@ async fn accept_loop(
     handshake_timeout: Duration,
     shutdown: CancellationToken,
     sender: Sender,
+    observer: HandshakeObserver,
 ) {
     let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
     loop {
@@ -238,6 +305,7 @@ async fn accept_loop(
         };
         let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
             tracing::info!(%remote, "too many TLS handshakes in progress; connection closed");
+            observer(HandshakeFailure::Overloaded);
             continue;
         };
         if let Err(error) = tcp.set_nodelay(true) {
@@ -246,11 +314,16 @@ async fn accept_loop(
         let acceptor = TlsAcceptor::from(config.current());
         let connections = config.connections().clone();
         let (shutdown, sender) = (shutdown.clone(), sender.clone());
+        let observer = Arc::clone(&observer);
         tokio::spawn(async move {
             let _permit = permit;
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                () = handshake(acceptor, tcp, remote, handshake_timeout, &connections, &sender) => {}
+                failed = handshake(acceptor, tcp, remote, handshake_timeout, &connections, &sender) => {
+                    if let Some(failure) = failed {
+                        observer(failure);
+                    }
+                }
             }
         });
     }
@@ -264,16 +337,16 @@ async fn handshake(
     timeout: Duration,
     connections: &LiveConnections,
     sender: &Sender,
-) {
+) -> Option<HandshakeFailure> {
     let tls = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => {
             tracing::info!(%remote, %error, "TLS handshake failed");
-            return;
+            return Some(HandshakeFailure::of(&error));
         }
         Err(_) => {
             tracing::info!(%remote, ?timeout, "TLS handshake timed out");
-            return;
+            return Some(HandshakeFailure::Timeout);
         }
     };
     let stream = AuthenticatedStream::new(tls, connections);
@@ -284,6 +357,7 @@ async fn handshake(
     if sender.send(Ok(stream)).await.is_err() {
         tracing::debug!(%remote, "server stopped before the connection was served");
     }
+    None
 }
 
 /// Errors that concern one connection only: accept again at once.

@@ -97,6 +97,20 @@ impl Backend {
         })
     }
 
+    /// Opens the database for reading what is stored, without migrating
+    /// or creating anything: a SQLite file read-only (so it works beside a
+    /// running gateway and cannot change what it checks); PostgreSQL
+    /// through an ordinary connection, whose role may be read-only.
+    ///
+    /// # Errors
+    /// [`super::StorageError::Unavailable`] when it cannot be reached.
+    pub async fn open_read_only(database: &Database) -> Result<Self> {
+        Ok(match database {
+            Database::Sqlite(path) => Backend::Sqlite(SqliteStorage::open_read_only(path).await?),
+            Database::Postgres(url) => Backend::Postgres(PostgresStorage::connect(url).await?),
+        })
+    }
+
     /// The storage without the master key: case data is refused.
     pub fn storage(&self) -> &dyn Storage {
         match self {

@@ -166,6 +166,25 @@ pub trait Storage: Send + Sync + 'static {
     /// exactly as stored (for [`crate::domain::audit::verify`]).
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>>;
 
+    /// Whether the database answers now: health checks and operators ask.
+    async fn ping(&self) -> Result<()>;
+
+    /// Reports inbox heads that any process sharing this database moves,
+    /// until `changes` closes. Hints only: a reader must still read storage,
+    /// and [`InboxChange::Unknown`] says some were missed. Returns at once
+    /// when the backend has no such feed (SQLite: one process per file).
+    async fn follow_inboxes(&self, changes: tokio::sync::mpsc::Sender<InboxChange>);
+
     /// Closes the connections once the calls in flight are done.
     async fn close(&self);
+}
+
+/// A hint that an inbox grew, from whichever process wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboxChange {
+    /// `agency`'s inbox head reached `head`.
+    Moved(AgencyId, u64),
+    /// Hints may have been lost (the feed reconnected): every reader
+    /// should look again.
+    Unknown,
 }

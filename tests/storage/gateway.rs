@@ -9,6 +9,8 @@ use handover_gateway::bootstrap;
 use handover_gateway::config::Config;
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::server::Server;
+use handover_gateway::storage::{Backend, StorageError};
+use sqlx::{Connection, PgConnection};
 use tempfile::TempDir;
 use tonic::Code;
 
@@ -120,6 +122,89 @@ async fn on_postgres_a_gateway_without_its_master_key_refuses_existing_cases() {
             .expect("started without its master key");
 
         assert!(format!("{refused:#}").contains("master key"), "{refused:#}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_audit_verify_reads_the_chain_the_gateway_wrote() {
+    run(Kind::Postgres, |db| async move {
+        let app = spawn_on(&db).await;
+        submit(&app, 1).await;
+        submit(&app, 2).await;
+        app.stop().await;
+
+        let verify = |setting: std::path::PathBuf| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
+                .args(["audit", "verify", "--database"])
+                .arg(setting)
+                .output()
+                .unwrap()
+        };
+        let intact = verify(db.setting.clone());
+        let said = String::from_utf8_lossy(&intact.stdout);
+        assert!(
+            intact.status.success(),
+            "{said} {}",
+            String::from_utf8_lossy(&intact.stderr)
+        );
+        assert!(said.starts_with("audit log intact: "), "{said}");
+        assert!(!said.contains("intact: 0 entries"), "{said}");
+
+        db.raw_execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+            .await
+            .unwrap();
+        db.raw_execute("UPDATE audit_log SET entry = entry || ' ' WHERE sequence = 2")
+            .await
+            .unwrap();
+        let broken = verify(db.setting.clone());
+        assert!(!broken.status.success(), "a changed entry went unnoticed");
+        assert!(String::from_utf8_lossy(&broken.stderr).contains("audit log broken"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_the_gateway_reaches_the_database_over_verified_tls() {
+    run(Kind::Postgres, |db| async move {
+        // The test server's certificate (Debian's self-signed one, for
+        // "localhost") is its own root.
+        let mut admin = PgConnection::connect(db.setting.to_str().unwrap())
+            .await
+            .unwrap();
+        let (ssl, root): (String, String) =
+            sqlx::query_as("SELECT current_setting('ssl'), current_setting('ssl_cert_file')")
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        assert_eq!(ssl, "on", "the test PostgreSQL server must offer TLS");
+        let tls = db
+            .on_localhost()
+            .with_parameters(&format!("sslmode=verify-full&sslrootcert={root}"));
+        let app = spawn_on(&tls).await;
+        submit(&app, 1).await;
+        let encrypted: Vec<bool> = sqlx::query_scalar(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.application_name = 'handover-gateway' AND a.datname = current_database()",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert!(!encrypted.is_empty(), "no gateway connection found");
+        assert!(encrypted.iter().all(|ssl| *ssl), "{encrypted:?}");
+
+        // A server whose certificate the root does not vouch for is refused.
+        let other_root = app::certs_dir(app.dir.path()).join("ca.pem");
+        let untrusted = db.on_localhost().with_parameters(&format!(
+            "sslmode=verify-full&sslrootcert={}",
+            other_root.display()
+        ));
+        let refused = Backend::open(&untrusted.database()).await;
+        assert!(
+            matches!(&refused, Err(StorageError::Unavailable(why)) if why.contains("certificate")),
+            "{refused:?}"
+        );
+        app.stop().await;
     })
     .await;
 }

@@ -32,9 +32,14 @@ mod support;
 mod app;
 
 mod audit;
+mod availability;
 mod cases;
+mod failover;
 mod gateway;
+mod group_commit;
 mod inbox;
 mod lists;
 mod registry;
+mod replica;
+mod replicas;
 mod sealing;

@@ -126,6 +126,32 @@ where
 }
 
 impl Db {
+    /// The same PostgreSQL database, reached with these URL parameters
+    /// added (`sslmode=...`).
+    pub fn with_parameters(&self, parameters: &str) -> Db {
+        let url = self.setting.to_str().unwrap();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        Db {
+            kind: self.kind,
+            setting: format!("{url}{separator}{parameters}").into(),
+            _dir: None,
+        }
+    }
+
+    /// The same database, named by the host name its certificate carries.
+    pub fn on_localhost(&self) -> Db {
+        Db {
+            kind: self.kind,
+            setting: self
+                .setting
+                .to_str()
+                .unwrap()
+                .replace("127.0.0.1", "localhost")
+                .into(),
+            _dir: None,
+        }
+    }
+
     pub fn database(&self) -> Database {
         Database::from_setting(&self.setting)
     }

@@ -202,6 +202,7 @@ async fn deliver(
         .fetch_one(&mut **tx)
         .await
         .map_err(failed)?;
+        super::notify::inbox_moved(tx, agency, head).await?;
         next.insert(agency, head - count + 1);
     }
     let mut deliveries = Vec::with_capacity(notices.len());

@@ -9,6 +9,7 @@ mod audit;
 mod cases;
 mod inbox;
 mod lists;
+mod notify;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -20,8 +21,8 @@ use sqlx::{PgPool, Row};
 
 use super::seal::Sealer;
 use super::{
-    CaseFilter, CaseWrite, Conflict, Cutoffs, InboxState, PersonKey, Result, Storage, StorageError,
-    StoredAnswer,
+    CaseFilter, CaseWrite, Conflict, Cutoffs, InboxChange, InboxState, PersonKey, Result, Storage,
+    StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
@@ -54,6 +55,19 @@ impl PostgresStorage {
     /// [`StorageError::Unavailable`] when the database cannot be reached or
     /// migrated.
     pub async fn open(url: &str) -> Result<Self> {
+        let storage = Self::connect(url).await?;
+        MIGRATOR
+            .run(&storage.pool)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(storage)
+    }
+
+    /// Connects without touching the schema, for reading what is stored.
+    ///
+    /// # Errors
+    /// [`StorageError::Unavailable`] when the database cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self> {
         // The URL may hold a password: errors name neither it nor the URL.
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| StorageError::Unavailable("not a valid postgres:// URL".into()))?
@@ -68,7 +82,6 @@ impl PostgresStorage {
             .connect_with(options)
             .await
             .map_err(|e| unavailable(&e))?;
-        MIGRATOR.run(&pool).await.map_err(|e| unavailable(&e))?;
         Ok(Self { pool, sealer: None })
     }
 
@@ -259,6 +272,18 @@ impl Storage for PostgresStorage {
 
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>> {
         audit::entries(&self.pool, after, limit).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn follow_inboxes(&self, changes: tokio::sync::mpsc::Sender<InboxChange>) {
+        notify::follow(&self.pool, changes).await;
     }
 
     async fn close(&self) {

@@ -1,9 +1,13 @@
 //! Cases, their events and submissions' answers, written in one transaction.
 
-use sqlx::{Row, SqlitePool};
+use std::collections::BTreeMap;
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{corrupt, now_millis, translate, unavailable};
+use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
+use crate::domain::notice::Notice;
 use crate::domain::submission::{Delivery, SubmissionOutcome};
 use crate::storage::seal::{Sealer, event_address, message_address, open_case, seal_json};
 use crate::storage::{CaseWrite, Conflict, Result, StorageError};
@@ -12,8 +16,10 @@ pub(super) fn millis(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// Applies `write` inside the writer's open transaction (see
+/// [`super::writer`]); the caller commits or rolls back.
 pub(super) async fn write_case(
-    writer: &SqlitePool,
+    tx: &mut SqliteConnection,
     sealer: &Sealer,
     write: CaseWrite,
 ) -> Result<SubmissionOutcome> {
@@ -26,10 +32,6 @@ pub(super) async fn write_case(
         deadlines,
         mut outcome,
     } = write;
-    let mut tx = writer
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(|e| unavailable(&e))?;
     let now = now_millis();
     let responsible = case.responsible.as_ref().map(|a| a.as_str().to_owned());
     if expected_version == 0 {
@@ -104,47 +106,25 @@ pub(super) async fn write_case(
         .execute(&mut *tx)
         .await
         .map_err(|e| unavailable(&e))?;
-    for deadline in &deadlines {
-        sqlx::query(
-            "INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated) VALUES (?, ?, ?, ?, ?)",
+    // One statement for all the rows of a kind: the writer runs every
+    // statement of a batch in turn, each a round trip to SQLite's thread.
+    if !deadlines.is_empty() {
+        QueryBuilder::<Sqlite>::new(
+            "INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated) ",
         )
-        .bind(case.id.as_str())
-        .bind(deadline.kind.as_str())
-        .bind(i64::from(deadline.anchor))
-        .bind(millis(deadline.starts_at))
-        .bind(deadline.escalated)
+        .push_values(&deadlines, |mut row, deadline| {
+            row.push_bind(case.id.as_str())
+                .push_bind(deadline.kind.as_str())
+                .push_bind(i64::from(deadline.anchor))
+                .push_bind(millis(deadline.starts_at))
+                .push_bind(deadline.escalated);
+        })
+        .build()
         .execute(&mut *tx)
         .await
         .map_err(|e| unavailable(&e))?;
     }
-    outcome.deliveries.clear();
-    for (agency, notice) in &notices {
-        let position: i64 = sqlx::query_scalar(
-            "INSERT INTO inboxes (agency_id, head) VALUES (?, 1)
-             ON CONFLICT (agency_id) DO UPDATE SET head = head + 1
-             RETURNING head",
-        )
-        .bind(agency.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        sqlx::query(
-            "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(agency.as_str())
-        .bind(position)
-        .bind(case.id.as_str())
-        .bind(millis(outcome.accepted_at))
-        .bind(seal_json(sealer, &message_address(agency, position), notice)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        outcome.deliveries.push(Delivery {
-            agency: agency.clone(),
-            role: notice.role,
-            position: u64::try_from(position).map_err(|e| corrupt(&e))?,
-        });
-    }
+    outcome.deliveries = deliver(tx, sealer, &case.id, &notices, outcome.accepted_at).await?;
     sqlx::query("INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at) VALUES (?, ?, ?, ?, ?)")
         .bind(request.agency.as_str())
         .bind(&request.request_id)
@@ -154,8 +134,72 @@ pub(super) async fn write_case(
         .execute(&mut *tx)
         .await
         .map_err(|e| translate(e, Conflict::RequestId))?;
-    tx.commit().await.map_err(|e| unavailable(&e))?;
     Ok(outcome)
+}
+
+/// Places the notices in their recipients' inboxes: each recipient's head
+/// moves once, by its number of notices, and the positions it passed are
+/// filled in notice order, so they stay gapless.
+async fn deliver(
+    tx: &mut SqliteConnection,
+    sealer: &Sealer,
+    case: &CaseId,
+    notices: &[(AgencyId, Notice)],
+    accepted_at: time::OffsetDateTime,
+) -> Result<Vec<Delivery>> {
+    if notices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for (agency, _) in notices {
+        *counts.entry(agency.as_str()).or_default() += 1;
+    }
+    // The next free position of each recipient.
+    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
+    for (agency, count) in counts {
+        let head: i64 = sqlx::query_scalar(
+            "INSERT INTO inboxes (agency_id, head) VALUES (?, ?)
+             ON CONFLICT (agency_id) DO UPDATE SET head = head + excluded.head
+             RETURNING head",
+        )
+        .bind(agency)
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        next.insert(agency, head - count + 1);
+    }
+    let mut rows = Vec::with_capacity(notices.len());
+    let mut deliveries = Vec::with_capacity(notices.len());
+    for (agency, notice) in notices {
+        let slot = next
+            .get_mut(agency.as_str())
+            .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
+        let position = *slot;
+        *slot += 1;
+        let body = seal_json(sealer, &message_address(agency, position), notice)?;
+        rows.push((agency.as_str(), position, body));
+        deliveries.push(Delivery {
+            agency: agency.clone(),
+            role: notice.role,
+            position: u64::try_from(position).map_err(|e| corrupt(&e))?,
+        });
+    }
+    QueryBuilder::<Sqlite>::new(
+        "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body) ",
+    )
+    .push_values(rows, |mut row, (agency, position, body)| {
+        row.push_bind(agency)
+            .push_bind(position)
+            .push_bind(case.as_str())
+            .push_bind(millis(accepted_at))
+            .push_bind(body);
+    })
+    .build()
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    Ok(deliveries)
 }
 
 pub(super) async fn load_case(

@@ -1,6 +1,6 @@
 //! Per-recipient inboxes: gapless positions, acknowledged in order.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
@@ -60,8 +60,9 @@ pub(super) async fn state(readers: &SqlitePool, agency: &AgencyId) -> Result<Inb
     }))
 }
 
+/// Inside the writer's open transaction (see [`super::writer`]).
 pub(super) async fn acknowledge(
-    writer: &SqlitePool,
+    tx: &mut SqliteConnection,
     agency: &AgencyId,
     to: u64,
 ) -> Result<Option<InboxState>> {
@@ -73,7 +74,7 @@ pub(super) async fn acknowledge(
     .bind(agency.as_str())
     .bind(position(to))
     .bind(position(to))
-    .fetch_optional(writer)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(|e| unavailable(&e))?;
     let Some(row) = row else { return Ok(None) };

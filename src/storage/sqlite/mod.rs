@@ -1,11 +1,14 @@
 //! SQLite: the embedded default. WAL with `synchronous=FULL` (WAL with
 //! NORMAL can lose the last commits on power loss), one writer connection
-//! taking `BEGIN IMMEDIATE`, and a separate pool of readers.
+//! owned by a task that commits concurrent writes together in one
+//! `BEGIN IMMEDIATE` transaction ([`writer`]), and a separate pool of
+//! readers.
 
 mod audit;
 mod cases;
 mod inbox;
 mod lists;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -18,8 +21,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::seal::Sealer;
 use super::{
-    CaseFilter, CaseWrite, Cutoffs, InboxState, PersonKey, Result, Storage, StorageError,
-    StoredAnswer,
+    CaseFilter, CaseWrite, Cutoffs, InboxChange, InboxState, PersonKey, Result, Storage,
+    StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
@@ -27,11 +30,15 @@ use crate::domain::case::{Case, CaseId};
 use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
+use writer::{Done, Work, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
+    /// Every write after opening goes through here, to share commits.
+    writes: Writer,
+    /// The writer task's one connection; used directly only while opening.
     writer: SqlitePool,
     readers: SqlitePool,
     /// Seals what names a person; without it, case data cannot be read or
@@ -57,8 +64,11 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // A local file needs no liveness test before each use: it would be
+        // one more round trip to SQLite's thread on every commit.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(|e| unavailable(&e))?;
@@ -70,6 +80,7 @@ impl SqliteStorage {
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(Self {
+            writes: Writer::spawn(writer.clone()),
             writer,
             readers,
             sealer: None,
@@ -105,15 +116,24 @@ impl SqliteStorage {
     }
 
     fn sealer(&self) -> Result<&Sealer> {
-        self.sealer.as_deref().ok_or_else(|| {
-            corrupt(&"case data needs the master key; the storage was opened without it")
-        })
+        self.sealer.as_deref().ok_or_else(no_key)
     }
 
+    /// The sealer, for a write that the writer task applies later.
+    fn shared_sealer(&self) -> Result<Arc<Sealer>> {
+        self.sealer.clone().ok_or_else(no_key)
+    }
+
+    /// Closes the readers, then the writer once its batch in flight is
+    /// committed; writes queued after that are refused as `Unavailable`.
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
     }
+}
+
+fn no_key() -> StorageError {
+    corrupt(&"case data needs the master key; the storage was opened without it")
 }
 
 /// The database holds personal data: only the gateway's user may read it.
@@ -185,21 +205,14 @@ pub(super) fn now_millis() -> i64 {
 #[async_trait]
 impl Storage for SqliteStorage {
     async fn register_agency(&self, agency: &Agency) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO agencies (id, kind, region, name, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, region = excluded.region,
-                 name = excluded.name, enabled = excluded.enabled",
-        )
-        .bind(agency.agency.id.as_str())
-        .bind(agency.agency.kind.as_str())
-        .bind(agency.agency.region.to_string())
-        .bind(&agency.name)
-        .bind(i64::from(agency.enabled))
-        .bind(now_millis())
-        .execute(&self.writer)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        Ok(())
+        match self
+            .writes
+            .submit(Work::RegisterAgency(agency.clone()))
+            .await?
+        {
+            Done::Registered => Ok(()),
+            _ => Err(writer::mismatched()),
+        }
     }
 
     async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>> {
@@ -241,7 +254,14 @@ impl Storage for SqliteStorage {
     }
 
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {
-        cases::write_case(&self.writer, self.sealer()?, write).await
+        let work = Work::Case {
+            write: Box::new(write),
+            sealer: self.shared_sealer()?,
+        };
+        match self.writes.submit(work).await? {
+            Done::Case(outcome) => Ok(outcome),
+            _ => Err(writer::mismatched()),
+        }
     }
 
     async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
@@ -313,16 +333,36 @@ impl Storage for SqliteStorage {
     }
 
     async fn acknowledge(&self, agency: &AgencyId, position: u64) -> Result<Option<InboxState>> {
-        inbox::acknowledge(&self.writer, agency, position).await
+        let work = Work::Acknowledge {
+            agency: agency.clone(),
+            position,
+        };
+        match self.writes.submit(work).await? {
+            Done::Acknowledged(state) => Ok(state),
+            _ => Err(writer::mismatched()),
+        }
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<Chain> {
-        audit::append(&self.writer, records).await
+        match self.writes.submit(Work::Audit(records.to_vec())).await? {
+            Done::Audit(chain) => Ok(chain),
+            _ => Err(writer::mismatched()),
+        }
     }
 
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>> {
         audit::entries(&self.readers, after, limit).await
     }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.readers)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn follow_inboxes(&self, _changes: tokio::sync::mpsc::Sender<InboxChange>) {}
 
     async fn close(&self) {
         SqliteStorage::close(self).await;

@@ -1,0 +1,180 @@
+//! The report: one line per target and measurement, a ratio line against
+//! the echo ceiling, and each figure checked against the target the issue
+//! sets for it.
+
+use serde::Serialize;
+
+use super::stats::Summary;
+
+/// One measurement, on the gateway and (when it ran) on the echo.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub scenario: &'static str,
+    pub case: String,
+    /// What `rate` counts: `calls/s`, `messages/s`.
+    pub unit: &'static str,
+    pub gateway: Summary,
+    pub echo: Option<Summary>,
+    /// Extra facts, e.g. memory before the subscriptions.
+    pub note: String,
+    /// The target, and whether the gateway met it.
+    pub target: Option<Verdict>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Verdict {
+    pub target: &'static str,
+    pub met: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub backend: &'static str,
+    pub agencies: usize,
+    pub cases_stored: u64,
+    pub seed_seconds: Option<f64>,
+    pub cores: usize,
+    pub gateway_peak_mb: Option<f64>,
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    pub fn print(&self, json: bool) -> anyhow::Result<()> {
+        if json {
+            println!("{}", serde_json::to_string(self)?);
+            return Ok(());
+        }
+        let seeded = match self.seed_seconds {
+            Some(seconds) => format!(
+                ", {} cases stored (seeded in {seconds:.0} s, {:.0}/s)",
+                self.cases_stored,
+                self.cases_stored as f64 / seconds.max(1e-9)
+            ),
+            None => String::new(),
+        };
+        println!(
+            "handover-gateway bench on {}: {} agencies{seeded}, {} cores shared by client and servers",
+            self.backend, self.agencies, self.cores
+        );
+        for row in &self.rows {
+            print_line(row, "gateway", &row.gateway);
+            if let Some(echo) = &row.echo {
+                print_line(row, "echo", echo);
+                println!(
+                    "{:<7} {:<28} {:<7} {}",
+                    row.scenario,
+                    row.case,
+                    "ratio",
+                    ratios(&row.gateway, echo)
+                );
+            }
+            if !row.note.is_empty() {
+                println!(
+                    "{:<7} {:<28} {:<7} {}",
+                    row.scenario, row.case, "note", row.note
+                );
+            }
+            if let Some(verdict) = &row.target {
+                let met = if verdict.met { "met" } else { "MISSED" };
+                println!(
+                    "{:<7} {:<28} {:<7} {}: {met} ({})",
+                    row.scenario, row.case, "target", verdict.target, verdict.detail
+                );
+            }
+        }
+        if let Some(peak) = self.gateway_peak_mb {
+            println!("gateway peak resident memory over the whole run (VmHWM): {peak:.1} MB");
+        }
+        Ok(())
+    }
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
+}
+
+fn print_line(row: &Row, target: &str, summary: &Summary) {
+    let rate = summary
+        .rate
+        .map_or_else(|| "-".into(), |r| format!("{r:.0} {}", row.unit));
+    let value = summary
+        .value
+        .map_or_else(String::new, |v| format!("  RSS {v:.1} MB"));
+    let errors = match &summary.first_error {
+        Some(first) => format!("  errors {} (first: {first})", summary.errors),
+        None => String::new(),
+    };
+    println!(
+        "{:<7} {:<28} {:<7} n={:<8} {:>16}  p50 {:>8} ms  p99 {:>8} ms  p99.9 {:>8} ms{value}{errors}",
+        row.scenario,
+        row.case,
+        target,
+        summary.count,
+        rate,
+        ms(summary.p50_ms),
+        ms(summary.p99_ms),
+        ms(summary.p999_ms),
+    );
+}
+
+/// Gateway over echo: below 1 for rates means slower, above 1 for
+/// latencies and memory means slower or bigger.
+fn ratios(gateway: &Summary, echo: &Summary) -> String {
+    let ratio = |g: Option<f64>, e: Option<f64>| match (g, e) {
+        (Some(g), Some(e)) if e > 0.0 => format!("{:.2}x", g / e),
+        _ => "-".into(),
+    };
+    format!(
+        "gateway/echo: rate {}  p50 {}  p99 {}  p99.9 {}  RSS {}",
+        ratio(gateway.rate, echo.rate),
+        ratio(gateway.p50_ms, echo.p50_ms),
+        ratio(gateway.p99_ms, echo.p99_ms),
+        ratio(gateway.p999_ms, echo.p999_ms),
+        ratio(gateway.value, echo.value),
+    )
+}
+
+/// A target of at least `min` of a figure.
+pub fn at_least(target: &'static str, figure: Option<f64>, min: f64, unit: &str) -> Verdict {
+    match figure {
+        Some(value) => Verdict {
+            target,
+            met: value >= min,
+            detail: format!(
+                "{value:.1} {unit}, {:.0}% of the target",
+                value / min * 100.0
+            ),
+        },
+        None => missing(target),
+    }
+}
+
+/// A target of at most `max` of a figure.
+pub fn at_most(target: &'static str, figure: Option<f64>, max: f64, unit: &str) -> Verdict {
+    match figure {
+        Some(value) => Verdict {
+            target,
+            met: value <= max,
+            detail: format!("{value:.3} {unit}, {:.1}x the limit", value / max),
+        },
+        None => missing(target),
+    }
+}
+
+/// Both parts of a two-part target.
+pub fn both(target: &'static str, first: Verdict, second: Verdict) -> Verdict {
+    Verdict {
+        target,
+        met: first.met && second.met,
+        detail: format!("{}; {}", first.detail, second.detail),
+    }
+}
+
+fn missing(target: &'static str) -> Verdict {
+    Verdict {
+        target,
+        met: false,
+        detail: "no figure".into(),
+    }
+}

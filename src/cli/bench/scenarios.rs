@@ -1,0 +1,218 @@
+//! Each scenario on the echo ceiling (when it runs), then on the gateway,
+//! as rows of the report with the target the issue sets.
+
+use std::sync::Arc;
+
+use super::province::Province;
+use super::report::{Row, at_least, at_most, both};
+use super::spawn::Target;
+use super::stats::Summary;
+use super::{BenchArgs, Scenario, memory, push, query, replay, submit};
+
+type Pair = (Summary, Option<Summary>);
+
+/// Runs `measure` on the echo (when there is one), then on the gateway.
+async fn pair<'a, F, Fut>(
+    gateway: &'a Target,
+    echo: Option<&'a Target>,
+    measure: F,
+) -> anyhow::Result<Pair>
+where
+    F: Fn(&'a Target) -> Fut,
+    Fut: Future<Output = anyhow::Result<Summary>>,
+{
+    let echoed = match echo {
+        Some(echo) => Some(measure(echo).await?),
+        None => None,
+    };
+    Ok((measure(gateway).await?, echoed))
+}
+
+fn row(scenario: &'static str, case: String, unit: &'static str, (gateway, echo): Pair) -> Row {
+    Row {
+        scenario,
+        case,
+        unit,
+        gateway,
+        echo,
+        note: String::new(),
+        target: None,
+    }
+}
+
+/// Every selected scenario. Memory comes first, on processes that have
+/// served nothing yet: the allocator keeps what a later scenario's load
+/// made it take, which would be counted against the subscriptions.
+pub async fn run(
+    args: &BenchArgs,
+    province: &Arc<Province>,
+    gateway: &Target,
+    echo: Option<&Target>,
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    if args.has(Scenario::Memory) {
+        rows.push(subscriptions(args, province, gateway, echo).await?);
+    }
+    if args.has(Scenario::Submit) {
+        for &concurrency in &args.concurrency {
+            rows.push(submissions(args, province, gateway, echo, concurrency).await?);
+        }
+    }
+    if args.has(Scenario::Push) {
+        rows.push(pushes(args, province, gateway, echo).await?);
+    }
+    if args.has(Scenario::Replay) {
+        rows.push(replays(args, province, gateway, echo).await?);
+    }
+    if args.has(Scenario::Query) {
+        for &concurrency in &args.query_concurrency {
+            rows.push(queries(args, province, gateway, echo, concurrency).await?);
+        }
+    }
+    Ok(rows)
+}
+
+async fn submissions(
+    args: &BenchArgs,
+    province: &Arc<Province>,
+    gateway: &Target,
+    echo: Option<&Target>,
+    concurrency: usize,
+) -> anyhow::Result<Row> {
+    eprintln!("submit at concurrency {concurrency} ...");
+    let limit = args.limit();
+    let figures = pair(gateway, echo, |t| {
+        submit::run(t, province, concurrency, limit)
+    })
+    .await?;
+    let mut row = row(
+        "submit",
+        format!("concurrency {concurrency}"),
+        "calls/s",
+        figures,
+    );
+    row.target = match concurrency {
+        1 => Some(at_most("p50 < 1 ms", row.gateway.p50_ms, 1.0, "ms p50")),
+        64 => Some(both(
+            ">= 8,000/s and p99 < 25 ms (SQLite, synchronous=FULL)",
+            at_least("", row.gateway.rate, 8000.0, "/s"),
+            at_most("", row.gateway.p99_ms, 25.0, "ms p99"),
+        )),
+        _ => None,
+    };
+    Ok(row)
+}
+
+async fn pushes(
+    args: &BenchArgs,
+    province: &Arc<Province>,
+    gateway: &Target,
+    echo: Option<&Target>,
+) -> anyhow::Result<Row> {
+    eprintln!("push at {}/s ...", args.push_rate);
+    let limit = args.limit();
+    let figures = pair(gateway, echo, |t| {
+        push::run(t, province, args.push_rate, limit)
+    })
+    .await?;
+    let mut row = row(
+        "push",
+        format!("{}/s open loop", args.push_rate),
+        "messages/s",
+        figures,
+    );
+    row.target = Some(at_most(
+        "p99 < 5 ms at 1,000/s",
+        row.gateway.p99_ms,
+        5.0,
+        "ms p99",
+    ));
+    Ok(row)
+}
+
+async fn replays(
+    args: &BenchArgs,
+    province: &Arc<Province>,
+    gateway: &Target,
+    echo: Option<&Target>,
+) -> anyhow::Result<Row> {
+    eprintln!("replay of {} messages ...", args.backlog);
+    let figures = pair(gateway, echo, |t| replay::run(t, province, args.backlog)).await?;
+    let mut row = row(
+        "replay",
+        format!("{} backlog", args.backlog),
+        "messages/s",
+        figures,
+    );
+    row.note = "latency columns: the wait for the first message".into();
+    row.target = Some(at_least(
+        ">= 100,000 messages/s",
+        row.gateway.rate,
+        100_000.0,
+        "messages/s",
+    ));
+    Ok(row)
+}
+
+async fn queries(
+    args: &BenchArgs,
+    province: &Arc<Province>,
+    gateway: &Target,
+    echo: Option<&Target>,
+    concurrency: usize,
+) -> anyhow::Result<Row> {
+    eprintln!("query at concurrency {concurrency} ...");
+    let limit = args.limit();
+    let figures = pair(gateway, echo, |t| {
+        query::run(t, province, concurrency, limit)
+    })
+    .await?;
+    let case = format!(
+        "concurrency {concurrency}, {} seeded",
+        province.seeded_count()
+    );
+    let mut row = row("query", case, "calls/s", figures);
+    row.target = Some(at_most(
+        "p99 < 2 ms with 1,000,000 cases",
+        row.gateway.p99_ms,
+        2.0,
+        "ms p99",
+    ));
+    Ok(row)
+}
+
+async fn subscriptions(
+    args: &BenchArgs,
+    province: &Arc<Province>,
+    gateway: &Target,
+    echo: Option<&Target>,
+) -> anyhow::Result<Row> {
+    eprintln!("memory with {} subscriptions ...", args.subscriptions);
+    let echoed = match echo {
+        Some(echo) => Some(memory::run(echo, province, args.subscriptions).await?),
+        None => None,
+    };
+    let figures = memory::run(gateway, province, args.subscriptions).await?;
+    let echo_before = echoed.as_ref().map_or(String::new(), |e| {
+        format!("; echo before {:.1} MB", e.before_mb)
+    });
+    let note = format!(
+        "gateway RSS before opening {:.1} MB, peak so far {:.1} MB{echo_before}",
+        figures.before_mb, figures.peak_mb
+    );
+    let case = format!("{} subscriptions", args.subscriptions);
+    let mut row = row(
+        "memory",
+        case,
+        "open",
+        (figures.summary, echoed.map(|e| e.summary)),
+    );
+    row.note = note;
+    row.target = Some(at_most(
+        "<= 150 MB RSS with 2,000 subscriptions",
+        row.gateway.value,
+        150.0,
+        "MB",
+    ));
+    Ok(row)
+}

@@ -1,0 +1,376 @@
+//! What operators watch: Prometheus metric families kept by one gateway and
+//! served on their own plain-HTTP port ([`MetricsServer`]).
+//!
+//! Every family lives in a registry owned by one [`Metrics`] value, made
+//! once per gateway (no process-global registry), so several gateways in
+//! one process, as in the integration tests, count apart. Labels carry
+//! agency ids, agency kinds, recipient roles, call names and gRPC codes:
+//! never anything about a person.
+
+mod server;
+
+pub use server::{MetricsServer, Refresh};
+
+use std::collections::HashSet;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::domain::agency::AgencyRef;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    call: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    call: &'static str,
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoleLabels {
+    role: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AgencyLabels {
+    agency: String,
+    kind: &'static str,
+}
+
+impl AgencyLabels {
+    fn of(agency: &AgencyRef) -> Self {
+        Self {
+            agency: agency.id.to_string(),
+            kind: agency.kind.as_str(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// How a commit attempt ended, for the latency histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// Another writer got there first; the write is planned again.
+    Conflict,
+    Failed,
+}
+
+impl CommitOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            CommitOutcome::Committed => "committed",
+            CommitOutcome::Conflict => "conflict",
+            CommitOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// A histogram made fresh for each label set: a plain function, so the
+/// family's type can be named.
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn commit_histogram() -> Histogram {
+    // 1 ms to about 8 s: an SQLite fsync is a few milliseconds, a slow
+    // PostgreSQL commit under load can take seconds.
+    Histogram::new(exponential_buckets(0.001, 2.0, 14))
+}
+
+struct Families {
+    registry: Registry,
+    submissions: Family<CallLabels, Counter>,
+    refusals: Family<RefusalLabels, Counter>,
+    deliveries: Family<RoleLabels, Counter>,
+    commits: HistogramFamily<OutcomeLabels>,
+    open_streams: Family<AgencyLabels, Gauge>,
+    inbox_lag: Family<AgencyLabels, Gauge>,
+    /// The agencies `inbox_lag` holds, to drop those that left.
+    lag_listed: Mutex<HashSet<AgencyLabels>>,
+    handshake_failures: Family<ReasonLabels, Counter>,
+    overdue_cases: Gauge,
+}
+
+/// The gateway's metric families; cheap to clone, all clones count
+/// together.
+#[derive(Clone)]
+pub struct Metrics {
+    families: Arc<Families>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every family registered, named `handover_*`.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("handover");
+        let build = Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]);
+        registry.register("build", "The gateway's version", build);
+        let started = Gauge::<f64, AtomicU64>::default();
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        started.set(since_epoch.as_secs_f64());
+        registry.register_with_unit(
+            "process_start_time",
+            "When this gateway process started, in seconds since the Unix epoch",
+            Unit::Seconds,
+            started,
+        );
+        let mut f = Families {
+            submissions: Family::default(),
+            refusals: Family::default(),
+            deliveries: Family::default(),
+            commits: Family::new_with_constructor(commit_histogram),
+            open_streams: Family::default(),
+            inbox_lag: Family::default(),
+            lag_listed: Mutex::default(),
+            handshake_failures: Family::default(),
+            overdue_cases: Gauge::default(),
+            registry,
+        };
+        f.registry.register(
+            "submissions",
+            "Submissions answered OK, by call (a replayed request id counts again)",
+            f.submissions.clone(),
+        );
+        f.registry.register(
+            "refusals",
+            "Calls answered with an error, by call and gRPC code",
+            f.refusals.clone(),
+        );
+        f.registry.register(
+            "deliveries",
+            "Messages written to inboxes, by the recipient's role in the case",
+            f.deliveries.clone(),
+        );
+        f.registry.register_with_unit(
+            "commit",
+            "Time to write one case change to storage, by outcome",
+            Unit::Seconds,
+            f.commits.clone(),
+        );
+        f.registry.register(
+            "inbox_streams_open",
+            "Inbox streams open now, by agency",
+            f.open_streams.clone(),
+        );
+        f.registry.register(
+            "inbox_lag",
+            "Messages written to an agency's inbox and not yet acknowledged (refreshed at scrape, at most every metrics_refresh)",
+            f.inbox_lag.clone(),
+        );
+        f.registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes on the gRPC port that did not complete, by reason",
+            f.handshake_failures.clone(),
+        );
+        f.registry.register(
+            "overdue_cases",
+            "Cases with at least one deadline passed unmet (refreshed at scrape, at most every metrics_refresh)",
+            f.overdue_cases.clone(),
+        );
+        Self {
+            families: Arc::new(f),
+        }
+    }
+
+    /// Counts one answered call: an accepted submission, or a refusal by
+    /// its code. `call` is the full method name; only its last part is
+    /// kept. `code` is the canonical name (`OK`, `INVALID_ARGUMENT`...).
+    pub fn answered(&self, call: &'static str, submission: bool, code: &'static str) {
+        let call = call.rsplit('/').next().unwrap_or(call);
+        if code != "OK" {
+            self.families
+                .refusals
+                .get_or_create(&RefusalLabels { call, code })
+                .inc();
+        } else if submission {
+            self.families
+                .submissions
+                .get_or_create(&CallLabels { call })
+                .inc();
+        }
+    }
+
+    /// Counts messages written to inboxes, by recipient role.
+    pub fn delivered(&self, role: &'static str) {
+        self.families
+            .deliveries
+            .get_or_create(&RoleLabels { role })
+            .inc();
+    }
+
+    /// Records how long one commit attempt took.
+    pub fn committed(&self, outcome: CommitOutcome, took: Duration) {
+        self.families
+            .commits
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts an open inbox stream until the returned guard is dropped.
+    pub fn stream_opened(&self, agency: &AgencyRef) -> OpenStream {
+        let gauge = self
+            .families
+            .open_streams
+            .get_or_create_owned(&AgencyLabels::of(agency));
+        gauge.inc();
+        OpenStream { gauge }
+    }
+
+    /// Counts a TLS handshake that did not complete.
+    pub fn handshake_failed(&self, reason: &'static str) {
+        self.families
+            .handshake_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// Replaces every agency's inbox lag; agencies no longer listed drop
+    /// out of the family.
+    pub fn set_inbox_lag(&self, lags: &[(AgencyRef, u64)]) {
+        let family = &self.families.inbox_lag;
+        let fresh: HashSet<AgencyLabels> = lags
+            .iter()
+            .map(|(agency, lag)| {
+                let labels = AgencyLabels::of(agency);
+                family
+                    .get_or_create(&labels)
+                    .set(i64::try_from(*lag).unwrap_or(i64::MAX));
+                labels
+            })
+            .collect();
+        let mut listed = self
+            .families
+            .lag_listed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for gone in listed.difference(&fresh) {
+            family.remove(gone);
+        }
+        *listed = fresh;
+    }
+
+    pub fn set_overdue_cases(&self, count: usize) {
+        self.families
+            .overdue_cases
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// The OpenMetrics text exposition of every family.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.families.registry);
+        text
+    }
+}
+
+/// An open inbox stream, counted until dropped.
+#[derive(Debug)]
+pub struct OpenStream {
+    gauge: Gauge,
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::agency::{AgencyId, AgencyKind};
+    use crate::domain::region::RegionCode;
+
+    fn project() -> AgencyRef {
+        AgencyRef {
+            kind: AgencyKind::CountyProject,
+            region: RegionCode::parse("140106").unwrap(),
+            id: AgencyId::parse("yingze-project").unwrap(),
+        }
+    }
+
+    #[test]
+    fn calls_are_counted_by_name_and_code() {
+        let metrics = Metrics::new();
+        metrics.answered("handover.v1.IntakeService/SubmitDischarge", true, "OK");
+        metrics.answered(
+            "handover.v1.IntakeService/SubmitDischarge",
+            true,
+            "INVALID_ARGUMENT",
+        );
+        metrics.answered("handover.v1.CaseService/GetCase", false, "OK");
+        let text = metrics.encode();
+        assert!(text.contains("handover_submissions_total{call=\"SubmitDischarge\"} 1\n"));
+        assert!(text.contains(
+            "handover_refusals_total{call=\"SubmitDischarge\",code=\"INVALID_ARGUMENT\"} 1\n"
+        ));
+        assert!(!text.contains("GetCase"), "a query is no submission");
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn an_open_stream_counts_until_dropped() {
+        let metrics = Metrics::new();
+        let open = metrics.stream_opened(&project());
+        let line = "handover_inbox_streams_open{agency=\"yingze-project\",kind=\"county-project\"}";
+        assert!(metrics.encode().contains(&format!("{line} 1\n")));
+        drop(open);
+        assert!(metrics.encode().contains(&format!("{line} 0\n")));
+    }
+
+    #[test]
+    fn agencies_that_left_drop_out_of_the_lag() {
+        let metrics = Metrics::new();
+        let mut other = project();
+        other.id = AgencyId::parse("xiaodian-project").unwrap();
+        metrics.set_inbox_lag(&[(project(), 3), (other, 1)]);
+        assert!(metrics.encode().contains("xiaodian-project"));
+        metrics.set_inbox_lag(&[(project(), 2)]);
+        let text = metrics.encode();
+        assert!(!text.contains("xiaodian-project"));
+        assert!(text.contains("agency=\"yingze-project\",kind=\"county-project\"} 2\n"));
+    }
+
+    #[test]
+    fn two_gateways_count_apart() {
+        let (one, two) = (Metrics::new(), Metrics::new());
+        one.handshake_failed("timeout");
+        assert!(one.encode().contains("reason=\"timeout\"} 1"));
+        assert!(!two.encode().contains("reason=\"timeout\""));
+    }
+}

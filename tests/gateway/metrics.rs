@@ -1,0 +1,306 @@
+//! The Prometheus endpoint: a real gateway with its metrics port on
+//! 127.0.0.1:0, real calls over mutual TLS, then `GET /metrics` over plain
+//! HTTP, read the way a scraper reads it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use handover_gateway::api::pb;
+use handover_gateway::domain::agency::{AgencyId, AgencyKind, AgencyRef};
+use handover_gateway::domain::clock::ManualClock;
+use handover_gateway::domain::region::RegionCode;
+use handover_gateway::pki::{CertificateAuthority, Serial, client_tls, revoke};
+use handover_gateway::server::Server;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::support::*;
+
+const PROJECT_LAG: &str = r#"handover_inbox_lag{agency="yingze-project",kind="county-project"}"#;
+const PROJECT_STREAMS: &str =
+    r#"handover_inbox_streams_open{agency="yingze-project",kind="county-project"}"#;
+
+/// `spawn_app()` with the metrics port on, read afresh at every scrape.
+async fn spawn_app_with_metrics() -> (App, SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path()).await;
+    let config = handover_gateway::config::Config {
+        metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        metrics_refresh: Duration::ZERO,
+        ..config(dir.path())
+    };
+    let clock = Arc::new(ManualClock::new(START));
+    let server = Server::build(config, clock.clone()).await.unwrap();
+    let metrics = server.metrics_addr().expect("the metrics port is on");
+    let app = App {
+        addr: server.local_addr(),
+        stop: server.shutdown_token(),
+        gateway: server.gateway().clone(),
+        tls: server.tls().clone(),
+        server: tokio::spawn(server.run(std::future::pending())),
+        dir,
+        clock,
+    };
+    (app, metrics)
+}
+
+/// One HTTP/1.1 request; the status line, the headers and the body.
+async fn get(addr: SocketAddr, path: &str) -> (String, String, String) {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_string(&mut answer))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a complete answer");
+    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    (status.to_owned(), headers.to_lowercase(), body.to_owned())
+}
+
+async fn scrape(addr: SocketAddr) -> String {
+    let (status, headers, body) = get(addr, "/metrics").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        headers.contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{headers}"
+    );
+    body
+}
+
+/// The value of the sample named exactly `series` (name and labels), if
+/// the scrape has it.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
+/// Scrapes until `series` reads `expected`: some values move in a task
+/// that runs after the call answered. Fails after 10 s.
+async fn eventually(addr: SocketAddr, series: &str, expected: f64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = scrape(addr).await;
+        if value(&text, series) == Some(expected) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{series} is not {expected} after 10 s:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn discharge_of(n: u32) -> pb::SubmitDischargeRequest {
+    let person = person(&id_number("19900307", n), "140106", None);
+    discharge(&format!("r-{n}"), &format!("D-{n}"), person)
+}
+
+#[tokio::test]
+async fn submissions_refusals_deliveries_and_commits_are_counted() {
+    let (app, metrics) = spawn_app_with_metrics().await;
+    let before = scrape(metrics).await;
+    assert_eq!(
+        value(&before, r#"handover_build_info{version="0.1.0"}"#),
+        Some(1.0)
+    );
+    assert!(value(&before, "handover_process_start_time_seconds").unwrap() > 1.7e9);
+    assert_eq!(
+        value(
+            &before,
+            r#"handover_submissions_total{call="SubmitDischarge"}"#
+        ),
+        None
+    );
+
+    submit_as_detox(&app, discharge_of(1)).await;
+    let mut bad = discharge_of(2);
+    let number = &mut bad.person.as_mut().unwrap().id_number;
+    let wrong_check = if number.ends_with('0') { "1" } else { "0" };
+    number.replace_range(17.., wrong_check);
+    let refused = app
+        .intake("taiyuan-detox")
+        .await
+        .submit_discharge(bad)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+
+    let text = scrape(metrics).await;
+    assert_eq!(
+        value(
+            &text,
+            r#"handover_submissions_total{call="SubmitDischarge"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"handover_refusals_total{call="SubmitDischarge",code="INVALID_ARGUMENT"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"handover_deliveries_total{role="responsible-project"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"handover_commit_seconds_count{outcome="committed"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(
+        !text.contains("张三") && !text.contains("19900307"),
+        "no person data"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn open_streams_and_inbox_lag_follow_the_subscriber() {
+    let (app, metrics) = spawn_app_with_metrics().await;
+    assert_eq!(value(&scrape(metrics).await, PROJECT_LAG), Some(0.0));
+    submit_as_detox(&app, discharge_of(1)).await;
+    assert_eq!(value(&scrape(metrics).await, PROJECT_LAG), Some(1.0));
+
+    let mut inbox = app.inbox("yingze-project").await;
+    let mut stream = subscribe(&mut inbox, None).await;
+    let message = next_message(&mut stream).await;
+    assert_eq!(value(&scrape(metrics).await, PROJECT_STREAMS), Some(1.0));
+    inbox
+        .acknowledge(pb::AcknowledgeRequest {
+            position: message.position,
+        })
+        .await
+        .unwrap();
+    assert_eq!(value(&scrape(metrics).await, PROJECT_LAG), Some(0.0));
+
+    drop(stream);
+    eventually(metrics, PROJECT_STREAMS, 0.0).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_case_past_its_pickup_deadline_is_overdue() {
+    let (app, metrics) = spawn_app_with_metrics().await;
+    submit_as_detox(&app, discharge_of(1)).await;
+    assert_eq!(
+        value(&scrape(metrics).await, "handover_overdue_cases"),
+        Some(0.0)
+    );
+    app.clock.advance(time::Duration::hours(25));
+    assert_eq!(
+        value(&scrape(metrics).await, "handover_overdue_cases"),
+        Some(1.0)
+    );
+    // Escalated, it stays overdue until the pickup is confirmed.
+    app.gateway.escalate_due().await.unwrap();
+    assert_eq!(
+        value(&scrape(metrics).await, "handover_overdue_cases"),
+        Some(1.0)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_handshake_with_a_certificate_from_another_ca_is_counted() {
+    let (app, metrics) = spawn_app_with_metrics().await;
+    let other = CertificateAuthority::generate("impostor CA").unwrap();
+    let impostor = AgencyRef::new(
+        AgencyKind::DetoxCenter,
+        RegionCode::parse("140100").unwrap(),
+        AgencyId::parse("taiyuan-detox").unwrap(),
+    )
+    .unwrap();
+    let issued = other.issue_agency(&impostor, "impostor").unwrap();
+    assert!(!handshake_passes(&app, &issued.cert_pem, &issued.key_pem).await);
+    eventually(
+        metrics,
+        r#"handover_tls_handshake_failures_total{reason="certificate-refused"}"#,
+        1.0,
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_handshake_with_a_revoked_certificate_is_counted_as_revoked() {
+    let (app, metrics) = spawn_app_with_metrics().await;
+    let (cert, key) = (
+        app.read("taiyuan-police.pem"),
+        app.read("taiyuan-police-key.pem"),
+    );
+    let serials = Serial::of_pem(&cert).unwrap();
+    revoke(
+        &app.ca(),
+        &certs_dir(app.dir.path()),
+        &serials,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let series = r#"handover_tls_handshake_failures_total{reason="revoked"}"#;
+    // The gateway puts the new revocation list in force within its reload
+    // interval; until then the handshake still passes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while handshake_passes(&app, &cert, &key).await {
+        assert!(tokio::time::Instant::now() < deadline, "never refused");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eventually(metrics, series, 1.0).await;
+    let text = scrape(metrics).await;
+    assert_eq!(
+        value(
+            &text,
+            r#"handover_tls_handshake_failures_total{reason="certificate-refused"}"#
+        ),
+        None
+    );
+    app.stop().await;
+}
+
+/// Whether a new connection with this certificate gets through the TLS
+/// handshake. With TLS 1.3 a refused client may learn it at connect or on
+/// its first call; the health service asks for no registered agency.
+async fn handshake_passes(app: &App, cert_pem: &str, key_pem: &str) -> bool {
+    let tls = client_tls(&app.read("ca.pem"), cert_pem, key_pem, "localhost");
+    let Ok(channel) = app.channel_with(tls).await else {
+        return false;
+    };
+    HealthClient::new(channel)
+        .check(HealthCheckRequest::default())
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn the_metrics_port_answers_only_metrics_and_is_off_by_default() {
+    let (app, metrics) = spawn_app_with_metrics().await;
+    let (status, _, _) = get(metrics, "/").await;
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    let (status, _, _) = get(metrics, "/metrics/../secrets").await;
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    app.stop().await;
+    assert!(
+        TcpStream::connect(metrics).await.is_err(),
+        "the port closes with the gateway"
+    );
+
+    assert_eq!(
+        handover_gateway::config::Config::default().metrics_listen,
+        None,
+        "off unless asked for"
+    );
+}
