@@ -12,7 +12,7 @@ use crate::gateway::Limits;
 
 /// Everything `serve` needs. Every field has a default, so `serve` with no
 /// flags runs on the embedded default.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address of the gRPC port (mutual TLS).
@@ -70,6 +70,33 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// Written out so that the database URL's password never reaches a log.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("metrics_refresh", &self.metrics_refresh)
+            .field(
+                "database",
+                &crate::storage::Database::from_setting(&self.database),
+            )
+            .field("certs_dir", &self.certs_dir)
+            .field("master_key", &self.master_key)
+            .field("heartbeat", &self.heartbeat)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("tls_reload", &self.tls_reload)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("escalation_scan", &self.escalation_scan)
+            .field("health_check", &self.health_check)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("log_format", &self.log_format)
+            .field("deadlines", &self.deadlines)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -192,6 +219,17 @@ mod listen_or_off {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_printed_config_hides_the_database_password() {
+        let config = Config {
+            database: PathBuf::from("postgres://gateway:s3cret@db/handover"),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("gateway:***@db/handover"), "{printed}");
+    }
 
     #[test]
     fn a_file_overrides_only_what_it_names() {

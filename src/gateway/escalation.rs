@@ -51,7 +51,7 @@ impl Gateway {
             if due == 0 {
                 return Ok(0);
             }
-            let agencies = self.storage.agencies().await?;
+            let agencies = self.registry().await?;
             let request_id = format!("escalation/{id}/{}", case.version() + 1);
             let mut write = self.prepare(
                 &AgencyId::gateway(),

@@ -13,6 +13,7 @@ mod intake;
 mod keys;
 mod limits;
 mod receipts;
+mod registry;
 mod supervision;
 mod wakeups;
 mod write;
@@ -80,6 +81,7 @@ pub struct Gateway {
     shutdown: CancellationToken,
     /// This gateway's own counters, apart from any other in the process.
     metrics: Metrics,
+    registry: Arc<registry::RegistryCache>,
 }
 
 impl Gateway {
@@ -100,6 +102,7 @@ impl Gateway {
             settings: Arc::new(settings),
             shutdown,
             metrics: Metrics::new(),
+            registry: Arc::default(),
         }
     }
 
@@ -132,7 +135,7 @@ impl Gateway {
             .agency
             .as_ref()
             .map_err(|e| GatewayError::Unauthenticated(format!("client certificate: {e}")))?;
-        match self.storage.agency(&claimed.id).await? {
+        match self.registered(&claimed.id).await? {
             Some(Agency {
                 agency,
                 enabled: true,

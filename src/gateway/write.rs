@@ -110,7 +110,7 @@ impl Gateway {
                 Target::Decision(decision) => self.storage.case_by_decision(decision).await?,
                 Target::Case(id) => self.storage.case(id).await?,
             };
-            let agencies = self.storage.agencies().await?;
+            let agencies = self.registry().await?;
             let mut write = match plan(existing, &agencies) {
                 Ok(write) => write,
                 // The same request may have been answered (by another

@@ -125,6 +125,9 @@ pub trait Storage: Send + Sync + 'static {
     async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>>;
     /// Every registered agency, enabled or not.
     async fn agencies(&self) -> Result<Vec<Agency>>;
+    /// A number that changes whenever the registry does, by any writer:
+    /// while it stands still, a registry read earlier is current.
+    async fn registry_version(&self) -> Result<i64>;
 
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>>;
     /// Writes the case, its new events, its notices and the answer at once.

@@ -2,7 +2,10 @@
 
 use crate::support::{Db, agency, id};
 
-conformance!(the_registry_adds_updates_and_lists_agencies);
+conformance!(
+    the_registry_adds_updates_and_lists_agencies,
+    the_registry_version_moves_with_every_change_whoever_makes_it,
+);
 
 async fn the_registry_adds_updates_and_lists_agencies(db: Db) {
     let storage = db.open().await;
@@ -29,5 +32,34 @@ async fn the_registry_adds_updates_and_lists_agencies(db: Db) {
         Some(renamed.clone())
     );
     assert_eq!(storage.agencies().await.unwrap(), vec![police, renamed]);
+    storage.close().await;
+}
+
+async fn the_registry_version_moves_with_every_change_whoever_makes_it(db: Db) {
+    let storage = db.open().await;
+    let mut seen = vec![storage.registry_version().await.unwrap()];
+    let mut project = agency("county-project", "140106", "yingze-project");
+    storage.register_agency(&project).await.unwrap();
+    seen.push(storage.registry_version().await.unwrap());
+    project.enabled = false;
+    storage.register_agency(&project).await.unwrap();
+    seen.push(storage.registry_version().await.unwrap());
+    // An operator's SQL, past the gateway.
+    db.raw_execute("UPDATE agencies SET name = 'renamed'")
+        .await
+        .unwrap();
+    seen.push(storage.registry_version().await.unwrap());
+    db.raw_execute("DELETE FROM agencies").await.unwrap();
+    seen.push(storage.registry_version().await.unwrap());
+
+    assert!(
+        seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "a change left the version where it was: {seen:?}"
+    );
+    assert_eq!(
+        storage.registry_version().await.unwrap(),
+        *seen.last().unwrap(),
+        "reading changes nothing"
+    );
     storage.close().await;
 }

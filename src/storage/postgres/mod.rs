@@ -195,6 +195,13 @@ impl Storage for PostgresStorage {
         rows.iter().map(agency_from_row).collect()
     }
 
+    async fn registry_version(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>> {
         cases::answer(&self.pool, agency, request_id).await
     }

@@ -232,6 +232,13 @@ impl Storage for SqliteStorage {
         rows.iter().map(agency_from_row).collect()
     }
 
+    async fn registry_version(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
+            .fetch_one(&self.readers)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>> {
         let row = sqlx::query(
             "SELECT digest, outcome FROM requests WHERE agency_id = ? AND request_id = ?",
