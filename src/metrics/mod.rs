@@ -283,7 +283,7 @@ impl Metrics {
         *listed = fresh;
     }
 
-    pub fn set_overdue_cases(&self, count: usize) {
+    pub fn set_overdue_cases(&self, count: u64) {
         self.families
             .overdue_cases
             .set(i64::try_from(count).unwrap_or(i64::MAX));

@@ -146,6 +146,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Up to `limit` cases with a deadline due by `cutoffs` and not yet
     /// escalated.
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>>;
+    /// How many cases have a deadline due by `cutoffs`, escalated or not.
+    async fn count_overdue(&self, cutoffs: &Cutoffs) -> Result<u64>;
     /// A page of cases, in id order.
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>>;
 

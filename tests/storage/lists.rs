@@ -88,6 +88,9 @@ async fn due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines(db: D
     let mut overdue = filter("140000");
     overdue.overdue = Some(due(start + Duration::days(2)));
     assert_eq!(listed(&*storage, &overdue).await, ids(&[&late, &escalated]));
+    let cutoffs = due(start + Duration::days(2));
+    assert_eq!(storage.count_overdue(&cutoffs).await.unwrap(), 2);
+    assert_eq!(storage.count_overdue(&Vec::new()).await.unwrap(), 0);
     storage.close().await;
 }
 

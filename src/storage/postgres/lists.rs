@@ -63,6 +63,18 @@ pub(super) async fn due_cases(pool: &PgPool, cutoffs: &Cutoffs, limit: u32) -> R
 }
 
 /// Region codes are digits only, so the prefix needs no LIKE escaping.
+/// How many cases have a deadline due by `cutoffs`, escalated or not.
+pub(super) async fn count_overdue(pool: &PgPool, cutoffs: &Cutoffs) -> Result<u64> {
+    let mut query = QueryBuilder::new("SELECT COUNT(DISTINCT d.case_id) FROM deadlines d WHERE ");
+    push_due(&mut query, cutoffs);
+    let count: i64 = query
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    u64::try_from(count).map_err(|e| corrupt(&e))
+}
+
 pub(super) async fn list_cases(
     pool: &PgPool,
     sealer: &Sealer,

@@ -252,6 +252,10 @@ impl Storage for PostgresStorage {
         lists::due_cases(&self.pool, cutoffs, limit).await
     }
 
+    async fn count_overdue(&self, cutoffs: &Cutoffs) -> Result<u64> {
+        lists::count_overdue(&self.pool, cutoffs).await
+    }
+
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
         lists::list_cases(&self.pool, self.sealer()?, filter).await
     }

@@ -53,6 +53,18 @@ pub(super) async fn due_cases(
     case_ids(rows)
 }
 
+/// How many cases have a deadline due by `cutoffs`, escalated or not.
+pub(super) async fn count_overdue(readers: &SqlitePool, cutoffs: &Cutoffs) -> Result<u64> {
+    let mut query = QueryBuilder::new("SELECT COUNT(DISTINCT d.case_id) FROM deadlines d WHERE ");
+    push_due(&mut query, cutoffs);
+    let count: i64 = query
+        .build_query_scalar()
+        .fetch_one(readers)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    u64::try_from(count).map_err(|e| corrupt(&e))
+}
+
 pub(super) async fn list_cases(
     readers: &SqlitePool,
     sealer: &Sealer,

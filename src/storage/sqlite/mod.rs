@@ -322,6 +322,10 @@ impl Storage for SqliteStorage {
         lists::due_cases(&self.readers, cutoffs, limit).await
     }
 
+    async fn count_overdue(&self, cutoffs: &Cutoffs) -> Result<u64> {
+        lists::count_overdue(&self.readers, cutoffs).await
+    }
+
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
         lists::list_cases(&self.readers, self.sealer()?, filter).await
     }
