@@ -68,21 +68,24 @@ impl Samples {
     pub fn summarize(mut self, elapsed: Duration) -> Summary {
         self.latencies.sort_unstable();
         let count = self.latencies.len() as u64;
-        let percentile = |p: f64| -> Option<f64> {
-            if self.latencies.is_empty() {
+        // `per_100k` in hundred-thousandths (p99.9 = 99_900), in integers:
+        // 0.999 * 1000 in floating point rounds up past 999.
+        let percentile = |per_100k: usize| -> Option<f64> {
+            let n = self.latencies.len();
+            if n == 0 {
                 return None;
             }
-            let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
-            let index = rank.clamp(1, self.latencies.len()) - 1;
+            let rank = (per_100k * n).div_ceil(100_000);
+            let index = rank.clamp(1, n) - 1;
             Some(self.latencies[index].as_secs_f64() * 1000.0)
         };
         Summary {
             count,
             errors: self.errors,
             rate: rate(count, elapsed),
-            p50_ms: percentile(50.0),
-            p99_ms: percentile(99.0),
-            p999_ms: percentile(99.9),
+            p50_ms: percentile(50_000),
+            p99_ms: percentile(99_000),
+            p999_ms: percentile(99_900),
             value: None,
             first_error: self.first_error.clone(),
         }
