@@ -73,25 +73,39 @@ impl Gateway {
         let mut wakeup = self.wakeups.watch(agency);
         let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
         heartbeat.reset();
+        let size = self.settings.replay_batch;
+        let mut ahead = None;
         loop {
-            wakeup.borrow_and_update();
-            let batch = self
-                .storage
-                .inbox_after(agency, cursor, self.settings.replay_batch)
-                .await?;
-            let full = batch.len() == self.settings.replay_batch as usize;
-            for message in batch {
-                cursor = message.position;
-                if !self
-                    .deliver(sender, InboxEvent::Message(Box::new(message)))
-                    .await
-                {
+            let batch = match ahead.take() {
+                Some(batch) => batch,
+                None => {
+                    // Only a fresh read marks wake-ups seen: one that came
+                    // after a read ahead started must still wake us.
+                    wakeup.borrow_and_update();
+                    self.storage.inbox_after(agency, cursor, size).await?
+                }
+            };
+            if batch.len() == size as usize {
+                // A backlog: read the next batch while this one goes out,
+                // so replay waits on the slower of the two, not on both.
+                let last = batch.last().map_or(cursor, |message| message.position);
+                let (delivered, next) = tokio::join!(
+                    self.deliver_all(sender, batch),
+                    self.storage.inbox_after(agency, last, size),
+                );
+                if !delivered {
                     return Ok(());
                 }
-            }
-            if full {
+                cursor = last;
+                ahead = Some(next?);
                 heartbeat.reset();
                 continue;
+            }
+            if let Some(last) = batch.last() {
+                cursor = last.position;
+            }
+            if !self.deliver_all(sender, batch).await {
+                return Ok(());
             }
             tokio::select! {
                 () = self.shutdown.cancelled() => return Ok(()),
@@ -111,6 +125,23 @@ impl Gateway {
                 }
             }
         }
+    }
+
+    /// Hands `messages` to the stream in order; `false` as [`Self::deliver`].
+    async fn deliver_all(
+        &self,
+        sender: &mpsc::Sender<Result<InboxEvent>>,
+        messages: Vec<InboxMessage>,
+    ) -> bool {
+        for message in messages {
+            if !self
+                .deliver(sender, InboxEvent::Message(Box::new(message)))
+                .await
+            {
+                return false;
+            }
+        }
+        true
     }
 
     /// Hands one event to the stream; `false` when the client left or the

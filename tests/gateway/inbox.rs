@@ -131,3 +131,38 @@ async fn stopping_the_gateway_ends_open_streams_and_keeps_the_inbox() {
         "unacknowledged message is still there"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backlog_of_several_batches_replays_in_order_and_the_stream_then_follows() {
+    let app = spawn_app().await;
+    // More than two storage batches (256), so replay reads ahead.
+    const BACKLOG: u32 = 600;
+    let mut writers = Vec::new();
+    for worker in 0..8 {
+        let mut intake = app.intake("taiyuan-detox").await;
+        writers.push(tokio::spawn(async move {
+            for n in (1..=BACKLOG).filter(|n| n % 8 == worker) {
+                let person = person(&id_number("19900307", n), "140106", None);
+                intake
+                    .submit_discharge(discharge(&format!("r-{n}"), &format!("D-{n}"), person))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut inbox = app.inbox("yingze-project").await;
+    let mut stream = subscribe(&mut inbox, None).await;
+    let mut seen = std::collections::HashSet::new();
+    for position in 1..=u64::from(BACKLOG) {
+        let message = next_message(&mut stream).await;
+        assert_eq!(message.position, position);
+        assert!(seen.insert(message.case.unwrap().case_id), "a case twice");
+    }
+    let case_id = submit(&app, BACKLOG + 1).await;
+    let message = next_message(&mut stream).await;
+    assert_eq!(message.position, u64::from(BACKLOG) + 1);
+    assert_eq!(message.case.unwrap().case_id, case_id);
+}
