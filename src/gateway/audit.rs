@@ -11,23 +11,19 @@ const VERIFY_PAGE: u32 = 1024;
 impl Gateway {
     /// Appends one call's record to the audit log.
     ///
-    /// The append runs in its own task: a client that hangs up drops the
-    /// call's future, and the entry of what already happened must be
-    /// written all the same.
+    /// The append runs in the audit queue's task, with other calls'
+    /// entries: a client that hangs up drops the call's future, and the
+    /// entry of what already happened must be written all the same.
     ///
     /// # Errors
     /// `Unavailable` when the log cannot be written; the caller must not
     /// answer the call as if it were recorded.
     pub async fn audit(&self, record: AuditRecord) -> Result<()> {
-        let storage = self.storage.clone();
         let call = record.call.clone();
-        let appended =
-            tokio::spawn(async move { storage.append_audit(std::slice::from_ref(&record)).await })
-                .await
-                .map_err(|e| GatewayError::Internal(format!("audit append task: {e}")))?;
+        let appended = self.audit_queue.append(&self.storage, record).await;
         // Logged here, once, because the abandoned-call path has nobody
         // else to log it.
-        appended.map(|_| ()).map_err(|error| {
+        appended.map_err(|error| {
             tracing::error!(%error, %call, "the audit log cannot be written");
             GatewayError::Unavailable(None)
         })

@@ -3,6 +3,7 @@
 //! what they decide.
 
 mod audit;
+mod audit_queue;
 mod cases;
 pub use cases::{CaseQuery, ListQuery};
 mod error;
@@ -82,6 +83,7 @@ pub struct Gateway {
     /// This gateway's own counters, apart from any other in the process.
     metrics: Metrics,
     registry: Arc<registry::RegistryCache>,
+    audit_queue: Arc<audit_queue::AuditQueue>,
 }
 
 impl Gateway {
@@ -103,6 +105,7 @@ impl Gateway {
             shutdown,
             metrics: Metrics::new(),
             registry: Arc::default(),
+            audit_queue: Arc::default(),
         }
     }
 
