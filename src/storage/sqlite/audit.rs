@@ -1,51 +1,17 @@
-//! The audit log in SQLite: rows sealed by the single writer, and a
-//! read-only opening for checking the log while the server is stopped.
+//! The audit log in SQLite: rows sealed by the single writer (see
+//! [`super::write_sql`]), and a read-only opening for checking the log
+//! while the server is stopped.
 
 use std::path::Path;
 use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
-use super::writer::Writer;
+use super::writer::{Access, Writer};
 use super::{SqliteStorage, corrupt, unavailable};
-use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
+use crate::domain::audit::SealedEntry;
 use crate::storage::{Result, StorageError};
-
-/// Seals and inserts `records` after the last row, inside the writer's
-/// open transaction (see [`super::writer`]). That transaction took the
-/// write lock (`BEGIN IMMEDIATE`) before the last hash is read here, and
-/// appends earlier in the same batch are visible to this read, so no
-/// append can slip in between and fork the chain.
-pub(super) async fn append(tx: &mut SqliteConnection, records: &[AuditRecord]) -> Result<Chain> {
-    let mut chain = last_link(&mut *tx).await?;
-    for record in records {
-        let sealed = chain.seal(record).map_err(|e| corrupt(&e))?;
-        sqlx::query("INSERT INTO audit_log (sequence, entry, hash) VALUES (?, ?, ?)")
-            .bind(to_i64(sealed.sequence))
-            .bind(&sealed.entry)
-            .bind(sealed.hash.as_slice())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unavailable(&e))?;
-    }
-    Ok(chain)
-}
-
-/// The chain as the last row leaves it.
-async fn last_link(tx: &mut SqliteConnection) -> Result<Chain> {
-    let last = sqlx::query("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    Ok(match last {
-        Some(row) => {
-            let (sequence, hash) = sequence_and_hash(&row)?;
-            Chain::resume(sequence, hash)
-        }
-        None => Chain::new(),
-    })
-}
 
 pub(super) async fn entries(
     readers: &SqlitePool,
@@ -121,9 +87,9 @@ impl SqliteStorage {
             .connect_with(options)
             .await
             .map_err(|e| unavailable(&e))?;
-        // Writes reach the read-only connection and are refused there.
+        // Writes reach a read-only connection and are refused there.
         Ok(Self {
-            writes: Writer::spawn(readers.clone()),
+            writes: Writer::start(path, Access::ReadOnly).await?,
             writer: readers.clone(),
             readers,
             sealer: None,

@@ -1,6 +1,7 @@
-//! Per-recipient inboxes: gapless positions, acknowledged in order.
+//! Per-recipient inboxes: gapless positions, acknowledged in order. The
+//! writer thread fills and acknowledges them (see [`super::write_sql`]).
 
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
@@ -58,29 +59,4 @@ pub(super) async fn state(readers: &SqlitePool, agency: &AgencyId) -> Result<Inb
         head: u64::try_from(row.get::<i64, _>("head")).unwrap_or(0),
         acknowledged: u64::try_from(row.get::<i64, _>("acknowledged")).unwrap_or(0),
     }))
-}
-
-/// Inside the writer's open transaction (see [`super::writer`]).
-pub(super) async fn acknowledge(
-    tx: &mut SqliteConnection,
-    agency: &AgencyId,
-    to: u64,
-) -> Result<Option<InboxState>> {
-    let row = sqlx::query(
-        "INSERT INTO inboxes (agency_id, head, acknowledged) VALUES (?, 0, 0)
-         ON CONFLICT (agency_id) DO UPDATE SET acknowledged = MAX(acknowledged, ?) WHERE head >= ?
-         RETURNING head, acknowledged",
-    )
-    .bind(agency.as_str())
-    .bind(position(to))
-    .bind(position(to))
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    let Some(row) = row else { return Ok(None) };
-    let state = InboxState {
-        head: u64::try_from(row.get::<i64, _>("head")).map_err(|e| corrupt(&e))?,
-        acknowledged: u64::try_from(row.get::<i64, _>("acknowledged")).map_err(|e| corrupt(&e))?,
-    };
-    Ok((to <= state.head).then_some(state))
 }

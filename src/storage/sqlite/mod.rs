@@ -1,13 +1,14 @@
 //! SQLite: the embedded default. WAL with `synchronous=FULL` (WAL with
 //! NORMAL can lose the last commits on power loss), one writer connection
-//! owned by a task that commits concurrent writes together in one
-//! `BEGIN IMMEDIATE` transaction ([`writer`]), and a separate pool of
-//! readers.
+//! owned by a thread that commits concurrent writes together in one
+//! `BEGIN IMMEDIATE` transaction ([`writer`], [`write_sql`]), and a
+//! separate pool of sqlx readers.
 
 mod audit;
 mod cases;
 mod inbox;
 mod lists;
+mod write_sql;
 mod writer;
 
 use std::path::Path;
@@ -30,7 +31,7 @@ use crate::domain::case::{Case, CaseId};
 use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
-use writer::{Done, Work, Writer};
+use writer::{Access, Done, Work, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -38,7 +39,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStorage {
     /// Every write after opening goes through here, to share commits.
     writes: Writer,
-    /// The writer task's one connection; used directly only while opening.
+    /// A sqlx connection for what runs while opening: migrations, and
+    /// sealing an older version's plain bodies (see [`Self::sealed`]).
     writer: SqlitePool,
     readers: SqlitePool,
     /// Seals what names a person; without it, case data cannot be read or
@@ -80,7 +82,7 @@ impl SqliteStorage {
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(Self {
-            writes: Writer::spawn(writer.clone()),
+            writes: Writer::start(path, Access::ReadWrite).await?,
             writer,
             readers,
             sealer: None,
@@ -124,10 +126,12 @@ impl SqliteStorage {
         self.sealer.clone().ok_or_else(no_key)
     }
 
-    /// Closes the readers, then the writer once its batch in flight is
-    /// committed; writes queued after that are refused as `Unavailable`.
+    /// Closes the readers, then the writer once the writes queued before
+    /// this call are committed; writes queued after that are refused as
+    /// `Unavailable`.
     pub async fn close(&self) {
         self.readers.close().await;
+        self.writes.close().await;
         self.writer.close().await;
     }
 }
@@ -159,15 +163,6 @@ pub(super) fn unavailable(error: &dyn std::fmt::Display) -> StorageError {
 
 pub(super) fn corrupt(error: &dyn std::fmt::Display) -> StorageError {
     StorageError::Corrupt(error.to_string())
-}
-
-/// Database errors that mean "someone else wrote first" become conflicts;
-/// every other error means the database cannot be trusted right now.
-pub(super) fn translate(error: sqlx::Error, on_unique: super::Conflict) -> StorageError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(on_unique),
-        _ => unavailable(&error),
-    }
 }
 
 fn agency_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Agency> {

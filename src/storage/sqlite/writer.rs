@@ -1,4 +1,4 @@
-//! Group commit: one task owns the writer connection and commits, in one
+//! Group commit: one thread owns the writer connection and commits, in one
 //! `BEGIN IMMEDIATE` transaction, every write that queued up while the
 //! previous commit was being made durable.
 //!
@@ -7,6 +7,14 @@
 //! disk's fsync rate. Sharing commits lifts that cap without a timer: a
 //! lone writer still commits at once, and under load a batch is simply
 //! what arrived during the last fsync.
+//!
+//! The writer is a plain OS thread with its own `rusqlite` connection, not
+//! a task on sqlx's: sqlx runs each statement as a round trip to its
+//! connection's worker thread, and a case write is about ten statements,
+//! which capped one writer near a couple of thousand writes a second. Here
+//! a batch runs straight through, each statement prepared once
+//! ([`write_sql`](super::write_sql)). Schema migrations and reads stay
+//! with sqlx.
 //!
 //! Each case write runs inside its own savepoint, so one that conflicts (a
 //! request id or decision number taken, a stale case version) is rolled
@@ -17,12 +25,16 @@
 //! Nobody is answered before `COMMIT` returns: a failed commit answers
 //! every job of the batch `Unavailable`.
 
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use sqlx::{SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{audit, cases, corrupt, inbox, now_millis, unavailable};
+use super::write_sql::{self, run as execute};
+use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain};
 use crate::domain::submission::SubmissionOutcome;
@@ -37,7 +49,7 @@ const BATCH: usize = 256;
 /// pushes back on callers instead of growing memory.
 const QUEUE: usize = 4 * BATCH;
 
-/// A write the task applies.
+/// A write the thread applies.
 pub(super) enum Work {
     Case {
         write: Box<CaseWrite>,
@@ -64,20 +76,57 @@ struct Job {
     reply: oneshot::Sender<Result<Done>>,
 }
 
-/// The way to the writer task; cheap to clone. The task ends when the
-/// last handle is dropped.
+/// What the queue carries: a job, or the request to stop after the jobs
+/// queued before it.
+enum Message {
+    Job(Job),
+    Close,
+}
+
+/// How the writer opens the file.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Access {
+    ReadWrite,
+    /// Every write is refused by SQLite itself (`Unavailable`).
+    ReadOnly,
+}
+
+/// The way to the writer thread; cheap to clone. The thread ends when the
+/// last handle is dropped, or at [`Writer::close`].
 #[derive(Clone, Debug)]
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Message>,
+    /// Never written to: it changes (to closed) when the thread ends.
+    ended: watch::Receiver<()>,
 }
 
 impl Writer {
-    /// Starts the writer task on `pool` (one connection), in the current
-    /// runtime.
-    pub(super) fn spawn(pool: SqlitePool) -> Self {
+    /// Opens `path` (already created and migrated) on a thread of its own,
+    /// which then applies the writes.
+    ///
+    /// # Errors
+    /// `Unavailable` when the thread cannot start or the file cannot be
+    /// opened.
+    pub(super) async fn start(path: &Path, access: Access) -> Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, queue));
-        Self { jobs }
+        let (opened, answer) = oneshot::channel();
+        let (ending, ended) = watch::channel(());
+        let path = path.to_owned();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let _ending = ending;
+                match connect(&path, access) {
+                    Ok(db) => {
+                        let _ = opened.send(Ok(()));
+                        run(db, queue);
+                    }
+                    Err(error) => drop(opened.send(Err(unavailable(&error)))),
+                }
+            })
+            .map_err(|e| unavailable(&e))?;
+        answer.await.map_err(|_| stopped())??;
+        Ok(Self { jobs, ended })
     }
 
     /// Queues `work` and waits until it is durable or refused.
@@ -91,10 +140,19 @@ impl Writer {
     pub(super) async fn submit(&self, work: Work) -> Result<Done> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { work, reply })
+            .send(Message::Job(Job { work, reply }))
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Commits what was queued before this call, then stops the thread
+    /// and waits for it; writes queued after are refused `Unavailable`.
+    pub(super) async fn close(&self) {
+        // Fails only when the thread has already stopped.
+        let _ = self.jobs.send(Message::Close).await;
+        let mut ended = self.ended.clone();
+        while ended.changed().await.is_ok() {}
     }
 }
 
@@ -102,47 +160,75 @@ fn stopped() -> StorageError {
     StorageError::Unavailable("the database writer has stopped".into())
 }
 
+/// The writer's connection, with the pragmas the sqlx connections have,
+/// and its temporary files in memory.
+fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
+    let flags = match access {
+        Access::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+    };
+    let db = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    // Room for every statement of the write path.
+    db.set_prepared_statement_cache_capacity(64);
+    if matches!(access, Access::ReadWrite) {
+        db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    }
+    db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // Each case write's savepoint keeps the pages it changes in a
+    // sub-journal, a temporary file by default: written on every case
+    // write, it was a third of the writer's time. In memory it is only
+    // ever needed to roll back a savepoint, never for durability.
+    db.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(db)
+}
+
 /// Takes everything queued (up to [`BATCH`]) and commits it together,
-/// until every [`Writer`] is gone.
+/// until every [`Writer`] is gone or one asks to close.
 ///
 /// A panic in a job costs only its batch (whose callers then hear
 /// `Unavailable`: their replies are dropped, and so is the transaction,
 /// which rolls back), not every write after it.
-async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while queue.recv_many(&mut batch, BATCH).await > 0 {
-        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-        if CatchPanic(Box::pin(commit(&pool, jobs))).await.is_err() {
+fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>) {
+    let mut closing = false;
+    while !closing {
+        let mut batch = Vec::with_capacity(BATCH);
+        match queue.blocking_recv() {
+            None => return,
+            Some(Message::Job(job)) => batch.push(job),
+            Some(Message::Close) => closing = true,
+        }
+        while !closing && batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(Message::Job(job)) => batch.push(job),
+                Ok(Message::Close) => closing = true,
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        if std::panic::catch_unwind(AssertUnwindSafe(|| commit(&mut db, batch))).is_err() {
             tracing::error!("a write batch panicked and was rolled back");
+            if !db.is_autocommit() {
+                let _ = db.execute_batch("ROLLBACK");
+            }
         }
     }
-}
-
-/// Polls a future, turning a panic into `Err`: a task of its own per batch
-/// would do the same at the cost of a hand-off per commit.
-struct CatchPanic<F>(std::pin::Pin<Box<F>>);
-
-impl<F: std::future::Future<Output = ()>> std::future::Future for CatchPanic<F> {
-    type Output = std::result::Result<(), ()>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(poll) => poll.map(Ok),
-            Err(_) => std::task::Poll::Ready(Err(())),
+    queue.close();
+    while let Some(message) = queue.blocking_recv() {
+        if let Message::Job(job) = message {
+            let _ = job.reply.send(Err(stopped()));
         }
     }
 }
 
 /// One transaction for `batch`; every job is answered before it returns.
-async fn commit(pool: &SqlitePool, batch: Vec<Job>) {
+fn commit(db: &mut Connection, batch: Vec<Job>) {
     if batch.len() == 1 {
-        return commit_alone(pool, batch).await;
+        return commit_alone(db, batch);
     }
-    let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
+    let tx = match db.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(error) => return refuse(batch, &unavailable(&error)),
     };
@@ -150,13 +236,13 @@ async fn commit(pool: &SqlitePool, batch: Vec<Job>) {
     let mut applied = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
     while let Some(Job { work, reply }) = jobs.next() {
-        match apply_alone(&mut tx, work).await {
+        match apply_alone(&tx, work) {
             Ok(result) => applied.push((reply, result)),
             Err(broken) => {
                 // The transaction is lost (SQLite rolls it back itself on
                 // some I/O errors): nothing of the batch is written.
                 tracing::error!(error = %broken, "a write batch was rolled back");
-                let _ = tx.rollback().await;
+                let _ = tx.rollback();
                 let lost = unavailable(&"the write batch was rolled back");
                 let _ = reply.send(Err(broken));
                 refuse(jobs.collect(), &lost);
@@ -164,7 +250,7 @@ async fn commit(pool: &SqlitePool, batch: Vec<Job>) {
             }
         }
     }
-    let committed = tx.commit().await.map_err(|error| {
+    let committed = tx.commit().map_err(|error| {
         tracing::error!(%error, "a write batch could not be committed");
         unavailable(&error)
     });
@@ -174,21 +260,21 @@ async fn commit(pool: &SqlitePool, batch: Vec<Job>) {
 /// A lone job needs no savepoint: its transaction is its own, so a
 /// conflict rolls back only it. This keeps a lone writer's latency what it
 /// was before commits were shared.
-async fn commit_alone(pool: &SqlitePool, batch: Vec<Job>) {
+fn commit_alone(db: &mut Connection, batch: Vec<Job>) {
     let Some(Job { work, reply }) = batch.into_iter().next() else {
         return;
     };
-    let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
+    let tx = match db.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(error) => return drop(reply.send(Err(unavailable(&error)))),
     };
-    let answer = match apply(&mut tx, work).await {
-        Ok(done) => tx.commit().await.map(|()| done).map_err(|error| {
+    let answer = match apply(&tx, work) {
+        Ok(done) => tx.commit().map(|()| done).map_err(|error| {
             tracing::error!(%error, "a write could not be committed");
             unavailable(&error)
         }),
         Err(error) => {
-            let _ = tx.rollback().await;
+            let _ = tx.rollback();
             Err(error)
         }
     };
@@ -226,67 +312,36 @@ fn clone_error(error: &StorageError) -> StorageError {
 /// inside its own savepoint, released into the batch on success and
 /// rolled back alone on failure, and its error is its answer
 /// (`Ok(Err(..))`). The other jobs cannot conflict and fail only when the
-/// database does, so they spare the savepoint's two round trips and their
-/// failure is the batch's.
+/// database does, so they need no savepoint and their failure is the
+/// batch's.
 ///
 /// # Errors
 /// The outer error when the batch's transaction is lost: a savepoint
 /// cannot be rolled back, or a job without one failed.
-async fn apply_alone(tx: &mut SqliteConnection, work: Work) -> Result<Result<Done>> {
+fn apply_alone(db: &Connection, work: Work) -> Result<Result<Done>> {
     if !matches!(work, Work::Case { .. }) {
-        return apply(tx, work).await.map(Ok);
+        return apply(db, work).map(Ok);
     }
-    sqlx::query("SAVEPOINT job")
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let result = apply(tx, work).await;
+    execute(db, "SAVEPOINT job")?;
+    let result = apply(db, work);
     if result.is_err() {
-        sqlx::query("ROLLBACK TO job")
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        execute(db, "ROLLBACK TO job")?;
     }
-    sqlx::query("RELEASE job")
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unavailable(&e))?;
+    execute(db, "RELEASE job")?;
     Ok(result)
 }
 
-async fn apply(tx: &mut SqliteConnection, work: Work) -> Result<Done> {
+fn apply(db: &Connection, work: Work) -> Result<Done> {
     match work {
-        Work::Case { write, sealer } => {
-            cases::write_case(tx, &sealer, *write).await.map(Done::Case)
+        Work::Case { write, sealer } => write_sql::write_case(db, &sealer, *write).map(Done::Case),
+        Work::Audit(records) => write_sql::append_audit(db, &records).map(Done::Audit),
+        Work::Acknowledge { agency, position } => {
+            write_sql::acknowledge(db, &agency, position).map(Done::Acknowledged)
         }
-        Work::Audit(records) => audit::append(tx, &records).await.map(Done::Audit),
-        Work::Acknowledge { agency, position } => inbox::acknowledge(tx, &agency, position)
-            .await
-            .map(Done::Acknowledged),
-        Work::RegisterAgency(agency) => register_agency(tx, &agency)
-            .await
-            .map(|()| Done::Registered),
+        Work::RegisterAgency(agency) => {
+            write_sql::register_agency(db, &agency).map(|()| Done::Registered)
+        }
     }
-}
-
-/// Adds `agency` or updates its kind, region, name and whether it is
-/// enabled.
-async fn register_agency(tx: &mut SqliteConnection, agency: &Agency) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO agencies (id, kind, region, name, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, region = excluded.region,
-             name = excluded.name, enabled = excluded.enabled",
-    )
-    .bind(agency.agency.id.as_str())
-    .bind(agency.agency.kind.as_str())
-    .bind(agency.agency.region.to_string())
-    .bind(&agency.name)
-    .bind(i64::from(agency.enabled))
-    .bind(now_millis())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    Ok(())
 }
 
 /// The answer of a job that was not the kind it was sent as: a bug.

@@ -1,0 +1,347 @@
+//! The writes the writer thread applies, in SQL on its own `rusqlite`
+//! connection (see [`super::writer`]). They store exactly what the sqlx
+//! versions did: the same columns, the same sealed bodies at the same
+//! addresses, the same audit chaining, so every reader and every existing
+//! database stays as it was.
+//!
+//! Each statement is prepared once per connection (`prepare_cached`): the
+//! write path runs the same dozen statements over and over.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::cases::millis;
+use super::{corrupt, now_millis, unavailable};
+use crate::domain::agency::{Agency, AgencyId};
+use crate::domain::audit::{AuditRecord, Chain};
+use crate::domain::case::CaseId;
+use crate::domain::notice::Notice;
+use crate::domain::submission::{Delivery, SubmissionOutcome};
+use crate::storage::seal::{Sealer, event_address, message_address, seal_json};
+use crate::storage::{CaseWrite, Conflict, InboxState, Result, StorageError};
+
+/// Database errors that mean "someone else wrote first" become conflicts;
+/// every other error means the database cannot be trusted right now.
+pub(super) fn translate(error: rusqlite::Error, on_unique: Conflict) -> StorageError {
+    match error.sqlite_error() {
+        Some(failure)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StorageError::Conflict(on_unique)
+        }
+        _ => unavailable(&error),
+    }
+}
+
+fn failed(error: rusqlite::Error) -> StorageError {
+    unavailable(&error)
+}
+
+/// Runs `sql` (no parameters, no rows) through the statement cache.
+pub(super) fn run(db: &Connection, sql: &str) -> Result<()> {
+    db.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(drop)
+        .map_err(failed)
+}
+
+/// Applies `write` inside the writer's open transaction; the caller
+/// commits or rolls back.
+pub(super) fn write_case(
+    db: &Connection,
+    sealer: &Sealer,
+    write: CaseWrite,
+) -> Result<SubmissionOutcome> {
+    let CaseWrite {
+        request,
+        case,
+        expected_version,
+        person_key,
+        notices,
+        deadlines,
+        mut outcome,
+    } = write;
+    let now = now_millis();
+    let responsible = case.responsible.as_ref().map(|a| a.as_str().to_owned());
+    let oversight = case.oversight.as_ref().map(|a| a.as_str().to_owned());
+    if expected_version == 0 {
+        db.prepare_cached(
+            "INSERT INTO cases (id, decision_number, person_key, version, state, executing_region,
+                 household_region, responsible, detox_center, opened_at, updated_at, oversight, unroutable)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                case.id.as_str(),
+                case.decision_number.as_str(),
+                person_key.as_slice(),
+                i64::from(case.version()),
+                case.state.as_str(),
+                case.executing_region.to_string(),
+                case.person.household_region.to_string(),
+                responsible,
+                case.detox_center.as_str(),
+                now,
+                now,
+                oversight,
+                case.is_unroutable(),
+            ])
+        })
+        .map_err(|e| translate(e, Conflict::DecisionNumber))?;
+    } else {
+        let updated = db
+            .prepare_cached(
+                "UPDATE cases SET version = ?, state = ?, executing_region = ?, household_region = ?,
+                     responsible = ?, person_key = ?, updated_at = ?, oversight = ?, unroutable = ?
+                 WHERE id = ? AND version = ?",
+            )
+            .and_then(|mut update| {
+                update.execute(params![
+                    i64::from(case.version()),
+                    case.state.as_str(),
+                    case.executing_region.to_string(),
+                    case.person.household_region.to_string(),
+                    responsible,
+                    person_key.as_slice(),
+                    now,
+                    oversight,
+                    case.is_unroutable(),
+                    case.id.as_str(),
+                    i64::from(expected_version),
+                ])
+            })
+            .map_err(failed)?;
+        if updated != 1 {
+            return Err(StorageError::Conflict(Conflict::Version));
+        }
+    }
+    {
+        let mut insert = db
+            .prepare_cached(
+                "INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body) VALUES (?, ?, ?, ?, ?)",
+            )
+            .map_err(failed)?;
+        for event in case
+            .history
+            .iter()
+            .filter(|e| e.sequence > expected_version)
+        {
+            let sequence = i64::from(event.sequence);
+            let body = seal_json(sealer, &event_address(&case.id, sequence), event)?;
+            insert
+                .execute(params![
+                    case.id.as_str(),
+                    sequence,
+                    millis(event.at),
+                    event.by.as_str(),
+                    body
+                ])
+                .map_err(|e| translate(e, Conflict::Version))?;
+        }
+    }
+    db.prepare_cached("DELETE FROM deadlines WHERE case_id = ?")
+        .and_then(|mut delete| delete.execute([case.id.as_str()]))
+        .map_err(failed)?;
+    if !deadlines.is_empty() {
+        let mut insert = db
+            .prepare_cached(
+                "INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated) VALUES (?, ?, ?, ?, ?)",
+            )
+            .map_err(failed)?;
+        for deadline in &deadlines {
+            insert
+                .execute(params![
+                    case.id.as_str(),
+                    deadline.kind.as_str(),
+                    i64::from(deadline.anchor),
+                    millis(deadline.starts_at),
+                    deadline.escalated,
+                ])
+                .map_err(failed)?;
+        }
+    }
+    outcome.deliveries = deliver(db, sealer, &case.id, &notices, outcome.accepted_at)?;
+    let answer = serde_json::to_string(&outcome).map_err(|e| corrupt(&e))?;
+    db.prepare_cached(
+        "INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            request.agency.as_str(),
+            request.request_id,
+            request.digest.as_slice(),
+            answer,
+            millis(outcome.accepted_at),
+        ])
+    })
+    .map_err(|e| translate(e, Conflict::RequestId))?;
+    Ok(outcome)
+}
+
+/// Places the notices in their recipients' inboxes: each recipient's head
+/// moves once, by its number of notices, and the positions it passed are
+/// filled in notice order, so they stay gapless.
+fn deliver(
+    db: &Connection,
+    sealer: &Sealer,
+    case: &CaseId,
+    notices: &[(AgencyId, Notice)],
+    accepted_at: time::OffsetDateTime,
+) -> Result<Vec<Delivery>> {
+    if notices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for (agency, _) in notices {
+        *counts.entry(agency.as_str()).or_default() += 1;
+    }
+    // The next free position of each recipient.
+    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
+    {
+        let mut advance = db
+            .prepare_cached(
+                "INSERT INTO inboxes (agency_id, head) VALUES (?, ?)
+                 ON CONFLICT (agency_id) DO UPDATE SET head = head + excluded.head
+                 RETURNING head",
+            )
+            .map_err(failed)?;
+        for (agency, count) in counts {
+            let head: i64 = advance
+                .query_row(params![agency, count], |row| row.get(0))
+                .map_err(failed)?;
+            next.insert(agency, head - count + 1);
+        }
+    }
+    let mut insert = db
+        .prepare_cached(
+            "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body) VALUES (?, ?, ?, ?, ?)",
+        )
+        .map_err(failed)?;
+    let mut deliveries = Vec::with_capacity(notices.len());
+    for (agency, notice) in notices {
+        let slot = next
+            .get_mut(agency.as_str())
+            .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
+        let position = *slot;
+        *slot += 1;
+        let body = seal_json(sealer, &message_address(agency, position), notice)?;
+        insert
+            .execute(params![
+                agency.as_str(),
+                position,
+                case.as_str(),
+                millis(accepted_at),
+                body
+            ])
+            .map_err(failed)?;
+        deliveries.push(Delivery {
+            agency: agency.clone(),
+            role: notice.role,
+            position: u64::try_from(position).map_err(|e| corrupt(&e))?,
+        });
+    }
+    Ok(deliveries)
+}
+
+/// Seals and inserts `records` after the last row, inside the writer's
+/// open transaction. That transaction took the write lock (`BEGIN
+/// IMMEDIATE`) before the last hash is read here, and appends earlier in
+/// the same batch are visible to this read, so no append can slip in
+/// between and fork the chain.
+pub(super) fn append_audit(db: &Connection, records: &[AuditRecord]) -> Result<Chain> {
+    // A damaged hash reads as zeros, as the readers do, so that the chain
+    // check (not the write) reports the row.
+    let last = db
+        .prepare_cached("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+        .and_then(|mut select| {
+            select
+                .query_row([], |row| {
+                    let hash = row
+                        .get_ref(1)?
+                        .as_bytes()
+                        .ok()
+                        .and_then(|h| h.try_into().ok());
+                    Ok((row.get_ref(0)?.as_i64(), hash.unwrap_or([0; 32])))
+                })
+                .optional()
+        })
+        .map_err(failed)?;
+    let mut chain = match last {
+        Some((sequence, hash)) => {
+            let sequence = sequence
+                .map_err(|e| corrupt(&e))
+                .and_then(|sequence| u64::try_from(sequence).map_err(|e| corrupt(&e)))?;
+            Chain::resume(sequence, hash)
+        }
+        None => Chain::new(),
+    };
+    let mut insert = db
+        .prepare_cached("INSERT INTO audit_log (sequence, entry, hash) VALUES (?, ?, ?)")
+        .map_err(failed)?;
+    for record in records {
+        let sealed = chain.seal(record).map_err(|e| corrupt(&e))?;
+        insert
+            .execute(params![
+                i64::try_from(sealed.sequence).unwrap_or(i64::MAX),
+                sealed.entry,
+                sealed.hash.as_slice(),
+            ])
+            .map_err(failed)?;
+    }
+    Ok(chain)
+}
+
+/// Inside the writer's open transaction.
+pub(super) fn acknowledge(
+    db: &Connection,
+    agency: &AgencyId,
+    to: u64,
+) -> Result<Option<InboxState>> {
+    let to_position = i64::try_from(to).unwrap_or(i64::MAX);
+    let row = db
+        .prepare_cached(
+            "INSERT INTO inboxes (agency_id, head, acknowledged) VALUES (?, 0, 0)
+             ON CONFLICT (agency_id) DO UPDATE SET acknowledged = MAX(acknowledged, ?) WHERE head >= ?
+             RETURNING head, acknowledged",
+        )
+        .and_then(|mut upsert| {
+            upsert
+                .query_row(params![agency.as_str(), to_position, to_position], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()
+        })
+        .map_err(failed)?;
+    let Some((head, acknowledged)) = row else {
+        return Ok(None);
+    };
+    let state = InboxState {
+        head: u64::try_from(head).map_err(|e| corrupt(&e))?,
+        acknowledged: u64::try_from(acknowledged).map_err(|e| corrupt(&e))?,
+    };
+    Ok((to <= state.head).then_some(state))
+}
+
+/// Adds `agency` or updates its kind, region, name and whether it is
+/// enabled.
+pub(super) fn register_agency(db: &Connection, agency: &Agency) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO agencies (id, kind, region, name, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, region = excluded.region,
+             name = excluded.name, enabled = excluded.enabled",
+    )
+    .and_then(|mut upsert| {
+        upsert.execute(params![
+            agency.agency.id.as_str(),
+            agency.agency.kind.as_str(),
+            agency.agency.region.to_string(),
+            agency.name,
+            i64::from(agency.enabled),
+            now_millis(),
+        ])
+    })
+    .map_err(failed)?;
+    Ok(())
+}
