@@ -43,6 +43,14 @@ impl Default for DeadlinePolicy {
 impl DeadlinePolicy {
     /// How long after its start a deadline of `kind` falls due; a term's
     /// completion starts at the term's end.
+    /// For each deadline kind, the latest start that makes it due at `now`.
+    pub fn cutoffs(&self, now: OffsetDateTime) -> Vec<(DeadlineKind, OffsetDateTime)> {
+        DeadlineKind::ALL
+            .iter()
+            .map(|kind| (*kind, now - self.allowance(*kind)))
+            .collect()
+    }
+
     pub fn allowance(&self, kind: DeadlineKind) -> Duration {
         match kind {
             DeadlineKind::TermCompletion => Duration::ZERO,
@@ -218,6 +226,22 @@ mod human {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_kind_is_due_for_starts_its_allowance_before_now() {
+        let policy = DeadlinePolicy::default();
+        let now = time::macros::datetime!(2026-11-28 08:00 UTC);
+        let cutoffs = policy.cutoffs(now);
+        assert_eq!(cutoffs.len(), DeadlineKind::ALL.len());
+        for (kind, cutoff) in cutoffs {
+            assert_eq!(cutoff + policy.allowance(kind), now, "{kind:?}");
+        }
+        assert!(
+            policy
+                .cutoffs(now)
+                .contains(&(DeadlineKind::Pickup, now - policy.pickup))
+        );
+    }
 
     #[test]
     fn durations_read_as_an_operator_writes_them() {

@@ -5,7 +5,6 @@ use super::{Gateway, GatewayError, Result};
 use crate::domain::access::can_view;
 use crate::domain::agency::{AgencyKind, AgencyRef};
 use crate::domain::case::{Case, CaseId, CaseState};
-use crate::domain::deadline::DeadlineKind;
 use crate::domain::id_number::IdNumber;
 use crate::domain::policy::{Call, Relation};
 use crate::domain::region::RegionCode;
@@ -139,12 +138,7 @@ impl Gateway {
             oversight: (caller.kind == AgencyKind::Oversight).then(|| caller.id.clone()),
             county,
             state: query.state,
-            overdue: query.overdue.then(|| {
-                DeadlineKind::ALL
-                    .iter()
-                    .map(|kind| (*kind, now - self.settings.deadlines.allowance(*kind)))
-                    .collect()
-            }),
+            overdue: query.overdue.then(|| self.settings.deadlines.cutoffs(now)),
             unroutable: query.unroutable,
             after,
             limit,

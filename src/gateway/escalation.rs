@@ -6,7 +6,6 @@
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::CaseId;
-use crate::domain::deadline::DeadlineKind;
 use crate::domain::submission::RequestKey;
 use crate::storage::Cutoffs;
 
@@ -21,11 +20,7 @@ impl Gateway {
     /// # Errors
     /// When storage fails; what was escalated before stays escalated.
     pub async fn escalate_due(&self) -> Result<usize> {
-        let now = self.clock.now();
-        let cutoffs: Cutoffs = DeadlineKind::ALL
-            .iter()
-            .map(|kind| (*kind, now - self.settings.deadlines.allowance(*kind)))
-            .collect();
+        let cutoffs: Cutoffs = self.settings.deadlines.cutoffs(self.clock.now());
         let mut escalated = 0;
         for _ in 0..MAX_BATCHES_PER_SCAN {
             let due = self.storage.due_cases(&cutoffs, BATCH).await?;

@@ -5,10 +5,7 @@
 use async_trait::async_trait;
 
 use super::{Gateway, Result};
-use crate::domain::agency::AgencyRef;
-use crate::domain::deadline::DeadlineKind;
 use crate::metrics::Refresh;
-use crate::storage::Cutoffs;
 
 impl Gateway {
     /// Reads every registered agency's inbox lag (head minus acknowledged)
@@ -17,34 +14,22 @@ impl Gateway {
     /// # Errors
     /// When storage fails; the metrics keep their earlier values.
     pub async fn refresh_gauges(&self) -> Result<()> {
-        let agencies: Vec<AgencyRef> = self
-            .storage
-            .agencies()
-            .await?
-            .into_iter()
-            .map(|agency| agency.agency)
-            .collect();
-        let mut lags = Vec::with_capacity(agencies.len());
-        for agency in &agencies {
-            let state = self.storage.inbox_state(&agency.id).await?;
+        let registry = self.registry().await?;
+        let mut lags = Vec::with_capacity(registry.len());
+        for registered in registry.iter() {
+            let state = self.storage.inbox_state(&registered.agency.id).await?;
             lags.push((
-                agency.clone(),
+                registered.agency.clone(),
                 state.head.saturating_sub(state.acknowledged),
             ));
         }
         self.metrics.set_inbox_lag(&lags);
-        let overdue = self.storage.count_overdue(&self.overdue_cutoffs()).await?;
+        let overdue = self
+            .storage
+            .count_overdue(&self.settings.deadlines.cutoffs(self.clock.now()))
+            .await?;
         self.metrics.set_overdue_cases(overdue);
         Ok(())
-    }
-
-    /// For each deadline kind, the latest start that makes it overdue now.
-    fn overdue_cutoffs(&self) -> Cutoffs {
-        let now = self.clock.now();
-        DeadlineKind::ALL
-            .iter()
-            .map(|kind| (*kind, now - self.settings.deadlines.allowance(*kind)))
-            .collect()
     }
 }
 

@@ -8,6 +8,7 @@
 //! seeds the cases the replay and query scenarios need in process, then
 //! starts the gateway and the echo as child processes of this binary.
 
+mod closed_loop;
 mod echo;
 mod memory;
 mod province;

@@ -4,15 +4,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use tonic::transport::Channel;
 
 use super::Limit;
+use super::closed_loop;
 use super::province::{Province, police};
 use super::spawn::Target;
-use super::stats::{Pick, Samples, Summary};
+use super::stats::{Pick, Summary};
 use crate::api::pb;
 use crate::api::pb::case_service_client::CaseServiceClient;
 use crate::domain::region::RegionCode;
@@ -33,47 +32,29 @@ pub async fn run(
         );
     }
     let clients = Arc::new(clients);
-    let issued = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + limit.duration;
-    let mut workers = tokio::task::JoinSet::new();
-    for worker in 0..concurrency {
-        let (clients, province, issued) = (clients.clone(), province.clone(), issued.clone());
-        workers.spawn(async move {
-            let mut pick = Pick::new(worker as u64 + 1);
-            let mut samples = Samples::with_capacity(1024);
-            while Instant::now() < deadline
-                && limit
-                    .calls
-                    .is_none_or(|max| issued.fetch_add(1, Ordering::Relaxed) < max)
-            {
-                let n = pick.below(seeded);
-                let county = province.county_of(n);
-                let Some(mut client) = clients.get(&county).cloned() else {
-                    samples.fail(format!("no connection for the police of {county}"));
-                    continue;
-                };
-                let request = pb::GetCaseRequest {
-                    key: Some(pb::get_case_request::Key::IdNumber(
-                        province.id_number_of(n),
-                    )),
-                    purpose: "benchmark: supervision status check".into(),
-                };
-                let sent = Instant::now();
-                match client.get_case(request).await {
-                    Ok(answer) if answer.get_ref().case.is_some() => samples.record(sent.elapsed()),
-                    Ok(_) => samples.fail("an answer without a case"),
-                    Err(status) => {
-                        samples.fail(format!("{:?}: {}", status.code(), status.message()))
-                    }
-                }
+    let province = province.clone();
+    closed_loop::run(concurrency, limit, move |call| {
+        let (clients, province) = (clients.clone(), province.clone());
+        async move {
+            // A fresh hash of the call's number: random people, repeatable.
+            let n = Pick::new(call + 1).below(seeded);
+            let county = province.county_of(n);
+            let mut client = clients
+                .get(&county)
+                .cloned()
+                .ok_or_else(|| format!("no connection for the police of {county}"))?;
+            let request = pb::GetCaseRequest {
+                key: Some(pb::get_case_request::Key::IdNumber(
+                    province.id_number_of(n),
+                )),
+                purpose: "benchmark: supervision status check".into(),
+            };
+            match client.get_case(request).await {
+                Ok(answer) if answer.get_ref().case.is_some() => Ok(()),
+                Ok(_) => Err("an answer without a case".to_owned()),
+                Err(status) => Err(format!("{:?}: {}", status.code(), status.message())),
             }
-            samples
-        });
-    }
-    let mut samples = Samples::default();
-    while let Some(worker) = workers.join_next().await {
-        samples.merge(worker?);
-    }
-    Ok(samples.summarize(started.elapsed()))
+        }
+    })
+    .await
 }
