@@ -1,8 +1,8 @@
 //! Durable writes per second through the storage interface, the way the
 //! gateway's submissions reach it: `concurrency` tasks each writing new
-//! discharged cases (two notices each) and, with `--audit`, appending the
-//! call's audit record after each write, as the gateway does before it
-//! answers.
+//! discharged cases (two notices each) and, with `--audit`, recording the
+//! call in the audit log as the gateway does before it answers: in the
+//! write itself where the backend takes it, else appended after it.
 //!
 //! ```text
 //! cargo run --release --example write_throughput -- [DATABASE] [CONCURRENCY] [WRITES] [--audit]
@@ -80,8 +80,12 @@ async fn work(
         if n >= writes {
             return Ok(());
         }
-        storage.write_case(discharge(n)).await?;
-        if audit {
+        let mut write = discharge(n);
+        if audit && storage.audits_with_writes() {
+            write.audit = Some(record(n));
+        }
+        storage.write_case(write).await?;
+        if audit && !storage.audits_with_writes() {
             storage.append_audit(&[record(n)]).await?;
         }
     }
@@ -162,6 +166,7 @@ fn discharge(n: u32) -> CaseWrite {
             accepted_at: released(),
         },
         case,
+        audit: None,
     }
 }
 

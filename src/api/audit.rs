@@ -11,8 +11,13 @@
 //! stored answer, an acknowledgement never moves back), and the repeat is
 //! recorded. A client that hangs up mid-call drops the handler; the call
 //! is then recorded as `CANCELLED`, since a write may have committed.
-//! Writing the entry in the write's own transaction would close these
-//! gaps and is left for when appends are batched.
+//!
+//! Where storage prefers it (SQLite), a call that writes a case carries
+//! its entry into the write's own transaction ([`Gateway::recording`]):
+//! the write and its record commit together, and the answer waits for one
+//! commit instead of two in turn. Should the call still fail after its
+//! write (it would answer an error about something that happened), that
+//! failure gets an entry of its own as well.
 
 use std::future::Future;
 
@@ -68,7 +73,7 @@ where
     let peer = request.extensions().get::<PeerIdentity>().cloned();
     let message = request.into_inner();
     let mut details = message.details(gateway);
-    let (caller, answer) = match gateway.authenticate(peer.as_ref()).await {
+    let (caller, answer, written) = match gateway.authenticate(peer.as_ref()).await {
         Ok(agency) => {
             let caller = AuditCaller::Agency {
                 id: agency.id.to_string(),
@@ -80,9 +85,12 @@ where
                 Err(&left),
                 details.clone(),
             ));
-            let answer = handle(agency, message).await;
+            let if_answered = entry::<T>(gateway, caller.clone(), Ok(()), details.clone());
+            let (answer, written) = gateway
+                .recording(if_answered, handle(agency, message))
+                .await;
             unfinished.finished();
-            (caller, answer)
+            (caller, answer, written)
         }
         Err(error) => {
             let claimed = peer
@@ -92,6 +100,7 @@ where
             (
                 AuditCaller::Unauthenticated { claimed },
                 Err(to_status(error)),
+                false,
             )
         }
     };
@@ -100,9 +109,13 @@ where
     {
         details.case_id = response.case_id().map(AuditText::new);
     }
-    let outcome = answer.as_ref().map(|_| ());
-    let record = entry::<T>(gateway, caller, outcome, details);
-    let recorded = gateway.audit(record).await.map_err(to_status);
+    let recorded = if written && answer.is_ok() {
+        Ok(())
+    } else {
+        let outcome = answer.as_ref().map(|_| ());
+        let record = entry::<T>(gateway, caller, outcome, details);
+        gateway.audit(record).await.map_err(to_status)
+    };
     let answered = recorded.as_ref().err().or(answer.as_ref().err());
     gateway.metrics().answered(
         T::CALL,

@@ -1,12 +1,31 @@
 //! Appending to the audit log, and checking it, for any transport.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::{Gateway, GatewayError, Result};
-use crate::domain::audit::{self, AuditRecord, Break, Head, Verifier};
+use crate::domain::audit::{self, AuditRecord, AuditText, Break, Head, Verifier};
+use crate::domain::case::CaseId;
 use crate::domain::id_number::IdNumber;
 use crate::storage::{Storage, StorageError};
 
 /// Rows read at a time when checking the log.
 const VERIFY_PAGE: u32 = 1024;
+
+tokio::task_local! {
+    /// The call a transport is handling, set by [`Gateway::recording`].
+    /// A task-local rather than a parameter of every submission: the
+    /// record belongs to the transport's wrapper, and the write path
+    /// only carries it into the transaction.
+    static CALL: Recording;
+}
+
+struct Recording {
+    /// The call's entry as it reads if the call is answered OK.
+    entry: AuditRecord,
+    written: Arc<AtomicBool>,
+}
 
 impl Gateway {
     /// Appends one call's record to the audit log.
@@ -27,6 +46,49 @@ impl Gateway {
             tracing::error!(%error, %call, "the audit log cannot be written");
             GatewayError::Unavailable(None)
         })
+    }
+
+    /// Runs `call`, whose first committed submission writes `entry` (the
+    /// call's record, as if answered OK) in the write's own transaction
+    /// where storage prefers that. Returns `call`'s output and whether the
+    /// entry was written: if it was and the call is answered OK, the call
+    /// is recorded; otherwise its outcome still needs an entry.
+    pub async fn recording<F: Future>(&self, entry: AuditRecord, call: F) -> (F::Output, bool) {
+        let written = Arc::new(AtomicBool::new(false));
+        let recording = Recording {
+            entry,
+            written: Arc::clone(&written),
+        };
+        let output = CALL.scope(recording, call).await;
+        (output, written.load(Ordering::Acquire))
+    }
+
+    /// The entry a submission's write to case `id` carries, if a call is
+    /// being recorded, storage takes entries with writes, and none was
+    /// written yet.
+    pub(super) fn entry_for_write(&self, id: &CaseId) -> Option<AuditRecord> {
+        if !self.storage.audits_with_writes() {
+            return None;
+        }
+        CALL.try_with(|call| {
+            if call.written.load(Ordering::Acquire) {
+                return None;
+            }
+            let mut entry = call.entry.clone();
+            entry.at = self.clock.now();
+            entry
+                .details
+                .case_id
+                .get_or_insert_with(|| AuditText::new(id.as_str()));
+            Some(entry)
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// Notes that the call's entry was committed with its write.
+    pub(super) fn entry_written(&self) {
+        let _ = CALL.try_with(|call| call.written.store(true, Ordering::Release));
     }
 
     /// A guard that records `record` (meant to say `CANCELLED`) if it is

@@ -90,6 +90,7 @@ impl Gateway {
             expected_version,
             notices,
             outcome,
+            audit: None,
         })
     }
 
@@ -125,7 +126,12 @@ impl Gateway {
                 }
             };
             write.request = key.clone();
+            write.audit = self.entry_for_write(&write.case.id);
+            let carries_entry = write.audit.is_some();
             if let Some(outcome) = self.write(write).await? {
+                if carries_entry {
+                    self.entry_written();
+                }
                 return Ok(Submitted {
                     agency: key.agency,
                     content_digest: key.digest,

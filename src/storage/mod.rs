@@ -81,6 +81,10 @@ pub struct CaseWrite {
     pub deadlines: Vec<Deadline>,
     /// The answer; storage fills in the inbox positions.
     pub outcome: SubmissionOutcome,
+    /// The entry recording the call that made this write, appended to the
+    /// audit log in the write's own transaction: the write and its record
+    /// commit together or not at all, and the answer waits for one commit.
+    pub audit: Option<AuditRecord>,
 }
 
 /// An earlier answer to a request id.
@@ -136,6 +140,11 @@ pub trait Storage: Send + Sync + 'static {
     /// [`StorageError::Conflict`] when the request id, the decision number or
     /// the case version was taken by another writer.
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome>;
+    /// Whether a write should carry its call's audit entry
+    /// ([`CaseWrite::audit`]) rather than leave it to [`Storage::append_audit`].
+    /// Every backend stores an entry it is given; this says which way is
+    /// faster for it.
+    fn audits_with_writes(&self) -> bool;
 
     async fn case(&self, id: &CaseId) -> Result<Option<Case>>;
     /// Whether any case is stored (a new master key would orphan them).

@@ -86,6 +86,51 @@ async fn accepted_and_refused_calls_are_recorded_with_their_outcome() {
 }
 
 #[tokio::test]
+async fn a_write_a_replay_and_a_conflict_are_recorded_once_each() {
+    let app = spawn_app().await;
+    let number = id_number("19900307", 602);
+    let first = discharge("r-1", "D-1", person(&number, "140106", None));
+    let case_id = submit_as_detox(&app, first.clone()).await.case_id;
+    let replayed = submit_as_detox(&app, first).await;
+    assert_eq!(replayed.case_id, case_id);
+    let taken = app
+        .intake("taiyuan-detox")
+        .await
+        .submit_discharge(discharge("r-2", "D-1", person(&number, "140106", None)))
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), Code::AlreadyExists);
+
+    let log: Vec<_> = entries(&app)
+        .await
+        .into_iter()
+        .map(|e| {
+            let details = e.record.details;
+            (
+                e.record.outcome,
+                details.request_id.map(|r| r.as_str().to_owned()),
+                details.case_id.map(|c| c.as_str().to_owned()),
+            )
+        })
+        .collect();
+    let entry = |outcome: &str, request: &str, case: Option<&str>| {
+        (
+            outcome.to_owned(),
+            Some(request.to_owned()),
+            case.map(str::to_owned),
+        )
+    };
+    assert_eq!(
+        log,
+        [
+            entry("OK", "r-1", Some(&case_id)),
+            entry("OK", "r-1", Some(&case_id)),
+            entry("ALREADY_EXISTS", "r-2", None),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_supervision_command_records_its_request_and_case_whoever_sends_it() {
     let app = spawn_app().await;
     let number = id_number("19900307", 608);

@@ -253,13 +253,21 @@ async fn a_handshake_with_a_revoked_certificate_is_counted_as_revoked() {
     .unwrap();
     let series = r#"handover_tls_handshake_failures_total{reason="revoked"}"#;
     // The gateway puts the new revocation list in force within its reload
-    // interval; until then the handshake still passes.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while handshake_passes(&app, &cert, &key).await {
-        assert!(tokio::time::Instant::now() < deadline, "never refused");
+    // interval; until then the handshake still passes. A connection that
+    // fails for another reason (a slow machine) is simply tried again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let passed = handshake_passes(&app, &cert, &key).await;
+        let text = scrape(metrics).await;
+        if !passed && value(&text, series).is_some_and(|n| n >= 1.0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never refused as revoked (last handshake passed: {passed}):\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    eventually(metrics, series, 1.0).await;
     let text = scrape(metrics).await;
     assert_eq!(
         value(

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use handover_gateway::domain::audit::{AuditCaller, AuditDetails, AuditRecord, Chain, verify};
 
-use crate::support::{Db, RELEASED};
+use handover_gateway::storage::{Conflict, StorageError};
+
+use crate::support::{Db, RELEASED, discharged, person, write};
 
 conformance!(
     appended_records_read_back_as_one_chain,
+    a_case_write_commits_its_entry_and_a_refused_one_leaves_none,
     concurrent_appends_from_two_openings_keep_the_chain_linear,
     the_database_refuses_to_change_or_delete_audit_rows,
 );
@@ -52,6 +55,34 @@ async fn appended_records_read_back_as_one_chain(db: Db) {
     assert_eq!(head.entries, 5);
     assert_eq!(head.hash, sealed[4].hash);
     assert_eq!(storage.append_audit(&[]).await.unwrap(), expected);
+    storage.close().await;
+}
+
+async fn a_case_write_commits_its_entry_and_a_refused_one_leaves_none(db: Db) {
+    let storage = db.open().await;
+    storage.append_audit(&[record(1)]).await.unwrap();
+    let case = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    let mut first = write(&case, 0, "r-1", &["yingze-project"]);
+    first.audit = Some(record(2));
+    storage.write_case(first).await.unwrap();
+    let twin = discharged("D-1", "140106", person(2, "140106"), Some("yingze-project"));
+    let mut refused = write(&twin, 0, "r-2", &["yingze-project"]);
+    refused.audit = Some(record(3));
+
+    let conflict = storage.write_case(refused).await.unwrap_err();
+    assert!(
+        matches!(conflict, StorageError::Conflict(Conflict::DecisionNumber)),
+        "{conflict:?}"
+    );
+    storage.append_audit(&[record(4)]).await.unwrap();
+
+    let entries = storage.audit_entries(0, 100).await.unwrap();
+    let positions: Vec<_> = entries
+        .iter()
+        .map(|row| row.parse().unwrap().record.details.position)
+        .collect();
+    assert_eq!(positions, [Some(1), Some(2), Some(4)]);
+    assert_eq!(verify(entries).unwrap().entries, 3);
     storage.close().await;
 }
 

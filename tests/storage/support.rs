@@ -329,6 +329,7 @@ pub fn write(
             deliveries: Vec::new(),
             accepted_at: RELEASED + time::Duration::hours(3),
         },
+        audit: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! appenders (not readers) before it reads the last hash, so the chain
 //! stays linear across connections and gateway processes.
 
-use sqlx::{PgPool, Row};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{corrupt, to_i64, unavailable};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
@@ -10,16 +10,26 @@ use crate::storage::Result;
 
 pub(super) async fn append(pool: &PgPool, records: &[AuditRecord]) -> Result<Chain> {
     let mut tx = pool.begin().await.map_err(|e| unavailable(&e))?;
+    let chain = append_in(&mut tx, records).await?;
+    tx.commit().await.map_err(|e| unavailable(&e))?;
+    Ok(chain)
+}
+
+/// Appends inside `tx`, which holds the log's lock until it ends.
+pub(super) async fn append_in(
+    tx: &mut Transaction<'_, Postgres>,
+    records: &[AuditRecord],
+) -> Result<Chain> {
     // EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE lock an
     // INSERT takes, but not with plain SELECTs. At READ COMMITTED the next
     // statement's snapshot is taken after the lock is granted, so it sees
     // the previous appender's committed rows.
     sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE")
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| unavailable(&e))?;
     let last = sqlx::query("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await
         .map_err(|e| unavailable(&e))?;
     let mut chain = match last {
@@ -35,11 +45,10 @@ pub(super) async fn append(pool: &PgPool, records: &[AuditRecord]) -> Result<Cha
             .bind(to_i64(sealed.sequence))
             .bind(&sealed.entry)
             .bind(sealed.hash.as_slice())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(|e| unavailable(&e))?;
     }
-    tx.commit().await.map_err(|e| unavailable(&e))?;
     Ok(chain)
 }
 

@@ -50,6 +50,7 @@ pub(super) async fn write_case(
         notices,
         deadlines,
         mut outcome,
+        audit,
     } = write;
     write_row(&mut tx, &case, expected_version, &person_key).await?;
     for event in case
@@ -107,6 +108,11 @@ pub(super) async fn write_case(
     .execute(&mut *tx)
     .await
     .map_err(|e| translate(e, Conflict::RequestId))?;
+    // Last, because it locks the log against every other appender until
+    // the commit.
+    if let Some(record) = audit {
+        super::audit::append_in(&mut tx, std::slice::from_ref(&record)).await?;
+    }
     tx.commit().await.map_err(failed)?;
     Ok(outcome)
 }

@@ -62,6 +62,7 @@ pub(super) fn write_case(
         notices,
         deadlines,
         mut outcome,
+        audit,
     } = write;
     let now = now_millis();
     let responsible = case.responsible.as_ref().map(|a| a.as_str().to_owned());
@@ -177,6 +178,9 @@ pub(super) fn write_case(
         ])
     })
     .map_err(|e| translate(e, Conflict::RequestId))?;
+    if let Some(record) = audit {
+        append_audit(db, std::slice::from_ref(&record))?;
+    }
     Ok(outcome)
 }
 
