@@ -94,17 +94,22 @@ impl Gateway {
         })
     }
 
-    /// The idempotent write path every submission shares: a stored answer
-    /// is returned again; otherwise the write is planned from the current
-    /// case and registry, and a lost race is re-read and planned again.
+    /// The idempotent write path every submission shares, once its caller
+    /// found no stored answer for `key` (it looks before validating, see
+    /// [`super::intake::request_key`]): the write is planned from the
+    /// current case and registry, and a lost race is re-read and planned
+    /// again, unless the race was to the same request, whose answer is
+    /// then returned.
     pub(super) async fn submit(
         &self,
         key: RequestKey,
         target: Target<'_>,
         plan: impl Fn(Option<Case>, &[Agency]) -> Result<CaseWrite>,
     ) -> Result<Submitted> {
-        for _ in 0..ATTEMPTS {
-            if let Some(answer) = self.replay(&key).await? {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0
+                && let Some(answer) = self.replay(&key).await?
+            {
                 return Ok(answer);
             }
             let existing = match target {

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
+use super::reader::Readers;
 use super::writer::{Access, Writer};
 use super::{SqliteStorage, corrupt, unavailable};
 use crate::domain::audit::SealedEntry;
@@ -91,6 +92,7 @@ impl SqliteStorage {
         Ok(Self {
             writes: Writer::start(path, Access::ReadOnly).await?,
             writer: readers.clone(),
+            reads: Readers::start(path)?,
             readers,
             sealer: None,
         })

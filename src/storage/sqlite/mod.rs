@@ -6,8 +6,10 @@
 
 mod audit;
 mod cases;
-mod inbox;
+mod checkpoint;
 mod lists;
+mod read_sql;
+mod reader;
 mod write_sql;
 mod writer;
 
@@ -31,6 +33,7 @@ use crate::domain::case::{Case, CaseId};
 use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
+use reader::Readers;
 use writer::{Access, Done, Work, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -42,6 +45,9 @@ pub struct SqliteStorage {
     /// A sqlx connection for what runs while opening: migrations, and
     /// sealing an older version's plain bodies (see [`Self::sealed`]).
     writer: SqlitePool,
+    /// The reads on every call's path.
+    reads: Readers,
+    /// The other reads: lists, scans, the audit log.
     readers: SqlitePool,
     /// Seals what names a person; without it, case data cannot be read or
     /// written (the registry and the audit log can).
@@ -84,6 +90,7 @@ impl SqliteStorage {
         Ok(Self {
             writes: Writer::start(path, Access::ReadWrite).await?,
             writer,
+            reads: Readers::start(path)?,
             readers,
             sealer: None,
         })
@@ -130,6 +137,7 @@ impl SqliteStorage {
     /// this call are committed; writes queued after that are refused as
     /// `Unavailable`.
     pub async fn close(&self) {
+        self.reads.close();
         self.readers.close().await;
         self.writes.close().await;
         self.writer.close().await;
@@ -228,31 +236,14 @@ impl Storage for SqliteStorage {
     }
 
     async fn registry_version(&self) -> Result<i64> {
-        sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
-            .fetch_one(&self.readers)
-            .await
-            .map_err(|e| unavailable(&e))
+        self.reads.read(read_sql::registry_version).await
     }
 
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>> {
-        let row = sqlx::query(
-            "SELECT digest, outcome FROM requests WHERE agency_id = ? AND request_id = ?",
-        )
-        .bind(agency.as_str())
-        .bind(request_id)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        let Some(row) = row else { return Ok(None) };
-        let digest: Vec<u8> = row.get("digest");
-        let outcome: String = row.get("outcome");
-        Ok(Some(StoredAnswer {
-            digest: digest
-                .try_into()
-                .map_err(|_| corrupt(&"request digest is not 32 bytes"))?,
-            outcome: serde_json::from_str::<SubmissionOutcome>(&outcome)
-                .map_err(|e| corrupt(&e))?,
-        }))
+        let (agency, request_id) = (agency.clone(), request_id.to_owned());
+        self.reads
+            .read(move |db| read_sql::answer(db, &agency, &request_id))
+            .await
     }
 
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {
@@ -273,43 +264,24 @@ impl Storage for SqliteStorage {
     }
 
     async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
-        cases::load_case(&self.readers, self.sealer()?, id).await
+        let (sealer, id) = (self.shared_sealer()?, id.clone());
+        self.reads
+            .read(move |db| read_sql::case(db, &sealer, &id))
+            .await
     }
 
     async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>> {
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM cases WHERE decision_number = ?")
-                .bind(decision.as_str())
-                .fetch_optional(&self.readers)
-                .await
-                .map_err(|e| unavailable(&e))?;
-        match id {
-            Some(id) => {
-                cases::load_case(
-                    &self.readers,
-                    self.sealer()?,
-                    &CaseId::parse(&id).map_err(|e| corrupt(&e))?,
-                )
-                .await
-            }
-            None => Ok(None),
-        }
+        let (sealer, decision) = (self.shared_sealer()?, decision.as_str().to_owned());
+        self.reads
+            .read(move |db| read_sql::case_by_decision(db, &sealer, &decision))
+            .await
     }
 
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM cases WHERE person_key = ? ORDER BY opened_at DESC, id DESC",
-        )
-        .bind(key.as_slice())
-        .fetch_all(&self.readers)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        let mut cases = Vec::with_capacity(ids.len());
-        for id in ids {
-            let id = CaseId::parse(&id).map_err(|e| corrupt(&e))?;
-            cases.extend(cases::load_case(&self.readers, self.sealer()?, &id).await?);
-        }
-        Ok(cases)
+        let (sealer, key) = (self.shared_sealer()?, *key);
+        self.reads
+            .read(move |db| read_sql::cases_of_person(db, &sealer, &key))
+            .await
     }
 
     async fn holds_cases(&self) -> Result<bool> {
@@ -337,11 +309,17 @@ impl Storage for SqliteStorage {
         after: u64,
         limit: u32,
     ) -> Result<Vec<InboxMessage>> {
-        inbox::after(&self.readers, self.sealer()?, agency, after, limit).await
+        let (sealer, agency) = (self.shared_sealer()?, agency.clone());
+        self.reads
+            .read(move |db| read_sql::inbox_after(db, &sealer, &agency, after, limit))
+            .await
     }
 
     async fn inbox_state(&self, agency: &AgencyId) -> Result<InboxState> {
-        inbox::state(&self.readers, agency).await
+        let agency = agency.clone();
+        self.reads
+            .read(move |db| read_sql::inbox_state(db, &agency))
+            .await
     }
 
     async fn acknowledge(&self, agency: &AgencyId, position: u64) -> Result<Option<InboxState>> {

@@ -33,6 +33,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::checkpoint::Checkpointer;
 use super::write_sql::{self, run as execute};
 use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
@@ -116,12 +117,23 @@ impl Writer {
             .name("sqlite-writer".into())
             .spawn(move || {
                 let _ending = ending;
-                match connect(&path, access) {
-                    Ok(db) => {
+                let started = connect(&path, access)
+                    .map_err(|e| unavailable(&e))
+                    .and_then(|db| {
+                        let checkpoints = match access {
+                            Access::ReadWrite => {
+                                Some(Checkpointer::start(&path).map_err(|e| unavailable(&e))?)
+                            }
+                            Access::ReadOnly => None,
+                        };
+                        Ok((db, checkpoints))
+                    });
+                match started {
+                    Ok((db, checkpoints)) => {
                         let _ = opened.send(Ok(()));
-                        run(db, queue);
+                        run(db, queue, checkpoints.as_ref());
                     }
-                    Err(error) => drop(opened.send(Err(unavailable(&error)))),
+                    Err(error) => drop(opened.send(Err(error))),
                 }
             })
             .map_err(|e| unavailable(&e))?;
@@ -173,6 +185,8 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
     db.set_prepared_statement_cache_capacity(64);
     if matches!(access, Access::ReadWrite) {
         db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        // The checkpoint thread does it instead ([`Checkpointer`]).
+        db.pragma_update(None, "wal_autocheckpoint", 0)?;
     }
     db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     // Each case write's savepoint keeps the pages it changes in a
@@ -189,7 +203,7 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
 /// A panic in a job costs only its batch (whose callers then hear
 /// `Unavailable`: their replies are dropped, and so is the transaction,
 /// which rolls back), not every write after it.
-fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>) {
+fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>, checkpoints: Option<&Checkpointer>) {
     let mut closing = false;
     while !closing {
         let mut batch = Vec::with_capacity(BATCH);
@@ -213,6 +227,9 @@ fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>) {
             if !db.is_autocommit() {
                 let _ = db.execute_batch("ROLLBACK");
             }
+        }
+        if let Some(checkpoints) = checkpoints {
+            checkpoints.nudge();
         }
     }
     queue.close();

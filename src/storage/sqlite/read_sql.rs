@@ -1,0 +1,177 @@
+//! The reads the reader threads run ([`super::reader`]), in SQL on their
+//! own `rusqlite` connections. They read exactly what the sqlx versions
+//! did; each statement is prepared once per connection.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{corrupt, unavailable};
+use crate::domain::agency::AgencyId;
+use crate::domain::case::{Case, CaseId};
+use crate::domain::notice::InboxMessage;
+use crate::domain::submission::SubmissionOutcome;
+use crate::storage::seal::{Sealer, message_address, open_case, open_json};
+use crate::storage::{InboxState, PersonKey, Result, StoredAnswer};
+
+fn failed(error: rusqlite::Error) -> crate::storage::StorageError {
+    unavailable(&error)
+}
+
+fn position(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(super) fn registry_version(db: &Connection) -> Result<i64> {
+    db.prepare_cached("SELECT version FROM registry_version WHERE id = 1")
+        .and_then(|mut select| select.query_row([], |row| row.get(0)))
+        .map_err(failed)
+}
+
+pub(super) fn answer(
+    db: &Connection,
+    agency: &AgencyId,
+    request_id: &str,
+) -> Result<Option<StoredAnswer>> {
+    let row = db
+        .prepare_cached(
+            "SELECT digest, outcome FROM requests WHERE agency_id = ? AND request_id = ?",
+        )
+        .and_then(|mut select| {
+            select
+                .query_row(params![agency.as_str(), request_id], |row| {
+                    Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?))
+                })
+                .optional()
+        })
+        .map_err(failed)?;
+    let Some((digest, outcome)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(StoredAnswer {
+        digest: digest
+            .try_into()
+            .map_err(|_| corrupt(&"request digest is not 32 bytes"))?,
+        outcome: serde_json::from_str::<SubmissionOutcome>(&outcome).map_err(|e| corrupt(&e))?,
+    }))
+}
+
+pub(super) fn case(db: &Connection, sealer: &Sealer, id: &CaseId) -> Result<Option<Case>> {
+    let mut select = db
+        .prepare_cached(
+            "SELECT sequence, body FROM case_events WHERE case_id = ? ORDER BY sequence",
+        )
+        .map_err(failed)?;
+    let events = select
+        .query_map([id.as_str()], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })
+        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+        .map_err(failed)?;
+    open_case(
+        sealer,
+        id,
+        events
+            .iter()
+            .map(|(sequence, body)| (*sequence, body.as_slice())),
+    )
+}
+
+/// The ids `sql` selects with `key`, each parsed as a case id.
+fn case_ids(db: &Connection, sql: &str, key: impl rusqlite::ToSql) -> Result<Vec<CaseId>> {
+    let mut select = db.prepare_cached(sql).map_err(failed)?;
+    let ids = select
+        .query_map([key], |row| row.get::<_, String>(0))
+        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+        .map_err(failed)?;
+    ids.iter()
+        .map(|id| CaseId::parse(id).map_err(|e| corrupt(&e)))
+        .collect()
+}
+
+pub(super) fn case_by_decision(
+    db: &Connection,
+    sealer: &Sealer,
+    decision: &str,
+) -> Result<Option<Case>> {
+    let ids = case_ids(
+        db,
+        "SELECT id FROM cases WHERE decision_number = ?",
+        decision,
+    )?;
+    match ids.first() {
+        Some(id) => case(db, sealer, id),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn cases_of_person(
+    db: &Connection,
+    sealer: &Sealer,
+    key: &PersonKey,
+) -> Result<Vec<Case>> {
+    let ids = case_ids(
+        db,
+        "SELECT id FROM cases WHERE person_key = ? ORDER BY opened_at DESC, id DESC",
+        key.as_slice(),
+    )?;
+    let mut cases = Vec::with_capacity(ids.len());
+    for id in &ids {
+        cases.extend(case(db, sealer, id)?);
+    }
+    Ok(cases)
+}
+
+pub(super) fn inbox_after(
+    db: &Connection,
+    sealer: &Sealer,
+    agency: &AgencyId,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<InboxMessage>> {
+    let mut select = db
+        .prepare_cached(
+            "SELECT position, created_at, body FROM inbox_messages
+             WHERE agency_id = ? AND position > ? ORDER BY position LIMIT ?",
+        )
+        .map_err(failed)?;
+    let mut rows = select
+        .query(params![agency.as_str(), position(after), i64::from(limit)])
+        .map_err(failed)?;
+    let mut messages = Vec::new();
+    while let Some(row) = rows.next().map_err(failed)? {
+        let (stored_position, created_at): (i64, i64) =
+            (row.get(0).map_err(failed)?, row.get(1).map_err(failed)?);
+        let body = row
+            .get_ref(2)
+            .map_err(failed)?
+            .as_blob()
+            .map_err(|e| corrupt(&e))?;
+        messages.push(InboxMessage {
+            position: u64::try_from(stored_position).map_err(|e| corrupt(&e))?,
+            created_at: time::OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(created_at) * 1_000_000,
+            )
+            .map_err(|e| corrupt(&e))?,
+            notice: open_json(sealer, &message_address(agency, stored_position), body)?,
+        });
+    }
+    Ok(messages)
+}
+
+pub(super) fn inbox_state(db: &Connection, agency: &AgencyId) -> Result<InboxState> {
+    let row = db
+        .prepare_cached("SELECT head, acknowledged FROM inboxes WHERE agency_id = ?")
+        .and_then(|mut select| {
+            select
+                .query_row([agency.as_str()], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()
+        })
+        .map_err(failed)?;
+    Ok(
+        row.map_or(InboxState::default(), |(head, acknowledged)| InboxState {
+            head: u64::try_from(head).unwrap_or(0),
+            acknowledged: u64::try_from(acknowledged).unwrap_or(0),
+        }),
+    )
+}
