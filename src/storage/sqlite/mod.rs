@@ -6,7 +6,6 @@
 
 mod audit;
 mod cases;
-mod checkpoint;
 mod lists;
 mod read_sql;
 mod reader;

@@ -33,7 +33,6 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::checkpoint::Checkpointer;
 use super::write_sql::{self, run as execute};
 use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
@@ -49,6 +48,9 @@ const BATCH: usize = 256;
 /// Jobs waiting for the writer at most; senders wait beyond that, which
 /// pushes back on callers instead of growing memory.
 const QUEUE: usize = 4 * BATCH;
+
+/// The size the WAL file is cut back to when it starts over.
+const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// A write the thread applies.
 pub(super) enum Work {
@@ -117,23 +119,12 @@ impl Writer {
             .name("sqlite-writer".into())
             .spawn(move || {
                 let _ending = ending;
-                let started = connect(&path, access)
-                    .map_err(|e| unavailable(&e))
-                    .and_then(|db| {
-                        let checkpoints = match access {
-                            Access::ReadWrite => {
-                                Some(Checkpointer::start(&path).map_err(|e| unavailable(&e))?)
-                            }
-                            Access::ReadOnly => None,
-                        };
-                        Ok((db, checkpoints))
-                    });
-                match started {
-                    Ok((db, checkpoints)) => {
+                match connect(&path, access) {
+                    Ok(db) => {
                         let _ = opened.send(Ok(()));
-                        run(db, queue, checkpoints.as_ref());
+                        run(db, queue);
                     }
-                    Err(error) => drop(opened.send(Err(error))),
+                    Err(error) => drop(opened.send(Err(unavailable(&error)))),
                 }
             })
             .map_err(|e| unavailable(&e))?;
@@ -185,8 +176,14 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
     db.set_prepared_statement_cache_capacity(64);
     if matches!(access, Access::ReadWrite) {
         db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        // The checkpoint thread does it instead ([`Checkpointer`]).
-        db.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // SQLite checkpoints in the commit that takes the WAL past a
+        // thousand pages, and starts it over after. A checkpoint on a
+        // thread of its own was tried and left out: against a busy writer
+        // it never completes, so the WAL grows without end unless a
+        // blocking checkpoint stops the writer now and then, which cost
+        // far more in tail latency than it saved. A WAL that grew in a
+        // burst is cut back when it starts over.
+        db.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
     }
     db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     // Each case write's savepoint keeps the pages it changes in a
@@ -203,7 +200,7 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
 /// A panic in a job costs only its batch (whose callers then hear
 /// `Unavailable`: their replies are dropped, and so is the transaction,
 /// which rolls back), not every write after it.
-fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>, checkpoints: Option<&Checkpointer>) {
+fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>) {
     let mut closing = false;
     while !closing {
         let mut batch = Vec::with_capacity(BATCH);
@@ -227,9 +224,6 @@ fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>, checkpoints: Opti
             if !db.is_autocommit() {
                 let _ = db.execute_batch("ROLLBACK");
             }
-        }
-        if let Some(checkpoints) = checkpoints {
-            checkpoints.nudge();
         }
     }
     queue.close();
