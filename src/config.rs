@@ -178,7 +178,7 @@ impl Config {
 }
 
 /// Serde for `std::time::Duration` written as `15s` or `2m`.
-mod humantime_serde {
+pub(crate) mod humantime_serde {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 

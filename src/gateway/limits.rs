@@ -31,6 +31,13 @@ pub struct Limits {
     /// Case queries (`GetCase`, `ListCases`) each police agency may make per
     /// calendar day, China time. 0 means no quota.
     pub police_queries_per_day: u32,
+    /// Submissions being planned and committed at once, by all agencies
+    /// together; see [`super::admission`].
+    pub pending_writes: u32,
+    /// How long a submission waits for one of those places before it is
+    /// refused `RESOURCE_EXHAUSTED`.
+    #[serde(with = "crate::config::humantime_serde")]
+    pub pending_wait: Duration,
 }
 
 impl Default for Limits {
@@ -39,6 +46,8 @@ impl Default for Limits {
             calls_per_second: 100.0,
             burst: 500,
             police_queries_per_day: 2000,
+            pending_writes: 1024,
+            pending_wait: Duration::from_secs(1),
         }
     }
 }
@@ -171,6 +180,7 @@ mod tests {
             calls_per_second: rate,
             burst,
             police_queries_per_day: quota,
+            ..Limits::default()
         })
     }
 

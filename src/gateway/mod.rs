@@ -2,6 +2,7 @@
 //! adapters (gRPC, the command line) call these functions; storage keeps
 //! what they decide.
 
+mod admission;
 mod audit;
 mod audit_queue;
 mod cases;
@@ -78,6 +79,7 @@ pub struct Gateway {
     signer: ReceiptSigner,
     wakeups: Wakeups,
     limiter: Arc<Limiter>,
+    admission: Arc<admission::Admission>,
     settings: Arc<Settings>,
     shutdown: CancellationToken,
     /// This gateway's own counters, apart from any other in the process.
@@ -101,6 +103,10 @@ impl Gateway {
             signer: master_key.receipt_signer(),
             wakeups: Wakeups::default(),
             limiter: Arc::new(Limiter::new(settings.limits.clone())),
+            admission: Arc::new(admission::Admission::new(
+                settings.limits.pending_writes,
+                settings.limits.pending_wait,
+            )),
             settings: Arc::new(settings),
             shutdown,
             metrics: Metrics::new(),

@@ -106,6 +106,7 @@ impl Gateway {
         target: Target<'_>,
         plan: impl Fn(Option<Case>, &[Agency]) -> Result<CaseWrite>,
     ) -> Result<Submitted> {
+        let _place = self.admission.enter().await?;
         for attempt in 0..ATTEMPTS {
             if attempt > 0
                 && let Some(answer) = self.replay(&key).await?

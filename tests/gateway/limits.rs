@@ -38,6 +38,7 @@ async fn an_agency_over_its_rate_is_told_when_to_retry_and_the_others_go_on() {
         calls_per_second: 1.0,
         burst: 3,
         police_queries_per_day: 0,
+        ..Limits::default()
     })
     .await;
     let case_id = discharged_in_yingze(&app, 1).await.case_id;
@@ -66,6 +67,7 @@ async fn police_over_their_daily_query_quota_wait_for_the_next_day() {
         calls_per_second: 1000.0,
         burst: 1000,
         police_queries_per_day: 2,
+        ..Limits::default()
     })
     .await;
     let case_id = discharged_in_yingze(&app, 2).await.case_id;
@@ -137,4 +139,66 @@ async fn a_subscriber_that_stops_reading_holds_back_nobody_and_later_gets_everyt
             "the stalled stream resumes in order, with no gap"
         );
     }
+}
+
+#[tokio::test]
+async fn submissions_beyond_the_pending_writes_are_refused_and_go_through_when_retried() {
+    let app = start_limited(Limits {
+        calls_per_second: 1000.0,
+        burst: 1000,
+        police_queries_per_day: 0,
+        pending_writes: 1,
+        pending_wait: Duration::from_millis(50),
+    })
+    .await;
+    let requests: Vec<_> = (1..=3)
+        .map(|n| {
+            let person = person(&id_number("19850101", 700 + n), "140106", None);
+            discharge(&format!("p-{n}"), &format!("P-{n}"), person)
+        })
+        .collect();
+    let mut clients = Vec::new();
+    for _ in &requests {
+        clients.push(app.intake("taiyuan-detox").await);
+    }
+    // Another connection holds SQLite's write lock, so the one write let
+    // in waits in the database while the others ask for its place.
+    let holder = rusqlite::Connection::open(app.dir.path().join("data/gateway.db")).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let calls: Vec<_> = clients
+        .into_iter()
+        .zip(requests.clone())
+        .map(|(mut client, request)| {
+            tokio::spawn(async move { client.submit_discharge(request).await })
+        })
+        .collect();
+    // Twenty times the wait: every call but one has been refused by then.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    holder.execute_batch("COMMIT").unwrap();
+
+    let mut refused = Vec::new();
+    for (call, request) in calls.into_iter().zip(requests) {
+        match call.await.unwrap() {
+            Ok(_) => {}
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                let hint = status.get_details_retry_info().and_then(|i| i.retry_delay);
+                assert_eq!(hint, Some(Duration::from_millis(100)));
+                refused.push(request);
+            }
+        }
+    }
+    assert_eq!(refused.len(), 2, "one write at a time was let in");
+    for request in refused {
+        submit_as_detox(&app, request).await;
+    }
+    let cases = app
+        .cases("shanxi-office")
+        .await
+        .list_cases(pb::ListCasesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert_eq!(cases.len(), 3);
 }

@@ -59,6 +59,7 @@ pub fn config(dir: &Path) -> Config {
             calls_per_second: 1e6,
             burst: 1_000_000,
             police_queries_per_day: 0,
+            ..Limits::default()
         },
         ..Config::default()
     }

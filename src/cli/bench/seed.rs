@@ -40,6 +40,7 @@ pub async fn seed(
             calls_per_second: 1e9,
             burst: u32::MAX,
             police_queries_per_day: 0,
+            ..Limits::default()
         },
         ..Settings::default()
     };
