@@ -92,7 +92,8 @@ impl SqliteStorage {
         Ok(Self {
             writes: Writer::start(path, Access::ReadOnly).await?,
             writer: readers.clone(),
-            reads: Readers::start(path)?,
+            // Only `audit verify` and `audit show` open it this way.
+            reads: Readers::start(path, 1)?,
             readers,
             sealer: None,
         })

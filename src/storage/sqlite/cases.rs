@@ -4,31 +4,11 @@
 use sqlx::{Row, SqlitePool};
 
 use super::{corrupt, unavailable};
-use crate::domain::case::{Case, CaseId};
 use crate::storage::Result;
-use crate::storage::seal::{Sealer, open_case};
+use crate::storage::seal::Sealer;
 
 pub(super) fn millis(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-pub(super) async fn load_case(
-    readers: &SqlitePool,
-    sealer: &Sealer,
-    id: &CaseId,
-) -> Result<Option<Case>> {
-    let rows =
-        sqlx::query("SELECT sequence, body FROM case_events WHERE case_id = ? ORDER BY sequence")
-            .bind(id.as_str())
-            .fetch_all(readers)
-            .await
-            .map_err(|e| unavailable(&e))?;
-    open_case(
-        sealer,
-        id,
-        rows.iter()
-            .map(|row| (row.get::<i64, _>("sequence"), row.get::<&[u8], _>("body"))),
-    )
 }
 
 /// Seals the bodies that a version before sealing stored as plain text.

@@ -3,10 +3,9 @@
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use super::cases::{load_case, millis};
+use super::cases::millis;
 use super::{corrupt, unavailable};
-use crate::domain::case::{Case, CaseId};
-use crate::storage::seal::Sealer;
+use crate::domain::case::CaseId;
 use crate::storage::{CaseFilter, Cutoffs, Result};
 
 /// `(kind = ? AND starts_at <= ?) OR ...`: a deadline is due when it
@@ -65,11 +64,11 @@ pub(super) async fn count_overdue(readers: &SqlitePool, cutoffs: &Cutoffs) -> Re
     u64::try_from(count).map_err(|e| corrupt(&e))
 }
 
-pub(super) async fn list_cases(
+/// The ids of a page of cases, in id order; the reader threads load them.
+pub(super) async fn list_case_ids(
     readers: &SqlitePool,
-    sealer: &Sealer,
     filter: &CaseFilter,
-) -> Result<Vec<Case>> {
+) -> Result<Vec<CaseId>> {
     let prefix = format!("{}%", filter.jurisdiction.prefix());
     let mut query = QueryBuilder::new("SELECT c.id FROM cases c WHERE (c.executing_region LIKE ");
     query
@@ -111,11 +110,5 @@ pub(super) async fn list_cases(
         .fetch_all(readers)
         .await
         .map_err(|e| unavailable(&e))?;
-    let mut cases = Vec::with_capacity(rows.len());
-    for id in case_ids(rows)? {
-        if let Some(case) = load_case(readers, sealer, &id).await? {
-            cases.push(case);
-        }
-    }
-    Ok(cases)
+    case_ids(rows)
 }

@@ -35,6 +35,10 @@ use crate::domain::submission::SubmissionOutcome;
 use reader::Readers;
 use writer::{Access, Done, Work, Writer};
 
+/// Reads at once: SQLite readers in WAL mode do not block one another, and
+/// a read of pages not yet cached waits on the disk.
+const READ_THREADS: usize = 4;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone, Debug)]
@@ -89,7 +93,7 @@ impl SqliteStorage {
         Ok(Self {
             writes: Writer::start(path, Access::ReadWrite).await?,
             writer,
-            reads: Readers::start(path)?,
+            reads: Readers::start(path, READ_THREADS)?,
             readers,
             sealer: None,
         })
@@ -123,11 +127,7 @@ impl SqliteStorage {
         Ok(self)
     }
 
-    fn sealer(&self) -> Result<&Sealer> {
-        self.sealer.as_deref().ok_or_else(no_key)
-    }
-
-    /// The sealer, for a write that the writer task applies later.
+    /// The sealer, for a job that the writer or a reader thread runs.
     fn shared_sealer(&self) -> Result<Arc<Sealer>> {
         self.sealer.clone().ok_or_else(no_key)
     }
@@ -299,7 +299,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
-        lists::list_cases(&self.readers, self.sealer()?, filter).await
+        let ids = lists::list_case_ids(&self.readers, filter).await?;
+        let sealer = self.shared_sealer()?;
+        self.reads
+            .read(move |db| read_sql::cases(db, &sealer, &ids))
+            .await
     }
 
     async fn inbox_after(

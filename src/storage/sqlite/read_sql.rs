@@ -103,6 +103,15 @@ pub(super) fn case_by_decision(
     }
 }
 
+/// The cases with `ids` that have events, in the order of `ids`.
+pub(super) fn cases(db: &Connection, sealer: &Sealer, ids: &[CaseId]) -> Result<Vec<Case>> {
+    let mut cases = Vec::with_capacity(ids.len());
+    for id in ids {
+        cases.extend(case(db, sealer, id)?);
+    }
+    Ok(cases)
+}
+
 pub(super) fn cases_of_person(
     db: &Connection,
     sealer: &Sealer,
@@ -113,11 +122,7 @@ pub(super) fn cases_of_person(
         "SELECT id FROM cases WHERE person_key = ? ORDER BY opened_at DESC, id DESC",
         key.as_slice(),
     )?;
-    let mut cases = Vec::with_capacity(ids.len());
-    for id in &ids {
-        cases.extend(case(db, sealer, id)?);
-    }
-    Ok(cases)
+    cases(db, sealer, &ids)
 }
 
 pub(super) fn inbox_after(

@@ -21,10 +21,6 @@ use tokio::sync::oneshot;
 use super::unavailable;
 use crate::storage::{Result, StorageError};
 
-/// Reads at once: SQLite readers in WAL mode do not block one another, and
-/// a read of pages not yet cached waits on the disk.
-const THREADS: usize = 4;
-
 type Job = Box<dyn FnOnce(&Connection) + Send>;
 
 /// The way to the reader threads; cheap to clone. The threads end when
@@ -35,17 +31,17 @@ pub(super) struct Readers {
 }
 
 impl Readers {
-    /// Opens [`THREADS`] read-only connections to `path` (which exists and
+    /// Opens `threads` read-only connections to `path` (which exists and
     /// is migrated), each on a thread of its own.
     ///
     /// # Errors
     /// `Unavailable` when a connection cannot be opened or a thread started.
-    pub(super) fn start(path: &Path) -> Result<Self> {
+    pub(super) fn start(path: &Path, threads: usize) -> Result<Self> {
         let (jobs, queue) = channel::<Job>();
         // The threads take jobs from one queue, so a slow read holds up
         // only its own thread.
         let queue = Arc::new(Mutex::new(queue));
-        for n in 0..THREADS {
+        for n in 0..threads.max(1) {
             let db = connect(path).map_err(|e| unavailable(&e))?;
             let queue = Arc::clone(&queue);
             std::thread::Builder::new()
