@@ -5,6 +5,7 @@
 //! is for production scale. [`open`] picks one by the `database` setting.
 
 mod backend;
+mod messages;
 mod postgres;
 mod seal;
 mod sqlite;

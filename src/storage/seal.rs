@@ -140,18 +140,27 @@ pub(crate) fn open_case<'a>(
     id: &CaseId,
     events: impl IntoIterator<Item = (i64, &'a [u8])>,
 ) -> Result<Option<Case>, StorageError> {
-    let history = events
-        .into_iter()
-        .map(|(sequence, body)| {
-            open_json::<RecordedEvent>(sealer, &event_address(id, sequence), body)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let history = open_history(sealer, id, events)?;
     if history.is_empty() {
         return Ok(None);
     }
     Case::from_history(id.clone(), history)
         .map(Some)
         .map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// The sealed events `(sequence, body)` of case `id`, opened.
+pub(crate) fn open_history<'a>(
+    sealer: &Sealer,
+    id: &CaseId,
+    events: impl IntoIterator<Item = (i64, &'a [u8])>,
+) -> Result<Vec<RecordedEvent>, StorageError> {
+    events
+        .into_iter()
+        .map(|(sequence, body)| {
+            open_json::<RecordedEvent>(sealer, &event_address(id, sequence), body)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,13 +3,17 @@
 
 use std::sync::Arc;
 
-use handover_gateway::storage::InboxState;
+use handover_gateway::domain::case::CaseEvent;
+use handover_gateway::domain::routing::RecipientRole;
+use handover_gateway::storage::{InboxState, StorageError};
 
-use crate::support::{Db, discharged, id, person, write};
+use crate::support::{Db, discharged, id, next, person, write};
 
 conformance!(
     inbox_positions_count_up_and_acknowledgements_never_go_back,
     concurrent_writers_to_shared_recipients_leave_no_gap,
+    a_notice_reads_back_with_the_case_as_it_stood_after_its_event,
+    a_message_copied_by_an_older_version_reads_back_beside_references,
 );
 
 async fn inbox_positions_count_up_and_acknowledgements_never_go_back(db: Db) {
@@ -42,8 +46,8 @@ async fn inbox_positions_count_up_and_acknowledgements_never_go_back(db: Db) {
     let all = storage.inbox_after(&project, 0, 100).await.unwrap();
     let positions: Vec<_> = all.iter().map(|m| m.position).collect();
     assert_eq!(positions, [1, 2, 3, 4]);
-    assert_eq!(all[0].notice.case, cases[0]);
-    assert_eq!(all[3].notice.case, cases[2]);
+    assert_eq!(all[0].notice.case, cases[0].summary());
+    assert_eq!(all[3].notice.case, cases[2].summary());
     let page: Vec<_> = storage
         .inbox_after(&project, 1, 2)
         .await
@@ -122,5 +126,85 @@ async fn concurrent_writers_to_shared_recipients_leave_no_gap(db: Db) {
         assert_eq!(cases.len(), 24, "one message per case for {recipient}");
         assert_eq!(storage.inbox_state(&id(recipient)).await.unwrap().head, 24);
     }
+    storage.close().await;
+}
+
+/// Messages refer to their case's events: a later change to the case does
+/// not change what an earlier notice said.
+async fn a_notice_reads_back_with_the_case_as_it_stood_after_its_event(db: Db) {
+    let storage = db.open().await;
+    let project = id("yingze-project");
+    let case = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    storage
+        .write_case(write(&case, 0, "r-1", &["yingze-project"]))
+        .await
+        .unwrap();
+    let picked_up = next(&case, "yingze-project", CaseEvent::PickedUp);
+    storage
+        .write_case(write(&picked_up, 1, "r-2", &["yingze-project"]))
+        .await
+        .unwrap();
+
+    let messages = storage.inbox_after(&project, 0, 10).await.unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].notice.event, case.history[0]);
+    assert_eq!(messages[0].notice.case, case.summary());
+    assert_eq!(messages[1].notice.event, picked_up.history[1]);
+    assert_eq!(messages[1].notice.case, picked_up.summary());
+    assert_ne!(messages[0].notice.case.state, messages[1].notice.case.state);
+
+    let other = discharged("D-3", "140106", person(3, "140106"), Some("yingze-project"));
+    let mut stray = write(&other, 0, "r-3", &["yingze-project"]);
+    stray.notices[0].1.event.sequence = 7;
+    assert!(
+        matches!(
+            storage.write_case(stray).await,
+            Err(StorageError::Corrupt(_))
+        ),
+        "a notice of an event the case does not hold is refused"
+    );
+    assert_eq!(
+        storage.case(&other.id).await.unwrap(),
+        None,
+        "and nothing of it is written"
+    );
+    storage.close().await;
+}
+
+async fn a_message_copied_by_an_older_version_reads_back_beside_references(db: Db) {
+    let storage = db.open().await;
+    let project = id("yingze-project");
+    let case = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    let written = write(&case, 0, "r-1", &["yingze-project"]);
+    let notice = written.notices[0].1.clone();
+    storage.write_case(written).await.unwrap();
+    storage.close().await;
+
+    let mut copied = notice.clone();
+    copied.role = RecipientRole::HostProject;
+    db.store_copied_message("yingze-project", 2, &copied).await;
+
+    let storage = db.open().await;
+    let messages = storage.inbox_after(&project, 0, 10).await.unwrap();
+    let notices: Vec<_> = messages.iter().map(|m| (m.position, &m.notice)).collect();
+    assert_eq!(notices, [(1, &notice), (2, &copied)]);
+    let other = id("xiaodian-project");
+    let newer = discharged(
+        "D-2",
+        "140106",
+        person(2, "140106"),
+        Some("xiaodian-project"),
+    );
+    storage
+        .write_case(write(&newer, 0, "r-2", &["yingze-project"]))
+        .await
+        .unwrap();
+    let third = storage.inbox_after(&project, 2, 10).await.unwrap();
+    assert_eq!(third.len(), 1);
+    assert_eq!(
+        (third[0].position, &third[0].notice.case),
+        (3, &newer.summary())
+    );
+    assert!(storage.inbox_after(&other, 0, 10).await.unwrap().is_empty());
     storage.close().await;
 }

@@ -192,7 +192,8 @@ impl Db {
 
     /// Every stored event and inbox body, read past the storage interface.
     pub async fn raw_bodies(&self) -> Vec<Vec<u8>> {
-        const SQL: &str = "SELECT body FROM case_events UNION ALL SELECT body FROM inbox_messages";
+        const SQL: &str = "SELECT body FROM case_events
+            UNION ALL SELECT body FROM inbox_messages WHERE body IS NOT NULL";
         match self.kind {
             Kind::Sqlite => {
                 let url = format!("sqlite://{}?mode=ro", self.setting.display());
@@ -209,6 +210,66 @@ impl Db {
                     .fetch_all(&mut connection)
                     .await
                     .unwrap()
+            }
+        }
+    }
+}
+
+impl Db {
+    /// Stores an inbox message the way versions before messages by
+    /// reference did: the whole notice, sealed with [`KEY`] for its
+    /// address, and the recipient's head moved to it.
+    pub async fn store_copied_message(&self, agency: &str, position: i64, notice: &Notice) {
+        let address = format!("inbox_messages/{agency}/{position}");
+        let body = Sealer::new(KEY)
+            .seal(&address, &serde_json::to_vec(notice).unwrap())
+            .unwrap();
+        let case = notice.case.id.as_str();
+        let at = RELEASED.unix_timestamp() * 1000;
+        match self.kind {
+            Kind::Sqlite => {
+                let url = format!("sqlite://{}", self.setting.display());
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(
+                    "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(agency)
+                .bind(position)
+                .bind(case)
+                .bind(at)
+                .bind(body)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+                sqlx::query("UPDATE inboxes SET head = ? WHERE agency_id = ?")
+                    .bind(position)
+                    .bind(agency)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            Kind::Postgres => {
+                let url = self.setting.to_str().unwrap();
+                let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(
+                    "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(agency)
+                .bind(position)
+                .bind(case)
+                .bind(at)
+                .bind(body)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+                sqlx::query("UPDATE inboxes SET head = $1 WHERE agency_id = $2")
+                    .bind(position)
+                    .bind(agency)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -302,7 +363,7 @@ pub fn write(
             let notice = Notice {
                 role: RecipientRole::ResponsibleProject,
                 event: event.clone(),
-                case: case.clone(),
+                case: case.summary(),
             };
             (id(recipient), notice)
         })

@@ -9,7 +9,8 @@ use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::Notice;
 use crate::domain::submission::{Delivery, SubmissionOutcome};
-use crate::storage::seal::{Sealer, event_address, message_address, open_case, seal_json};
+use crate::storage::messages::reference;
+use crate::storage::seal::{Sealer, event_address, open_case, seal_json};
 use crate::storage::{CaseWrite, Conflict, Result, StorageError, StoredAnswer};
 
 pub(super) async fn answer(
@@ -95,7 +96,7 @@ pub(super) async fn write_case(
         .await
         .map_err(failed)?;
     }
-    outcome.deliveries = deliver(&mut tx, sealer, &case.id, &notices, outcome.accepted_at).await?;
+    outcome.deliveries = deliver(&mut tx, &case, &notices, outcome.accepted_at).await?;
     sqlx::query(
         "INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at)
          VALUES ($1, $2, $3, $4, $5)",
@@ -179,15 +180,15 @@ async fn write_row(
     }
 }
 
-/// Places the notices in their recipients' inboxes. Each recipient's head
+/// Places the notices in their recipients' inboxes, each as a reference
+/// to its event (see [`crate::storage::messages`]). Each recipient's head
 /// moves once, by its number of notices, and the heads are taken in
 /// recipient order, so two writers sharing recipients wait for each other
 /// instead of deadlocking; the row lock keeps positions gapless and in
 /// commit order.
 async fn deliver(
     tx: &mut Transaction<'_, Postgres>,
-    sealer: &Sealer,
-    case: &CaseId,
+    case: &Case,
     notices: &[(AgencyId, Notice)],
     accepted_at: time::OffsetDateTime,
 ) -> Result<Vec<Delivery>> {
@@ -218,19 +219,17 @@ async fn deliver(
             .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
         let position = *slot;
         *slot += 1;
+        let (sequence, role) = reference(case, notice)?;
         sqlx::query(
-            "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, sequence, role)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(agency.as_str())
         .bind(position)
-        .bind(case.as_str())
+        .bind(case.id.as_str())
         .bind(millis(accepted_at))
-        .bind(seal_json(
-            sealer,
-            &message_address(agency, position),
-            notice,
-        )?)
+        .bind(sequence)
+        .bind(role)
         .execute(&mut **tx)
         .await
         .map_err(failed)?;

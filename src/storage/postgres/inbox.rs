@@ -1,11 +1,15 @@
 //! Per-recipient inboxes: gapless positions, acknowledged in order.
 
+use std::collections::{BTreeSet, HashMap};
+
 use sqlx::{PgPool, Row};
 
 use super::{corrupt, to_i64, unavailable};
 use crate::domain::agency::AgencyId;
+use crate::domain::case::{CaseId, RecordedEvent};
 use crate::domain::notice::InboxMessage;
-use crate::storage::seal::{Sealer, message_address, open_json};
+use crate::storage::messages::{StoredMessage, open_messages, referenced_cases};
+use crate::storage::seal::{Sealer, open_history};
 use crate::storage::{InboxState, Result};
 
 pub(super) async fn after(
@@ -16,7 +20,7 @@ pub(super) async fn after(
     limit: u32,
 ) -> Result<Vec<InboxMessage>> {
     let rows = sqlx::query(
-        "SELECT position, created_at, body FROM inbox_messages
+        "SELECT position, created_at, case_id, sequence, role, body FROM inbox_messages
          WHERE agency_id = $1 AND position > $2 ORDER BY position LIMIT $3",
     )
     .bind(agency.as_str())
@@ -25,19 +29,54 @@ pub(super) async fn after(
     .fetch_all(pool)
     .await
     .map_err(|e| unavailable(&e))?;
-    rows.iter()
+    let messages = rows
+        .iter()
         .map(|row| {
-            let position: i64 = row.try_get("position").map_err(|e| corrupt(&e))?;
-            let created_at: i64 = row.try_get("created_at").map_err(|e| corrupt(&e))?;
-            let body: &[u8] = row.try_get("body").map_err(|e| corrupt(&e))?;
-            Ok(InboxMessage {
-                position: u64::try_from(position).map_err(|e| corrupt(&e))?,
-                created_at: time::OffsetDateTime::from_unix_timestamp_nanos(
-                    i128::from(created_at) * 1_000_000,
-                )
-                .map_err(|e| corrupt(&e))?,
-                notice: open_json(sealer, &message_address(agency, position), body)?,
-            })
+            StoredMessage::from_columns(
+                row.try_get("position").map_err(|e| corrupt(&e))?,
+                row.try_get("created_at").map_err(|e| corrupt(&e))?,
+                row.try_get("case_id").map_err(|e| corrupt(&e))?,
+                row.try_get("sequence").map_err(|e| corrupt(&e))?,
+                row.try_get("role").map_err(|e| corrupt(&e))?,
+                row.try_get("body").map_err(|e| corrupt(&e))?,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let histories = histories(pool, sealer, referenced_cases(&messages)).await?;
+    open_messages(sealer, agency, messages, &histories)
+}
+
+/// The events of `cases`, opened, in one query.
+async fn histories(
+    pool: &PgPool,
+    sealer: &Sealer,
+    cases: BTreeSet<CaseId>,
+) -> Result<HashMap<CaseId, Vec<RecordedEvent>>> {
+    if cases.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<&str> = cases.iter().map(CaseId::as_str).collect();
+    let rows = sqlx::query(
+        "SELECT case_id, sequence, body FROM case_events
+         WHERE case_id = ANY($1) ORDER BY case_id, sequence",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    let mut sealed: HashMap<&str, Vec<(i64, &[u8])>> = HashMap::new();
+    for row in &rows {
+        let case: &str = row.try_get("case_id").map_err(|e| corrupt(&e))?;
+        let sequence: i64 = row.try_get("sequence").map_err(|e| corrupt(&e))?;
+        let body: &[u8] = row.try_get("body").map_err(|e| corrupt(&e))?;
+        sealed.entry(case).or_default().push((sequence, body));
+    }
+    cases
+        .into_iter()
+        .map(|id| {
+            let events = sealed.remove(id.as_str()).unwrap_or_default();
+            let history = open_history(sealer, &id, events)?;
+            Ok((id, history))
         })
         .collect()
 }

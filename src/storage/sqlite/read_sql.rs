@@ -2,6 +2,8 @@
 //! own `rusqlite` connections. They read exactly what the sqlx versions
 //! did; each statement is prepared once per connection.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{corrupt, unavailable};
@@ -9,7 +11,8 @@ use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
-use crate::storage::seal::{Sealer, message_address, open_case, open_json};
+use crate::storage::messages::{StoredMessage, open_messages, referenced_cases};
+use crate::storage::seal::{Sealer, open_case, open_history};
 use crate::storage::{InboxState, PersonKey, Result, StoredAnswer};
 
 fn failed(error: rusqlite::Error) -> crate::storage::StorageError {
@@ -54,18 +57,23 @@ pub(super) fn answer(
     }))
 }
 
-pub(super) fn case(db: &Connection, sealer: &Sealer, id: &CaseId) -> Result<Option<Case>> {
+/// The sealed events `(sequence, body)` of case `id`, in order.
+fn case_events(db: &Connection, id: &CaseId) -> Result<Vec<(i64, Vec<u8>)>> {
     let mut select = db
         .prepare_cached(
             "SELECT sequence, body FROM case_events WHERE case_id = ? ORDER BY sequence",
         )
         .map_err(failed)?;
-    let events = select
+    select
         .query_map([id.as_str()], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
         })
         .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-        .map_err(failed)?;
+        .map_err(failed)
+}
+
+pub(super) fn case(db: &Connection, sealer: &Sealer, id: &CaseId) -> Result<Option<Case>> {
+    let events = case_events(db, id)?;
     open_case(
         sealer,
         id,
@@ -134,7 +142,7 @@ pub(super) fn inbox_after(
 ) -> Result<Vec<InboxMessage>> {
     let mut select = db
         .prepare_cached(
-            "SELECT position, created_at, body FROM inbox_messages
+            "SELECT position, created_at, case_id, sequence, role, body FROM inbox_messages
              WHERE agency_id = ? AND position > ? ORDER BY position LIMIT ?",
         )
         .map_err(failed)?;
@@ -143,23 +151,34 @@ pub(super) fn inbox_after(
         .map_err(failed)?;
     let mut messages = Vec::new();
     while let Some(row) = rows.next().map_err(failed)? {
-        let (stored_position, created_at): (i64, i64) =
-            (row.get(0).map_err(failed)?, row.get(1).map_err(failed)?);
-        let body = row
-            .get_ref(2)
-            .map_err(failed)?
-            .as_blob()
-            .map_err(|e| corrupt(&e))?;
-        messages.push(InboxMessage {
-            position: u64::try_from(stored_position).map_err(|e| corrupt(&e))?,
-            created_at: time::OffsetDateTime::from_unix_timestamp_nanos(
-                i128::from(created_at) * 1_000_000,
-            )
-            .map_err(|e| corrupt(&e))?,
-            notice: open_json(sealer, &message_address(agency, stored_position), body)?,
-        });
+        messages.push(StoredMessage::from_columns(
+            row.get(0).map_err(failed)?,
+            row.get(1).map_err(failed)?,
+            row.get_ref(2)
+                .map_err(failed)?
+                .as_str()
+                .map_err(|e| corrupt(&e))?,
+            row.get(3).map_err(failed)?,
+            row.get_ref(4)
+                .map_err(failed)?
+                .as_str_or_null()
+                .map_err(|e| corrupt(&e))?,
+            row.get(5).map_err(failed)?,
+        )?);
     }
-    Ok(messages)
+    let mut histories = HashMap::new();
+    for id in referenced_cases(&messages) {
+        let events = case_events(db, &id)?;
+        let history = open_history(
+            sealer,
+            &id,
+            events
+                .iter()
+                .map(|(sequence, body)| (*sequence, body.as_slice())),
+        )?;
+        histories.insert(id, history);
+    }
+    open_messages(sealer, agency, messages, &histories)
 }
 
 pub(super) fn inbox_state(db: &Connection, agency: &AgencyId) -> Result<InboxState> {

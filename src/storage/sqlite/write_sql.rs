@@ -15,10 +15,11 @@ use super::cases::millis;
 use super::{corrupt, now_millis, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain};
-use crate::domain::case::CaseId;
+use crate::domain::case::Case;
 use crate::domain::notice::Notice;
 use crate::domain::submission::{Delivery, SubmissionOutcome};
-use crate::storage::seal::{Sealer, event_address, message_address, seal_json};
+use crate::storage::messages::reference;
+use crate::storage::seal::{Sealer, event_address, seal_json};
 use crate::storage::{CaseWrite, Conflict, InboxState, Result, StorageError};
 
 /// Database errors that mean "someone else wrote first" become conflicts;
@@ -163,7 +164,7 @@ pub(super) fn write_case(
                 .map_err(failed)?;
         }
     }
-    outcome.deliveries = deliver(db, sealer, &case.id, &notices, outcome.accepted_at)?;
+    outcome.deliveries = deliver(db, &case, &notices, outcome.accepted_at)?;
     let answer = serde_json::to_string(&outcome).map_err(|e| corrupt(&e))?;
     db.prepare_cached(
         "INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at) VALUES (?, ?, ?, ?, ?)",
@@ -184,13 +185,13 @@ pub(super) fn write_case(
     Ok(outcome)
 }
 
-/// Places the notices in their recipients' inboxes: each recipient's head
+/// Places the notices in their recipients' inboxes, each as a reference
+/// to its event (see [`crate::storage::messages`]): each recipient's head
 /// moves once, by its number of notices, and the positions it passed are
 /// filled in notice order, so they stay gapless.
 fn deliver(
     db: &Connection,
-    sealer: &Sealer,
-    case: &CaseId,
+    case: &Case,
     notices: &[(AgencyId, Notice)],
     accepted_at: time::OffsetDateTime,
 ) -> Result<Vec<Delivery>> {
@@ -220,7 +221,8 @@ fn deliver(
     }
     let mut insert = db
         .prepare_cached(
-            "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, sequence, role)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .map_err(failed)?;
     let mut deliveries = Vec::with_capacity(notices.len());
@@ -230,14 +232,15 @@ fn deliver(
             .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
         let position = *slot;
         *slot += 1;
-        let body = seal_json(sealer, &message_address(agency, position), notice)?;
+        let (sequence, role) = reference(case, notice)?;
         insert
             .execute(params![
                 agency.as_str(),
                 position,
-                case.as_str(),
+                case.id.as_str(),
                 millis(accepted_at),
-                body
+                sequence,
+                role,
             ])
             .map_err(failed)?;
         deliveries.push(Delivery {
