@@ -181,65 +181,91 @@ async fn write_row(
 }
 
 /// Places the notices in their recipients' inboxes, each as a reference
-/// to its event (see [`crate::storage::messages`]). Each recipient's head
-/// moves once, by its number of notices, and the heads are taken in
-/// recipient order, so two writers sharing recipients wait for each other
-/// instead of deadlocking; the row lock keeps positions gapless and in
-/// commit order.
+/// to its event (see [`crate::storage::messages`]), in one statement.
+///
+/// Each recipient's head moves once, by its number of notices, and the
+/// row lock it takes keeps positions gapless and in commit order until
+/// the commit. Every discharge goes to its city's oversight office, so a
+/// few heads are shared by most writers: their locks are taken this late
+/// in the transaction, and in one round trip, so that writers queue on
+/// them for as short a time as possible. The heads are locked in agency
+/// order (`ORDER BY` in the insert), so two writers sharing recipients
+/// wait for each other instead of deadlocking. The wake-up hint of each
+/// head goes out on commit (see [`super::notify`]).
 async fn deliver(
     tx: &mut Transaction<'_, Postgres>,
     case: &Case,
     notices: &[(AgencyId, Notice)],
     accepted_at: time::OffsetDateTime,
 ) -> Result<Vec<Delivery>> {
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for (agency, _) in notices {
-        *counts.entry(agency.as_str()).or_default() += 1;
+    if notices.is_empty() {
+        return Ok(Vec::new());
     }
-    // The next free position of each recipient.
-    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
-    for (agency, count) in counts {
-        let head: i64 = sqlx::query_scalar(
-            "INSERT INTO inboxes (agency_id, head) VALUES ($1, $2)
-             ON CONFLICT (agency_id) DO UPDATE SET head = inboxes.head + excluded.head
-             RETURNING head",
-        )
-        .bind(agency)
-        .bind(count)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(failed)?;
-        super::notify::inbox_moved(tx, agency, head).await?;
-        next.insert(agency, head - count + 1);
-    }
-    let mut deliveries = Vec::with_capacity(notices.len());
+    // Per message: its recipient, its place among that recipient's
+    // messages of this write (from 1), and its reference.
+    let mut ordinals: BTreeMap<&str, i64> = BTreeMap::new();
+    let (mut agencies, mut places, mut sequences, mut roles) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (agency, notice) in notices {
-        let slot = next
-            .get_mut(agency.as_str())
-            .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
-        let position = *slot;
-        *slot += 1;
+        let ordinal = ordinals.entry(agency.as_str()).or_default();
+        *ordinal += 1;
         let (sequence, role) = reference(case, notice)?;
-        sqlx::query(
-            "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, sequence, role)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(agency.as_str())
-        .bind(position)
-        .bind(case.id.as_str())
-        .bind(millis(accepted_at))
-        .bind(sequence)
-        .bind(role)
-        .execute(&mut **tx)
-        .await
-        .map_err(failed)?;
-        deliveries.push(Delivery {
-            agency: agency.clone(),
-            role: notice.role,
-            position: u64::try_from(position).map_err(|e| corrupt(&e))?,
-        });
+        agencies.push(agency.as_str());
+        places.push(*ordinal);
+        sequences.push(sequence);
+        roles.push(role);
     }
-    Ok(deliveries)
+    let rows = sqlx::query(
+        r#"WITH counts AS (
+               SELECT agency, count(*) AS n FROM UNNEST($1::text[]) AS m (agency) GROUP BY agency
+           ), heads AS (
+               INSERT INTO inboxes (agency_id, head)
+               SELECT agency, n FROM counts ORDER BY agency COLLATE "C"
+               ON CONFLICT (agency_id) DO UPDATE SET head = inboxes.head + excluded.head
+               RETURNING agency_id, head
+           ), messages AS (
+               INSERT INTO inbox_messages (agency_id, position, case_id, created_at, sequence, role)
+               SELECT m.agency, h.head - c.n + m.place, $5, $6, m.sequence, m.role
+               FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[])
+                   AS m (agency, place, sequence, role)
+               JOIN heads h ON h.agency_id = m.agency
+               JOIN counts c ON c.agency = m.agency
+           )
+           SELECT agency_id, head, pg_notify($7, head || ' ' || agency_id) FROM heads"#,
+    )
+    .bind(&agencies)
+    .bind(&places)
+    .bind(&sequences)
+    .bind(&roles)
+    .bind(case.id.as_str())
+    .bind(millis(accepted_at))
+    .bind(super::notify::CHANNEL)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(failed)?;
+    let heads = rows
+        .iter()
+        .map(|row| {
+            let agency: &str = row.try_get("agency_id").map_err(|e| corrupt(&e))?;
+            let head: i64 = row.try_get("head").map_err(|e| corrupt(&e))?;
+            Ok((agency, head))
+        })
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    notices
+        .iter()
+        .zip(&places)
+        .map(|((agency, notice), place)| {
+            let head = heads
+                .get(agency.as_str())
+                .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
+            let count = ordinals.get(agency.as_str()).copied().unwrap_or(0);
+            Ok(Delivery {
+                agency: agency.clone(),
+                role: notice.role,
+                position: u64::try_from(head - count + place).map_err(|e| corrupt(&e))?,
+            })
+        })
+        .collect()
 }
 
 pub(super) async fn load_case(pool: &PgPool, sealer: &Sealer, id: &CaseId) -> Result<Option<Case>> {

@@ -5,34 +5,20 @@
 
 use std::time::Duration;
 
+use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::mpsc;
 
-use super::failed;
 use crate::domain::agency::AgencyId;
-use crate::storage::{InboxChange, Result};
+use crate::storage::InboxChange;
 
-const CHANNEL: &str = "handover_inbox";
+/// The channel of the hints. A write sends `"{head} {agency}"` on it for
+/// each inbox it grows (`pg_notify` in the delivering statement, see
+/// `cases::deliver`).
+pub(super) const CHANNEL: &str = "handover_inbox";
 
 /// How long to wait before listening again after the database refused.
 const RETRY: Duration = Duration::from_secs(1);
-
-/// Queues the hint that `agency`'s head reached `head`, for delivery at
-/// commit.
-pub(super) async fn inbox_moved(
-    tx: &mut Transaction<'_, Postgres>,
-    agency: &str,
-    head: i64,
-) -> Result<()> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(format!("{head} {agency}"))
-        .execute(&mut **tx)
-        .await
-        .map_err(failed)?;
-    Ok(())
-}
 
 /// Forwards every hint to `changes` until it closes, listening again
 /// whenever the connection drops; each time it may have missed hints, it
@@ -95,7 +81,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_what_inbox_moved_sends() {
+    fn parses_what_a_write_sends() {
         assert_eq!(
             parse("42 yingze-project"),
             Some(InboxChange::Moved(
