@@ -1,6 +1,8 @@
 //! Personal data at rest: every stored body that can name a person (case
-//! events, inbox messages) is sealed with AES-256-GCM under a key derived
-//! from the master key, which lives outside the database. A copy of the
+//! events, and inbox messages of versions that copied notices; newer
+//! messages refer to the events, see [`super::messages`]) is sealed with
+//! AES-256-GCM under a key derived from the master key, which lives
+//! outside the database. A copy of the
 //! database file alone tells nobody who is on file; lookups go through the
 //! keyed hash of the identity number instead.
 //!
