@@ -126,6 +126,7 @@ pub(crate) fn open_messages(
     messages: Vec<StoredMessage>,
     histories: &HashMap<CaseId, Vec<RecordedEvent>>,
 ) -> Result<Vec<InboxMessage>> {
+    let snapshots = snapshots(&messages, histories)?;
     messages
         .into_iter()
         .map(|message| {
@@ -138,10 +139,14 @@ pub(crate) fn open_messages(
                     sequence,
                     role,
                 } => {
-                    let history = histories
-                        .get(&case)
-                        .ok_or_else(|| corrupt(format_args!("no events of case {case}")))?;
-                    notice_at(&case, history, sequence, role)?
+                    let (event, case) = snapshots.get(&(case, sequence)).ok_or_else(|| {
+                        corrupt(format_args!("an inbox message of a missing case event"))
+                    })?;
+                    Notice {
+                        role,
+                        event: event.clone(),
+                        case: case.clone(),
+                    }
                 }
             };
             Ok(InboxMessage {
@@ -156,23 +161,41 @@ pub(crate) fn open_messages(
         .collect()
 }
 
-/// The notice of event `sequence` of a case whose events are `history`:
-/// the event, and the case as it stood right after it, as the write that
-/// recorded the event planned it.
-fn notice_at(
-    id: &CaseId,
-    history: &[RecordedEvent],
-    sequence: u32,
-    role: RecipientRole,
-) -> Result<Notice> {
-    let upto = history
-        .iter()
-        .position(|event| event.sequence == sequence)
-        .ok_or_else(|| corrupt(format_args!("case {id} has no event {sequence}")))?;
-    let case = Case::from_history(id.clone(), history[..=upto].to_vec()).map_err(corrupt)?;
-    Ok(Notice {
-        role,
-        event: history[upto].clone(),
-        case: case.summary(),
-    })
+/// Each event the references of `messages` name, with the case (without
+/// its history) as it stood right after it, as the write that recorded
+/// the event planned it: one pass over each case's history, however many
+/// of its events a page of messages names.
+fn snapshots(
+    messages: &[StoredMessage],
+    histories: &HashMap<CaseId, Vec<RecordedEvent>>,
+) -> Result<HashMap<(CaseId, u32), (RecordedEvent, Case)>> {
+    let mut wanted: HashMap<&CaseId, BTreeSet<u32>> = HashMap::new();
+    for message in messages {
+        if let StoredNotice::Reference { case, sequence, .. } = &message.notice {
+            wanted.entry(case).or_default().insert(*sequence);
+        }
+    }
+    let mut snapshots = HashMap::new();
+    for (id, sequences) in wanted {
+        let history = histories
+            .get(id)
+            .ok_or_else(|| corrupt(format_args!("no events of case {id}")))?;
+        let last = sequences.last().copied().unwrap_or(0);
+        let mut case: Option<Case> = None;
+        for event in history.iter().take_while(|event| event.sequence <= last) {
+            let after = match case.take() {
+                None => Case::from_history(id.clone(), vec![event.clone()]),
+                Some(mut before) => before.apply(event.clone()).map(|()| before),
+            }
+            .map_err(corrupt)?;
+            if sequences.contains(&event.sequence) {
+                snapshots.insert(
+                    (id.clone(), event.sequence),
+                    (event.clone(), after.summary()),
+                );
+            }
+            case = Some(after);
+        }
+    }
+    Ok(snapshots)
 }
