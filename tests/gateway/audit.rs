@@ -10,6 +10,7 @@ use handover_gateway::api::pb::get_case_request::Key;
 use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
 use handover_gateway::domain::agency::{AgencyId, AgencyKind, AgencyRef};
 use handover_gateway::domain::audit::{AuditCaller, AuditEntry, Lookup};
+use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::domain::region::RegionCode;
 use handover_gateway::gateway::verify_audit;
 use handover_gateway::pki::client_tls;
@@ -128,6 +129,42 @@ async fn a_write_a_replay_and_a_conflict_are_recorded_once_each() {
             entry("ALREADY_EXISTS", "r-2", None),
         ]
     );
+}
+
+/// On SQLite a submission's entry is written in the write's own
+/// transaction: when the entry cannot be written, neither is the case,
+/// so no answer the caller never got is ever stored without its record.
+#[tokio::test]
+async fn a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
+    let app = spawn_app().await;
+    let db = rusqlite::Connection::open(app.dir.path().join("data/gateway.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER audit_log_refuses BEFORE INSERT ON audit_log
+         BEGIN SELECT RAISE(ABORT, 'the test refuses audit entries'); END;",
+    )
+    .unwrap();
+    let number = id_number("19900307", 603);
+    let request = discharge("r-1", "D-1", person(&number, "140106", None));
+    let refused = app
+        .intake("taiyuan-detox")
+        .await
+        .submit_discharge(request.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    let decision = DecisionNumber::parse("D-1").unwrap();
+    let storage = app.gateway.storage();
+    assert_eq!(storage.case_by_decision(&decision).await.unwrap(), None);
+    let detox = AgencyId::parse("taiyuan-detox").unwrap();
+    assert!(storage.answer(&detox, "r-1").await.unwrap().is_none());
+
+    db.execute_batch("DROP TRIGGER audit_log_refuses").unwrap();
+    let receipt = submit_as_detox(&app, request).await;
+    let stored = storage.case_by_decision(&decision).await.unwrap().unwrap();
+    assert_eq!(stored.id.as_str(), receipt.case_id);
+    let log = entries(&app).await;
+    assert_eq!(log.len(), 1, "only the accepted call's entry: {log:?}");
+    assert_eq!(log[0].record.outcome, "OK");
 }
 
 #[tokio::test]
