@@ -226,50 +226,46 @@ impl Db {
             .unwrap();
         let case = notice.case.id.as_str();
         let at = RELEASED.unix_timestamp() * 1000;
+        // The same two statements in each dialect.
+        macro_rules! store {
+            ($connection:expr, $insert:literal, $head:literal) => {{
+                sqlx::query($insert)
+                    .bind(agency)
+                    .bind(position)
+                    .bind(case)
+                    .bind(at)
+                    .bind(&body)
+                    .execute(&mut $connection)
+                    .await
+                    .unwrap();
+                sqlx::query($head)
+                    .bind(position)
+                    .bind(agency)
+                    .execute(&mut $connection)
+                    .await
+                    .unwrap();
+            }};
+        }
         match self.kind {
             Kind::Sqlite => {
                 let url = format!("sqlite://{}", self.setting.display());
                 let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                sqlx::query(
+                store!(
+                    connection,
                     "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body)
                      VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(agency)
-                .bind(position)
-                .bind(case)
-                .bind(at)
-                .bind(body)
-                .execute(&mut connection)
-                .await
-                .unwrap();
-                sqlx::query("UPDATE inboxes SET head = ? WHERE agency_id = ?")
-                    .bind(position)
-                    .bind(agency)
-                    .execute(&mut connection)
-                    .await
-                    .unwrap();
+                    "UPDATE inboxes SET head = ? WHERE agency_id = ?"
+                );
             }
             Kind::Postgres => {
                 let url = self.setting.to_str().unwrap();
                 let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::query(
+                store!(
+                    connection,
                     "INSERT INTO inbox_messages (agency_id, position, case_id, created_at, body)
                      VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(agency)
-                .bind(position)
-                .bind(case)
-                .bind(at)
-                .bind(body)
-                .execute(&mut connection)
-                .await
-                .unwrap();
-                sqlx::query("UPDATE inboxes SET head = $1 WHERE agency_id = $2")
-                    .bind(position)
-                    .bind(agency)
-                    .execute(&mut connection)
-                    .await
-                    .unwrap();
+                    "UPDATE inboxes SET head = $1 WHERE agency_id = $2"
+                );
             }
         }
     }
