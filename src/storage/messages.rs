@@ -199,3 +199,96 @@ fn snapshots(
     }
     Ok(snapshots)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::case::CaseEvent;
+    use crate::domain::testing::{discharged_case, id, then};
+
+    fn reference_to(case: &Case, position: i64, sequence: i64) -> StoredMessage {
+        StoredMessage::from_columns(
+            position,
+            0,
+            case.id.as_str(),
+            Some(sequence),
+            Some("responsible-project"),
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn each_reference_opens_as_the_case_stood_right_after_its_event() {
+        let opened = discharged_case("140106", "140106", Some("yingze-project"));
+        let project = id("yingze-project");
+        let picked_up = then(&opened, &project, CaseEvent::PickedUp);
+        let reported = then(&picked_up, &project, CaseEvent::Reported);
+        let messages = vec![
+            reference_to(&reported, 1, 2),
+            reference_to(&reported, 2, 1),
+            reference_to(&reported, 3, 2),
+        ];
+        assert_eq!(referenced_cases(&messages).len(), 1);
+        let histories = HashMap::from([(reported.id.clone(), reported.history.clone())]);
+        let opened_messages =
+            open_messages(&Sealer::new([7; 32]), &project, messages, &histories).unwrap();
+        let cases: Vec<_> = opened_messages.iter().map(|m| &m.notice.case).collect();
+        assert_eq!(
+            cases,
+            [
+                &picked_up.summary(),
+                &opened.summary(),
+                &picked_up.summary()
+            ]
+        );
+        assert_eq!(opened_messages[0].notice.event, reported.history[1]);
+        assert_eq!(
+            opened_messages[0].notice.role,
+            RecipientRole::ResponsibleProject
+        );
+    }
+
+    #[test]
+    fn a_reference_to_a_missing_event_or_case_is_corrupt() {
+        let case = discharged_case("140106", "140106", Some("yingze-project"));
+        let sealer = Sealer::new([7; 32]);
+        let project = id("yingze-project");
+        let histories = HashMap::from([(case.id.clone(), case.history.clone())]);
+        let beyond = vec![reference_to(&case, 1, 2)];
+        assert!(matches!(
+            open_messages(&sealer, &project, beyond, &histories),
+            Err(StorageError::Corrupt(_))
+        ));
+        let unknown = vec![reference_to(&case, 1, 1)];
+        assert!(matches!(
+            open_messages(&sealer, &project, unknown, &HashMap::new()),
+            Err(StorageError::Corrupt(_))
+        ));
+        let neither = StoredMessage::from_columns(1, 0, case.id.as_str(), None, None, None);
+        assert!(matches!(neither, Err(StorageError::Corrupt(_))));
+        let bad_role =
+            StoredMessage::from_columns(1, 0, case.id.as_str(), Some(1), Some("mayor"), None);
+        assert!(matches!(bad_role, Err(StorageError::Corrupt(_))));
+    }
+
+    #[test]
+    fn every_role_is_stored_under_a_name_that_reads_back() {
+        let case = discharged_case("140106", "140106", Some("yingze-project"));
+        let event = case.history[0].clone();
+        for role in [
+            RecipientRole::ResponsibleProject,
+            RecipientRole::HostPolice,
+            RecipientRole::UnroutableOversight,
+        ] {
+            let notice = Notice {
+                role,
+                event: event.clone(),
+                case: case.summary(),
+            };
+            let (sequence, name) = reference(&case, &notice).unwrap();
+            assert_eq!(sequence, 1);
+            assert_eq!(parse_role(&name).unwrap(), role);
+        }
+    }
+}
