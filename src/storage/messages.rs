@@ -8,6 +8,14 @@
 //! a write's disk traffic, and a sealed copy of the person's data per
 //! recipient. Messages written before this keep their sealed copy and are
 //! read as they were.
+//!
+//! The price: a notice is rebuilt by the running version's
+//! `Case::from_history` and `apply`, not by the one that planned it, so
+//! those are part of the stored format. A later change to how a case
+//! folds its events must still rebuild every stored history as it was
+//! (the domain's history tests), or an unacknowledged message would read
+//! back different or not at all. An older version cannot read references
+//! (docs/deployment.md says to stop every replica before upgrading).
 
 use std::collections::{BTreeSet, HashMap};
 
