@@ -147,9 +147,13 @@ pub(crate) fn open_messages(
                     sequence,
                     role,
                 } => {
-                    let (event, case) = snapshots.get(&(case, sequence)).ok_or_else(|| {
-                        corrupt(format_args!("an inbox message of a missing case event"))
-                    })?;
+                    let (event, case) =
+                        snapshots.get(&(case.clone(), sequence)).ok_or_else(|| {
+                            corrupt(format_args!(
+                                "an inbox message refers to event {sequence} of case {case}, \
+                                 which is not stored"
+                            ))
+                        })?;
                     Notice {
                         role,
                         event: event.clone(),

@@ -83,16 +83,23 @@ pub(super) fn case(db: &Connection, sealer: &Sealer, id: &CaseId) -> Result<Opti
     )
 }
 
-/// The ids `sql` selects with `key`, each parsed as a case id.
-fn case_ids(db: &Connection, sql: &str, key: impl rusqlite::ToSql) -> Result<Vec<CaseId>> {
+/// The cases whose ids `sql` selects with `key`, in the order it selects
+/// them.
+fn cases_where(
+    db: &Connection,
+    sealer: &Sealer,
+    sql: &str,
+    key: impl rusqlite::ToSql,
+) -> Result<Vec<Case>> {
     let mut select = db.prepare_cached(sql).map_err(failed)?;
     let ids = select
         .query_map([key], |row| row.get::<_, String>(0))
         .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-        .map_err(failed)?;
-    ids.iter()
+        .map_err(failed)?
+        .iter()
         .map(|id| CaseId::parse(id).map_err(|e| corrupt(&e)))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    cases(db, sealer, &ids)
 }
 
 pub(super) fn case_by_decision(
@@ -100,15 +107,9 @@ pub(super) fn case_by_decision(
     sealer: &Sealer,
     decision: &str,
 ) -> Result<Option<Case>> {
-    let ids = case_ids(
-        db,
-        "SELECT id FROM cases WHERE decision_number = ?",
-        decision,
-    )?;
-    match ids.first() {
-        Some(id) => case(db, sealer, id),
-        None => Ok(None),
-    }
+    // The decision number is unique: one case at most.
+    let sql = "SELECT id FROM cases WHERE decision_number = ?";
+    Ok(cases_where(db, sealer, sql, decision)?.into_iter().next())
 }
 
 /// The cases with `ids` that have events, in the order of `ids`.
@@ -125,12 +126,8 @@ pub(super) fn cases_of_person(
     sealer: &Sealer,
     key: &PersonKey,
 ) -> Result<Vec<Case>> {
-    let ids = case_ids(
-        db,
-        "SELECT id FROM cases WHERE person_key = ? ORDER BY opened_at DESC, id DESC",
-        key.as_slice(),
-    )?;
-    cases(db, sealer, &ids)
+    let sql = "SELECT id FROM cases WHERE person_key = ? ORDER BY opened_at DESC, id DESC";
+    cases_where(db, sealer, sql, key.as_slice())
 }
 
 pub(super) fn inbox_after(

@@ -57,7 +57,8 @@ const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 /// callers wait for the copy and its fsync, so it sets the tail latency:
 /// measured at 250, 500, 1,000 and 4,000 pages (BENCHMARKS.md), push
 /// latency p99 was 3.7, 4.6, 6.2 and 13.8 ms, while throughput at
-/// concurrency 64 moved within the runs' noise.
+/// concurrency 64 moved within the runs' noise; 400 lies between the two
+/// best, and measured 4.3-4.7 ms.
 const CHECKPOINT_PAGES: i64 = 400;
 
 /// The writer's page cache, in KiB (SQLite's default is 2 MiB). Each case
@@ -200,9 +201,9 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
         // burst is cut back when it starts over.
         db.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
         db.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
+        db.pragma_update(None, "cache_size", -CACHE_KIB)?;
     }
     db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-    db.pragma_update(None, "cache_size", -CACHE_KIB)?;
     // Each case write's savepoint keeps the pages it changes in a
     // sub-journal, a temporary file by default: written on every case
     // write, it was a third of the writer's time. In memory it is only
