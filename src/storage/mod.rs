@@ -33,7 +33,7 @@ pub use sqlite::SqliteStorage;
 /// at rest is planned.)
 pub type PersonKey = [u8; 32];
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     #[error("conflict: {0}")]
     Conflict(Conflict),
@@ -141,6 +141,11 @@ pub trait Storage: Send + Sync + 'static {
     /// [`StorageError::Conflict`] when the request id, the decision number or
     /// the case version was taken by another writer.
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome>;
+    /// Writes each of `writes` as [`Storage::write_case`] would, in order,
+    /// sharing commits where the backend can; one answer per write. Later
+    /// writes see earlier ones: two writes of one request id, decision
+    /// number or case version are the first's, and the second's conflict.
+    async fn write_cases(&self, writes: Vec<CaseWrite>) -> Vec<Result<SubmissionOutcome>>;
     /// Whether a write should carry its call's audit entry
     /// ([`CaseWrite::audit`]) rather than leave it to [`Storage::append_audit`].
     /// Every backend stores an entry it is given; this says which way is

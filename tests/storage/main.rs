@@ -33,6 +33,7 @@ mod app;
 
 mod audit;
 mod availability;
+mod batches;
 mod cases;
 mod failover;
 mod gateway;

@@ -39,15 +39,24 @@ pub(super) async fn append_in(
         }
         None => Chain::new(),
     };
+    let (mut sequences, mut entries, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
     for record in records {
         let sealed = chain.seal(record).map_err(|e| corrupt(&e))?;
-        sqlx::query("INSERT INTO audit_log (sequence, entry, hash) VALUES ($1, $2, $3)")
-            .bind(to_i64(sealed.sequence))
-            .bind(&sealed.entry)
-            .bind(sealed.hash.as_slice())
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        sequences.push(to_i64(sealed.sequence));
+        entries.push(sealed.entry);
+        hashes.push(sealed.hash.to_vec());
+    }
+    if !records.is_empty() {
+        sqlx::query(
+            "INSERT INTO audit_log (sequence, entry, hash)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[])",
+        )
+        .bind(&sequences)
+        .bind(&entries)
+        .bind(&hashes)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
     }
     Ok(chain)
 }

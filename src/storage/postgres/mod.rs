@@ -7,9 +7,11 @@
 
 mod audit;
 mod cases;
+mod group;
 mod inbox;
 mod lists;
 mod notify;
+mod write;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use sqlx::{PgPool, Row};
 
 use super::seal::Sealer;
 use super::{
-    CaseFilter, CaseWrite, Conflict, Cutoffs, InboxChange, InboxState, PersonKey, Result, Storage,
+    CaseFilter, CaseWrite, Cutoffs, InboxChange, InboxState, PersonKey, Result, Storage,
     StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
@@ -44,6 +46,8 @@ pub struct PostgresStorage {
     /// Seals what names a person; without it, case data cannot be read or
     /// written (the registry and the audit log can).
     sealer: Option<Arc<Sealer>>,
+    /// Case writes, committed in batches (see [`group`]).
+    group: Arc<group::Group>,
 }
 
 impl PostgresStorage {
@@ -82,7 +86,11 @@ impl PostgresStorage {
             .connect_with(options)
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(Self { pool, sealer: None })
+        Ok(Self {
+            pool,
+            sealer: None,
+            group: Arc::default(),
+        })
     }
 
     /// The same storage, sealing personal data with `sealer`. PostgreSQL
@@ -110,26 +118,6 @@ pub(super) fn unavailable(error: &dyn std::fmt::Display) -> StorageError {
 
 pub(super) fn corrupt(error: &dyn std::fmt::Display) -> StorageError {
     StorageError::Corrupt(error.to_string())
-}
-
-/// SQLSTATE classes that mean "someone else wrote first": a unique
-/// violation is the conflict the statement names; a deadlock or a
-/// serialization failure lost a race on the case, so the writer should read
-/// again. Every other error means the database cannot be trusted right now.
-pub(super) fn translate(error: sqlx::Error, on_unique: Conflict) -> StorageError {
-    if let sqlx::Error::Database(db) = &error {
-        match db.code().as_deref() {
-            Some("23505") => return StorageError::Conflict(on_unique),
-            Some("40001" | "40P01") => return StorageError::Conflict(Conflict::Version),
-            _ => {}
-        }
-    }
-    unavailable(&error)
-}
-
-/// For statements whose only expected conflict is losing a race.
-pub(super) fn failed(error: sqlx::Error) -> StorageError {
-    translate(error, Conflict::Version)
 }
 
 fn agency_from_row(row: &PgRow) -> Result<Agency> {
@@ -207,14 +195,49 @@ impl Storage for PostgresStorage {
     }
 
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {
-        cases::write_case(&self.pool, self.sealer()?, write).await
+        let prepared = write::prepare(self.sealer()?, write)?;
+        let mut answers = self.group.write(&self.pool, vec![prepared]).await;
+        answers
+            .pop()
+            .unwrap_or_else(|| Err(corrupt(&"a write went unanswered")))
     }
 
-    /// An entry in the write would hold the log's table lock, which every
-    /// replica's appends share, through each write's commit; the audit
-    /// queue takes it once for many calls instead.
+    async fn write_cases(&self, writes: Vec<CaseWrite>) -> Vec<Result<SubmissionOutcome>> {
+        let sealer = match self.sealer() {
+            Ok(sealer) => sealer,
+            Err(error) => return writes.iter().map(|_| Err(error.clone())).collect(),
+        };
+        // A write that cannot be prepared is answered at once; the others
+        // go together.
+        let mut answers: Vec<Option<Result<SubmissionOutcome>>> = Vec::new();
+        let mut prepared = Vec::new();
+        for write in writes {
+            match write::prepare(sealer, write) {
+                Ok(ready) => {
+                    prepared.push(ready);
+                    answers.push(None);
+                }
+                Err(error) => answers.push(Some(Err(error))),
+            }
+        }
+        let mut written = self.group.write(&self.pool, prepared).await.into_iter();
+        answers
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| {
+                    written
+                        .next()
+                        .unwrap_or_else(|| Err(corrupt(&"a write went unanswered")))
+                })
+            })
+            .collect()
+    }
+
+    /// A batch of writes takes the log's table lock once, at the end of its
+    /// transaction, for every entry it carries: the entries commit with
+    /// their writes, and no write is answered whose entry was lost.
     fn audits_with_writes(&self) -> bool {
-        false
+        true
     }
 
     async fn case(&self, id: &CaseId) -> Result<Option<Case>> {

@@ -256,6 +256,26 @@ impl Storage for SqliteStorage {
         }
     }
 
+    async fn write_cases(&self, writes: Vec<CaseWrite>) -> Vec<Result<SubmissionOutcome>> {
+        let sealer = match self.shared_sealer() {
+            Ok(sealer) => sealer,
+            Err(error) => return writes.iter().map(|_| Err(error.clone())).collect(),
+        };
+        let work = writes.into_iter().map(|write| Work::Case {
+            write: Box::new(write),
+            sealer: sealer.clone(),
+        });
+        self.writes
+            .submit_all(work)
+            .await
+            .into_iter()
+            .map(|done| match done? {
+                Done::Case(outcome) => Ok(outcome),
+                _ => Err(writer::mismatched()),
+            })
+            .collect()
+    }
+
     /// One writer applies everything in turn, so an entry in the write
     /// costs a few rows in a commit that is made anyway.
     fn audits_with_writes(&self) -> bool {

@@ -165,6 +165,25 @@ impl Writer {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Queues every job of `work` before waiting for any, so that they
+    /// share commits, and answers each as [`Writer::submit`] would.
+    pub(super) async fn submit_all(&self, work: impl Iterator<Item = Work>) -> Vec<Result<Done>> {
+        let mut answers = Vec::new();
+        for work in work {
+            let (reply, answer) = oneshot::channel();
+            let queued = self.jobs.send(Message::Job(Job { work, reply })).await;
+            answers.push(queued.ok().map(|()| answer));
+        }
+        let mut done = Vec::with_capacity(answers.len());
+        for answer in answers {
+            done.push(match answer {
+                Some(answer) => answer.await.unwrap_or_else(|_| Err(stopped())),
+                None => Err(stopped()),
+            });
+        }
+        done
+    }
+
     /// Commits what was queued before this call, then stops the thread
     /// and waits for it; writes queued after are refused `Unavailable`.
     pub(super) async fn close(&self) {
@@ -316,7 +335,7 @@ fn finish(applied: Vec<(oneshot::Sender<Result<Done>>, Result<Done>)>, committed
     for (reply, result) in applied {
         let answer = match (committed, result) {
             (Ok(()), result) | (Err(_), result @ Err(_)) => result,
-            (Err(error), Ok(_)) => Err(clone_error(error)),
+            (Err(error), Ok(_)) => Err(error.clone()),
         };
         // A caller that stopped waiting gets nothing; its write stands.
         let _ = reply.send(answer);
@@ -325,15 +344,7 @@ fn finish(applied: Vec<(oneshot::Sender<Result<Done>>, Result<Done>)>, committed
 
 fn refuse(batch: Vec<Job>, error: &StorageError) {
     for job in batch {
-        let _ = job.reply.send(Err(clone_error(error)));
-    }
-}
-
-fn clone_error(error: &StorageError) -> StorageError {
-    match error {
-        StorageError::Conflict(conflict) => StorageError::Conflict(*conflict),
-        StorageError::Unavailable(text) => StorageError::Unavailable(text.clone()),
-        StorageError::Corrupt(text) => StorageError::Corrupt(text.clone()),
+        let _ = job.reply.send(Err(error.clone()));
     }
 }
 

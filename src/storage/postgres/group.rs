@@ -1,0 +1,143 @@
+//! Group commit on PostgreSQL: one task takes every case write that queued
+//! while the previous batch was committing and writes them in one
+//! transaction ([`super::write`]), so concurrent submissions share one
+//! commit and one flush of the WAL instead of each paying its own. As on
+//! SQLite there is no timer: a lone write goes at once, and under load a
+//! batch is what arrived during the last commit. Nobody is answered before
+//! the commit returns.
+//!
+//! Replicas each group their own writes; the row locks on cases and inbox
+//! heads and the audit log's table lock order them across replicas as
+//! before. When the database refuses a batch (a request id another replica
+//! stored since its caller looked, a deadlock between replicas), nothing of
+//! it was written, and its writes are tried again one by one, each then
+//! answered with its own conflict.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::write::{Failure, Prepared, write_batch, write_one};
+use crate::domain::submission::SubmissionOutcome;
+use crate::storage::{Result, StorageError};
+
+/// Writes in one transaction at most: bounds how long a batch holds the
+/// shared inbox heads and how much one failed commit takes down.
+const BATCH: usize = 256;
+
+/// Calls waiting for the task at most; callers wait beyond that.
+const QUEUE: usize = 1024;
+
+struct Job {
+    write: Prepared,
+    reply: oneshot::Sender<Result<SubmissionOutcome>>,
+}
+
+/// The way to the committing task; started on the first write, so that a
+/// process that only reads never starts it. It ends with the last handle.
+#[derive(Debug, Default)]
+pub(super) struct Group {
+    jobs: OnceLock<mpsc::Sender<Vec<Job>>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").finish_non_exhaustive()
+    }
+}
+
+impl Group {
+    /// Writes `writes` (with whatever else is queued) and answers each;
+    /// they share one transaction when their request ids, cases and
+    /// decision numbers differ, and run in order one by one otherwise.
+    ///
+    /// Once queued, the writes are made even if the caller stops waiting.
+    pub(super) async fn write(
+        &self,
+        pool: &PgPool,
+        writes: Vec<Prepared>,
+    ) -> Vec<Result<SubmissionOutcome>> {
+        let sender = self.jobs.get_or_init(|| {
+            let (sender, queue) = mpsc::channel(QUEUE);
+            tokio::spawn(run(pool.clone(), queue));
+            sender
+        });
+        let (jobs, answers): (Vec<_>, Vec<_>) = writes
+            .into_iter()
+            .map(|write| {
+                let (reply, answer) = oneshot::channel();
+                (Job { write, reply }, answer)
+            })
+            .unzip();
+        if sender.send(jobs).await.is_err() {
+            return answers.iter().map(|_| Err(stopped())).collect();
+        }
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            results.push(answer.await.unwrap_or_else(|_| Err(stopped())));
+        }
+        results
+    }
+}
+
+fn stopped() -> StorageError {
+    StorageError::Unavailable("the write batch was lost".into())
+}
+
+/// Commits batches until every [`Group`] handle is gone. Each batch runs in
+/// a task of its own, so that a panic costs only that batch (its callers
+/// hear `Unavailable` from their dropped replies).
+async fn run(pool: PgPool, mut queue: mpsc::Receiver<Vec<Job>>) {
+    let mut groups = Vec::new();
+    while queue.recv_many(&mut groups, BATCH).await > 0 {
+        let batch: Vec<Job> = groups.drain(..).flatten().collect();
+        if let Err(panic) = tokio::spawn(commit(pool.clone(), batch)).await {
+            tracing::error!(%panic, "a write batch failed");
+        }
+    }
+}
+
+async fn commit(pool: PgPool, batch: Vec<Job>) {
+    if batch.len() > 1 && distinct(&batch) {
+        let writes: Vec<&Prepared> = batch.iter().map(|job| &job.write).collect();
+        match write_batch(&pool, &writes).await {
+            Ok(answers) => {
+                for (job, answer) in batch.into_iter().zip(answers) {
+                    // A caller that stopped waiting gets nothing; its write
+                    // stands.
+                    let _ = job.reply.send(answer);
+                }
+                return;
+            }
+            Err(Failure::Failed(error)) => {
+                tracing::error!(%error, size = batch.len(), "a write batch failed");
+                for job in batch {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+                return;
+            }
+            Err(Failure::Refused(error)) => {
+                tracing::debug!(%error, size = batch.len(), "a write batch was refused; writing it one by one");
+            }
+        }
+    }
+    for job in batch {
+        let answer = write_one(&pool, &job.write).await;
+        let _ = job.reply.send(answer);
+    }
+}
+
+/// Whether no two writes share a request id, a case or, for new cases, a
+/// decision number: one transaction can then hold them all. (A statement
+/// that updates one row from two of its inputs uses only one of them.)
+fn distinct(batch: &[Job]) -> bool {
+    let (mut requests, mut cases, mut decisions) = (HashSet::new(), HashSet::new(), HashSet::new());
+    batch.iter().all(|job| {
+        let (request, case, opened) = job.write.keys();
+        requests.insert(request)
+            && cases.insert(case)
+            && opened.is_none_or(|decision| decisions.insert(decision))
+    })
+}
