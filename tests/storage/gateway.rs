@@ -7,7 +7,9 @@ use std::sync::Arc;
 use handover_gateway::api::pb;
 use handover_gateway::bootstrap;
 use handover_gateway::config::Config;
+use handover_gateway::domain::agency::AgencyId;
 use handover_gateway::domain::clock::ManualClock;
+use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::server::Server;
 use handover_gateway::storage::{Backend, StorageError};
 use sqlx::{Connection, PgConnection};
@@ -204,6 +206,48 @@ async fn on_postgres_the_gateway_reaches_the_database_over_verified_tls() {
             matches!(&refused, Err(StorageError::Unavailable(why)) if why.contains("certificate")),
             "{refused:?}"
         );
+        app.stop().await;
+    })
+    .await;
+}
+
+/// On PostgreSQL too, a submission's audit entry commits in the write's
+/// own transaction: when the entry cannot be written, neither is the case
+/// nor its answer, and the caller hears `UNAVAILABLE`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
+    run(Kind::Postgres, |db| async move {
+        let app = spawn_on(&db).await;
+        db.raw_execute(
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'the test refuses audit entries'; END; $$",
+        )
+        .await
+        .unwrap();
+        let refuse = "CREATE TRIGGER audit_log_refuses BEFORE INSERT ON audit_log
+             FOR EACH ROW EXECUTE FUNCTION refuse_audit()";
+        db.raw_execute(refuse).await.unwrap();
+        let person = app::person(&app::id_number("19900307", 1), "140106", None);
+        let request = app::discharge("r-1", "D-1", person);
+
+        let refused = app
+            .intake("taiyuan-detox")
+            .await
+            .submit_discharge(request.clone())
+            .await
+            .unwrap_err();
+
+        assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+        let storage = app.gateway.storage();
+        let decision = DecisionNumber::parse("D-1").unwrap();
+        assert_eq!(storage.case_by_decision(&decision).await.unwrap(), None);
+        let detox = AgencyId::parse("taiyuan-detox").unwrap();
+        assert!(storage.answer(&detox, "r-1").await.unwrap().is_none());
+        let drop = "DROP TRIGGER audit_log_refuses ON audit_log";
+        db.raw_execute(drop).await.unwrap();
+        let receipt = app::submit_as_detox(&app, request).await;
+        let stored = storage.case_by_decision(&decision).await.unwrap().unwrap();
+        assert_eq!(stored.id.as_str(), receipt.case_id);
         app.stop().await;
     })
     .await;
