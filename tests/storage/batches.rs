@@ -14,6 +14,7 @@ conformance!(
     each_write_of_a_batch_gets_its_own_answer_or_conflict,
     a_request_id_answered_before_the_batch_refuses_only_its_write,
     two_writes_of_one_key_in_a_batch_are_the_first_and_a_conflict,
+    later_writes_of_a_batch_see_earlier_ones_of_the_same_case,
     a_batch_commits_its_audit_entries_with_its_writes,
 );
 
@@ -119,8 +120,6 @@ async fn each_write_of_a_batch_gets_its_own_answer_or_conflict(db: Db) {
             .is_none()
     );
     assert_eq!(storage.case(&opened.id).await.unwrap(), Some(reported));
-    // The project's positions follow the order of the writes, after the
-    // one message it had.
     assert_eq!(
         storage.case(&moved_on.id).await.unwrap().unwrap().version(),
         2
@@ -143,6 +142,9 @@ async fn each_write_of_a_batch_gets_its_own_answer_or_conflict(db: Db) {
     assert_eq!(inbox.last().unwrap().0, 5);
     let stored = storage.answer(&id("taiyuan-detox"), "r-4").await.unwrap();
     assert_eq!(stored.unwrap().outcome, *answers[3].as_ref().unwrap());
+    // Refused alone: the others were written together.
+    let transactions = db.transactions_of(&["r-1", "r-4", "r-5"]).await;
+    assert!(matches!(transactions, None | Some(1)), "{transactions:?}");
     storage.close().await;
 }
 
@@ -179,6 +181,9 @@ async fn a_request_id_answered_before_the_batch_refuses_only_its_write(db: Db) {
     // The stored answer is still the first one's.
     let stored = storage.answer(&id("taiyuan-detox"), "r-taken").await;
     assert_eq!(stored.unwrap().unwrap().outcome.case_id, earlier.id);
+    // PostgreSQL refused the batch as a whole and wrote it one by one.
+    let transactions = db.transactions_of(&["r-1", "r-3", "r-4"]).await;
+    assert!(matches!(transactions, None | Some(3)), "{transactions:?}");
     storage.close().await;
 }
 
@@ -215,7 +220,9 @@ async fn two_writes_of_one_key_in_a_batch_are_the_first_and_a_conflict(db: Db) {
     assert_eq!(conflict(&answers[3]), Conflict::DecisionNumber);
     assert_eq!(answers[4].as_ref().unwrap().version, 2);
     assert_eq!(conflict(&answers[5]), Conflict::Version);
-    nothing_stored_for(&*storage, &b, "r-never").await;
+    assert_eq!(storage.case(&b.id).await.unwrap(), None);
+    let first = storage.answer(&id("taiyuan-detox"), "r-1").await;
+    assert_eq!(first.unwrap().unwrap().outcome.case_id, a.id);
     nothing_stored_for(&*storage, &d, "r-4").await;
     assert_eq!(storage.case(&opened.id).await.unwrap(), Some(picked_up));
     assert_eq!(project_positions(&answers), [2, 3, 4]);
@@ -225,6 +232,42 @@ async fn two_writes_of_one_key_in_a_batch_are_the_first_and_a_conflict(db: Db) {
         .map(|(position, _)| *position)
         .collect();
     assert_eq!(positions, [1, 2, 3, 4]);
+    storage.close().await;
+}
+
+async fn later_writes_of_a_batch_see_earlier_ones_of_the_same_case(db: Db) {
+    let storage = db.open().await;
+    let (x, y) = (new_case("D-x", 1), new_case("D-y", 2));
+    let x_picked_up = next(&x, "yingze-project", CaseEvent::PickedUp);
+    let y_picked_up = next(&y, "yingze-project", CaseEvent::PickedUp);
+
+    let answers = storage
+        .write_cases(vec![
+            to_project(&x, 0, "r-1"),
+            to_project(&y, 0, "r-2"),
+            to_project(&x_picked_up, 1, "r-3"),
+            to_project(&y_picked_up, 1, "r-4"),
+        ])
+        .await;
+
+    let versions: Vec<_> = answers
+        .iter()
+        .map(|answer| answer.as_ref().unwrap().version)
+        .collect();
+    assert_eq!(versions, [1, 1, 2, 2]);
+    assert_eq!(
+        storage.case(&x.id).await.unwrap(),
+        Some(x_picked_up.clone())
+    );
+    assert_eq!(storage.case(&y.id).await.unwrap(), Some(y_picked_up));
+    // The case row kept up with its events: the next write reads version 2.
+    let x_reported = next(&x_picked_up, "yingze-project", CaseEvent::Reported);
+    let answer = storage.write_case(to_project(&x_reported, 2, "r-5")).await;
+    assert_eq!(answer.unwrap().version, 3);
+    assert_eq!(project_positions(&answers), [1, 2, 3, 4]);
+    // On PostgreSQL: two transactions, each of writes of distinct cases.
+    let transactions = db.transactions_of(&["r-1", "r-2", "r-3", "r-4"]).await;
+    assert!(matches!(transactions, None | Some(2)), "{transactions:?}");
     storage.close().await;
 }
 
@@ -283,5 +326,7 @@ async fn a_batch_commits_its_audit_entries_with_its_writes(db: Db) {
         .collect();
     let written: Vec<_> = cases.iter().map(|c| c.id.as_str().to_owned()).collect();
     assert_eq!(logged, written, "one entry per written case, in order");
+    let transactions = db.transactions_of(&["r-1", "r-2", "r-3"]).await;
+    assert!(matches!(transactions, None | Some(1)), "{transactions:?}");
     storage.close().await;
 }

@@ -216,6 +216,23 @@ impl Db {
 }
 
 impl Db {
+    /// In how many transactions the answers to `requests` were stored, on
+    /// PostgreSQL (`xmin`); `None` on SQLite, which does not say.
+    pub async fn transactions_of(&self, requests: &[&str]) -> Option<i64> {
+        let Kind::Postgres = self.kind else {
+            return None;
+        };
+        let url = self.setting.to_str().unwrap();
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        let sql = "SELECT count(DISTINCT xmin::text) FROM requests WHERE request_id = ANY($1)";
+        let count = sqlx::query_scalar(sql)
+            .bind(requests)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        Some(count)
+    }
+
     /// Stores an inbox message the way versions before messages by
     /// reference did: the whole notice, sealed with [`KEY`] for its
     /// address, and the recipient's head moved to it.

@@ -7,10 +7,14 @@
 //! the commit returns.
 //!
 //! Replicas each group their own writes; the row locks on cases and inbox
-//! heads and the audit log's table lock order them across replicas as
-//! before. When the database refuses a batch (a request id another replica
-//! stored since its caller looked, a deadlock between replicas), nothing of
-//! it was written, and its writes are tried again one by one, each then
+//! heads and the audit log's table lock order them across replicas. A
+//! batch takes its case rows in case id order and its inbox heads in agency
+//! order, so two replicas' batches wait for each other rather than
+//! deadlock, except on the unique keys of new rows (the same discharge sent
+//! to two replicas at once), where PostgreSQL detects the deadlock after
+//! `deadlock_timeout`. When the database refuses a batch that way, or for a
+//! request id another replica stored since its caller looked, nothing of it
+//! was written, and its writes are tried again one by one, each then
 //! answered with its own conflict.
 
 use std::collections::HashSet;
@@ -24,7 +28,8 @@ use crate::domain::submission::SubmissionOutcome;
 use crate::storage::{Result, StorageError};
 
 /// Writes in one transaction at most: bounds how long a batch holds the
-/// shared inbox heads and how much one failed commit takes down.
+/// shared inbox heads and how much one failed commit takes down. (The
+/// queue is read this many calls at a time, most of them of one write.)
 const BATCH: usize = 256;
 
 /// Calls waiting for the task at most; callers wait beyond that.
@@ -49,9 +54,8 @@ impl std::fmt::Debug for Job {
 }
 
 impl Group {
-    /// Writes `writes` (with whatever else is queued) and answers each;
-    /// they share one transaction when their request ids, cases and
-    /// decision numbers differ, and run in order one by one otherwise.
+    /// Writes `writes` (with whatever else is queued) and answers each, in
+    /// order, as if each were written alone (see [`commit`]).
     ///
     /// Once queued, the writes are made even if the caller stops waiting.
     pub(super) async fn write(
@@ -64,6 +68,9 @@ impl Group {
             tokio::spawn(run(pool.clone(), queue));
             sender
         });
+        if writes.is_empty() {
+            return Vec::new();
+        }
         let (jobs, answers): (Vec<_>, Vec<_>) = writes
             .into_iter()
             .map(|write| {
@@ -99,12 +106,32 @@ async fn run(pool: PgPool, mut queue: mpsc::Receiver<Vec<Job>>) {
     }
 }
 
-async fn commit(pool: PgPool, batch: Vec<Job>) {
-    if batch.len() > 1 && distinct(&batch) {
-        let writes: Vec<&Prepared> = batch.iter().map(|job| &job.write).collect();
-        match write_batch(&pool, &writes).await {
+/// Commits `jobs` in order: each run of writes with distinct keys (at most
+/// [`BATCH`]) in one transaction, a write that shares a key with an
+/// earlier one of its run starting the next run, so that it sees the
+/// earlier write as it would alone.
+async fn commit(pool: PgPool, jobs: Vec<Job>) {
+    let mut run = Vec::new();
+    let mut keys = Keys::default();
+    for job in jobs {
+        if run.len() == BATCH || !keys.insert(&job.write) {
+            commit_run(&pool, std::mem::take(&mut run)).await;
+            keys = Keys::default();
+            keys.insert(&job.write);
+        }
+        run.push(job);
+    }
+    commit_run(&pool, run).await;
+}
+
+/// Writes with distinct keys: one transaction for all of them, or one each
+/// when the database refuses them together.
+async fn commit_run(pool: &PgPool, run: Vec<Job>) {
+    if run.len() > 1 {
+        let writes: Vec<&Prepared> = run.iter().map(|job| &job.write).collect();
+        match write_batch(pool, &writes).await {
             Ok(answers) => {
-                for (job, answer) in batch.into_iter().zip(answers) {
+                for (job, answer) in run.into_iter().zip(answers) {
                     // A caller that stopped waiting gets nothing; its write
                     // stands.
                     let _ = job.reply.send(answer);
@@ -112,32 +139,48 @@ async fn commit(pool: PgPool, batch: Vec<Job>) {
                 return;
             }
             Err(Failure::Failed(error)) => {
-                tracing::error!(%error, size = batch.len(), "a write batch failed");
-                for job in batch {
+                tracing::error!(%error, size = run.len(), "a write batch failed");
+                for job in run {
                     let _ = job.reply.send(Err(error.clone()));
                 }
                 return;
             }
             Err(Failure::Refused(error)) => {
-                tracing::debug!(%error, size = batch.len(), "a write batch was refused; writing it one by one");
+                tracing::debug!(%error, size = run.len(), "a write batch was refused; writing it one by one");
             }
         }
     }
-    for job in batch {
-        let answer = write_one(&pool, &job.write).await;
+    for job in run {
+        let answer = write_one(pool, &job.write).await;
         let _ = job.reply.send(answer);
     }
 }
 
-/// Whether no two writes share a request id, a case or, for new cases, a
-/// decision number: one transaction can then hold them all. (A statement
-/// that updates one row from two of its inputs uses only one of them.)
-fn distinct(batch: &[Job]) -> bool {
-    let (mut requests, mut cases, mut decisions) = (HashSet::new(), HashSet::new(), HashSet::new());
-    batch.iter().all(|job| {
-        let (request, case, opened) = job.write.keys();
-        requests.insert(request)
-            && cases.insert(case)
-            && opened.is_none_or(|decision| decisions.insert(decision))
-    })
+/// The keys of a run so far: no two writes of one transaction may share a
+/// request id, a case or, for new cases, a decision number (see
+/// [`super::write`]).
+#[derive(Default)]
+struct Keys {
+    requests: HashSet<String>,
+    cases: HashSet<String>,
+    decisions: HashSet<String>,
+}
+
+impl Keys {
+    /// Adds the keys of `write`; false (and nothing added) when one is taken.
+    fn insert(&mut self, write: &Prepared) -> bool {
+        let (request, case, opened) = write.keys();
+        if self.requests.contains(&request)
+            || self.cases.contains(case)
+            || opened.is_some_and(|decision| self.decisions.contains(decision))
+        {
+            return false;
+        }
+        self.requests.insert(request);
+        self.cases.insert(case.to_owned());
+        if let Some(decision) = opened {
+            self.decisions.insert(decision.to_owned());
+        }
+        true
+    }
 }

@@ -1,10 +1,12 @@
 //! Case writes in one transaction, one write or a whole batch of them:
 //! each statement takes every write of the batch at once (`UNNEST`), so a
-//! batch costs the same nine round trips and one commit, one flush of the
+//! batch costs the same dozen round trips and one commit, one flush of the
 //! WAL, whatever its size. [`super::group`] forms the batches.
 //!
 //! A batch holds writes with distinct request ids, cases and decision
-//! numbers. The conflicts a writer meets in normal use are answered per
+//! numbers ([`Prepared::keys`]): a statement that updates one row from two
+//! of its inputs uses only one of them, so two writes of one case in one
+//! batch would leave the case row behind its events. The conflicts a writer meets in normal use are answered per
 //! write without disturbing the others: a decision number that already has
 //! a case (`ON CONFLICT DO NOTHING`) and a case that moved on since it was
 //! read (the version in the `UPDATE`'s `WHERE`). Anything else the database
@@ -93,10 +95,20 @@ impl From<StorageError> for Failure {
     }
 }
 
+/// A key taken (SQLSTATE class 23) or a lost deadlock or serialization
+/// race (class 40) is a refusal the writes may meet one by one; anything
+/// else (a server shutting down, a standby that cannot write) would fail
+/// them one by one as well, so it fails the batch.
 fn failure(error: sqlx::Error) -> Failure {
-    match error {
-        sqlx::Error::Database(_) => Failure::Refused(error),
-        other => Failure::Failed(unavailable(&other)),
+    match &error {
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .is_some_and(|code| code.starts_with("23") || code.starts_with("40")) =>
+        {
+            Failure::Refused(error)
+        }
+        _ => Failure::Failed(unavailable(&error)),
     }
 }
 
@@ -131,8 +143,9 @@ fn conflict_or_unavailable(error: sqlx::Error) -> StorageError {
     unavailable(&error)
 }
 
-/// Writes `batch` in one transaction; per write, its answer or the
-/// conflict that refused it alone.
+/// Writes `batch` (writes with distinct keys, see [`Prepared::keys`]) in
+/// one transaction; per write, its answer or the conflict that refused it
+/// alone.
 ///
 /// # Errors
 /// A [`Failure`] when nothing of the batch was written (or, after a failed
@@ -148,11 +161,13 @@ pub(super) async fn write_batch(
         .copied()
         .filter(|p| p.write.expected_version == 0)
         .collect();
-    let moved: Vec<&Prepared> = batch
+    // Case rows are locked in id order, the same in every replica's batch.
+    let mut moved: Vec<&Prepared> = batch
         .iter()
         .copied()
         .filter(|p| p.write.expected_version > 0)
         .collect();
+    moved.sort_by(|a, b| a.write.case.id.as_str().cmp(b.write.case.id.as_str()));
     let mut written = open_cases(&mut tx, &opened, now).await?;
     written.extend(move_cases(&mut tx, &moved, now).await?);
     let survivors: Vec<&Prepared> = batch
@@ -506,7 +521,9 @@ async fn deliver(tx: &mut Tx<'_>, writes: &[&Prepared]) -> Result<Vec<Submission
                         .get(agency.as_str())
                         .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
                     let count = counts.get(agency.as_str()).copied().unwrap_or(0);
-                    let place = places.next().unwrap_or(0);
+                    let place = places
+                        .next()
+                        .ok_or_else(|| corrupt(&"a notice without its place"))?;
                     Ok(Delivery {
                         agency: agency.clone(),
                         role: notice.role,
