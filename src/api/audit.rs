@@ -12,7 +12,7 @@
 //! recorded. A client that hangs up mid-call drops the handler; the call
 //! is then recorded as `CANCELLED`, since a write may have committed.
 //!
-//! Where storage prefers it (SQLite), a call that writes a case carries
+//! Where storage prefers it (both backends do), a call that writes a case carries
 //! its entry into the write's own transaction ([`Gateway::recording`]):
 //! the write and its record commit together, and the answer waits for one
 //! commit instead of two in turn. Should the call still fail after its
@@ -74,7 +74,8 @@ where
     let message = request.into_inner();
     let mut details = message.details(gateway);
     let (caller, answer, written) = match gateway.authenticate(peer.as_ref()).await {
-        Ok(agency) => {
+        Ok(authenticated) => {
+            let agency = authenticated.agency.clone();
             let caller = AuditCaller::Agency {
                 id: agency.id.to_string(),
             };
@@ -87,7 +88,7 @@ where
             ));
             let if_answered = entry::<T>(gateway, caller.clone(), Ok(()), details.clone());
             let (answer, written) = gateway
-                .recording(if_answered, handle(agency, message))
+                .recording(&authenticated, if_answered, handle(agency, message))
                 .await;
             unfinished.finished();
             (caller, answer, written)

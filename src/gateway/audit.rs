@@ -4,7 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Gateway, GatewayError, Result};
+use super::{Caller, Gateway, GatewayError, Result};
+use crate::domain::agency::Agency;
 use crate::domain::audit::{self, AuditRecord, AuditText, Break, Head, Verifier};
 use crate::domain::case::CaseId;
 use crate::domain::id_number::IdNumber;
@@ -16,8 +17,8 @@ const VERIFY_PAGE: u32 = 1024;
 tokio::task_local! {
     /// The call a transport is handling, set by [`Gateway::recording`].
     /// A task-local rather than a parameter of every submission: the
-    /// record belongs to the transport's wrapper, and the write path
-    /// only carries it into the transaction.
+    /// record and the caller's registry belong to the transport's wrapper,
+    /// and the write path only carries them into the transaction.
     static CALL: Recording;
 }
 
@@ -25,6 +26,13 @@ struct Recording {
     /// The call's entry as it reads if the call is answered OK.
     entry: AuditRecord,
     written: Arc<AtomicBool>,
+    /// The registry as read to authenticate the caller.
+    registry: Arc<[Agency]>,
+}
+
+/// The registry the call being handled was authenticated with, if any.
+pub(super) fn registry_of_call() -> Option<Arc<[Agency]>> {
+    CALL.try_with(|call| Arc::clone(&call.registry)).ok()
 }
 
 impl Gateway {
@@ -48,16 +56,23 @@ impl Gateway {
         })
     }
 
-    /// Runs `call`, whose first committed submission writes `entry` (the
-    /// call's record, as if answered OK) in the write's own transaction
-    /// where storage prefers that. Returns `call`'s output and whether the
-    /// entry was written: if it was and the call is answered OK, the call
-    /// is recorded; otherwise its outcome still needs an entry.
-    pub async fn recording<F: Future>(&self, entry: AuditRecord, call: F) -> (F::Output, bool) {
+    /// Runs `call` for `caller`, whose first committed submission writes
+    /// `entry` (the call's record, as if answered OK) in the write's own
+    /// transaction where storage prefers that, and plans with the registry
+    /// `caller` was authenticated with. Returns `call`'s output and whether
+    /// the entry was written: if it was and the call is answered OK, the
+    /// call is recorded; otherwise its outcome still needs an entry.
+    pub async fn recording<F: Future>(
+        &self,
+        caller: &Caller,
+        entry: AuditRecord,
+        call: F,
+    ) -> (F::Output, bool) {
         let written = Arc::new(AtomicBool::new(false));
         let recording = Recording {
             entry,
             written: Arc::clone(&written),
+            registry: Arc::clone(&caller.registry),
         };
         let output = CALL.scope(recording, call).await;
         (output, written.load(Ordering::Acquire))

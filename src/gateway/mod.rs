@@ -44,6 +44,15 @@ pub use receipts::{
 pub use wakeups::Wakeups;
 pub use write::Submitted;
 
+/// An authenticated caller, with the registry as it stood when the caller
+/// was checked against it: the call plans its first write with the same
+/// registry (see [`Gateway::recording`]) instead of reading it again.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub agency: AgencyRef,
+    registry: Arc<[Agency]>,
+}
+
 /// Tunables of the running gateway.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -136,7 +145,7 @@ impl Gateway {
     /// # Errors
     /// [`GatewayError::Unauthenticated`] when the certificate names no valid
     /// agency, or one the registry does not hold as it is named.
-    pub async fn authenticate(&self, peer: Option<&PeerIdentity>) -> Result<AgencyRef> {
+    pub async fn authenticate(&self, peer: Option<&PeerIdentity>) -> Result<Caller> {
         let peer = peer.ok_or_else(|| {
             GatewayError::Unauthenticated("a client certificate is required".into())
         })?;
@@ -144,12 +153,16 @@ impl Gateway {
             .agency
             .as_ref()
             .map_err(|e| GatewayError::Unauthenticated(format!("client certificate: {e}")))?;
-        match self.registered(&claimed.id).await? {
+        let registry = self.registry().await?;
+        let registered = registry
+            .iter()
+            .find(|agency| agency.agency.id == claimed.id);
+        match registered.cloned() {
             Some(Agency {
                 agency,
                 enabled: true,
                 ..
-            }) if &agency == claimed => Ok(agency),
+            }) if &agency == claimed => Ok(Caller { agency, registry }),
             Some(Agency { enabled: false, .. }) => Err(GatewayError::Unauthenticated(format!(
                 "agency {} is disabled",
                 claimed.id

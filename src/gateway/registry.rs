@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::{Gateway, Result};
-use crate::domain::agency::{Agency, AgencyId};
+use crate::domain::agency::Agency;
 
 #[derive(Default)]
 pub(super) struct RegistryCache {
@@ -31,14 +31,13 @@ impl Gateway {
         Ok(agencies)
     }
 
-    /// The registered agency with `id`, as of now.
-    pub(super) async fn registered(&self, id: &AgencyId) -> Result<Option<Agency>> {
-        Ok(self
-            .registry()
-            .await?
-            .iter()
-            .find(|agency| &agency.agency.id == id)
-            .cloned())
+    /// The registry the call being handled read to authenticate its caller
+    /// (see [`Gateway::recording`]), or else as of now.
+    pub(super) async fn call_registry(&self) -> Result<Arc<[Agency]>> {
+        match super::audit::registry_of_call() {
+            Some(agencies) => Ok(agencies),
+            None => self.registry().await,
+        }
     }
 }
 

@@ -117,7 +117,13 @@ impl Gateway {
                 Target::Decision(decision) => self.storage.case_by_decision(decision).await?,
                 Target::Case(id) => self.storage.case(id).await?,
             };
-            let agencies = self.registry().await?;
+            // A retry reads the registry again; the first try plans with
+            // the one the caller was just authenticated with.
+            let agencies = if attempt == 0 {
+                self.call_registry().await?
+            } else {
+                self.registry().await?
+            };
             let mut write = match plan(existing, &agencies) {
                 Ok(write) => write,
                 // The same request may have been answered (by another
