@@ -9,6 +9,8 @@ mod messages;
 mod postgres;
 mod seal;
 mod sqlite;
+#[cfg(test)]
+mod stored_history_tests;
 
 use async_trait::async_trait;
 
