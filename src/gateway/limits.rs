@@ -38,6 +38,11 @@ pub struct Limits {
     /// refused `RESOURCE_EXHAUSTED`.
     #[serde(with = "crate::config::humantime_serde")]
     pub pending_wait: Duration,
+    /// When even the quickest submission of the last 100 ms took longer
+    /// than this, from arrival to answer, new ones are refused at once
+    /// until that is no longer so; see [`super::admission`].
+    #[serde(with = "crate::config::humantime_serde")]
+    pub pending_latency: Duration,
 }
 
 impl Default for Limits {
@@ -48,6 +53,7 @@ impl Default for Limits {
             police_queries_per_day: 2000,
             pending_writes: 1024,
             pending_wait: Duration::from_secs(1),
+            pending_latency: Duration::from_millis(500),
         }
     }
 }

@@ -115,6 +115,7 @@ impl Gateway {
             admission: Arc::new(admission::Admission::new(
                 settings.limits.pending_writes,
                 settings.limits.pending_wait,
+                settings.limits.pending_latency,
             )),
             settings: Arc::new(settings),
             shutdown,

@@ -149,6 +149,7 @@ async fn submissions_beyond_the_pending_writes_are_refused_and_go_through_when_r
         police_queries_per_day: 0,
         pending_writes: 1,
         pending_wait: Duration::from_millis(50),
+        pending_latency: Duration::from_secs(60),
     })
     .await;
     let requests: Vec<_> = (1..=3)
@@ -201,4 +202,48 @@ async fn submissions_beyond_the_pending_writes_are_refused_and_go_through_when_r
         .into_inner()
         .cases;
     assert_eq!(cases.len(), 3);
+}
+
+#[tokio::test]
+async fn submissions_are_refused_while_writes_take_longer_than_the_pending_latency() {
+    let app = start_limited(Limits {
+        calls_per_second: 1000.0,
+        burst: 1000,
+        police_queries_per_day: 0,
+        pending_writes: 1024,
+        pending_wait: Duration::from_secs(5),
+        pending_latency: Duration::from_millis(50),
+    })
+    .await;
+    let request = |n: u32| {
+        let person = person(&id_number("19850101", 700 + n), "140106", None);
+        discharge(&format!("q-{n}"), &format!("Q-{n}"), person)
+    };
+    // One write held in the database for longer than the latency allows.
+    let holder = rusqlite::Connection::open(app.dir.path().join("data/gateway.db")).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut slow = app.intake("taiyuan-detox").await;
+    let first = request(1);
+    let held = tokio::spawn(async move { slow.submit_discharge(first).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.execute_batch("COMMIT").unwrap();
+    held.await.unwrap().unwrap();
+
+    let refused = app
+        .intake("taiyuan-detox")
+        .await
+        .submit_discharge(request(2))
+        .await
+        .unwrap_err();
+
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let hint = refused.get_details_retry_info().and_then(|i| i.retry_delay);
+    assert_eq!(hint, Some(Duration::from_millis(100)));
+    let subject = refused
+        .get_details_quota_failure()
+        .map(|failure| failure.violations[0].subject.clone());
+    assert_eq!(subject.as_deref(), Some("pending_latency"));
+    // Once an interval passes with no slow write, the same request goes in.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    submit_as_detox(&app, request(2)).await;
 }
