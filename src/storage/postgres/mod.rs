@@ -12,6 +12,7 @@ mod inbox;
 mod lists;
 mod notify;
 mod write;
+mod write_sql;
 
 use std::str::FromStr;
 use std::sync::Arc;

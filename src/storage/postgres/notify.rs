@@ -14,7 +14,7 @@ use crate::storage::InboxChange;
 
 /// The channel of the hints. A write sends `"{head} {agency}"` on it for
 /// each inbox it grows (`pg_notify` in the delivering statement, see
-/// `write::deliver`).
+/// `write_sql::deliver`).
 pub(super) const CHANNEL: &str = "handover_inbox";
 
 /// How long to wait before listening again after the database refused.
