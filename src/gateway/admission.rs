@@ -5,14 +5,17 @@
 //!   refused `RESOURCE_EXHAUSTED` with a time to retry.
 //! - A count alone lets admitted calls wait as long as that many writes
 //!   take: 1,024 places at 400 writes a second is two and a half seconds.
-//!   So the time writes take is watched too: when even the quickest write
-//!   that finished in the last [`INTERVAL`] took longer than
-//!   `pending_latency`, writes are queueing faster than they commit, and
-//!   new submissions are refused at once until one interval's quickest
-//!   write is back under it. The quickest rather than the average, as in
-//!   CoDel: a burst that drains within an interval is not refused, a
-//!   standing queue is. Nothing is measured as a rate, so a burst after an
-//!   idle hour is not mistaken for the write path's capacity.
+//!   So the time writes take is watched too, from admission to the end of
+//!   the write: when even the quickest write of an interval of at least
+//!   [`INTERVAL`], the last of them finished less than [`INTERVAL`] ago,
+//!   took longer than `pending_latency`, writes are queueing faster than
+//!   they commit, and new submissions are refused at once until an
+//!   interval's quickest write is back under it (or an interval passes with
+//!   none). The quickest rather than the average, as in CoDel: a burst
+//!   that drains within an interval is not refused, a standing queue is.
+//!   Nothing is measured as a rate, so a burst after an idle hour is not
+//!   mistaken for the write path's capacity. `pending_latency = "0s"`
+//!   turns this off.
 //!
 //! Without backpressure an overload queues without bound: every waiting
 //! call holds its request and connection in memory, all of them
@@ -28,8 +31,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{Exhausted, GatewayError, Result};
 
-/// How long the quickest write must stay above `pending_latency` before
-/// submissions are refused, and how often that is looked at again.
+/// How often the quickest write is looked at, and how recent the writes
+/// looked at must be.
 const INTERVAL: Duration = Duration::from_millis(100);
 
 /// Places for writes in progress, and how long they take.
@@ -42,19 +45,35 @@ pub(super) struct Admission {
     queue: Arc<Mutex<Queue>>,
 }
 
-/// A place for one write; gives it back, and notes how long the write
-/// took, when dropped.
+/// A place for one write; gives it back when dropped, and notes how long
+/// the write took if it was made ([`Place::wrote`]). A call that ends
+/// without its write (a plan refused after reads only, a client that hung
+/// up) is noted only when it already took longer than `pending_latency`:
+/// that much is known to be slow, while its quickness would say nothing
+/// about the writes.
 #[derive(Debug)]
 pub(super) struct Place {
     _permit: OwnedSemaphorePermit,
     entered: Instant,
+    wrote: bool,
     queue: Arc<Mutex<Queue>>,
+}
+
+impl Place {
+    /// The write was made (or refused by the database itself).
+    pub(super) fn wrote(&mut self) {
+        self.wrote = true;
+    }
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
         let now = Instant::now();
-        lock(&self.queue).finished(now.saturating_duration_since(self.entered), now);
+        let took = now.saturating_duration_since(self.entered);
+        let mut queue = lock(&self.queue);
+        if self.wrote || took > queue.latency {
+            queue.finished(took, now);
+        }
     }
 }
 
@@ -77,7 +96,9 @@ impl Admission {
     pub(super) async fn enter(&self) -> Result<Place> {
         let entered = Instant::now();
         if lock(&self.queue).queueing(entered) {
-            let retry_after = self.latency.max(Duration::from_millis(100));
+            let retry_after = self
+                .latency
+                .clamp(Duration::from_millis(100), Duration::from_secs(1));
             return Err(self.refusal("pending_latency", retry_after));
         }
         let place = Arc::clone(&self.places).acquire_owned();
@@ -85,6 +106,7 @@ impl Admission {
             Ok(Ok(permit)) => Ok(Place {
                 _permit: permit,
                 entered,
+                wrote: false,
                 queue: Arc::clone(&self.queue),
             }),
             // The semaphore is never closed.
@@ -112,9 +134,11 @@ fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
 /// quickest write of the interval.
 #[derive(Debug)]
 struct Queue {
+    /// `pending_latency`; zero: never queueing.
     latency: Duration,
     interval_started: Instant,
     quickest: Option<Duration>,
+    last_finished: Option<Instant>,
     queueing: bool,
 }
 
@@ -124,12 +148,14 @@ impl Queue {
             latency,
             interval_started: now,
             quickest: None,
+            last_finished: None,
             queueing: false,
         }
     }
 
     fn finished(&mut self, took: Duration, now: Instant) {
         self.quickest = Some(self.quickest.map_or(took, |quickest| quickest.min(took)));
+        self.last_finished = Some(now);
         self.look(now);
     }
 
@@ -138,16 +164,22 @@ impl Queue {
         self.queueing
     }
 
-    /// Closes the interval once it is over. An interval in which no write
-    /// finished says nothing is queued behind a slow write (the count
-    /// bounds that case), so it ends the refusals.
+    /// Closes the interval once it is over. Only recent writes count: an
+    /// interval whose last write finished long ago (the gateway was idle
+    /// since) says nothing about now, and neither does one in which no
+    /// write finished (the count bounds a write path that is stuck).
     fn look(&mut self, now: Instant) {
         if now.saturating_duration_since(self.interval_started) < INTERVAL {
             return;
         }
-        self.queueing = self
-            .quickest
-            .is_some_and(|quickest| quickest > self.latency);
+        let recent = self
+            .last_finished
+            .is_some_and(|at| now.saturating_duration_since(at) < INTERVAL);
+        self.queueing = !self.latency.is_zero()
+            && recent
+            && self
+                .quickest
+                .is_some_and(|quickest| quickest > self.latency);
         self.quickest = None;
         self.interval_started = now;
     }
@@ -217,6 +249,7 @@ mod tests {
             let long_ago = Instant::now() - ms(1000);
             *queue = Queue::new(LATENCY, long_ago);
             queue.quickest = Some(ms(400));
+            queue.last_finished = Some(Instant::now());
         }
 
         let refused = admission.enter().await.unwrap_err();
@@ -227,11 +260,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn slow_writes_long_ago_say_nothing_about_now() {
+        let start = Instant::now();
+        let mut queue = Queue::new(LATENCY, start);
+        queue.finished(ms(600), start + ms(50));
+
+        assert!(!queue.queueing(start + Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn a_zero_latency_turns_the_rule_off() {
+        let start = Instant::now();
+        let mut queue = Queue::new(Duration::ZERO, start);
+        queue.finished(ms(900), start + ms(120));
+
+        assert!(!queue.queueing(start + ms(130)));
+    }
+
     #[tokio::test]
-    async fn a_place_records_how_long_its_write_took() {
+    async fn a_place_notes_its_write_and_a_quick_call_without_one_is_not_noted() {
         let admission = Admission::new(8, Duration::from_secs(5), LATENCY);
-        let place = admission.enter().await.unwrap();
+        drop(admission.enter().await.unwrap());
+        assert!(lock(&admission.queue).last_finished.is_none());
+
+        let mut place = admission.enter().await.unwrap();
+        place.wrote();
         drop(place);
-        assert!(lock(&admission.queue).quickest.is_some());
+
+        assert!(lock(&admission.queue).last_finished.is_some());
     }
 }

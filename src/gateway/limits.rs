@@ -38,9 +38,10 @@ pub struct Limits {
     /// refused `RESOURCE_EXHAUSTED`.
     #[serde(with = "crate::config::humantime_serde")]
     pub pending_wait: Duration,
-    /// When even the quickest submission of the last 100 ms took longer
-    /// than this, from arrival to answer, new ones are refused at once
-    /// until that is no longer so; see [`super::admission`].
+    /// When even the quickest of the writes that finished in the last
+    /// interval (100 ms) took longer than this, from admission to the end
+    /// of the write, new submissions are refused at once until that is no
+    /// longer so; zero turns this off. See [`super::admission`].
     #[serde(with = "crate::config::humantime_serde")]
     pub pending_latency: Duration,
 }

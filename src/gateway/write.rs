@@ -1,5 +1,5 @@
 //! The one write path every change to a case takes: replay a stored
-//! answer, or plan the new events from the current case and registry,
+//! answer, or plan the new events from the current case and the registry,
 //! record the escalations that are due, and write it all in one
 //! transaction. A writer that loses a race reads again and plans again.
 
@@ -97,16 +97,16 @@ impl Gateway {
     /// The idempotent write path every submission shares, once its caller
     /// found no stored answer for `key` (it looks before validating, see
     /// [`super::intake::request_key`]): the write is planned from the
-    /// current case and registry, and a lost race is re-read and planned
-    /// again, unless the race was to the same request, whose answer is
-    /// then returned.
+    /// current case and the registry its caller was authenticated with, and
+    /// a lost race is re-read (the registry too) and planned again, unless
+    /// the race was to the same request, whose answer is then returned.
     pub(super) async fn submit(
         &self,
         key: RequestKey,
         target: Target<'_>,
         plan: impl Fn(Option<Case>, &[Agency]) -> Result<CaseWrite>,
     ) -> Result<Submitted> {
-        let _place = self.admission.enter().await?;
+        let mut place = self.admission.enter().await?;
         for attempt in 0..ATTEMPTS {
             if attempt > 0
                 && let Some(answer) = self.replay(&key).await?
@@ -140,7 +140,9 @@ impl Gateway {
             write.request = key.clone();
             write.audit = self.entry_for_write(&write.case.id);
             let carries_entry = write.audit.is_some();
-            if let Some(outcome) = self.write(write).await? {
+            let written = self.write(write).await;
+            place.wrote();
+            if let Some(outcome) = written? {
                 if carries_entry {
                     self.entry_written();
                 }

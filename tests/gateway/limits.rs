@@ -225,16 +225,14 @@ async fn submissions_are_refused_while_writes_take_longer_than_the_pending_laten
     let mut slow = app.intake("taiyuan-detox").await;
     let first = request(1);
     let held = tokio::spawn(async move { slow.submit_discharge(first).await });
+    // Connected beforehand, so that the next call follows the slow write
+    // by a few milliseconds, well within the interval.
+    let mut next = app.intake("taiyuan-detox").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     holder.execute_batch("COMMIT").unwrap();
     held.await.unwrap().unwrap();
 
-    let refused = app
-        .intake("taiyuan-detox")
-        .await
-        .submit_discharge(request(2))
-        .await
-        .unwrap_err();
+    let refused = next.submit_discharge(request(2)).await.unwrap_err();
 
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     let hint = refused.get_details_retry_info().and_then(|i| i.retry_delay);

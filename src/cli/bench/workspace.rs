@@ -98,7 +98,7 @@ impl Workspace {
              calls_per_second = 1e9\n\
              burst = 1000000000\n\
              police_queries_per_day = 0\n\
-             pending_latency = \"1h\"\n",
+             pending_latency = \"0s\"\n",
             quote(&self.database),
             quote(&self.certs),
             quote(&self.master_key),
