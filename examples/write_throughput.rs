@@ -2,7 +2,7 @@
 //! gateway's submissions reach it: `concurrency` tasks each writing new
 //! discharged cases (two notices each) and, with `--audit`, recording the
 //! call in the audit log as the gateway does before it answers: in the
-//! write itself where the backend takes it, else appended after it.
+//! write itself.
 //!
 //! ```text
 //! cargo run --release --example write_throughput -- [DATABASE] [CONCURRENCY] [WRITES] [--audit]
@@ -81,13 +81,10 @@ async fn work(
             return Ok(());
         }
         let mut write = discharge(n);
-        if audit && storage.audits_with_writes() {
+        if audit {
             write.audit = Some(record(n));
         }
         storage.write_case(write).await?;
-        if audit && !storage.audits_with_writes() {
-            storage.append_audit(&[record(n)]).await?;
-        }
     }
 }
 

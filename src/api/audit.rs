@@ -12,8 +12,7 @@
 //! recorded. A client that hangs up mid-call drops the handler; the call
 //! is then recorded as `CANCELLED`, since a write may have committed.
 //!
-//! Where storage prefers it (both backends do), a call that writes a case carries
-//! its entry into the write's own transaction ([`Gateway::recording`]):
+//! A call that writes a case carries its entry into the write's own transaction ([`Gateway::recording`]):
 //! the write and its record commit together, and the answer waits for one
 //! commit instead of two in turn. Should the call still fail after its
 //! write (it would answer an error about something that happened), that

@@ -40,8 +40,6 @@ const INTERVAL: Duration = Duration::from_millis(100);
 pub(super) struct Admission {
     places: Arc<Semaphore>,
     wait: Duration,
-    /// `pending_latency`, also the time a refused caller is told to wait.
-    latency: Duration,
     queue: Arc<Mutex<Queue>>,
 }
 
@@ -83,7 +81,6 @@ impl Admission {
         Self {
             places: Arc::new(Semaphore::new(places.min(Semaphore::MAX_PERMITS))),
             wait,
-            latency,
             queue: Arc::new(Mutex::new(Queue::new(latency, Instant::now()))),
         }
     }
@@ -95,10 +92,12 @@ impl Admission {
     /// documentation), or no place came free within the wait.
     pub(super) async fn enter(&self) -> Result<Place> {
         let entered = Instant::now();
-        if lock(&self.queue).queueing(entered) {
-            let retry_after = self
-                .latency
-                .clamp(Duration::from_millis(100), Duration::from_secs(1));
+        let queueing = {
+            let mut queue = lock(&self.queue);
+            queue.queueing(entered).then_some(queue.latency)
+        };
+        if let Some(latency) = queueing {
+            let retry_after = latency.clamp(Duration::from_millis(100), Duration::from_secs(1));
             return Err(self.refusal("pending_latency", retry_after));
         }
         let place = Arc::clone(&self.places).acquire_owned();
@@ -134,7 +133,8 @@ fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
 /// quickest write of the interval.
 #[derive(Debug)]
 struct Queue {
-    /// `pending_latency`; zero: never queueing.
+    /// `pending_latency`, also the time a refused caller is told to wait
+    /// (within 0.1-1 s); zero: never queueing.
     latency: Duration,
     interval_started: Instant,
     quickest: Option<Duration>,

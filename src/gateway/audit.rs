@@ -58,10 +58,10 @@ impl Gateway {
 
     /// Runs `call` for `caller`, whose first committed submission writes
     /// `entry` (the call's record, as if answered OK) in the write's own
-    /// transaction where storage prefers that, and plans with the registry
-    /// `caller` was authenticated with. Returns `call`'s output and whether
-    /// the entry was written: if it was and the call is answered OK, the
-    /// call is recorded; otherwise its outcome still needs an entry.
+    /// transaction and plans with the registry `caller` was authenticated
+    /// with. Returns `call`'s output and whether the entry was written: if
+    /// it was and the call is answered OK, the call is recorded; otherwise
+    /// its outcome still needs an entry.
     pub async fn recording<F: Future>(
         &self,
         caller: &Caller,
@@ -79,12 +79,8 @@ impl Gateway {
     }
 
     /// The entry a submission's write to case `id` carries, if a call is
-    /// being recorded, storage takes entries with writes, and none was
-    /// written yet.
+    /// being recorded and none was written yet.
     pub(super) fn entry_for_write(&self, id: &CaseId) -> Option<AuditRecord> {
-        if !self.storage.audits_with_writes() {
-            return None;
-        }
         CALL.try_with(|call| {
             if call.written.load(Ordering::Acquire) {
                 return None;

@@ -148,11 +148,6 @@ pub trait Storage: Send + Sync + 'static {
     /// writes see earlier ones: two writes of one request id, decision
     /// number or case version are the first's, and the second's conflict.
     async fn write_cases(&self, writes: Vec<CaseWrite>) -> Vec<Result<SubmissionOutcome>>;
-    /// Whether a write should carry its call's audit entry
-    /// ([`CaseWrite::audit`]) rather than leave it to [`Storage::append_audit`].
-    /// Every backend stores an entry it is given; this says which way is
-    /// faster for it.
-    fn audits_with_writes(&self) -> bool;
 
     async fn case(&self, id: &CaseId) -> Result<Option<Case>>;
     /// Whether any case is stored (a new master key would orphan them).

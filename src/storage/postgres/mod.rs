@@ -196,8 +196,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {
-        let prepared = write::prepare(self.sealer()?, write)?;
-        let mut answers = self.group.write(&self.pool, vec![prepared]).await;
+        let mut answers = self.write_cases(vec![write]).await;
         answers
             .pop()
             .unwrap_or_else(|| Err(corrupt(&"a write went unanswered")))
@@ -232,13 +231,6 @@ impl Storage for PostgresStorage {
                 })
             })
             .collect()
-    }
-
-    /// A batch of writes takes the log's table lock once, at the end of its
-    /// transaction, for every entry it carries: the entries commit with
-    /// their writes, and no write is answered whose entry was lost.
-    fn audits_with_writes(&self) -> bool {
-        true
     }
 
     async fn case(&self, id: &CaseId) -> Result<Option<Case>> {

@@ -276,12 +276,6 @@ impl Storage for SqliteStorage {
             .collect()
     }
 
-    /// One writer applies everything in turn, so an entry in the write
-    /// costs a few rows in a commit that is made anyway.
-    fn audits_with_writes(&self) -> bool {
-        true
-    }
-
     async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
         let (sealer, id) = (self.shared_sealer()?, id.clone());
         self.reads
