@@ -1,6 +1,6 @@
 //! The audit log in PostgreSQL. An append locks the table against other
-//! appenders (not readers) before it reads the last hash, so the chain
-//! stays linear across connections and gateway processes.
+//! appenders (not readers) as it reads the last hash ([`tail`]), so the
+//! chain stays linear across connections and gateway processes.
 
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -10,55 +10,59 @@ use crate::storage::Result;
 
 pub(super) async fn append(pool: &PgPool, records: &[AuditRecord]) -> Result<Chain> {
     let mut tx = pool.begin().await.map_err(|e| unavailable(&e))?;
-    let chain = append_in(&mut tx, records).await?;
+    let mut chain = tail(&mut tx).await?;
+    let sealed = Sealed::of(&mut chain, records)?;
+    sqlx::query(
+        "INSERT INTO audit_log (sequence, entry, hash)
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[])",
+    )
+    .bind(&sealed.sequences)
+    .bind(&sealed.entries)
+    .bind(&sealed.hashes)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unavailable(&e))?;
     tx.commit().await.map_err(|e| unavailable(&e))?;
     Ok(chain)
 }
 
-/// Appends inside `tx`, which holds the log's lock until it ends.
-pub(super) async fn append_in(
-    tx: &mut Transaction<'_, Postgres>,
-    records: &[AuditRecord],
-) -> Result<Chain> {
-    // EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE lock an
-    // INSERT takes, but not with plain SELECTs. At READ COMMITTED the next
-    // statement's snapshot is taken after the lock is granted, so it sees
-    // the previous appender's committed rows.
-    sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE")
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let last = sqlx::query("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+/// Locks the log against other appenders (not readers) until `tx` ends,
+/// and returns the chain as the last appender left it (see
+/// `audit_tail()` in `migrations/postgres/0004`).
+pub(super) async fn tail(tx: &mut Transaction<'_, Postgres>) -> Result<Chain> {
+    let last = sqlx::query("SELECT sequence, hash FROM audit_tail()")
         .fetch_optional(&mut **tx)
         .await
         .map_err(|e| unavailable(&e))?;
-    let mut chain = match last {
+    match last {
         Some(row) => {
             let (sequence, hash) = sequence_and_hash(&row)?;
-            Chain::resume(sequence, hash)
+            Ok(Chain::resume(sequence, hash))
         }
-        None => Chain::new(),
-    };
-    let (mut sequences, mut entries, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
-    for record in records {
-        let sealed = chain.seal(record).map_err(|e| corrupt(&e))?;
-        sequences.push(to_i64(sealed.sequence));
-        entries.push(sealed.entry);
-        hashes.push(sealed.hash.to_vec());
+        None => Ok(Chain::new()),
     }
-    if !records.is_empty() {
-        sqlx::query(
-            "INSERT INTO audit_log (sequence, entry, hash)
-             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[])",
-        )
-        .bind(&sequences)
-        .bind(&entries)
-        .bind(&hashes)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| unavailable(&e))?;
+}
+
+/// Entries chained onto a tail, as the columns of `audit_log`.
+#[derive(Debug, Default)]
+pub(super) struct Sealed {
+    pub(super) sequences: Vec<i64>,
+    pub(super) entries: Vec<String>,
+    pub(super) hashes: Vec<Vec<u8>>,
+}
+
+impl Sealed {
+    /// Chains `records` onto `chain`, which moves past them.
+    pub(super) fn of(chain: &mut Chain, records: &[AuditRecord]) -> Result<Self> {
+        let mut sealed = Self::default();
+        for record in records {
+            let entry = chain.seal(record).map_err(|e| corrupt(&e))?;
+            sealed.sequences.push(to_i64(entry.sequence));
+            sealed.entries.push(entry.entry);
+            sealed.hashes.push(entry.hash.to_vec());
+        }
+        Ok(sealed)
     }
-    Ok(chain)
 }
 
 pub(super) async fn entries(pool: &PgPool, after: u64, limit: u32) -> Result<Vec<SealedEntry>> {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row};
+use sqlx::{Connection, PgPool, Row};
 
 use super::seal::Sealer;
 use super::{
@@ -40,6 +40,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// Connections per gateway process; the database's `max_connections` must
 /// allow this many for every replica.
 const POOL_SIZE: u32 = 16;
+
+/// A pooled connection idle this long is pinged before it is used.
+const PING_IDLE: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug)]
 pub struct PostgresStorage {
@@ -84,6 +87,20 @@ impl PostgresStorage {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out by default: one more
+            // round trip before each query, about four per submission.
+            // Only a connection that sat idle a while is tested; one that
+            // broke since its last use fails its query, which the caller
+            // sees as `Unavailable` and may retry, and sqlx drops it.
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| unavailable(&e))?;

@@ -1,7 +1,9 @@
 //! Case writes in one transaction, one write or a whole batch of them:
 //! each statement ([`super::write_sql`]) takes every write of the batch at
-//! once (`UNNEST`), so a batch costs the same dozen round trips and one
-//! commit, one flush of the WAL, whatever its size. [`super::group`] forms
+//! once (`UNNEST`), so a batch costs the same six round trips (`BEGIN`,
+//! the cases and their events, the deadlines and deliveries, the audit
+//! log's tail, the answers and audit entries, `COMMIT`) and one flush of
+//! the WAL, whatever its size. [`super::group`] forms
 //! the batches.
 //!
 //! A batch holds writes with distinct request ids, cases and decision
@@ -18,9 +20,8 @@
 
 use sqlx::PgPool;
 
-use super::write_sql::{
-    deliver, insert_events, insert_requests, move_cases, open_cases, replace_deadlines,
-};
+use super::audit::{Sealed, tail};
+use super::write_sql::{deliver, store_answers, write_cases};
 use super::{corrupt, millis, unavailable};
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::reference;
@@ -171,25 +172,28 @@ pub(super) async fn write_batch(
         .filter(|p| p.write.expected_version > 0)
         .collect();
     moved.sort_by(|a, b| a.write.case.id.as_str().cmp(b.write.case.id.as_str()));
-    let mut written = open_cases(&mut tx, &opened, now).await?;
-    written.extend(move_cases(&mut tx, &moved, now).await?);
+    let written = write_cases(&mut tx, &opened, &moved, now).await?;
     let survivors: Vec<&Prepared> = batch
         .iter()
         .copied()
         .filter(|p| written.contains(p.write.case.id.as_str()))
         .collect();
-    insert_events(&mut tx, &survivors).await?;
-    replace_deadlines(&mut tx, &survivors).await?;
-    let mut outcomes = deliver(&mut tx, &survivors).await?;
-    insert_requests(&mut tx, &survivors, &outcomes).await?;
-    // Last, because it locks the log against every other appender until
-    // the commit.
-    let records: Vec<_> = survivors
-        .iter()
-        .filter_map(|p| p.write.audit.clone())
-        .collect();
-    if !records.is_empty() {
-        super::audit::append_in(&mut tx, &records).await?;
+    let mut outcomes = Vec::new();
+    if !survivors.is_empty() {
+        outcomes = deliver(&mut tx, &survivors).await?;
+        let records: Vec<_> = survivors
+            .iter()
+            .filter_map(|p| p.write.audit.clone())
+            .collect();
+        // Last, because the tail locks the log against every other
+        // appender until the commit.
+        let audit = if records.is_empty() {
+            Sealed::default()
+        } else {
+            let mut chain = tail(&mut tx).await?;
+            Sealed::of(&mut chain, &records)?
+        };
+        store_answers(&mut tx, &survivors, &outcomes, &audit).await?;
     }
     tx.commit()
         .await

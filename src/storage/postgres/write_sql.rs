@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use sqlx::{Postgres, Row, Transaction};
 
+use super::audit::Sealed;
 use super::write::{Failure, Prepared, failure};
 use super::{corrupt, millis};
 use crate::domain::submission::{Delivery, SubmissionOutcome};
@@ -12,154 +13,80 @@ use crate::storage::Result;
 
 pub(super) type Tx<'c> = Transaction<'c, Postgres>;
 
-/// Inserts the new cases; returns the ids of those whose decision number
-/// had no case yet.
-pub(super) async fn open_cases(
-    tx: &mut Tx<'_>,
-    opened: &[&Prepared],
-    now: i64,
-) -> Result<HashSet<String>, Failure> {
-    if opened.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let cases = opened.iter().map(|p| &p.write.case);
-    let ids: Vec<_> = cases.clone().map(|c| c.id.as_str()).collect();
-    let decisions: Vec<_> = cases.clone().map(|c| c.decision_number.as_str()).collect();
-    let person_keys: Vec<_> = opened
-        .iter()
-        .map(|p| p.write.person_key.as_slice())
-        .collect();
-    let versions: Vec<_> = cases.clone().map(|c| i64::from(c.version())).collect();
-    let states: Vec<_> = cases.clone().map(|c| c.state.as_str()).collect();
-    let executing: Vec<_> = cases
-        .clone()
-        .map(|c| c.executing_region.to_string())
-        .collect();
-    let household: Vec<_> = cases
-        .clone()
-        .map(|c| c.person.household_region.to_string())
-        .collect();
-    let responsible: Vec<_> = cases
-        .clone()
-        .map(|c| c.responsible.as_ref().map(|a| a.as_str()))
-        .collect();
-    let centers: Vec<_> = cases.clone().map(|c| c.detox_center.as_str()).collect();
-    let oversight: Vec<_> = cases
-        .clone()
-        .map(|c| c.oversight.as_ref().map(|a| a.as_str()))
-        .collect();
-    let unroutable: Vec<_> = cases.map(|c| c.is_unroutable()).collect();
-    let rows = sqlx::query(
-        "INSERT INTO cases (id, decision_number, person_key, version, state, executing_region,
-             household_region, responsible, detox_center, opened_at, updated_at, oversight,
-             unroutable)
-         SELECT id, decision_number, person_key, version, state, executing_region,
-             household_region, responsible, detox_center, $12, $12, oversight, unroutable
-         FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[], $6::text[],
-             $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[])
-             AS c (id, decision_number, person_key, version, state, executing_region,
-                 household_region, responsible, detox_center, oversight, unroutable)
-         ON CONFLICT DO NOTHING
-         RETURNING id",
-    )
-    .bind(&ids)
-    .bind(&decisions)
-    .bind(&person_keys)
-    .bind(&versions)
-    .bind(&states)
-    .bind(&executing)
-    .bind(&household)
-    .bind(&responsible)
-    .bind(&centers)
-    .bind(&oversight)
-    .bind(&unroutable)
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(failure)?;
-    ids_of(&rows)
+/// The columns of the case rows of `writes`, as `UNNEST` takes them.
+struct CaseColumns<'a> {
+    ids: Vec<&'a str>,
+    person_keys: Vec<&'a [u8]>,
+    versions: Vec<i64>,
+    states: Vec<&'a str>,
+    executing: Vec<String>,
+    household: Vec<String>,
+    responsible: Vec<Option<&'a str>>,
+    oversight: Vec<Option<&'a str>>,
+    unroutable: Vec<bool>,
 }
 
-/// Moves each case from the version its write read to its new one; returns
-/// the ids of those still at the version read. A concurrent writer holds
-/// the row until it commits; at READ COMMITTED the update then sees the new
-/// version and leaves the case out.
-pub(super) async fn move_cases(
+impl<'a> CaseColumns<'a> {
+    fn of(writes: &[&'a Prepared]) -> Self {
+        let cases = || writes.iter().map(|p| &p.write.case);
+        Self {
+            ids: cases().map(|c| c.id.as_str()).collect(),
+            person_keys: writes
+                .iter()
+                .map(|p| p.write.person_key.as_slice())
+                .collect(),
+            versions: cases().map(|c| i64::from(c.version())).collect(),
+            states: cases().map(|c| c.state.as_str()).collect(),
+            executing: cases().map(|c| c.executing_region.to_string()).collect(),
+            household: cases()
+                .map(|c| c.person.household_region.to_string())
+                .collect(),
+            responsible: cases()
+                .map(|c| c.responsible.as_ref().map(|a| a.as_str()))
+                .collect(),
+            oversight: cases()
+                .map(|c| c.oversight.as_ref().map(|a| a.as_str()))
+                .collect(),
+            unroutable: cases().map(|c| c.is_unroutable()).collect(),
+        }
+    }
+}
+
+/// Writes the case rows and new events of `opened` (new cases) and `moved`
+/// (cases read at `expected_version`), and clears the deadlines of the
+/// moved ones for [`deliver`] to replace, in one statement; returns the ids
+/// of the cases written.
+///
+/// A new case whose decision number already has one is left out
+/// (`ON CONFLICT DO NOTHING`), and so is a moved case no longer at the
+/// version its write read: a concurrent writer holds the row until it
+/// commits, and at READ COMMITTED the update then sees the new version.
+/// The events of a case left out are not inserted. Case rows are taken in
+/// the order of `moved`, which the caller sorts by id, the same in every
+/// replica's batch.
+pub(super) async fn write_cases(
     tx: &mut Tx<'_>,
+    opened: &[&Prepared],
     moved: &[&Prepared],
     now: i64,
 ) -> Result<HashSet<String>, Failure> {
-    if moved.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let cases = moved.iter().map(|p| &p.write.case);
-    let ids: Vec<_> = cases.clone().map(|c| c.id.as_str()).collect();
+    let new = CaseColumns::of(opened);
+    let decisions: Vec<_> = opened
+        .iter()
+        .map(|p| p.write.case.decision_number.as_str())
+        .collect();
+    let centers: Vec<_> = opened
+        .iter()
+        .map(|p| p.write.case.detox_center.as_str())
+        .collect();
+    let old = CaseColumns::of(moved);
     let expected: Vec<_> = moved
         .iter()
         .map(|p| i64::from(p.write.expected_version))
         .collect();
-    let versions: Vec<_> = cases.clone().map(|c| i64::from(c.version())).collect();
-    let states: Vec<_> = cases.clone().map(|c| c.state.as_str()).collect();
-    let executing: Vec<_> = cases
-        .clone()
-        .map(|c| c.executing_region.to_string())
-        .collect();
-    let household: Vec<_> = cases
-        .clone()
-        .map(|c| c.person.household_region.to_string())
-        .collect();
-    let responsible: Vec<_> = cases
-        .clone()
-        .map(|c| c.responsible.as_ref().map(|a| a.as_str()))
-        .collect();
-    let person_keys: Vec<_> = moved
-        .iter()
-        .map(|p| p.write.person_key.as_slice())
-        .collect();
-    let oversight: Vec<_> = cases
-        .clone()
-        .map(|c| c.oversight.as_ref().map(|a| a.as_str()))
-        .collect();
-    let unroutable: Vec<_> = cases.map(|c| c.is_unroutable()).collect();
-    let rows = sqlx::query(
-        "UPDATE cases SET version = u.version, state = u.state,
-             executing_region = u.executing_region, household_region = u.household_region,
-             responsible = u.responsible, person_key = u.person_key, updated_at = $11,
-             oversight = u.oversight, unroutable = u.unroutable
-         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-             $7::text[], $8::bytea[], $9::text[], $10::bool[])
-             AS u (id, expected, version, state, executing_region, household_region,
-                 responsible, person_key, oversight, unroutable)
-         WHERE cases.id = u.id AND cases.version = u.expected
-         RETURNING cases.id",
-    )
-    .bind(&ids)
-    .bind(&expected)
-    .bind(&versions)
-    .bind(&states)
-    .bind(&executing)
-    .bind(&household)
-    .bind(&responsible)
-    .bind(&person_keys)
-    .bind(&oversight)
-    .bind(&unroutable)
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(failure)?;
-    ids_of(&rows)
-}
-
-fn ids_of(rows: &[sqlx::postgres::PgRow]) -> Result<HashSet<String>, Failure> {
-    rows.iter()
-        .map(|row| row.try_get("id").map_err(|e| Failure::Failed(corrupt(&e))))
-        .collect()
-}
-
-pub(super) async fn insert_events(tx: &mut Tx<'_>, writes: &[&Prepared]) -> Result<(), Failure> {
     let (mut cases, mut sequences, mut times, mut agencies, mut bodies) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for p in writes {
+    for p in opened.iter().chain(moved) {
         for (sequence, at, by, body) in &p.events {
             cases.push(p.write.case.id.as_str());
             sequences.push(*sequence);
@@ -168,84 +95,92 @@ pub(super) async fn insert_events(tx: &mut Tx<'_>, writes: &[&Prepared]) -> Resu
             bodies.push(body.as_slice());
         }
     }
-    if cases.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body)
-         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bytea[])",
+    let rows = sqlx::query(
+        "WITH opened AS (
+             INSERT INTO cases (id, decision_number, person_key, version, state,
+                 executing_region, household_region, responsible, detox_center, opened_at,
+                 updated_at, oversight, unroutable)
+             SELECT id, decision_number, person_key, version, state, executing_region,
+                 household_region, responsible, detox_center, $12, $12, oversight, unroutable
+             FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[],
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[])
+                 AS c (id, decision_number, person_key, version, state, executing_region,
+                     household_region, responsible, detox_center, oversight, unroutable)
+             ON CONFLICT DO NOTHING
+             RETURNING id
+         ), moved AS (
+             UPDATE cases SET version = u.version, state = u.state,
+                 executing_region = u.executing_region, household_region = u.household_region,
+                 responsible = u.responsible, person_key = u.person_key, updated_at = $12,
+                 oversight = u.oversight, unroutable = u.unroutable
+             FROM UNNEST($13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::text[],
+                 $18::text[], $19::text[], $20::bytea[], $21::text[], $22::bool[])
+                 AS u (id, expected, version, state, executing_region, household_region,
+                     responsible, person_key, oversight, unroutable)
+             WHERE cases.id = u.id AND cases.version = u.expected
+             RETURNING cases.id
+         ), written AS (
+             SELECT id FROM opened UNION ALL SELECT id FROM moved
+         ), events AS (
+             INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body)
+             SELECT e.* FROM UNNEST($23::text[], $24::bigint[], $25::bigint[], $26::text[],
+                 $27::bytea[]) AS e (case_id, sequence, recorded_at, agency_id, body)
+             WHERE e.case_id IN (SELECT id FROM written)
+         ), cleared AS (
+             DELETE FROM deadlines WHERE case_id IN (SELECT id FROM moved)
+         )
+         SELECT id FROM written",
     )
+    .bind(&new.ids)
+    .bind(&decisions)
+    .bind(&new.person_keys)
+    .bind(&new.versions)
+    .bind(&new.states)
+    .bind(&new.executing)
+    .bind(&new.household)
+    .bind(&new.responsible)
+    .bind(&centers)
+    .bind(&new.oversight)
+    .bind(&new.unroutable)
+    .bind(now)
+    .bind(&old.ids)
+    .bind(&expected)
+    .bind(&old.versions)
+    .bind(&old.states)
+    .bind(&old.executing)
+    .bind(&old.household)
+    .bind(&old.responsible)
+    .bind(&old.person_keys)
+    .bind(&old.oversight)
+    .bind(&old.unroutable)
     .bind(&cases)
     .bind(&sequences)
     .bind(&times)
     .bind(&agencies)
     .bind(&bodies)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await
     .map_err(failure)?;
-    Ok(())
+    rows.iter()
+        .map(|row| row.try_get("id").map_err(|e| Failure::Failed(corrupt(&e))))
+        .collect()
 }
 
-/// The deadlines pending after each write replace its case's earlier ones
-/// (a new case has none to replace).
-pub(super) async fn replace_deadlines(
-    tx: &mut Tx<'_>,
-    writes: &[&Prepared],
-) -> Result<(), Failure> {
-    let moved: Vec<_> = writes
-        .iter()
-        .filter(|p| p.write.expected_version > 0)
-        .map(|p| p.write.case.id.as_str())
-        .collect();
-    if !moved.is_empty() {
-        sqlx::query("DELETE FROM deadlines WHERE case_id = ANY($1::text[])")
-            .bind(&moved)
-            .execute(&mut **tx)
-            .await
-            .map_err(failure)?;
-    }
-    let (mut cases, mut kinds, mut anchors, mut starts, mut escalated) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for p in writes {
-        for deadline in &p.write.deadlines {
-            cases.push(p.write.case.id.as_str());
-            kinds.push(deadline.kind.as_str());
-            anchors.push(i64::from(deadline.anchor));
-            starts.push(millis(deadline.starts_at));
-            escalated.push(deadline.escalated);
-        }
-    }
-    if cases.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bool[])",
-    )
-    .bind(&cases)
-    .bind(&kinds)
-    .bind(&anchors)
-    .bind(&starts)
-    .bind(&escalated)
-    .execute(&mut **tx)
-    .await
-    .map_err(failure)?;
-    Ok(())
-}
-
-/// Places every notice of `writes` in its recipient's inbox, as a
-/// reference to its event (see [`crate::storage::messages`]), in one
-/// statement; returns each write's outcome with its deliveries.
+/// Inserts the deadlines pending after each of `writes` (those of a moved
+/// case were cleared by [`write_cases`]) and places every notice in its
+/// recipient's inbox, as a reference to its event (see
+/// [`crate::storage::messages`]), in one statement; returns each write's
+/// outcome with its deliveries.
 ///
 /// Each recipient's head moves once, by its number of notices in the
 /// batch, and the row lock it takes keeps positions gapless and in commit
 /// order until the commit; within the batch, positions follow the writes'
 /// order. Every discharge goes to its city's oversight office, so a few
 /// heads are shared by most writers: their locks are taken this late in
-/// the transaction, in one round trip, and in agency order (`ORDER BY` in
-/// the insert), so that two transactions sharing recipients wait for each
-/// other instead of deadlocking. The wake-up hint of each head goes out on
-/// commit (see [`super::notify`]).
+/// the transaction, and in agency order (`ORDER BY` in the insert), so that
+/// two transactions sharing recipients wait for each other instead of
+/// deadlocking. The wake-up hint of each head goes out on commit (see
+/// [`super::notify`]).
 pub(super) async fn deliver(
     tx: &mut Tx<'_>,
     writes: &[&Prepared],
@@ -273,10 +208,25 @@ pub(super) async fn deliver(
             roles.push(role.as_str());
         }
     }
+    let (mut deadline_cases, mut kinds, mut anchors, mut starts, mut escalated) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in writes {
+        for deadline in &p.write.deadlines {
+            deadline_cases.push(p.write.case.id.as_str());
+            kinds.push(deadline.kind.as_str());
+            anchors.push(i64::from(deadline.anchor));
+            starts.push(millis(deadline.starts_at));
+            escalated.push(deadline.escalated);
+        }
+    }
     let mut heads = BTreeMap::new();
-    if !agencies.is_empty() {
+    if !agencies.is_empty() || !deadline_cases.is_empty() {
         let rows = sqlx::query(
-            r#"WITH counts AS (
+            r#"WITH deadlines AS (
+                   INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated)
+                   SELECT * FROM UNNEST($8::text[], $9::text[], $10::bigint[], $11::bigint[],
+                       $12::bool[])
+               ), counts AS (
                    SELECT agency, count(*) AS n FROM UNNEST($1::text[]) AS m (agency)
                    GROUP BY agency
                ), heads AS (
@@ -304,6 +254,11 @@ pub(super) async fn deliver(
         .bind(&sequences)
         .bind(&roles)
         .bind(super::notify::CHANNEL)
+        .bind(&deadline_cases)
+        .bind(&kinds)
+        .bind(&anchors)
+        .bind(&starts)
+        .bind(&escalated)
         .fetch_all(&mut **tx)
         .await
         .map_err(failure)?;
@@ -343,16 +298,16 @@ pub(super) async fn deliver(
         .map_err(Failure::Failed)
 }
 
-/// Stores each write's answer under its request id. A request id another
-/// writer stored since the caller looked refuses the whole batch.
-pub(super) async fn insert_requests(
+/// Stores each write's answer under its request id, and appends `audit`
+/// (chained onto the tail its caller locked), in one statement. A request
+/// id another writer stored since the caller looked refuses the whole
+/// batch.
+pub(super) async fn store_answers(
     tx: &mut Tx<'_>,
     writes: &[&Prepared],
     outcomes: &[SubmissionOutcome],
+    audit: &Sealed,
 ) -> Result<(), Failure> {
-    if writes.is_empty() {
-        return Ok(());
-    }
     let agencies: Vec<_> = writes
         .iter()
         .map(|p| p.write.request.agency.as_str())
@@ -371,14 +326,22 @@ pub(super) async fn insert_requests(
         .collect::<Result<Vec<_>>>()?;
     let times: Vec<_> = outcomes.iter().map(|o| millis(o.accepted_at)).collect();
     sqlx::query(
-        "INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[], $5::bigint[])",
+        "WITH answers AS (
+             INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[],
+                 $5::bigint[])
+         )
+         INSERT INTO audit_log (sequence, entry, hash)
+         SELECT * FROM UNNEST($6::bigint[], $7::text[], $8::bytea[])",
     )
     .bind(&agencies)
     .bind(&ids)
     .bind(&digests)
     .bind(&answers)
     .bind(&times)
+    .bind(&audit.sequences)
+    .bind(&audit.entries)
+    .bind(&audit.hashes)
     .execute(&mut **tx)
     .await
     .map_err(failure)?;
