@@ -151,6 +151,16 @@ pub(crate) fn open_case<'a>(
         .map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
+/// Opens the sealed event `sequence` of case `id`.
+pub(crate) fn open_event(
+    sealer: &Sealer,
+    id: &CaseId,
+    sequence: i64,
+    body: &[u8],
+) -> Result<RecordedEvent, StorageError> {
+    open_json(sealer, &event_address(id, sequence), body)
+}
+
 /// The sealed events `(sequence, body)` of case `id`, opened.
 pub(crate) fn open_history<'a>(
     sealer: &Sealer,
@@ -159,9 +169,7 @@ pub(crate) fn open_history<'a>(
 ) -> Result<Vec<RecordedEvent>, StorageError> {
     events
         .into_iter()
-        .map(|(sequence, body)| {
-            open_json::<RecordedEvent>(sealer, &event_address(id, sequence), body)
-        })
+        .map(|(sequence, body)| open_event(sealer, id, sequence, body))
         .collect()
 }
 

@@ -8,11 +8,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{Case, CaseId};
+use crate::domain::case::{Case, CaseId, RecordedEvent};
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::{StoredMessage, open_messages, referenced_cases};
-use crate::storage::seal::{Sealer, open_case, open_history};
+use crate::storage::seal::{Sealer, open_case, open_event};
 use crate::storage::{InboxState, PersonKey, Result, StoredAnswer};
 
 fn failed(error: rusqlite::Error) -> crate::storage::StorageError {
@@ -130,6 +130,10 @@ pub(super) fn cases_of_person(
     cases_where(db, sealer, sql, key.as_slice())
 }
 
+/// A page of `agency`'s inbox: the messages, then the events of every
+/// case they refer to in one statement, both in one read transaction, so
+/// that the two see the same messages. (A statement per case, each its own
+/// read transaction with its WAL locks, was most of a replay's time.)
 pub(super) fn inbox_after(
     db: &Connection,
     sealer: &Sealer,
@@ -137,15 +141,15 @@ pub(super) fn inbox_after(
     after: u64,
     limit: u32,
 ) -> Result<Vec<InboxMessage>> {
-    let mut select = db
+    let page = params![agency.as_str(), position(after), i64::from(limit)];
+    let read = db.unchecked_transaction().map_err(failed)?;
+    let mut select = read
         .prepare_cached(
             "SELECT position, created_at, case_id, sequence, role, body FROM inbox_messages
-             WHERE agency_id = ? AND position > ? ORDER BY position LIMIT ?",
+             WHERE agency_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3",
         )
         .map_err(failed)?;
-    let mut rows = select
-        .query(params![agency.as_str(), position(after), i64::from(limit)])
-        .map_err(failed)?;
+    let mut rows = select.query(page).map_err(failed)?;
     let mut messages = Vec::new();
     while let Some(row) = rows.next().map_err(failed)? {
         messages.push(StoredMessage::from_columns(
@@ -163,17 +167,37 @@ pub(super) fn inbox_after(
             row.get(5).map_err(failed)?,
         )?);
     }
-    let mut histories = HashMap::new();
-    for id in referenced_cases(&messages) {
-        let events = case_events(db, &id)?;
-        let history = open_history(
-            sealer,
-            &id,
-            events
-                .iter()
-                .map(|(sequence, body)| (*sequence, body.as_slice())),
-        )?;
-        histories.insert(id, history);
+    let mut histories: HashMap<CaseId, Vec<RecordedEvent>> = HashMap::new();
+    if !referenced_cases(&messages).is_empty() {
+        let mut select = read
+            .prepare_cached(
+                "SELECT case_id, sequence, body FROM case_events
+                 WHERE case_id IN (
+                     SELECT case_id FROM (
+                         SELECT case_id, sequence FROM inbox_messages
+                         WHERE agency_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3
+                     ) WHERE sequence IS NOT NULL
+                 )
+                 ORDER BY case_id, sequence",
+            )
+            .map_err(failed)?;
+        let mut rows = select.query(page).map_err(failed)?;
+        while let Some(row) = rows.next().map_err(failed)? {
+            let case = row
+                .get_ref(0)
+                .map_err(failed)?
+                .as_str()
+                .map_err(|e| corrupt(&e))?;
+            let sequence: i64 = row.get(1).map_err(failed)?;
+            let body = row
+                .get_ref(2)
+                .map_err(failed)?
+                .as_blob()
+                .map_err(|e| corrupt(&e))?;
+            let id = CaseId::parse(case).map_err(|e| corrupt(&e))?;
+            let event = open_event(sealer, &id, sequence, body)?;
+            histories.entry(id).or_default().push(event);
+        }
     }
     open_messages(sealer, agency, messages, &histories)
 }
