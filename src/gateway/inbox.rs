@@ -1,9 +1,12 @@
 //! Every agency's ordered inbox: a live stream that replays what the agency
 //! has not acknowledged, then follows new messages, with heartbeats.
 
-use time::OffsetDateTime;
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
+
+use super::wakeups::Tail;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::{AgencyId, AgencyRef};
 use crate::domain::notice::InboxMessage;
@@ -13,7 +16,7 @@ use crate::storage::{InboxChange, InboxState};
 /// What a subscriber receives.
 #[derive(Debug, Clone)]
 pub enum InboxEvent {
-    Message(Box<InboxMessage>),
+    Message(Arc<InboxMessage>),
     Heartbeat {
         at: OffsetDateTime,
         state: InboxState,
@@ -46,6 +49,9 @@ impl Gateway {
                 message: format!("is past the newest message ({})", state.head),
             });
         }
+        // Watched from here, so that nothing written once this returns is
+        // missed by the stream's memory (see [`super::wakeups`]).
+        let wakeup = self.wakeups.watch(&caller.id);
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let gateway = self.clone();
         let agency = caller.id.clone();
@@ -53,7 +59,7 @@ impl Gateway {
         tokio::spawn(async move {
             // Counted as open until the producer ends, whatever ends it.
             let _open = open;
-            if let Err(error) = gateway.feed(&agency, start, &sender).await {
+            if let Err(error) = gateway.feed(&agency, start, wakeup, &sender).await {
                 tracing::warn!(%agency, error = %error, "inbox stream ended with an error");
                 let _ = sender.send(Err(error)).await;
             }
@@ -68,9 +74,9 @@ impl Gateway {
         &self,
         agency: &AgencyId,
         mut cursor: u64,
+        mut wakeup: watch::Receiver<Tail>,
         sender: &mpsc::Sender<Result<InboxEvent>>,
     ) -> Result<()> {
-        let mut wakeup = self.wakeups.watch(agency);
         let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
         heartbeat.reset();
         let size = self.settings.replay_batch;
@@ -81,8 +87,14 @@ impl Gateway {
                 None => {
                     // Only a fresh read marks wake-ups seen: one that came
                     // after a read ahead started must still wake us.
-                    wakeup.borrow_and_update();
-                    self.storage.inbox_after(agency, cursor, size).await?
+                    let held = wakeup.borrow_and_update().after(cursor);
+                    match held {
+                        Some(messages) => {
+                            self.metrics.streamed("memory", messages.len());
+                            messages
+                        }
+                        None => self.read_inbox(agency, cursor).await?,
+                    }
                 }
             };
             if batch.len() == size as usize {
@@ -91,7 +103,7 @@ impl Gateway {
                 let last = batch.last().map_or(cursor, |message| message.position);
                 let (delivered, next) = tokio::join!(
                     self.deliver_all(sender, batch),
-                    self.storage.inbox_after(agency, last, size),
+                    self.read_inbox(agency, last),
                 );
                 if !delivered {
                     return Ok(());
@@ -127,17 +139,24 @@ impl Gateway {
         }
     }
 
+    /// The next page of `agency`'s inbox after `cursor`, from storage.
+    async fn read_inbox(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<Arc<InboxMessage>>> {
+        let page = self
+            .storage
+            .inbox_after(agency, cursor, self.settings.replay_batch)
+            .await?;
+        self.metrics.streamed("storage", page.len());
+        Ok(page.into_iter().map(Arc::new).collect())
+    }
+
     /// Hands `messages` to the stream in order; `false` as [`Self::deliver`].
     async fn deliver_all(
         &self,
         sender: &mpsc::Sender<Result<InboxEvent>>,
-        messages: Vec<InboxMessage>,
+        messages: Vec<Arc<InboxMessage>>,
     ) -> bool {
         for message in messages {
-            if !self
-                .deliver(sender, InboxEvent::Message(Box::new(message)))
-                .await
-            {
+            if !self.deliver(sender, InboxEvent::Message(message)).await {
                 return false;
             }
         }

@@ -7,11 +7,12 @@ use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::case::{Case, CaseEvent, CaseId, RecordedEvent};
 use crate::domain::intake::DecisionNumber;
+use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::plan::{Context, Planned, plan};
 use crate::domain::routing::Route;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 use crate::metrics::CommitOutcome;
-use crate::storage::{CaseWrite, Conflict, StorageError};
+use crate::storage::{CaseWrite, Conflict, StorageError, as_stored};
 
 /// An accepted submission: the answer, and whether it replays an earlier
 /// request with the same id.
@@ -162,6 +163,13 @@ impl Gateway {
     /// first and the caller should read again.
     pub(super) async fn write(&self, write: CaseWrite) -> Result<Option<SubmissionOutcome>> {
         let started = std::time::Instant::now();
+        // The notices to hand to this process's open streams once written
+        // (see [`super::wakeups`]); only those of watched inboxes.
+        let live: Vec<Option<Notice>> = write
+            .notices
+            .iter()
+            .map(|(agency, notice)| self.wakeups.watched(agency).then(|| notice.clone()))
+            .collect();
         let written = self.storage.write_case(write).await;
         let outcome = match &written {
             Ok(_) => CommitOutcome::Committed,
@@ -171,8 +179,20 @@ impl Gateway {
         self.metrics.committed(outcome, started.elapsed());
         match written {
             Ok(outcome) => {
-                for delivery in &outcome.deliveries {
-                    self.wakeups.notify(&delivery.agency, delivery.position);
+                // Storage answers a delivery per notice, in order.
+                let held = live.len() == outcome.deliveries.len();
+                for (delivery, notice) in outcome.deliveries.iter().zip(live) {
+                    match notice.filter(|_| held) {
+                        Some(notice) => self.wakeups.delivered(
+                            &delivery.agency,
+                            InboxMessage {
+                                position: delivery.position,
+                                created_at: as_stored(outcome.accepted_at),
+                                notice,
+                            },
+                        ),
+                        None => self.wakeups.notify(&delivery.agency, delivery.position),
+                    }
                     self.metrics.delivered(delivery.role.as_str());
                 }
                 tracing::info!(case_id = %outcome.case_id, version = outcome.version, deliveries = outcome.deliveries.len(), "accepted");

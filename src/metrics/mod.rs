@@ -63,6 +63,11 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -101,6 +106,7 @@ struct Families {
     submissions: Family<CallLabels, Counter>,
     refusals: Family<RefusalLabels, Counter>,
     deliveries: Family<RoleLabels, Counter>,
+    streamed: Family<SourceLabels, Counter>,
     commits: HistogramFamily<OutcomeLabels>,
     open_streams: Family<AgencyLabels, Gauge>,
     inbox_lag: Family<AgencyLabels, Gauge>,
@@ -150,6 +156,7 @@ impl Metrics {
             submissions: Family::default(),
             refusals: Family::default(),
             deliveries: Family::default(),
+            streamed: Family::default(),
             commits: Family::new_with_constructor(commit_histogram),
             open_streams: Family::default(),
             inbox_lag: Family::default(),
@@ -172,6 +179,11 @@ impl Metrics {
             "deliveries",
             "Messages written to inboxes, by the recipient's role in the case",
             f.deliveries.clone(),
+        );
+        f.registry.register(
+            "streamed_messages",
+            "Messages handed to inbox streams, by where the stream took them from: memory (as this process wrote them) or storage",
+            f.streamed.clone(),
         );
         f.registry.register_with_unit(
             "commit",
@@ -228,6 +240,15 @@ impl Metrics {
             .deliveries
             .get_or_create(&RoleLabels { role })
             .inc();
+    }
+
+    /// Counts `count` messages handed to inbox streams from `source`
+    /// (`memory` or `storage`).
+    pub fn streamed(&self, source: &'static str, count: usize) {
+        self.families
+            .streamed
+            .get_or_create(&SourceLabels { source })
+            .inc_by(count as u64);
     }
 
     /// Records how long one commit attempt took.

@@ -60,6 +60,14 @@ pub(crate) fn reference(case: &Case, notice: &Notice) -> Result<(i64, String)> {
     Ok((i64::from(event.sequence), role_name(notice.role)))
 }
 
+/// A message's time as storage keeps it (whole milliseconds, UTC), so
+/// that a message handed to a stream as written reads the same as when
+/// read back.
+pub(crate) fn as_stored(at: time::OffsetDateTime) -> time::OffsetDateTime {
+    let millis = at.unix_timestamp_nanos() / 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000).unwrap_or(at)
+}
+
 /// What a row of `inbox_messages` holds, before it is opened.
 pub(crate) struct StoredMessage {
     position: i64,

@@ -166,3 +166,32 @@ async fn a_backlog_of_several_batches_replays_in_order_and_the_stream_then_follo
     assert_eq!(message.position, u64::from(BACKLOG) + 1);
     assert_eq!(message.case.unwrap().case_id, case_id);
 }
+
+/// A stream takes a message this process just wrote from memory; the same
+/// message read back from storage, by a later process, must be identical.
+#[tokio::test]
+async fn a_message_pushed_as_written_is_the_one_read_back_later() {
+    // Between whole milliseconds: storage keeps milliseconds, and the
+    // pushed message must already say what a later read says.
+    let now = START + time::Duration::nanoseconds(1_234_567);
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path()).await;
+    let app = start_at(dir, now).await;
+    let mut inbox = app.inbox("yingze-project").await;
+    let mut stream = subscribe(&mut inbox, Some(0)).await;
+    submit(&app, 1).await;
+    submit(&app, 2).await;
+    let pushed = [
+        next_message(&mut stream).await,
+        next_message(&mut stream).await,
+    ];
+    drop(stream);
+    let dir = app.stop().await;
+
+    let app = start_at(dir, now).await;
+    let mut inbox = app.inbox("yingze-project").await;
+    let mut read_back = subscribe(&mut inbox, Some(0)).await;
+    for message in pushed {
+        assert_eq!(next_message(&mut read_back).await, message);
+    }
+}

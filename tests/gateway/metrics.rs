@@ -104,6 +104,35 @@ fn discharge_of(n: u32) -> pb::SubmitDischargeRequest {
 }
 
 #[tokio::test]
+async fn a_live_stream_takes_what_this_process_wrote_from_memory() {
+    let (app, metrics) = spawn_app_with_metrics().await;
+    let mut inbox = app.inbox("yingze-project").await;
+    let mut stream = subscribe(&mut inbox, Some(0)).await;
+    submit_as_detox(&app, discharge_of(1)).await;
+    submit_as_detox(&app, discharge_of(2)).await;
+    for position in 1..=2 {
+        assert_eq!(next_message(&mut stream).await.position, position);
+    }
+    let text = scrape(metrics).await;
+    assert_eq!(
+        value(
+            &text,
+            r#"handover_streamed_messages_total{source="memory"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"handover_streamed_messages_total{source="storage"}"#
+        )
+        .unwrap_or(0.0),
+        0.0,
+        "nothing was read back"
+    );
+}
+
+#[tokio::test]
 async fn submissions_refusals_deliveries_and_commits_are_counted() {
     let (app, metrics) = spawn_app_with_metrics().await;
     let before = scrape(metrics).await;

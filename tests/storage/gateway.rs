@@ -109,6 +109,42 @@ async fn on_postgres_a_restarted_gateway_resumes_every_inbox_without_a_gap() {
     .await;
 }
 
+/// As `tests/gateway/inbox.rs a_message_pushed_as_written_is_the_one_read_back_later`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_message_pushed_as_written_is_the_one_read_back_later() {
+    run(Kind::Postgres, |db| async move {
+        let now = START + time::Duration::nanoseconds(1_234_567);
+        let dir = tempfile::tempdir().unwrap();
+        let backend = db.unsealed().await;
+        bootstrap::development(&app::certs_dir(dir.path()), backend.storage())
+            .await
+            .unwrap();
+        backend.storage().close().await;
+        let first = config(&dir, &db);
+        let app = app::start_with(dir, now, first).await;
+        let mut inbox = app.inbox("yingze-police").await;
+        let mut stream = app::subscribe(&mut inbox, Some(0)).await;
+        submit(&app, 1).await;
+        submit(&app, 2).await;
+        let pushed = [
+            app::next_message(&mut stream).await,
+            app::next_message(&mut stream).await,
+        ];
+        drop(stream);
+        let dir = app.stop().await;
+
+        let config = config(&dir, &db);
+        let app = app::start_with(dir, now, config).await;
+        let mut inbox = app.inbox("yingze-police").await;
+        let mut read_back = app::subscribe(&mut inbox, Some(0)).await;
+        for message in pushed {
+            assert_eq!(app::next_message(&mut read_back).await, message);
+        }
+        app.stop().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_postgres_a_gateway_without_its_master_key_refuses_existing_cases() {
     run(Kind::Postgres, |db| async move {
