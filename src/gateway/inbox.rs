@@ -52,6 +52,8 @@ impl Gateway {
         // Watched from here, so that nothing written once this returns is
         // missed by the stream's memory (see [`super::wakeups`]).
         let wakeup = self.wakeups.watch(&caller.id);
+        // What is held must reach at least as far as storage did.
+        self.wakeups.notify(&caller.id, state.head);
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let gateway = self.clone();
         let agency = caller.id.clone();

@@ -91,16 +91,19 @@ impl Wakeups {
             .subscribe()
     }
 
-    /// Whether a stream of `agency` has been opened in this process: only
-    /// then are its messages worth holding.
+    /// Whether a stream of `agency` is open in this process: only then are
+    /// its messages worth holding.
     pub fn watched(&self, agency: &AgencyId) -> bool {
-        self.inboxes().contains_key(agency)
+        self.inboxes()
+            .get(agency)
+            .is_some_and(|sender| sender.receiver_count() > 0)
     }
 
-    /// Wakes every stream, for when hints may have been lost.
+    /// Wakes every stream to read storage, for when hints may have been
+    /// lost: what is held here may end below messages other replicas wrote.
     pub fn notify_all(&self) {
         for sender in self.inboxes().values() {
-            sender.send_modify(|_| {});
+            sender.send_modify(|tail| tail.recent.clear());
         }
     }
 
@@ -112,10 +115,22 @@ impl Wakeups {
     }
 
     /// Hands the streams of `agency` a message this process just wrote
-    /// there (and committed).
+    /// there (and committed). They are woken only if the head moved:
+    /// whoever moved it to this message or past it (a hint, a later write
+    /// answered first) woke them after that commit, and a stream that
+    /// read storage then has the message already.
     pub fn delivered(&self, agency: &AgencyId, message: InboxMessage) {
         if let Some(sender) = self.inboxes().get(agency) {
-            sender.send_modify(|tail| tail.hold(Arc::new(message)));
+            sender.send_if_modified(|tail| {
+                if sender.receiver_count() == 0 {
+                    // Personal data is not kept for streams that closed.
+                    tail.recent.clear();
+                    return tail.moved_to(message.position);
+                }
+                let head = tail.head;
+                tail.hold(Arc::new(message));
+                tail.head > head
+            });
         }
     }
 }
@@ -202,8 +217,47 @@ mod tests {
         wakeups.delivered(&agency, (*message(1)).clone());
         assert!(!wakeups.watched(&agency));
         let stream = wakeups.watch(&agency);
+        assert!(wakeups.watched(&agency));
         assert_eq!(positions(stream.borrow().after(0)), None);
         wakeups.delivered(&agency, (*message(1)).clone());
         assert_eq!(positions(stream.borrow().after(0)), Some(vec![1]));
+        drop(stream);
+        assert!(!wakeups.watched(&agency), "the stream closed");
+        wakeups.delivered(&agency, (*message(2)).clone());
+        let stream = wakeups.watch(&agency);
+        assert_eq!(
+            positions(stream.borrow().after(0)),
+            None,
+            "nothing is held once the last stream closed"
+        );
+    }
+
+    #[test]
+    fn a_message_whose_position_a_hint_announced_wakes_nobody_again() {
+        let wakeups = Wakeups::default();
+        let agency = AgencyId::parse("yingze-project").unwrap();
+        let mut stream = wakeups.watch(&agency);
+        wakeups.notify(&agency, 1);
+        assert!(stream.has_changed().unwrap());
+        stream.borrow_and_update();
+        wakeups.delivered(&agency, (*message(1)).clone());
+        assert!(
+            !stream.has_changed().unwrap(),
+            "the stream read storage at the hint's wake-up"
+        );
+        wakeups.delivered(&agency, (*message(2)).clone());
+        assert!(stream.has_changed().unwrap());
+    }
+
+    #[test]
+    fn lost_hints_send_every_stream_to_storage() {
+        let wakeups = Wakeups::default();
+        let agency = AgencyId::parse("yingze-project").unwrap();
+        let stream = wakeups.watch(&agency);
+        wakeups.delivered(&agency, (*message(1)).clone());
+        assert_eq!(positions(stream.borrow().after(0)), Some(vec![1]));
+        wakeups.notify_all();
+        assert!(stream.has_changed().unwrap());
+        assert_eq!(positions(stream.borrow().after(0)), None);
     }
 }

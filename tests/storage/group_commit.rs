@@ -11,7 +11,9 @@ use handover_gateway::domain::case::CaseEvent;
 use handover_gateway::domain::submission::SubmissionOutcome;
 use handover_gateway::storage::{Conflict, Storage, StorageError};
 
-use crate::support::{Db, RELEASED, discharged, id, next, person, write};
+use sqlx::{Connection, PgConnection};
+
+use crate::support::{Db, Kind, RELEASED, discharged, id, next, person, run, write};
 
 conformance!(
     many_concurrent_writes_all_commit_with_gapless_inboxes,
@@ -275,6 +277,31 @@ async fn concurrent_audit_appends_and_writes_keep_one_verifiable_chain(db: Db) {
     ends.dedup();
     assert_eq!(ends.len(), 120);
     storage.close().await;
+}
+
+/// The writes read the audit log's tail and the case versions at READ
+/// COMMITTED; a database whose default is stricter must not change that
+/// (at SERIALIZABLE the tail read after the lock would be the snapshot's,
+/// and appenders would fork the chain or fail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_database_that_defaults_to_serializable_keeps_one_chain() {
+    run(Kind::Postgres, |db| async move {
+        let mut admin = PgConnection::connect(db.setting.to_str().unwrap())
+            .await
+            .unwrap();
+        sqlx::query(
+            "DO $$ BEGIN
+                 EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = %L',
+                     current_database(), 'serializable');
+             END $$",
+        )
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+        concurrent_audit_appends_and_writes_keep_one_verifiable_chain(db).await;
+    })
+    .await;
 }
 
 async fn an_answered_write_is_seen_by_another_opening_at_once(db: Db) {

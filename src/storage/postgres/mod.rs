@@ -80,10 +80,17 @@ impl PostgresStorage {
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| StorageError::Unavailable("not a valid postgres:// URL".into()))?
             .application_name("handover-gateway")
-            // The server's default, stated so that a server or role set to
-            // `off` cannot make the gateway acknowledge a submission that
-            // a crash would lose.
-            .options([("synchronous_commit", "on")]);
+            // The server's defaults, stated so that a server or role set
+            // otherwise cannot change what the writes rely on: with
+            // `synchronous_commit` off the gateway would acknowledge a
+            // submission a crash could lose, and the audit log's tail and
+            // the case versions are read at READ COMMITTED, where each
+            // statement sees what committed before it began.
+            .options([
+                ("synchronous_commit", "on"),
+                // The startup packet's options separate words by spaces.
+                ("default_transaction_isolation", r"read\ committed"),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))

@@ -48,8 +48,10 @@ pub(super) async fn follow(pool: &PgPool, changes: mpsc::Sender<InboxChange>) {
                     Some(change) => change,
                     None => continue,
                 },
-                // The connection dropped; hints sent meanwhile are gone.
-                Ok(None) => InboxChange::Unknown,
+                // The connection dropped, and hints sent until it listens
+                // again are gone: listen anew, then say so (above), so
+                // that streams re-read after the gap, not before its end.
+                Ok(None) => break,
                 Err(error) => {
                     tracing::warn!(%error, "inbox hints interrupted; listening again");
                     break;
