@@ -30,6 +30,11 @@ fn config(dir: &TempDir, db: &Db) -> Config {
 
 /// A gateway with the example registry, on `db`.
 async fn spawn_on(db: &Db) -> App {
+    spawn_at(db, START).await
+}
+
+/// As [`spawn_on`], with the gateway's clock at `now`.
+async fn spawn_at(db: &Db, now: time::OffsetDateTime) -> App {
     let dir = tempfile::tempdir().unwrap();
     let backend = db.unsealed().await;
     bootstrap::development(&app::certs_dir(dir.path()), backend.storage())
@@ -37,7 +42,7 @@ async fn spawn_on(db: &Db) -> App {
         .unwrap();
     backend.storage().close().await;
     let config = config(&dir, db);
-    app::start_with(dir, START, config).await
+    app::start_with(dir, now, config).await
 }
 
 async fn submit(app: &App, n: u32) -> String {
@@ -114,14 +119,7 @@ async fn on_postgres_a_restarted_gateway_resumes_every_inbox_without_a_gap() {
 async fn on_postgres_a_message_pushed_as_written_is_the_one_read_back_later() {
     run(Kind::Postgres, |db| async move {
         let now = START + time::Duration::nanoseconds(1_234_567);
-        let dir = tempfile::tempdir().unwrap();
-        let backend = db.unsealed().await;
-        bootstrap::development(&app::certs_dir(dir.path()), backend.storage())
-            .await
-            .unwrap();
-        backend.storage().close().await;
-        let first = config(&dir, &db);
-        let app = app::start_with(dir, now, first).await;
+        let app = spawn_at(&db, now).await;
         let mut inbox = app.inbox("yingze-police").await;
         let mut stream = app::subscribe(&mut inbox, Some(0)).await;
         submit(&app, 1).await;
