@@ -51,8 +51,9 @@ impl Tail {
     }
 
     /// Writes of one inbox commit in position order, but their callers may
-    /// hand the messages over in another: each goes to its place.
-    fn hold(&mut self, message: Arc<InboxMessage>) {
+    /// hand the messages over in another: each goes to its place. True when
+    /// the head moved.
+    fn hold(&mut self, message: Arc<InboxMessage>) -> bool {
         let place = self
             .recent
             .partition_point(|m| m.position < message.position);
@@ -61,13 +62,14 @@ impl Tail {
             .get(place)
             .is_some_and(|m| m.position == message.position)
         {
-            return;
+            return false;
         }
-        self.moved_to(message.position);
+        let moved = self.moved_to(message.position);
         self.recent.insert(place, message);
         while self.recent.len() > RECENT {
             self.recent.pop_front();
         }
+        moved
     }
 }
 
@@ -127,9 +129,7 @@ impl Wakeups {
                     tail.recent.clear();
                     return tail.moved_to(message.position);
                 }
-                let head = tail.head;
-                tail.hold(Arc::new(message));
-                tail.head > head
+                tail.hold(Arc::new(message))
             });
         }
     }
@@ -163,7 +163,7 @@ mod tests {
     fn a_stream_takes_what_continues_its_position_up_to_the_head() {
         let mut tail = Tail::default();
         for position in [3, 4, 5] {
-            tail.hold(message(position));
+            assert!(tail.hold(message(position)));
         }
         assert_eq!(positions(tail.after(2)), Some(vec![3, 4, 5]));
         assert_eq!(positions(tail.after(4)), Some(vec![5]));
@@ -190,10 +190,10 @@ mod tests {
     #[test]
     fn messages_handed_over_out_of_order_are_held_in_order() {
         let mut tail = Tail::default();
-        tail.hold(message(2));
+        assert!(tail.hold(message(2)));
         assert_eq!(positions(tail.after(0)), None);
-        tail.hold(message(1));
-        tail.hold(message(1));
+        assert!(!tail.hold(message(1)), "the head was at 2 already");
+        assert!(!tail.hold(message(1)), "held already");
         assert_eq!(positions(tail.after(0)), Some(vec![1, 2]));
     }
 

@@ -60,12 +60,20 @@ pub(crate) fn reference(case: &Case, notice: &Notice) -> Result<(i64, String)> {
     Ok((i64::from(event.sequence), role_name(notice.role)))
 }
 
-/// A message's time as storage keeps it (whole milliseconds, UTC), so
-/// that a message handed to a stream as written reads the same as when
-/// read back.
+/// A time as both backends store it: whole milliseconds since the epoch.
+pub(crate) fn millis(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// A stored time read back (UTC).
+fn from_millis(millis: i64) -> Result<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).map_err(corrupt)
+}
+
+/// `at` as it reads once stored, so that a message handed to a stream as
+/// written says what a later read of it says.
 pub(crate) fn as_stored(at: time::OffsetDateTime) -> time::OffsetDateTime {
-    let millis = at.unix_timestamp_nanos() / 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000).unwrap_or(at)
+    from_millis(millis(at)).unwrap_or(at)
 }
 
 /// What a row of `inbox_messages` holds, before it is opened.
@@ -171,10 +179,7 @@ pub(crate) fn open_messages(
             };
             Ok(InboxMessage {
                 position: u64::try_from(message.position).map_err(corrupt)?,
-                created_at: time::OffsetDateTime::from_unix_timestamp_nanos(
-                    i128::from(message.created_at) * 1_000_000,
-                )
-                .map_err(corrupt)?,
+                created_at: from_millis(message.created_at)?,
                 notice,
             })
         })

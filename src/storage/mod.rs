@@ -26,7 +26,7 @@ use crate::domain::region::RegionCode;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 
 pub use backend::{Backend, Database, open};
-pub(crate) use messages::as_stored;
+pub(crate) use messages::{as_stored, millis};
 pub use postgres::PostgresStorage;
 pub use seal::{SealError, Sealer};
 pub use sqlite::SqliteStorage;

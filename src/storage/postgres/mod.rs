@@ -162,9 +162,7 @@ fn agency_from_row(row: &PgRow) -> Result<Agency> {
     })
 }
 
-pub(super) fn millis(at: time::OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
+pub(super) use crate::storage::millis;
 
 pub(super) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)

@@ -3,8 +3,7 @@
 //! once (`UNNEST`), so a batch costs the same six round trips (`BEGIN`,
 //! the cases and their events, the deadlines and deliveries, the audit
 //! log's tail, the answers and audit entries, `COMMIT`) and one flush of
-//! the WAL, whatever its size. [`super::group`] forms
-//! the batches.
+//! the WAL, whatever its size. [`super::group`] forms the batches.
 //!
 //! A batch holds writes with distinct request ids, cases and decision
 //! numbers ([`Prepared::keys`]): a statement that updates one row from two

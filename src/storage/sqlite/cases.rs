@@ -7,9 +7,7 @@ use super::{corrupt, unavailable};
 use crate::storage::Result;
 use crate::storage::seal::Sealer;
 
-pub(super) fn millis(at: time::OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
+pub(super) use crate::storage::millis;
 
 /// Seals the bodies that a version before sealing stored as plain text.
 pub(super) async fn seal_plain_bodies(writer: &SqlitePool, sealer: &Sealer) -> Result<()> {

@@ -200,8 +200,7 @@ impl ParseRegion for String {
 }
 
 pub(super) fn now_millis() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-        .unwrap_or(i64::MAX)
+    crate::storage::millis(time::OffsetDateTime::now_utc())
 }
 
 #[async_trait]
