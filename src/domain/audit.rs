@@ -208,21 +208,42 @@ impl Chain {
     /// Only if the record cannot be written as JSON, which its types rule
     /// out.
     pub fn seal(&mut self, record: &AuditRecord) -> Result<SealedEntry, serde_json::Error> {
-        let entry = AuditEntry {
-            sequence: self.last + 1,
-            prev: hex(&self.hash),
-            record: record.clone(),
-        };
-        let bytes = serde_json::to_string(&entry)?;
-        let hash = link(&self.hash, &bytes);
-        self.last = entry.sequence;
+        let sequence = self.last + 1;
+        let entry = entry_text(sequence, &self.hash, &record_fields(record)?);
+        let hash = link(&self.hash, &entry);
+        self.last = sequence;
         self.hash = hash;
         Ok(SealedEntry {
-            sequence: entry.sequence,
-            entry: bytes,
+            sequence,
+            entry,
             hash,
         })
     }
+}
+
+/// The record's JSON without its opening brace: what an entry carries
+/// after its place. PostgreSQL seals entries from this text itself
+/// (`audit_append()` in `migrations/postgres/0005`), so that an append
+/// needs no round trip to learn the tail first.
+///
+/// # Errors
+/// Only if the record cannot be written as JSON, which its types rule
+/// out.
+pub fn record_fields(record: &AuditRecord) -> Result<String, serde_json::Error> {
+    let json = serde_json::to_string(record)?;
+    json.strip_prefix('{')
+        .map(str::to_owned)
+        .ok_or_else(|| serde::ser::Error::custom("an audit record is not a JSON object"))
+}
+
+/// The text of the entry at `sequence` after the entry hashed `prev`: the
+/// JSON of [`AuditEntry`], spelled out so that `audit_append()` in
+/// `migrations/postgres/0005` can build the same bytes by concatenation.
+pub fn entry_text(sequence: u64, prev: &Hash, fields: &str) -> String {
+    format!(
+        "{{\"sequence\":{sequence},\"prev\":\"{}\",{fields}",
+        hex(prev)
+    )
 }
 
 impl Default for Chain {

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use handover_gateway::domain::audit::{AuditCaller, AuditDetails, AuditRecord, Chain, verify};
+use handover_gateway::domain::audit::{
+    AuditCaller, AuditDetails, AuditRecord, AuditText, Chain, verify,
+};
 
 use handover_gateway::storage::{Conflict, StorageError};
 
@@ -25,8 +27,11 @@ fn record(n: u64) -> AuditRecord {
         call: "handover.v1.CaseService/GetCase".into(),
         outcome: "OK".into(),
         reason: None,
+        // Quotes, a backslash and Chinese: PostgreSQL seals entries from
+        // the record's JSON itself, and must hash the bytes Rust would.
         details: AuditDetails {
             position: Some(n),
+            purpose: Some(AuditText::new(&format!("复核 \"{n}\" \\ 线索"))),
             ..AuditDetails::default()
         },
     }

@@ -155,6 +155,34 @@ fn an_entry_reads_the_same_as_it_was_written() {
     assert_eq!(sealed.parse().unwrap().record, full);
 }
 
+proptest! {
+    /// PostgreSQL builds the entry by concatenation (`entry_text`); it
+    /// must be the very JSON of the entry, whatever the record holds.
+    #[test]
+    fn an_entry_spelled_out_is_the_json_of_the_entry(
+        sequence in 1u64..u64::MAX,
+        prev in any::<[u8; 32]>(),
+        unauthenticated in any::<bool>(),
+        text in "\\PC{0,40}",
+        position in proptest::option::of(any::<u64>()),
+    ) {
+        let mut full = record(sequence % 7);
+        if unauthenticated {
+            full.caller = AuditCaller::Unauthenticated { claimed: Some(text.clone()) };
+        }
+        full.reason = Some(AuditText::new(&format!("\"{text}\" 拒绝")));
+        full.details = AuditDetails {
+            request_id: Some(AuditText::new(&text)),
+            lookup: Some(Lookup::IdNumber { person: None }),
+            position,
+            ..AuditDetails::default()
+        };
+        let entry = AuditEntry { sequence, prev: hex(&prev), record: full.clone() };
+        let spelled = entry_text(sequence, &prev, &record_fields(&full).unwrap());
+        prop_assert_eq!(spelled, serde_json::to_string(&entry).unwrap());
+    }
+}
+
 /// One way to tamper with a log of `len` entries, and where it must be
 /// found.
 #[derive(Debug, Clone)]

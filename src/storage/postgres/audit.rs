@@ -1,68 +1,31 @@
 //! The audit log in PostgreSQL. An append locks the table against other
-//! appenders (not readers) as it reads the last hash ([`tail`]), so the
-//! chain stays linear across connections and gateway processes.
+//! appenders (not readers) as it reads the last hash, so the chain stays
+//! linear across connections and gateway processes; PostgreSQL seals the
+//! entries itself, from the records' fields, so an append is one round
+//! trip (`audit_append()` in `migrations/postgres/0005`).
 
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 
 use super::{corrupt, to_i64, unavailable};
-use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
+use crate::domain::audit::{AuditRecord, Chain, SealedEntry, record_fields};
 use crate::storage::Result;
 
+/// Appends `records` in one statement (`audit_append()` in
+/// `migrations/postgres/0005`, which locks the log against other appenders
+/// and chains the entries onto its tail), on its own transaction.
 pub(super) async fn append(pool: &PgPool, records: &[AuditRecord]) -> Result<Chain> {
-    let mut tx = pool.begin().await.map_err(|e| unavailable(&e))?;
-    let mut chain = tail(&mut tx).await?;
-    let sealed = Sealed::of(&mut chain, records)?;
-    sqlx::query(
-        "INSERT INTO audit_log (sequence, entry, hash)
-         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[])",
-    )
-    .bind(&sealed.sequences)
-    .bind(&sealed.entries)
-    .bind(&sealed.hashes)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    tx.commit().await.map_err(|e| unavailable(&e))?;
-    Ok(chain)
-}
-
-/// Locks the log against other appenders (not readers) until `tx` ends,
-/// and returns the chain as the last appender left it (see
-/// `audit_tail()` in `migrations/postgres/0004`).
-pub(super) async fn tail(tx: &mut Transaction<'_, Postgres>) -> Result<Chain> {
-    let last = sqlx::query("SELECT sequence, hash FROM audit_tail()")
-        .fetch_optional(&mut **tx)
+    let fields = records
+        .iter()
+        .map(record_fields)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| corrupt(&e))?;
+    let row = sqlx::query("SELECT sequence, hash FROM audit_append($1)")
+        .bind(&fields)
+        .fetch_one(pool)
         .await
         .map_err(|e| unavailable(&e))?;
-    match last {
-        Some(row) => {
-            let (sequence, hash) = sequence_and_hash(&row)?;
-            Ok(Chain::resume(sequence, hash))
-        }
-        None => Ok(Chain::new()),
-    }
-}
-
-/// Entries chained onto a tail, as the columns of `audit_log`.
-#[derive(Debug, Default)]
-pub(super) struct Sealed {
-    pub(super) sequences: Vec<i64>,
-    pub(super) entries: Vec<String>,
-    pub(super) hashes: Vec<Vec<u8>>,
-}
-
-impl Sealed {
-    /// Chains `records` onto `chain`, which moves past them.
-    pub(super) fn of(chain: &mut Chain, records: &[AuditRecord]) -> Result<Self> {
-        let mut sealed = Self::default();
-        for record in records {
-            let entry = chain.seal(record).map_err(|e| corrupt(&e))?;
-            sealed.sequences.push(to_i64(entry.sequence));
-            sealed.entries.push(entry.entry);
-            sealed.hashes.push(entry.hash.to_vec());
-        }
-        Ok(sealed)
-    }
+    let (sequence, hash) = sequence_and_hash(&row)?;
+    Ok(Chain::resume(sequence, hash))
 }
 
 pub(super) async fn entries(pool: &PgPool, after: u64, limit: u32) -> Result<Vec<SealedEntry>> {

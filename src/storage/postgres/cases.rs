@@ -1,10 +1,13 @@
 //! Reading cases and submissions' answers (writing them: [`super::write`]).
 
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
+use crate::domain::intake::DecisionNumber;
+use crate::domain::submission::SubmissionOutcome;
 use crate::storage::seal::{Sealer, open_case};
 use crate::storage::{Result, StoredAnswer};
 
@@ -14,7 +17,8 @@ pub(super) async fn answer(
     request_id: &str,
 ) -> Result<Option<StoredAnswer>> {
     let row = sqlx::query(
-        "SELECT digest, outcome FROM requests WHERE agency_id = $1 AND request_id = $2",
+        "SELECT digest, outcome, positions FROM requests
+         WHERE agency_id = $1 AND request_id = $2",
     )
     .bind(agency.as_str())
     .bind(request_id)
@@ -24,11 +28,23 @@ pub(super) async fn answer(
     let Some(row) = row else { return Ok(None) };
     let digest: Vec<u8> = row.try_get("digest").map_err(|e| corrupt(&e))?;
     let outcome: String = row.try_get("outcome").map_err(|e| corrupt(&e))?;
+    let mut outcome: SubmissionOutcome = serde_json::from_str(&outcome).map_err(|e| corrupt(&e))?;
+    let positions: Option<Vec<i64>> = row.try_get("positions").map_err(|e| corrupt(&e))?;
+    if let Some(positions) = positions {
+        if positions.len() != outcome.deliveries.len() {
+            return Err(corrupt(
+                &"a stored answer's positions do not match its deliveries",
+            ));
+        }
+        for (delivery, position) in outcome.deliveries.iter_mut().zip(positions) {
+            delivery.position = u64::try_from(position).map_err(|e| corrupt(&e))?;
+        }
+    }
     Ok(Some(StoredAnswer {
         digest: digest
             .try_into()
             .map_err(|_| corrupt(&"request digest is not 32 bytes"))?,
-        outcome: serde_json::from_str(&outcome).map_err(|e| corrupt(&e))?,
+        outcome,
     }))
 }
 
@@ -39,6 +55,33 @@ pub(super) async fn load_case(pool: &PgPool, sealer: &Sealer, id: &CaseId) -> Re
             .fetch_all(pool)
             .await
             .map_err(|e| unavailable(&e))?;
+    open_rows(sealer, id, &rows)
+}
+
+/// The case for `decision`, found and read in one query.
+pub(super) async fn case_by_decision(
+    pool: &PgPool,
+    sealer: &Sealer,
+    decision: &DecisionNumber,
+) -> Result<Option<Case>> {
+    let rows = sqlx::query(
+        "SELECT e.case_id, e.sequence, e.body FROM cases c
+         JOIN case_events e ON e.case_id = c.id
+         WHERE c.decision_number = $1 ORDER BY e.sequence",
+    )
+    .bind(decision.as_str())
+    .fetch_all(pool)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let id: &str = first.try_get("case_id").map_err(|e| corrupt(&e))?;
+    let id = CaseId::parse(id).map_err(|e| corrupt(&e))?;
+    open_rows(sealer, &id, &rows)
+}
+
+fn open_rows(sealer: &Sealer, id: &CaseId, rows: &[PgRow]) -> Result<Option<Case>> {
     let events = rows
         .iter()
         .map(|row| {

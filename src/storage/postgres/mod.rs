@@ -37,9 +37,16 @@ use crate::domain::submission::SubmissionOutcome;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connections per gateway process; the database's `max_connections` must
-/// allow this many for every replica.
+/// Connections per gateway process for reads, audit appends and
+/// acknowledgements, and for case writes ([`WRITE_POOL_SIZE`]); the
+/// database's `max_connections` must allow both for every replica.
 const POOL_SIZE: u32 = 16;
+
+/// Case writes go one batch at a time ([`group`]), on a connection of
+/// their own: `write_batch()` is planned once per connection (some 20 ms
+/// the first time), so spreading the writes over the whole pool made the
+/// first write on each of its connections wait that long.
+const WRITE_POOL_SIZE: u32 = 1;
 
 /// A pooled connection idle this long is pinged before it is used.
 const PING_IDLE: Duration = Duration::from_secs(5);
@@ -47,6 +54,8 @@ const PING_IDLE: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct PostgresStorage {
     pool: PgPool,
+    /// Where [`group`] writes cases; connected on the first write.
+    writer: PgPool,
     /// Seals what names a person; without it, case data cannot be read or
     /// written (the registry and the audit log can).
     sealer: Option<Arc<Sealer>>,
@@ -91,28 +100,14 @@ impl PostgresStorage {
                 // The startup packet's options separate words by spaces.
                 ("default_transaction_isolation", r"read\ committed"),
             ]);
-        let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .acquire_timeout(Duration::from_secs(10))
-            // sqlx pings every connection it hands out by default: one more
-            // round trip before each query, about four per submission.
-            // Only a connection that sat idle a while is tested; one that
-            // broke since its last use fails its query, which the caller
-            // sees as `Unavailable` and may retry, and sqlx drops it.
-            .test_before_acquire(false)
-            .before_acquire(|connection, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_IDLE {
-                        connection.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(options)
+        let pool = pool_options(POOL_SIZE)
+            .connect_with(options.clone())
             .await
             .map_err(|e| unavailable(&e))?;
+        let writer = pool_options(WRITE_POOL_SIZE).connect_lazy_with(options);
         Ok(Self {
             pool,
+            writer,
             sealer: None,
             group: Arc::default(),
         })
@@ -133,8 +128,30 @@ impl PostgresStorage {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+fn pool_options(size: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it hands out by default: one more
+        // round trip before each query, about four per submission. Only a
+        // connection that sat idle a while is tested; one that broke since
+        // its last use fails its query, which the caller sees as
+        // `Unavailable` and may retry, and sqlx drops it (it pings each
+        // connection it takes back).
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 pub(super) fn unavailable(error: &dyn std::fmt::Display) -> StorageError {
@@ -242,7 +259,7 @@ impl Storage for PostgresStorage {
                 Err(error) => answers.push(Some(Err(error))),
             }
         }
-        let mut written = self.group.write(&self.pool, prepared).await.into_iter();
+        let mut written = self.group.write(&self.writer, prepared).await.into_iter();
         answers
             .into_iter()
             .map(|answer| {
@@ -267,19 +284,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>> {
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM cases WHERE decision_number = $1")
-                .bind(decision.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| unavailable(&e))?;
-        match id {
-            Some(id) => {
-                let id = CaseId::parse(&id).map_err(|e| corrupt(&e))?;
-                cases::load_case(&self.pool, self.sealer()?, &id).await
-            }
-            None => Ok(None),
-        }
+        cases::case_by_decision(&self.pool, self.sealer()?, decision).await
     }
 
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {
@@ -330,11 +335,17 @@ impl Storage for PostgresStorage {
         audit::entries(&self.pool, after, limit).await
     }
 
+    /// Both pools: the writer's one connection may have been dropped (a
+    /// database restart, an operator) while it sat idle, and health must
+    /// not say serving before a write would find a live one (sqlx closes
+    /// a connection whose query failed when it takes it back).
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        for pool in [&self.pool, &self.writer] {
+            sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
         Ok(())
     }
 

@@ -1,9 +1,8 @@
-//! Case writes in one transaction, one write or a whole batch of them:
-//! each statement ([`super::write_sql`]) takes every write of the batch at
-//! once (`UNNEST`), so a batch costs the same six round trips (`BEGIN`,
-//! the cases and their events, the deadlines and deliveries, the audit
-//! log's tail, the answers and audit entries, `COMMIT`) and one flush of
-//! the WAL, whatever its size. [`super::group`] forms the batches.
+//! Case writes in one statement, one write or a whole batch of them:
+//! `write_batch()` ([`super::write_sql`]) takes every row of the batch at
+//! once (`UNNEST`) and runs as its own transaction, so a batch costs one
+//! round trip and one flush of the WAL, whatever its size.
+//! [`super::group`] forms the batches.
 //!
 //! A batch holds writes with distinct request ids, cases and decision
 //! numbers ([`Prepared::keys`]): a statement that updates one row from two
@@ -17,10 +16,11 @@
 //! deadlock between replicas, rolls the whole batch back and is reported as
 //! [`Failure::Refused`], so that the writes can be tried one by one.
 
+use std::collections::HashMap;
+
 use sqlx::PgPool;
 
-use super::audit::{Sealed, tail};
-use super::write_sql::{deliver, store_answers, write_cases};
+use super::write_sql;
 use super::{corrupt, millis, unavailable};
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::reference;
@@ -147,7 +147,7 @@ fn conflict_or_unavailable(error: sqlx::Error) -> StorageError {
 }
 
 /// Writes `batch` (writes with distinct keys, see [`Prepared::keys`]) in
-/// one transaction; per write, its answer or the conflict that refused it
+/// one statement; per write, its answer or the conflict that refused it
 /// alone.
 ///
 /// # Errors
@@ -157,61 +157,38 @@ pub(super) async fn write_batch(
     pool: &PgPool,
     batch: &[&Prepared],
 ) -> Result<Vec<Result<SubmissionOutcome>>, Failure> {
-    let mut tx = pool.begin().await.map_err(failure)?;
     let now = millis(time::OffsetDateTime::now_utc());
-    let opened: Vec<&Prepared> = batch
-        .iter()
-        .copied()
-        .filter(|p| p.write.expected_version == 0)
-        .collect();
-    // Case rows are locked in id order, the same in every replica's batch.
-    let mut moved: Vec<&Prepared> = batch
-        .iter()
-        .copied()
-        .filter(|p| p.write.expected_version > 0)
-        .collect();
-    moved.sort_by(|a, b| a.write.case.id.as_str().cmp(b.write.case.id.as_str()));
-    let written = write_cases(&mut tx, &opened, &moved, now).await?;
-    let survivors: Vec<&Prepared> = batch
-        .iter()
-        .copied()
-        .filter(|p| written.contains(p.write.case.id.as_str()))
-        .collect();
-    let mut outcomes = Vec::new();
-    if !survivors.is_empty() {
-        outcomes = deliver(&mut tx, &survivors).await?;
-        let records: Vec<_> = survivors
-            .iter()
-            .filter_map(|p| p.write.audit.clone())
-            .collect();
-        // Last, because the tail locks the log against every other
-        // appender until the commit.
-        let audit = if records.is_empty() {
-            Sealed::default()
-        } else {
-            let mut chain = tail(&mut tx).await?;
-            Sealed::of(&mut chain, &records)?
-        };
-        store_answers(&mut tx, &survivors, &outcomes, &audit).await?;
+    let written = write_sql::write_batch(pool, batch, now).await?;
+    let mut positions = written.positions.into_iter();
+    let mut answers = HashMap::new();
+    for p in batch {
+        let id = p.write.case.id.as_str();
+        if written.cases.contains(id) {
+            let taken = positions
+                .by_ref()
+                .take(p.write.notices.len())
+                .map(u64::try_from)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| corrupt(&e))?;
+            if taken.len() < p.write.notices.len() {
+                return Err(Failure::Failed(corrupt(&"a notice without its position")));
+            }
+            answers.insert(id, write_sql::answer(p, &taken));
+        }
     }
-    tx.commit()
-        .await
-        .map_err(|e| Failure::Failed(unavailable(&e)))?;
-    outcomes.reverse();
     Ok(batch
         .iter()
         .map(|p| {
-            if !written.contains(p.write.case.id.as_str()) {
-                let conflict = if p.write.expected_version == 0 {
-                    Conflict::DecisionNumber
-                } else {
-                    Conflict::Version
-                };
-                return Err(StorageError::Conflict(conflict));
-            }
-            outcomes
-                .pop()
-                .ok_or_else(|| corrupt(&"a written case without its answer"))
+            // A case left out lost to a case with its decision number, or
+            // moved on since it was read.
+            let conflict = if p.write.expected_version == 0 {
+                Conflict::DecisionNumber
+            } else {
+                Conflict::Version
+            };
+            answers
+                .remove(p.write.case.id.as_str())
+                .ok_or(StorageError::Conflict(conflict))
         })
         .collect())
 }

@@ -1,17 +1,17 @@
-//! The statements of a case write, each taking every write of a batch at
-//! once (`UNNEST`); [`super::write`] runs them in one transaction.
+//! The one statement of a batch of case writes: `write_batch()`
+//! (`migrations/postgres/0005`), whose arguments are the batch's rows as
+//! columns, one array per column (`UNNEST`). [`super::write`] forms the
+//! batch and reads its answers.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 
-use super::audit::Sealed;
 use super::write::{Failure, Prepared, failure};
 use super::{corrupt, millis};
+use crate::domain::audit::record_fields;
 use crate::domain::submission::{Delivery, SubmissionOutcome};
 use crate::storage::Result;
-
-pub(super) type Tx<'c> = Transaction<'c, Postgres>;
 
 /// The columns of the case rows of `writes`, as `UNNEST` takes them.
 struct CaseColumns<'a> {
@@ -52,24 +52,36 @@ impl<'a> CaseColumns<'a> {
     }
 }
 
-/// Writes the case rows and new events of `opened` (new cases) and `moved`
-/// (cases read at `expected_version`), and clears the deadlines of the
-/// moved ones for [`deliver`] to replace, in one statement; returns the ids
-/// of the cases written.
-///
-/// A new case whose decision number already has one is left out
-/// (`ON CONFLICT DO NOTHING`), and so is a moved case no longer at the
-/// version its write read: a concurrent writer holds the row until it
-/// commits, and at READ COMMITTED the update then sees the new version.
-/// The events of a case left out are not inserted. Case rows are taken in
-/// the order of `moved`, which the caller sorts by id, the same in every
-/// replica's batch.
-pub(super) async fn write_cases(
-    tx: &mut Tx<'_>,
-    opened: &[&Prepared],
-    moved: &[&Prepared],
+/// What `write_batch()` wrote: the ids of the cases written, and the
+/// inbox position of each of their notices, in the order of the batch.
+pub(super) struct Written {
+    pub(super) cases: HashSet<String>,
+    pub(super) positions: Vec<i64>,
+}
+
+/// Writes `batch` in one statement, which commits it (`pool` hands out
+/// connections outside a transaction block): see `write_batch()` in
+/// `migrations/postgres/0005` for what is left out and why. Notices (so
+/// positions), answers and audit entries go in the order of `batch`.
+pub(super) async fn write_batch(
+    pool: &PgPool,
+    batch: &[&Prepared],
     now: i64,
-) -> Result<HashSet<String>, Failure> {
+) -> Result<Written, Failure> {
+    let opened: Vec<&Prepared> = batch
+        .iter()
+        .copied()
+        .filter(|p| p.write.expected_version == 0)
+        .collect();
+    // Case rows are locked in id order, the same in every replica's batch.
+    let mut moved: Vec<&Prepared> = batch
+        .iter()
+        .copied()
+        .filter(|p| p.write.expected_version > 0)
+        .collect();
+    moved.sort_by(|a, b| a.write.case.id.as_str().cmp(b.write.case.id.as_str()));
+    let opened = &opened[..];
+    let moved = &moved[..];
     let new = CaseColumns::of(opened);
     let decisions: Vec<_> = opened
         .iter()
@@ -84,53 +96,17 @@ pub(super) async fn write_cases(
         .iter()
         .map(|p| i64::from(p.write.expected_version))
         .collect();
-    let (mut cases, mut sequences, mut times, mut agencies, mut bodies) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for p in opened.iter().chain(moved) {
-        for (sequence, at, by, body) in &p.events {
-            cases.push(p.write.case.id.as_str());
-            sequences.push(*sequence);
-            times.push(*at);
-            agencies.push(by.as_str());
-            bodies.push(body.as_slice());
-        }
-    }
-    let rows = sqlx::query(
-        "WITH opened AS (
-             INSERT INTO cases (id, decision_number, person_key, version, state,
-                 executing_region, household_region, responsible, detox_center, opened_at,
-                 updated_at, oversight, unroutable)
-             SELECT id, decision_number, person_key, version, state, executing_region,
-                 household_region, responsible, detox_center, $12, $12, oversight, unroutable
-             FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[],
-                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[])
-                 AS c (id, decision_number, person_key, version, state, executing_region,
-                     household_region, responsible, detox_center, oversight, unroutable)
-             ON CONFLICT DO NOTHING
-             RETURNING id
-         ), moved AS (
-             UPDATE cases SET version = u.version, state = u.state,
-                 executing_region = u.executing_region, household_region = u.household_region,
-                 responsible = u.responsible, person_key = u.person_key, updated_at = $12,
-                 oversight = u.oversight, unroutable = u.unroutable
-             FROM UNNEST($13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::text[],
-                 $18::text[], $19::text[], $20::bytea[], $21::text[], $22::bool[])
-                 AS u (id, expected, version, state, executing_region, household_region,
-                     responsible, person_key, oversight, unroutable)
-             WHERE cases.id = u.id AND cases.version = u.expected
-             RETURNING cases.id
-         ), written AS (
-             SELECT id FROM opened UNION ALL SELECT id FROM moved
-         ), events AS (
-             INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body)
-             SELECT e.* FROM UNNEST($23::text[], $24::bigint[], $25::bigint[], $26::text[],
-                 $27::bytea[]) AS e (case_id, sequence, recorded_at, agency_id, body)
-             WHERE e.case_id IN (SELECT id FROM written)
-         ), cleared AS (
-             DELETE FROM deadlines WHERE case_id IN (SELECT id FROM moved)
-         )
-         SELECT id FROM written",
+    let events = EventColumns::of(batch);
+    let deadlines = DeadlineColumns::of(batch);
+    let notices = NoticeColumns::of(batch);
+    let answers = AnswerColumns::of(batch)?;
+    let row = sqlx::query(
+        "SELECT written, positions FROM write_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+             $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42,
+             $43, $44, $45)",
     )
+    .bind(now)
     .bind(&new.ids)
     .bind(&decisions)
     .bind(&new.person_keys)
@@ -142,7 +118,6 @@ pub(super) async fn write_cases(
     .bind(&centers)
     .bind(&new.oversight)
     .bind(&new.unroutable)
-    .bind(now)
     .bind(&old.ids)
     .bind(&expected)
     .bind(&old.versions)
@@ -153,197 +128,175 @@ pub(super) async fn write_cases(
     .bind(&old.person_keys)
     .bind(&old.oversight)
     .bind(&old.unroutable)
-    .bind(&cases)
-    .bind(&sequences)
-    .bind(&times)
-    .bind(&agencies)
-    .bind(&bodies)
-    .fetch_all(&mut **tx)
+    .bind(&events.cases)
+    .bind(&events.sequences)
+    .bind(&events.times)
+    .bind(&events.agencies)
+    .bind(&events.bodies)
+    .bind(&deadlines.cases)
+    .bind(&deadlines.kinds)
+    .bind(&deadlines.anchors)
+    .bind(&deadlines.starts)
+    .bind(&deadlines.escalated)
+    .bind(&notices.agencies)
+    .bind(&notices.cases)
+    .bind(&notices.times)
+    .bind(&notices.sequences)
+    .bind(&notices.roles)
+    .bind(super::notify::CHANNEL)
+    .bind(&answers.cases)
+    .bind(&answers.agencies)
+    .bind(&answers.request_ids)
+    .bind(&answers.digests)
+    .bind(&answers.outcomes)
+    .bind(&answers.times)
+    .bind(&answers.audit)
+    .fetch_one(pool)
     .await
     .map_err(failure)?;
-    rows.iter()
-        .map(|row| row.try_get("id").map_err(|e| Failure::Failed(corrupt(&e))))
-        .collect()
+    let cases: Vec<String> = row
+        .try_get("written")
+        .map_err(|e| Failure::Failed(corrupt(&e)))?;
+    let positions = row
+        .try_get("positions")
+        .map_err(|e| Failure::Failed(corrupt(&e)))?;
+    Ok(Written {
+        cases: cases.into_iter().collect(),
+        positions,
+    })
 }
 
-/// Inserts the deadlines pending after each of `writes` (those of a moved
-/// case were cleared by [`write_cases`]) and places every notice in its
-/// recipient's inbox, as a reference to its event (see
-/// [`crate::storage::messages`]), in one statement; returns each write's
-/// outcome with its deliveries.
-///
-/// Each recipient's head moves once, by its number of notices in the
-/// batch, and the row lock it takes keeps positions gapless and in commit
-/// order until the commit; within the batch, positions follow the writes'
-/// order. Every discharge goes to its city's oversight office, so a few
-/// heads are shared by most writers: their locks are taken this late in
-/// the transaction, and in agency order (`ORDER BY` in the insert), so that
-/// two transactions sharing recipients wait for each other instead of
-/// deadlocking. The wake-up hint of each head goes out on commit (see
-/// [`super::notify`]).
-pub(super) async fn deliver(
-    tx: &mut Tx<'_>,
-    writes: &[&Prepared],
-) -> Result<Vec<SubmissionOutcome>, Failure> {
-    // Per message: its recipient, its place among that recipient's
-    // messages of this batch (from 1), its case, time and reference.
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    let (mut agencies, mut places, mut cases, mut times, mut sequences, mut roles) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    for p in writes {
-        for ((agency, _), (sequence, role)) in p.write.notices.iter().zip(&p.references) {
-            let count = counts.entry(agency.as_str()).or_default();
-            *count += 1;
-            agencies.push(agency.as_str());
-            places.push(*count);
-            cases.push(p.write.case.id.as_str());
-            times.push(millis(p.write.outcome.accepted_at));
-            sequences.push(*sequence);
-            roles.push(role.as_str());
+/// The new events of a batch.
+#[derive(Default)]
+struct EventColumns<'a> {
+    cases: Vec<&'a str>,
+    sequences: Vec<i64>,
+    times: Vec<i64>,
+    agencies: Vec<&'a str>,
+    bodies: Vec<&'a [u8]>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn of(batch: &[&'a Prepared]) -> Self {
+        let mut columns = Self::default();
+        for p in batch {
+            for (sequence, at, by, body) in &p.events {
+                columns.cases.push(p.write.case.id.as_str());
+                columns.sequences.push(*sequence);
+                columns.times.push(*at);
+                columns.agencies.push(by.as_str());
+                columns.bodies.push(body.as_slice());
+            }
         }
+        columns
     }
-    let (mut deadline_cases, mut kinds, mut anchors, mut starts, mut escalated) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for p in writes {
-        for deadline in &p.write.deadlines {
-            deadline_cases.push(p.write.case.id.as_str());
-            kinds.push(deadline.kind.as_str());
-            anchors.push(i64::from(deadline.anchor));
-            starts.push(millis(deadline.starts_at));
-            escalated.push(deadline.escalated);
+}
+
+/// The deadlines pending after each write of a batch.
+#[derive(Default)]
+struct DeadlineColumns<'a> {
+    cases: Vec<&'a str>,
+    kinds: Vec<&'a str>,
+    anchors: Vec<i64>,
+    starts: Vec<i64>,
+    escalated: Vec<bool>,
+}
+
+impl<'a> DeadlineColumns<'a> {
+    fn of(batch: &[&'a Prepared]) -> Self {
+        let mut columns = Self::default();
+        for p in batch {
+            for deadline in &p.write.deadlines {
+                columns.cases.push(p.write.case.id.as_str());
+                columns.kinds.push(deadline.kind.as_str());
+                columns.anchors.push(i64::from(deadline.anchor));
+                columns.starts.push(millis(deadline.starts_at));
+                columns.escalated.push(deadline.escalated);
+            }
         }
+        columns
     }
-    let mut heads = BTreeMap::new();
-    if !agencies.is_empty() || !deadline_cases.is_empty() {
-        let rows = sqlx::query(
-            r#"WITH deadlines AS (
-                   INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated)
-                   SELECT * FROM UNNEST($8::text[], $9::text[], $10::bigint[], $11::bigint[],
-                       $12::bool[])
-               ), counts AS (
-                   SELECT agency, count(*) AS n FROM UNNEST($1::text[]) AS m (agency)
-                   GROUP BY agency
-               ), heads AS (
-                   INSERT INTO inboxes (agency_id, head)
-                   SELECT agency, n FROM counts ORDER BY agency COLLATE "C"
-                   ON CONFLICT (agency_id) DO UPDATE SET head = inboxes.head + excluded.head
-                   RETURNING agency_id, head
-               ), messages AS (
-                   INSERT INTO inbox_messages
-                       (agency_id, position, case_id, created_at, sequence, role)
-                   SELECT m.agency, h.head - c.n + m.place, m.case_id, m.created_at,
-                       m.sequence, m.role
-                   FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[],
-                           $5::bigint[], $6::text[])
-                       AS m (agency, place, case_id, created_at, sequence, role)
-                   JOIN heads h ON h.agency_id = m.agency
-                   JOIN counts c ON c.agency = m.agency
-               )
-               SELECT agency_id, head, pg_notify($7, head || ' ' || agency_id) FROM heads"#,
-        )
-        .bind(&agencies)
-        .bind(&places)
-        .bind(&cases)
-        .bind(&times)
-        .bind(&sequences)
-        .bind(&roles)
-        .bind(super::notify::CHANNEL)
-        .bind(&deadline_cases)
-        .bind(&kinds)
-        .bind(&anchors)
-        .bind(&starts)
-        .bind(&escalated)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(failure)?;
-        for row in &rows {
-            let agency: String = row.try_get("agency_id").map_err(|e| corrupt(&e))?;
-            let head: i64 = row.try_get("head").map_err(|e| corrupt(&e))?;
-            heads.insert(agency, head);
+}
+
+/// Each notice of a batch as its recipient's inbox keeps it: a reference
+/// to the event it announces (see [`crate::storage::messages`]).
+#[derive(Default)]
+struct NoticeColumns<'a> {
+    agencies: Vec<&'a str>,
+    cases: Vec<&'a str>,
+    times: Vec<i64>,
+    sequences: Vec<i64>,
+    roles: Vec<&'a str>,
+}
+
+impl<'a> NoticeColumns<'a> {
+    fn of(batch: &[&'a Prepared]) -> Self {
+        let mut columns = Self::default();
+        for p in batch {
+            for ((agency, _), (sequence, role)) in p.write.notices.iter().zip(&p.references) {
+                columns.agencies.push(agency.as_str());
+                columns.cases.push(p.write.case.id.as_str());
+                columns.times.push(millis(p.write.outcome.accepted_at));
+                columns.sequences.push(*sequence);
+                columns.roles.push(role.as_str());
+            }
         }
+        columns
     }
-    let mut places = places.into_iter();
-    writes
+}
+
+/// Each write's answer, stored under its request id, and the fields of its
+/// audit entry (see [`record_fields`]), if it carries one.
+#[derive(Default)]
+struct AnswerColumns<'a> {
+    cases: Vec<&'a str>,
+    agencies: Vec<&'a str>,
+    request_ids: Vec<&'a str>,
+    digests: Vec<&'a [u8]>,
+    outcomes: Vec<String>,
+    times: Vec<i64>,
+    audit: Vec<Option<String>>,
+}
+
+impl<'a> AnswerColumns<'a> {
+    fn of(batch: &[&'a Prepared]) -> Result<Self, Failure> {
+        let mut columns = Self::default();
+        for p in batch {
+            let write = &p.write;
+            columns.cases.push(write.case.id.as_str());
+            columns.agencies.push(write.request.agency.as_str());
+            columns.request_ids.push(write.request.request_id.as_str());
+            columns.digests.push(write.request.digest.as_slice());
+            let outcome = serde_json::to_string(&placeholder(p)).map_err(|e| corrupt(&e))?;
+            columns.outcomes.push(outcome);
+            columns.times.push(millis(write.outcome.accepted_at));
+            let fields = write.audit.as_ref().map(record_fields).transpose();
+            columns.audit.push(fields.map_err(|e| corrupt(&e))?);
+        }
+        Ok(columns)
+    }
+}
+
+/// The answer of `p` as stored: a delivery per notice, at a placeholder
+/// position (the real ones are stored beside it, see
+/// [`super::cases::answer`]).
+fn placeholder(p: &Prepared) -> SubmissionOutcome {
+    answer(p, &vec![0; p.write.notices.len()])
+}
+
+/// The answer of `p`, its deliveries at `positions` (one per notice).
+pub(super) fn answer(p: &Prepared, positions: &[u64]) -> SubmissionOutcome {
+    let mut outcome = p.write.outcome.clone();
+    outcome.deliveries = p
+        .write
+        .notices
         .iter()
-        .map(|p| {
-            let mut outcome = p.write.outcome.clone();
-            outcome.deliveries = p
-                .write
-                .notices
-                .iter()
-                .map(|(agency, notice)| {
-                    let head = heads
-                        .get(agency.as_str())
-                        .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
-                    let count = counts.get(agency.as_str()).copied().unwrap_or(0);
-                    let place = places
-                        .next()
-                        .ok_or_else(|| corrupt(&"a notice without its place"))?;
-                    Ok(Delivery {
-                        agency: agency.clone(),
-                        role: notice.role,
-                        position: u64::try_from(head - count + place).map_err(|e| corrupt(&e))?,
-                    })
-                })
-                .collect::<Result<_>>()?;
-            Ok(outcome)
+        .zip(positions)
+        .map(|((agency, notice), position)| Delivery {
+            agency: agency.clone(),
+            role: notice.role,
+            position: *position,
         })
-        .collect::<Result<_>>()
-        .map_err(Failure::Failed)
-}
-
-/// Stores each write's answer under its request id, and appends `audit`
-/// (chained onto the tail its caller locked), in one statement. A request
-/// id another writer stored since the caller looked refuses the whole
-/// batch.
-pub(super) async fn store_answers(
-    tx: &mut Tx<'_>,
-    writes: &[&Prepared],
-    outcomes: &[SubmissionOutcome],
-    audit: &Sealed,
-) -> Result<(), Failure> {
-    let agencies: Vec<_> = writes
-        .iter()
-        .map(|p| p.write.request.agency.as_str())
         .collect();
-    let ids: Vec<_> = writes
-        .iter()
-        .map(|p| p.write.request.request_id.as_str())
-        .collect();
-    let digests: Vec<_> = writes
-        .iter()
-        .map(|p| p.write.request.digest.as_slice())
-        .collect();
-    let answers = outcomes
-        .iter()
-        .map(|outcome| serde_json::to_string(outcome).map_err(|e| corrupt(&e)))
-        .collect::<Result<Vec<_>>>()?;
-    let times: Vec<_> = outcomes.iter().map(|o| millis(o.accepted_at)).collect();
-    sqlx::query(
-        "WITH answers AS (
-             INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[],
-                 $5::bigint[])
-         )
-         INSERT INTO audit_log (sequence, entry, hash)
-         SELECT * FROM UNNEST($6::bigint[], $7::text[], $8::bytea[])",
-    )
-    .bind(&agencies)
-    .bind(&ids)
-    .bind(&digests)
-    .bind(&answers)
-    .bind(&times)
-    .bind(&audit.sequences)
-    .bind(&audit.entries)
-    .bind(&audit.hashes)
-    .execute(&mut **tx)
-    .await
-    .map_err(failure)?;
-    Ok(())
+    outcome
 }
