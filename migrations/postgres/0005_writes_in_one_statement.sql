@@ -8,11 +8,15 @@
 --
 -- The statements run in the order they had, so the locks are taken as
 -- before: case rows (moved ones in the caller's id order), inbox heads in
--- agency order, then the audit log. At READ COMMITTED (which the gateway
+-- agency order, then the audit log; except the answers, which now go in
+-- before the audit lock, not under it, so that a writer waiting for
+-- another's request id no longer holds the lock that one needs. At READ COMMITTED (which the gateway
 -- asks for) each statement of a function takes a fresh snapshot, so the
 -- audit tail read after the lock sees the previous appender's commit.
 
--- audit_append() below takes the lock and reads the tail itself.
+-- audit_append() below takes the lock and reads the tail itself. A replica
+-- of an older version still running would fail every audited call, which
+-- is why docs/deployment.md says to stop them all before this upgrade.
 DROP FUNCTION audit_tail();
 
 -- The positions of a stored answer's deliveries, in order, where the

@@ -1,6 +1,7 @@
-//! PostgreSQL: the backend for production scale. One pool for reads and
-//! writes; every write is one transaction at READ COMMITTED with
-//! synchronous commit (the server's default), and the rows it must order
+//! PostgreSQL: the backend for production scale. One pool for reads, audit
+//! appends and acknowledgements, another for the batches of case writes;
+//! every write is one transaction at READ COMMITTED with synchronous
+//! commit (the server's default), and the rows it must order
 //! (a case's version, a recipient's inbox head, the audit log) are
 //! serialized by row or table locks, so several gateway processes may share
 //! one database without forking a chain or leaving a gap.
@@ -42,11 +43,13 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// database's `max_connections` must allow both for every replica.
 const POOL_SIZE: u32 = 16;
 
-/// Case writes go one batch at a time ([`group`]), on a connection of
+/// Case writes go one batch at a time ([`group`]), on connections of
 /// their own: `write_batch()` is planned once per connection (some 20 ms
 /// the first time), so spreading the writes over the whole pool made the
-/// first write on each of its connections wait that long.
-const WRITE_POOL_SIZE: u32 = 1;
+/// first write on each of its connections wait that long. Two, because
+/// sqlx pings a connection as it takes it back, and the next batch should
+/// not wait for that.
+const WRITE_POOL_SIZE: u32 = 2;
 
 /// A pooled connection idle this long is pinged before it is used.
 const PING_IDLE: Duration = Duration::from_secs(5);
@@ -138,8 +141,8 @@ fn pool_options(size: u32) -> PgPoolOptions {
         .max_connections(size)
         .acquire_timeout(Duration::from_secs(10))
         // sqlx pings every connection it hands out by default: one more
-        // round trip before each query, about four per submission. Only a
-        // connection that sat idle a while is tested; one that broke since
+        // round trip before each query. Only a connection that sat idle a
+        // while is tested; one that broke since
         // its last use fails its query, which the caller sees as
         // `Unavailable` and may retry, and sqlx drops it (it pings each
         // connection it takes back).
@@ -335,14 +338,19 @@ impl Storage for PostgresStorage {
         audit::entries(&self.pool, after, limit).await
     }
 
-    /// Both pools: the writer's one connection may have been dropped (a
-    /// database restart, an operator) while it sat idle, and health must
-    /// not say serving before a write would find a live one (sqlx closes
-    /// a connection whose query failed when it takes it back).
+    /// The pool, and a writer's connection if one is idle: it may have
+    /// been dropped (a database restart, an operator) while it sat idle,
+    /// and health must not say serving before a write would find a live
+    /// one (sqlx closes a connection whose query failed when it takes it
+    /// back). A busy one is not waited for: a slow write is no outage.
     async fn ping(&self) -> Result<()> {
-        for pool in [&self.pool, &self.writer] {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if let Some(mut idle) = self.writer.try_acquire() {
             sqlx::query("SELECT 1")
-                .execute(pool)
+                .execute(&mut *idle)
                 .await
                 .map_err(|e| unavailable(&e))?;
         }

@@ -13,8 +13,8 @@ use crate::domain::agency::AgencyId;
 use crate::storage::InboxChange;
 
 /// The channel of the hints. A write sends `"{head} {agency}"` on it for
-/// each inbox it grows (`pg_notify` in the delivering statement, see
-/// `write_sql::deliver`).
+/// each inbox it grows (`pg_notify` in `write_batch()`,
+/// `migrations/postgres/0005`).
 pub(super) const CHANNEL: &str = "handover_inbox";
 
 /// How long to wait before listening again after the database refused.

@@ -176,6 +176,9 @@ pub(super) async fn write_batch(
             answers.insert(id, write_sql::answer(p, &taken));
         }
     }
+    if positions.next().is_some() {
+        return Err(Failure::Failed(corrupt(&"a position without its notice")));
+    }
     Ok(batch
         .iter()
         .map(|p| {
