@@ -142,10 +142,9 @@ fn pool_options(size: u32) -> PgPoolOptions {
         .acquire_timeout(Duration::from_secs(10))
         // sqlx pings every connection it hands out by default: one more
         // round trip before each query. Only a connection that sat idle a
-        // while is tested; one that broke since
-        // its last use fails its query, which the caller sees as
-        // `Unavailable` and may retry, and sqlx drops it (it pings each
-        // connection it takes back).
+        // while is tested; one that broke since its last use fails its
+        // query, which the caller sees as `Unavailable` and may retry, and
+        // sqlx drops it (it pings each connection it takes back).
         .test_before_acquire(false)
         .before_acquire(|connection, meta| {
             Box::pin(async move {
