@@ -16,8 +16,6 @@
 //! deadlock between replicas, rolls the whole batch back and is reported as
 //! [`Failure::Refused`], so that the writes can be tried one by one.
 
-use std::collections::HashMap;
-
 use sqlx::PgPool;
 
 use super::write_sql;
@@ -159,39 +157,34 @@ pub(super) async fn write_batch(
 ) -> Result<Vec<Result<SubmissionOutcome>>, Failure> {
     let now = millis(time::OffsetDateTime::now_utc());
     let written = write_sql::write_batch(pool, batch, now).await?;
+    // Positions come in batch order, a run per written case's notices.
     let mut positions = written.positions.into_iter();
-    let mut answers = HashMap::new();
+    let mut answers = Vec::with_capacity(batch.len());
     for p in batch {
-        let id = p.write.case.id.as_str();
-        if written.cases.contains(id) {
-            let taken = positions
-                .by_ref()
-                .take(p.write.notices.len())
-                .map(u64::try_from)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| corrupt(&e))?;
-            if taken.len() < p.write.notices.len() {
-                return Err(Failure::Failed(corrupt(&"a notice without its position")));
-            }
-            answers.insert(id, write_sql::answer(p, &taken));
-        }
-    }
-    if positions.next().is_some() {
-        return Err(Failure::Failed(corrupt(&"a position without its notice")));
-    }
-    Ok(batch
-        .iter()
-        .map(|p| {
-            // A case left out lost to a case with its decision number, or
-            // moved on since it was read.
+        if !written.cases.contains(p.write.case.id.as_str()) {
+            // Left out: it lost to a case with its decision number, or its
+            // case moved on since it was read.
             let conflict = if p.write.expected_version == 0 {
                 Conflict::DecisionNumber
             } else {
                 Conflict::Version
             };
-            answers
-                .remove(p.write.case.id.as_str())
-                .ok_or(StorageError::Conflict(conflict))
-        })
-        .collect())
+            answers.push(Err(StorageError::Conflict(conflict)));
+            continue;
+        }
+        let taken = positions
+            .by_ref()
+            .take(p.write.notices.len())
+            .map(u64::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| corrupt(&e))?;
+        if taken.len() < p.write.notices.len() {
+            return Err(Failure::Failed(corrupt(&"a notice without its position")));
+        }
+        answers.push(Ok(write_sql::answer(p, &taken)));
+    }
+    if positions.next().is_some() {
+        return Err(Failure::Failed(corrupt(&"a position without its notice")));
+    }
+    Ok(answers)
 }
