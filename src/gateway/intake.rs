@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use time::Time;
 
-use super::write::{Submitted, Target};
+use super::write::Submitted;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::AgencyRef;
 use crate::domain::case::{CaseEvent, CaseId, CaseState};
@@ -13,6 +13,7 @@ use crate::domain::policy::Call;
 use crate::domain::routing::{Route, route};
 use crate::domain::submission::RequestKey;
 use crate::domain::validation::{self, Invalid};
+use crate::storage::CaseKey;
 
 pub(super) fn digest(kind: &str, content: &impl serde::Serialize) -> Result<[u8; 32]> {
     let body = serde_json::to_vec(content).map_err(|e| GatewayError::Internal(e.to_string()))?;
@@ -86,16 +87,16 @@ impl Gateway {
         self.authorize(caller, Call::AnnounceRelease)?;
         let parse = || draft.parse(self.clock.today());
         let key = request_key(caller, request_id, "announce", draft, parse)?;
-        if let Some(answer) = self.replay(&key).await? {
-            return Ok(answer);
-        }
-        let announcement = parse()?;
+        let announcement = match parse() {
+            Ok(announcement) => announcement,
+            Err(invalid) => return self.replay_or(&key, invalid).await,
+        };
         let release = announcement
             .planned_release_date
             .with_time(Time::MIDNIGHT)
             .assume_offset(CHINA);
         let late = release - self.clock.now() < self.settings.deadlines.notice_ahead;
-        let target = Target::Decision(&announcement.decision_number);
+        let target = CaseKey::Decision(&announcement.decision_number);
         self.submit(key, target, |existing, agencies| {
             if existing.is_some() {
                 return Err(decision_taken());
@@ -138,11 +139,11 @@ impl Gateway {
         self.authorize(caller, Call::SubmitDischarge)?;
         let parse = || draft.parse(self.clock.now(), self.clock.today());
         let key = request_key(caller, request_id, "discharge", draft, parse)?;
-        if let Some(answer) = self.replay(&key).await? {
-            return Ok(answer);
-        }
-        let discharge = parse()?;
-        let target = Target::Decision(&discharge.decision_number);
+        let discharge = match parse() {
+            Ok(discharge) => discharge,
+            Err(invalid) => return self.replay_or(&key, invalid).await,
+        };
+        let target = CaseKey::Decision(&discharge.decision_number);
         self.submit(key, target, |existing, agencies| {
             let (case_id, history, late_notice) = match existing {
                 None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new(), true),

@@ -4,13 +4,14 @@
 use serde::Serialize;
 
 use super::intake::request_key;
-use super::write::{Submitted, Target};
+use super::write::Submitted;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::access::can_view;
 use crate::domain::agency::AgencyRef;
 use crate::domain::case::CaseId;
 use crate::domain::lifecycle::{CommandDraft, Refusal, decide, describe_state};
 use crate::domain::validation::Invalid;
+use crate::storage::CaseKey;
 
 impl From<Refusal> for GatewayError {
     fn from(refusal: Refusal) -> Self {
@@ -69,11 +70,11 @@ impl Gateway {
             command: draft,
         };
         let key = request_key(caller, request_id, draft.name(), &content, parse)?;
-        if let Some(answer) = self.replay(&key).await? {
-            return Ok(answer);
-        }
-        let (id, command) = parse()?;
-        self.submit(key, Target::Case(&id), |existing, agencies| {
+        let (id, command) = match parse() {
+            Ok(parsed) => parsed,
+            Err(invalid) => return self.replay_or(&key, invalid).await,
+        };
+        self.submit(key, CaseKey::Id(&id), |existing, agencies| {
             let case = existing
                 .filter(|case| can_view(caller, case))
                 .ok_or(GatewayError::NotFound)?;

@@ -6,13 +6,12 @@
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::case::{Case, CaseEvent, CaseId, RecordedEvent};
-use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::plan::{Context, Planned, plan};
 use crate::domain::routing::Route;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 use crate::metrics::CommitOutcome;
-use crate::storage::{CaseWrite, Conflict, StorageError, as_stored};
+use crate::storage::{CaseKey, CaseWrite, Conflict, Lookup, StorageError, StoredAnswer, as_stored};
 
 /// An accepted submission: the answer, and whether it replays an earlier
 /// request with the same id.
@@ -29,13 +28,6 @@ pub struct Submitted {
 
 /// Writers that lose a race re-read and plan again this many times.
 const ATTEMPTS: usize = 3;
-
-/// How a submission finds the case it changes.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Target<'a> {
-    Decision(&'a DecisionNumber),
-    Case(&'a CaseId),
-}
 
 fn internal(error: impl std::fmt::Display) -> GatewayError {
     GatewayError::Internal(error.to_string())
@@ -95,28 +87,31 @@ impl Gateway {
         })
     }
 
-    /// The idempotent write path every submission shares, once its caller
-    /// found no stored answer for `key` (it looks before validating, see
-    /// [`super::intake::request_key`]): the write is planned from the
-    /// current case and the registry its caller was authenticated with, and
-    /// a lost race is re-read (the registry too) and planned again, unless
-    /// the race was to the same request, whose answer is then returned.
+    /// The idempotent write path every submission shares, once its request
+    /// id and content are valid: the stored answer to `key` is replayed,
+    /// or else the write is planned from the case `target` finds (read
+    /// together with the answer) and the registry its caller was
+    /// authenticated with. A lost race is re-read (the registry too) and
+    /// planned again, unless the race was to the same request, whose
+    /// answer is then returned.
     pub(super) async fn submit(
         &self,
         key: RequestKey,
-        target: Target<'_>,
+        target: CaseKey<'_>,
         plan: impl Fn(Option<Case>, &[Agency]) -> Result<CaseWrite>,
     ) -> Result<Submitted> {
+        // Read before a place is taken, so that a retry is answered even
+        // while new writes are refused.
+        let mut first = Some(self.lookup(&key, target).await?);
         let mut place = self.admission.enter().await?;
         for attempt in 0..ATTEMPTS {
-            if attempt > 0
-                && let Some(answer) = self.replay(&key).await?
-            {
-                return Ok(answer);
-            }
-            let existing = match target {
-                Target::Decision(decision) => self.storage.case_by_decision(decision).await?,
-                Target::Case(id) => self.storage.case(id).await?,
+            let lookup = match first.take() {
+                Some(lookup) => lookup,
+                None => self.lookup(&key, target).await?,
+            };
+            let existing = match lookup {
+                Lookup::Answered(answer) => return self.replayed(&key, answer),
+                Lookup::Unanswered(existing) => existing.map(|case| *case),
             };
             // A retry reads the registry again; the first try plans with
             // the one the caller was just authenticated with.
@@ -128,15 +123,10 @@ impl Gateway {
             let mut write = match plan(existing, &agencies) {
                 Ok(write) => write,
                 // The same request may have been answered (by another
-                // replica, or a concurrent retry) between the replay check
-                // and the read, so the refusal its own write causes is not
-                // the answer: the stored one is.
-                Err(refusal) => {
-                    return match self.replay(&key).await? {
-                        Some(answer) => Ok(answer),
-                        None => Err(refusal),
-                    };
-                }
+                // replica, or a concurrent retry) since the lookup, so the
+                // refusal its own write causes is not the answer: the
+                // stored one is.
+                Err(refusal) => return self.replay_or(&key, refusal).await,
             };
             write.request = key.clone();
             write.audit = self.entry_for_write(&write.case.id);
@@ -208,22 +198,42 @@ impl Gateway {
         }
     }
 
-    pub(super) async fn replay(&self, key: &RequestKey) -> Result<Option<Submitted>> {
-        let Some(answer) = self.storage.answer(&key.agency, &key.request_id).await? else {
-            return Ok(None);
-        };
+    async fn lookup(&self, key: &RequestKey, target: CaseKey<'_>) -> Result<Lookup> {
+        Ok(self
+            .storage
+            .answer_or_case(&key.agency, &key.request_id, target)
+            .await?)
+    }
+
+    /// The stored answer to `key`, or else `refusal`: a retry gets its
+    /// first answer even when its content would no longer pass (a planned
+    /// date now in the past).
+    pub(super) async fn replay_or(
+        &self,
+        key: &RequestKey,
+        refusal: impl Into<GatewayError>,
+    ) -> Result<Submitted> {
+        match self.storage.answer(&key.agency, &key.request_id).await? {
+            Some(answer) => self.replayed(key, answer),
+            None => Err(refusal.into()),
+        }
+    }
+
+    /// `answer` as the answer to `key`, unless `key` sent other content
+    /// under the same request id.
+    fn replayed(&self, key: &RequestKey, answer: StoredAnswer) -> Result<Submitted> {
         if answer.digest != key.digest {
             return Err(GatewayError::AlreadyExists {
                 field: "request_id",
                 message: "this request id was used for a different submission".into(),
             });
         }
-        Ok(Some(Submitted {
+        Ok(Submitted {
             request_id: key.request_id.clone(),
             agency: key.agency.clone(),
             content_digest: key.digest,
             outcome: answer.outcome,
             replayed: true,
-        }))
+        })
     }
 }

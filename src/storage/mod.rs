@@ -98,6 +98,22 @@ pub struct StoredAnswer {
     pub outcome: SubmissionOutcome,
 }
 
+/// How a write finds the case it changes.
+#[derive(Debug, Clone, Copy)]
+pub enum CaseKey<'a> {
+    Id(&'a CaseId),
+    Decision(&'a DecisionNumber),
+}
+
+/// What a submission reads before it plans.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// Its request id was answered before.
+    Answered(StoredAnswer),
+    /// It was not: the case as it stands, if there is one.
+    Unanswered(Option<Box<Case>>),
+}
+
 /// How far an inbox has been written and acknowledged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InboxState {
@@ -138,6 +154,15 @@ pub trait Storage: Send + Sync + 'static {
     async fn registry_version(&self) -> Result<i64>;
 
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>>;
+    /// The stored answer to `request_id`, or else the case `key` finds: a
+    /// submission's reads before it plans, made together (one round trip
+    /// on PostgreSQL, one reader hop on SQLite).
+    async fn answer_or_case(
+        &self,
+        agency: &AgencyId,
+        request_id: &str,
+        key: CaseKey<'_>,
+    ) -> Result<Lookup>;
     /// Writes the case, its new events, its notices and the answer at once.
     ///
     /// # Errors

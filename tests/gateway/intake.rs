@@ -140,6 +140,42 @@ async fn a_retry_gets_the_first_answer_and_a_reused_id_or_decision_is_refused() 
 }
 
 #[tokio::test]
+async fn a_retry_whose_planned_date_has_passed_still_gets_the_first_answer() {
+    let app = spawn_app().await;
+    let mut intake = app.intake("taiyuan-detox").await;
+    let number = id_number("19850101", 128);
+    let request = pb::AnnounceReleaseRequest {
+        request_id: "a-1".into(),
+        decision_number: "D-2026-6".into(),
+        person: Some(person(&number, "140106", None)),
+        planned_release_date: "2026-12-05".into(),
+        term_months: 36,
+    };
+    let first = intake
+        .announce_release(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+
+    app.clock.advance(time::Duration::days(10));
+    let again = intake
+        .announce_release(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, again, "the stored answer, not a refusal");
+
+    let fresh = pb::AnnounceReleaseRequest {
+        request_id: "a-2".into(),
+        decision_number: "D-2026-7".into(),
+        ..request
+    };
+    let refused = intake.announce_release(fresh).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(violations(&refused), ["planned_release_date"]);
+}
+
+#[tokio::test]
 async fn an_announced_release_is_discharged_as_the_same_case() {
     let app = spawn_app().await;
     let mut intake = app.intake("taiyuan-detox").await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use handover_gateway::domain::case::{CaseEvent, CaseId};
 use handover_gateway::domain::intake::DecisionNumber;
-use handover_gateway::storage::{Conflict, StorageError};
+use handover_gateway::storage::{CaseKey, Conflict, Lookup, Storage, StorageError};
 
 use crate::support::{Db, discharged, id, next, person, person_key, write};
 
@@ -16,6 +16,7 @@ conformance!(
     a_write_from_a_stale_version_is_a_conflict,
     of_concurrent_writers_to_one_case_exactly_one_wins,
     the_cases_of_a_person_come_newest_first,
+    a_lookup_finds_the_answer_or_else_the_case,
 );
 
 fn conflict(result: Result<impl std::fmt::Debug, StorageError>) -> Conflict {
@@ -249,5 +250,69 @@ async fn the_cases_of_a_person_come_newest_first(db: Db) {
             .unwrap()
             .is_empty()
     );
+    storage.close().await;
+}
+
+/// What a detox center's submission reads before it plans.
+async fn look(storage: &dyn Storage, request_id: &str, key: CaseKey<'_>) -> Lookup {
+    storage
+        .answer_or_case(&id("taiyuan-detox"), request_id, key)
+        .await
+        .unwrap()
+}
+
+async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
+    let storage = db.open().await;
+    let decision = DecisionNumber::parse("D-1").unwrap();
+    let opened = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    let unknown = CaseId::new(uuid::Uuid::now_v7());
+    let keys = [CaseKey::Decision(&decision), CaseKey::Id(&opened.id)];
+    for key in keys {
+        let found = look(&*storage, "r-1", key).await;
+        assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
+    }
+
+    storage
+        .write_case(write(&opened, 0, "r-1", &["yingze-police"]))
+        .await
+        .unwrap();
+    let picked_up = next(&opened, "yingze-project", CaseEvent::PickedUp);
+    let written = write(&picked_up, 1, "r-2", &["yingze-police", "yingze-project"]);
+    let outcome = storage.write_case(written.clone()).await.unwrap();
+
+    // Not answered: the whole case, by either key; none for an unknown id.
+    for key in keys {
+        match look(&*storage, "r-3", key).await {
+            Lookup::Unanswered(Some(case)) => assert_eq!(*case, picked_up),
+            other => panic!("expected the case, got {other:?}"),
+        }
+    }
+    let found = look(&*storage, "r-3", CaseKey::Id(&unknown)).await;
+    assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
+
+    // Answered: the answer with its inbox positions, whatever the key.
+    for key in [CaseKey::Decision(&decision), CaseKey::Id(&unknown)] {
+        match look(&*storage, "r-2", key).await {
+            Lookup::Answered(answer) => {
+                assert_eq!(answer.digest, written.request.digest);
+                assert_eq!(answer.outcome, outcome);
+                let positions: Vec<_> = answer
+                    .outcome
+                    .deliveries
+                    .iter()
+                    .map(|d| d.position)
+                    .collect();
+                assert_eq!(positions, [2, 1]);
+            }
+            other => panic!("expected the stored answer, got {other:?}"),
+        }
+    }
+
+    // Request ids are each agency's own.
+    let other = storage
+        .answer_or_case(&id("yingze-project"), "r-2", CaseKey::Id(&opened.id))
+        .await
+        .unwrap();
+    assert!(matches!(other, Lookup::Unanswered(Some(_))), "{other:?}");
     storage.close().await;
 }

@@ -9,7 +9,7 @@ use crate::domain::case::{Case, CaseId};
 use crate::domain::intake::DecisionNumber;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::seal::{Sealer, open_case};
-use crate::storage::{Result, StoredAnswer};
+use crate::storage::{CaseKey, Lookup, Result, StoredAnswer};
 
 pub(super) async fn answer(
     pool: &PgPool,
@@ -25,7 +25,66 @@ pub(super) async fn answer(
     .fetch_optional(pool)
     .await
     .map_err(|e| unavailable(&e))?;
-    let Some(row) = row else { return Ok(None) };
+    row.as_ref().map(stored_answer).transpose()
+}
+
+/// The stored answer and, when there is none, the case's events, as rows
+/// of one shape: the one-row `VALUES` keeps a row when neither exists, the
+/// answer's columns are NULL when there is none, and the events join only
+/// then. One round trip instead of two before every write.
+const ANSWER_OR_CASE_BY_ID: &str = "
+    SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN requests r ON r.agency_id = $1 AND r.request_id = $2
+    LEFT JOIN case_events e ON e.case_id = $3 AND r.agency_id IS NULL
+    ORDER BY e.sequence";
+
+const ANSWER_OR_CASE_BY_DECISION: &str = "
+    SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN requests r ON r.agency_id = $1 AND r.request_id = $2
+    LEFT JOIN (cases c JOIN case_events e ON e.case_id = c.id)
+        ON c.decision_number = $3 AND r.agency_id IS NULL
+    ORDER BY e.sequence";
+
+pub(super) async fn answer_or_case(
+    pool: &PgPool,
+    sealer: &Sealer,
+    agency: &AgencyId,
+    request_id: &str,
+    key: CaseKey<'_>,
+) -> Result<Lookup> {
+    let (sql, case) = match key {
+        CaseKey::Id(id) => (ANSWER_OR_CASE_BY_ID, id.as_str()),
+        CaseKey::Decision(decision) => (ANSWER_OR_CASE_BY_DECISION, decision.as_str()),
+    };
+    let rows = sqlx::query(sql)
+        .bind(agency.as_str())
+        .bind(request_id)
+        .bind(case)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let Some(first) = rows.first() else {
+        return Err(corrupt(&"a lookup returned no row"));
+    };
+    let digest: Option<&[u8]> = first.try_get("digest").map_err(|e| corrupt(&e))?;
+    if digest.is_some() {
+        return stored_answer(first).map(Lookup::Answered);
+    }
+    let id: Option<&str> = first.try_get("case_id").map_err(|e| corrupt(&e))?;
+    let Some(id) = id else {
+        return Ok(Lookup::Unanswered(None));
+    };
+    let id = CaseId::parse(id).map_err(|e| corrupt(&e))?;
+    Ok(Lookup::Unanswered(
+        open_rows(sealer, &id, &rows)?.map(Box::new),
+    ))
+}
+
+/// The answer in a row of `digest`, `outcome` and `positions`, with the
+/// positions (stored beside it) put back into its deliveries.
+fn stored_answer(row: &PgRow) -> Result<StoredAnswer> {
     let digest: Vec<u8> = row.try_get("digest").map_err(|e| corrupt(&e))?;
     let outcome: String = row.try_get("outcome").map_err(|e| corrupt(&e))?;
     let mut outcome: SubmissionOutcome = serde_json::from_str(&outcome).map_err(|e| corrupt(&e))?;
@@ -40,12 +99,12 @@ pub(super) async fn answer(
             delivery.position = u64::try_from(position).map_err(|e| corrupt(&e))?;
         }
     }
-    Ok(Some(StoredAnswer {
+    Ok(StoredAnswer {
         digest: digest
             .try_into()
             .map_err(|_| corrupt(&"request digest is not 32 bytes"))?,
         outcome,
-    }))
+    })
 }
 
 pub(super) async fn load_case(pool: &PgPool, sealer: &Sealer, id: &CaseId) -> Result<Option<Case>> {

@@ -25,8 +25,8 @@ use sqlx::{Connection, PgPool, Row};
 
 use super::seal::Sealer;
 use super::{
-    CaseFilter, CaseWrite, Cutoffs, InboxChange, InboxState, PersonKey, Result, Storage,
-    StorageError, StoredAnswer,
+    CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Lookup, PersonKey, Result,
+    Storage, StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
@@ -234,6 +234,15 @@ impl Storage for PostgresStorage {
 
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>> {
         cases::answer(&self.pool, agency, request_id).await
+    }
+
+    async fn answer_or_case(
+        &self,
+        agency: &AgencyId,
+        request_id: &str,
+        key: CaseKey<'_>,
+    ) -> Result<Lookup> {
+        cases::answer_or_case(&self.pool, self.sealer()?, agency, request_id, key).await
     }
 
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {

@@ -23,8 +23,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::seal::Sealer;
 use super::{
-    CaseFilter, CaseWrite, Cutoffs, InboxChange, InboxState, PersonKey, Result, Storage,
-    StorageError, StoredAnswer,
+    CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Lookup, PersonKey, Result,
+    Storage, StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
@@ -241,6 +241,20 @@ impl Storage for SqliteStorage {
         let (agency, request_id) = (agency.clone(), request_id.to_owned());
         self.reads
             .read(move |db| read_sql::answer(db, &agency, &request_id))
+            .await
+    }
+
+    async fn answer_or_case(
+        &self,
+        agency: &AgencyId,
+        request_id: &str,
+        key: CaseKey<'_>,
+    ) -> Result<Lookup> {
+        let (sealer, agency, request_id) =
+            (self.shared_sealer()?, agency.clone(), request_id.to_owned());
+        let case = read_sql::OwnedKey::from(key);
+        self.reads
+            .read(move |db| read_sql::answer_or_case(db, &sealer, &agency, &request_id, case.key()))
             .await
     }
 

@@ -9,11 +9,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId, RecordedEvent};
+use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::{StoredMessage, open_messages};
 use crate::storage::seal::{Sealer, open_case, open_event};
-use crate::storage::{InboxState, PersonKey, Result, StoredAnswer};
+use crate::storage::{CaseKey, InboxState, Lookup, PersonKey, Result, StoredAnswer};
 
 fn failed(error: rusqlite::Error) -> crate::storage::StorageError {
     unavailable(&error)
@@ -55,6 +56,50 @@ pub(super) fn answer(
             .map_err(|_| corrupt(&"request digest is not 32 bytes"))?,
         outcome: serde_json::from_str::<SubmissionOutcome>(&outcome).map_err(|e| corrupt(&e))?,
     }))
+}
+
+/// A [`CaseKey`] that can move to a reader thread.
+pub(super) enum OwnedKey {
+    Id(CaseId),
+    Decision(DecisionNumber),
+}
+
+impl OwnedKey {
+    pub(super) fn key(&self) -> CaseKey<'_> {
+        match self {
+            OwnedKey::Id(id) => CaseKey::Id(id),
+            OwnedKey::Decision(decision) => CaseKey::Decision(decision),
+        }
+    }
+}
+
+impl From<CaseKey<'_>> for OwnedKey {
+    fn from(key: CaseKey<'_>) -> Self {
+        match key {
+            CaseKey::Id(id) => OwnedKey::Id(id.clone()),
+            CaseKey::Decision(decision) => OwnedKey::Decision(decision.clone()),
+        }
+    }
+}
+
+/// The stored answer to `request_id`, or else the case `key` finds, in
+/// one read transaction: one hop to a reader thread instead of two.
+pub(super) fn answer_or_case(
+    db: &Connection,
+    sealer: &Sealer,
+    agency: &AgencyId,
+    request_id: &str,
+    key: CaseKey<'_>,
+) -> Result<Lookup> {
+    let read = db.unchecked_transaction().map_err(failed)?;
+    if let Some(answer) = answer(&read, agency, request_id)? {
+        return Ok(Lookup::Answered(answer));
+    }
+    let case = match key {
+        CaseKey::Id(id) => case(&read, sealer, id)?,
+        CaseKey::Decision(decision) => case_by_decision(&read, sealer, decision.as_str())?,
+    };
+    Ok(Lookup::Unanswered(case.map(Box::new)))
 }
 
 /// The sealed events `(sequence, body)` of case `id`, in order.
