@@ -25,9 +25,10 @@ pub(super) fn digest(kind: &str, content: &impl serde::Serialize) -> Result<[u8;
 }
 
 /// Keys a request by its id and the digest of what was sent, before any
-/// time-dependent validation, so a retry gets its first answer even after
-/// the content would no longer pass (a planned date now in the past).
-/// A bad request id is reported with every other wrong field.
+/// time-dependent validation, so that a retry whose content would no
+/// longer pass (a planned date now in the past) still finds its first
+/// answer ([`Gateway::replay_or`]). A bad request id is reported with
+/// every other wrong field.
 pub(super) fn request_key<T>(
     caller: &AgencyRef,
     request_id: &str,

@@ -3,6 +3,8 @@
 //! record the escalations that are due, and write it all in one
 //! transaction. A writer that loses a race reads again and plans again.
 
+use std::time::{Duration, Instant};
+
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::case::{Case, CaseEvent, CaseId, RecordedEvent};
@@ -28,6 +30,10 @@ pub struct Submitted {
 
 /// Writers that lose a race re-read and plan again this many times.
 const ATTEMPTS: usize = 3;
+
+/// A wait for a place longer than this reads the case again before
+/// planning. A place free at once takes microseconds.
+const STALE_AFTER_WAIT: Duration = Duration::from_millis(1);
 
 fn internal(error: impl std::fmt::Display) -> GatewayError {
     GatewayError::Internal(error.to_string())
@@ -100,18 +106,24 @@ impl Gateway {
         target: CaseKey<'_>,
         plan: impl Fn(Option<Case>, &[Agency]) -> Result<CaseWrite>,
     ) -> Result<Submitted> {
-        // Read before a place is taken, so that a retry is answered even
-        // while new writes are refused.
-        let mut first = Some(self.lookup(&key, target).await?);
+        // Looked up before a place is taken, so that a retry is answered
+        // even while new writes are refused.
+        let existing = match self.lookup(&key, target).await? {
+            Lookup::Answered(answer) => return self.replayed(&key, answer),
+            Lookup::Unanswered(existing) => existing,
+        };
+        let waiting = Instant::now();
         let mut place = self.admission.enter().await?;
+        // The case may have moved on while this call waited for its place:
+        // planning from it would only lose the race and spend an attempt.
+        let mut first = (waiting.elapsed() <= STALE_AFTER_WAIT).then_some(existing);
         for attempt in 0..ATTEMPTS {
-            let lookup = match first.take() {
-                Some(lookup) => lookup,
-                None => self.lookup(&key, target).await?,
-            };
-            let existing = match lookup {
-                Lookup::Answered(answer) => return self.replayed(&key, answer),
-                Lookup::Unanswered(existing) => existing.map(|case| *case),
+            let existing = match first.take() {
+                Some(existing) => existing,
+                None => match self.lookup(&key, target).await? {
+                    Lookup::Answered(answer) => return self.replayed(&key, answer),
+                    Lookup::Unanswered(existing) => existing,
+                },
             };
             // A retry reads the registry again; the first try plans with
             // the one the caller was just authenticated with.
@@ -120,7 +132,7 @@ impl Gateway {
             } else {
                 self.registry().await?
             };
-            let mut write = match plan(existing, &agencies) {
+            let mut write = match plan(existing.map(|case| *case), &agencies) {
                 Ok(write) => write,
                 // The same request may have been answered (by another
                 // replica, or a concurrent retry) since the lookup, so the
@@ -152,7 +164,7 @@ impl Gateway {
     /// Writes and wakes the recipients; `None` when another writer got there
     /// first and the caller should read again.
     pub(super) async fn write(&self, write: CaseWrite) -> Result<Option<SubmissionOutcome>> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         // The notices to hand to this process's open streams once written
         // (see [`super::wakeups`]); only those of watched inboxes.
         let live: Vec<Option<Notice>> = write

@@ -164,6 +164,13 @@ async fn a_retry_whose_planned_date_has_passed_still_gets_the_first_answer() {
         .unwrap()
         .into_inner();
     assert_eq!(first, again, "the stored answer, not a refusal");
+    let reused = pb::AnnounceReleaseRequest {
+        term_months: 24,
+        ..request.clone()
+    };
+    let refused = intake.announce_release(reused).await.unwrap_err();
+    assert_eq!(refused.code(), Code::AlreadyExists, "{refused:?}");
+    assert!(refused.message().contains("request_id"), "{refused:?}");
 
     let fresh = pb::AnnounceReleaseRequest {
         request_id: "a-2".into(),

@@ -230,9 +230,12 @@ async fn submissions_are_refused_while_writes_take_longer_than_the_pending_laten
     let mut next = app.intake("taiyuan-detox").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     holder.execute_batch("COMMIT").unwrap();
-    held.await.unwrap().unwrap();
+    let answered = held.await.unwrap().unwrap().into_inner();
 
     let refused = next.submit_discharge(request(2)).await.unwrap_err();
+    // A retry of the answered write needs no place: it is replayed even now.
+    let replayed = next.submit_discharge(request(1)).await.unwrap();
+    assert_eq!(replayed.into_inner(), answered);
 
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     let hint = refused.get_details_retry_info().and_then(|i| i.retry_delay);

@@ -291,7 +291,8 @@ async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
     assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
 
     // Answered: the answer with its inbox positions, whatever the key.
-    for key in [CaseKey::Decision(&decision), CaseKey::Id(&unknown)] {
+    let answered_keys = [CaseKey::Id(&unknown), CaseKey::Id(&opened.id)];
+    for key in keys.into_iter().chain(answered_keys) {
         match look(&*storage, "r-2", key).await {
             Lookup::Answered(answer) => {
                 assert_eq!(answer.digest, written.request.digest);

@@ -30,8 +30,8 @@ pub(super) async fn answer(
 
 /// The stored answer and, when there is none, the case's events, as rows
 /// of one shape: the one-row `VALUES` keeps a row when neither exists, the
-/// answer's columns are NULL when there is none, and the events join only
-/// then. One round trip instead of two before every write.
+/// answer's columns are NULL when there is none, and the events are
+/// returned only then. One round trip instead of two before every write.
 const ANSWER_OR_CASE_BY_ID: &str = "
     SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body
     FROM (VALUES (1)) AS one (x)
