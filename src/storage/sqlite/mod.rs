@@ -6,6 +6,7 @@
 
 mod audit;
 mod cases;
+mod checkpoint;
 mod lists;
 mod read_sql;
 mod reader;

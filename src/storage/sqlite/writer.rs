@@ -33,6 +33,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::checkpoint::{CHECKPOINT_PAGES, checkpoint_pages};
 use super::write_sql::{self, run as execute};
 use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
@@ -51,15 +52,6 @@ const QUEUE: usize = 4 * BATCH;
 
 /// The size the WAL file is cut back to when it starts over.
 const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
-
-/// The WAL's length, in pages, at which the commit that passes it copies
-/// the WAL into the database (SQLite's default is 1,000). That commit's
-/// callers wait for the copy and its fsync, so it sets the tail latency:
-/// measured at 250, 500, 1,000 and 4,000 pages (BENCHMARKS.md), push
-/// latency p99 was 3.7, 4.6, 6.2 and 13.8 ms, while throughput at
-/// concurrency 64 moved within the runs' noise; 400 lies between the two
-/// best, and measured 4.3-4.7 ms.
-const CHECKPOINT_PAGES: i64 = 400;
 
 /// The writer's page cache, in KiB (SQLite's default is 2 MiB). Each case
 /// write lands on pages of a dozen B-trees, several at random keys; with
@@ -212,7 +204,8 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
     if matches!(access, Access::ReadWrite) {
         db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         // SQLite checkpoints in the commit that takes the WAL past
-        // CHECKPOINT_PAGES, and starts it over after. A checkpoint on a
+        // CHECKPOINT_PAGES (more under load, see `checkpoint_pages`), and
+        // starts it over after. A checkpoint on a
         // thread of its own was tried and left out: against a busy writer
         // it never completes, so the WAL grows without end unless a
         // blocking checkpoint stops the writer now and then, which cost
@@ -239,6 +232,7 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
 /// which rolls back), not every write after it.
 fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>) {
     let mut closing = false;
+    let mut threshold = CHECKPOINT_PAGES;
     while !closing {
         let mut batch = Vec::with_capacity(BATCH);
         match queue.blocking_recv() {
@@ -255,6 +249,13 @@ fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>) {
         }
         if batch.is_empty() {
             continue;
+        }
+        let pages = checkpoint_pages(batch.len());
+        if pages != threshold {
+            match db.pragma_update(None, "wal_autocheckpoint", pages) {
+                Ok(()) => threshold = pages,
+                Err(error) => tracing::warn!(%error, "the checkpoint threshold stays"),
+            }
         }
         if std::panic::catch_unwind(AssertUnwindSafe(|| commit(&mut db, batch))).is_err() {
             tracing::error!("a write batch panicked and was rolled back");
