@@ -377,3 +377,29 @@ async fn a_closed_storage_refuses_writes_instead_of_hanging(db: Db) {
     );
     reopened.close().await;
 }
+
+/// A lone write is copied from the WAL into the database file once the
+/// writer is idle, not later in the commit of a write whose caller waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_idle_writer_copies_a_lone_write_into_the_database_file() {
+    run(Kind::Sqlite, |db| async move {
+        let storage = db.open().await;
+        let size = || std::fs::metadata(&db.setting).unwrap().len();
+        let before = size();
+        let case = discharged("D-1", "140106", person(1, "140106"), Some("project-1"));
+        storage
+            .write_case(write(&case, 0, "r-1", &["project-1"]))
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while size() == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the write is still only in the WAL"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        storage.close().await;
+    })
+    .await;
+}

@@ -28,12 +28,12 @@
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::checkpoint::{CHECKPOINT_PAGES, checkpoint_pages};
+use super::checkpoint::{CHECKPOINT_PAGES, IDLE_CHECKPOINT_EVERY, checkpoint_pages};
 use super::write_sql::{self, run as execute};
 use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
@@ -130,7 +130,7 @@ impl Writer {
                 match connect(&path, access) {
                     Ok(db) => {
                         let _ = opened.send(Ok(()));
-                        run(db, queue);
+                        run(db, queue, matches!(access, Access::ReadWrite));
                     }
                     Err(error) => drop(opened.send(Err(unavailable(&error)))),
                 }
@@ -225,14 +225,16 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
 }
 
 /// Takes everything queued (up to [`BATCH`]) and commits it together,
-/// until every [`Writer`] is gone or one asks to close.
+/// until every [`Writer`] is gone or one asks to close; with
+/// `checkpoints`, copies the WAL into the database when nothing waits.
 ///
 /// A panic in a job costs only its batch (whose callers then hear
 /// `Unavailable`: their replies are dropped, and so is the transaction,
 /// which rolls back), not every write after it.
-fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>) {
+fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>, checkpoints: bool) {
     let mut closing = false;
     let mut threshold = CHECKPOINT_PAGES;
+    let mut checkpointed: Option<Instant> = None;
     while !closing {
         let mut batch = Vec::with_capacity(BATCH);
         match queue.blocking_recv() {
@@ -262,6 +264,17 @@ fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>) {
             if !db.is_autocommit() {
                 let _ = db.execute_batch("ROLLBACK");
             }
+        }
+        if checkpoints
+            && queue.is_empty()
+            && checkpointed.is_none_or(|at| at.elapsed() >= IDLE_CHECKPOINT_EVERY)
+        {
+            // Copied now, with nobody waiting, the WAL seldom reaches the
+            // threshold at which a commit copies it while its callers wait.
+            if let Err(error) = db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(%error, "an idle checkpoint failed");
+            }
+            checkpointed = Some(Instant::now());
         }
     }
     queue.close();
