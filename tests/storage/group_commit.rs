@@ -384,15 +384,27 @@ async fn a_closed_storage_refuses_writes_instead_of_hanging(db: Db) {
 async fn an_idle_writer_copies_a_lone_write_into_the_database_file() {
     run(Kind::Sqlite, |db| async move {
         let storage = db.open().await;
-        let size = || std::fs::metadata(&db.setting).unwrap().len();
-        let before = size();
+        // `immutable` reads the database file alone, never the WAL.
+        let in_file = || {
+            let uri = format!("file:{}?immutable=1", db.setting.display());
+            let flags =
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+            let file = rusqlite::Connection::open_with_flags(uri, flags).unwrap();
+            file.query_row(
+                "SELECT count(*) FROM requests WHERE request_id = 'r-1'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .unwrap_or(0)
+        };
+        assert_eq!(in_file(), 0);
         let case = discharged("D-1", "140106", person(1, "140106"), Some("project-1"));
         storage
             .write_case(write(&case, 0, "r-1", &["project-1"]))
             .await
             .unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while size() == before {
+        while in_file() == 0 {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the write is still only in the WAL"

@@ -3,10 +3,13 @@
 //! SQLite checkpoints inside the commit that takes the WAL past a length
 //! in pages, and that commit's callers wait for the copy and its `fsync`;
 //! the length trades the tail latency of a light load against the work
-//! per write of a heavy one. The writer also checkpoints whenever no
-//! write waits, so that under a light load the threshold is seldom met.
+//! per write of a heavy one. The writer also checkpoints after a batch
+//! when no write waits (at most every [`IDLE_CHECKPOINT_EVERY`]), so that
+//! under a light load the threshold is seldom met.
 
 use std::time::Duration;
+
+use rusqlite::Connection;
 
 /// The WAL's length, in pages, at which the commit that passes it copies
 /// the WAL into the database (SQLite's default is 1,000). That commit's
@@ -30,8 +33,8 @@ pub(super) const CHECKPOINT_PAGES: i64 = 400;
 const CHECKPOINT_PAGES_PER_WRITE: i64 = 32;
 
 /// The threshold never grows past this, which bounds one checkpoint's
-/// stall and keeps the WAL (16 MiB at most then) well within the size it
-/// is cut back to.
+/// stall and keeps the WAL (about 16 MiB then) well within the size it is
+/// cut back to.
 const CHECKPOINT_PAGES_MAX: i64 = 4000;
 
 /// The WAL length that checkpoints, for a batch of `writes` jobs.
@@ -42,12 +45,25 @@ pub(super) fn checkpoint_pages(writes: usize) -> i64 {
     scaled.clamp(CHECKPOINT_PAGES, CHECKPOINT_PAGES_MAX)
 }
 
-/// While no write waits, the writer checkpoints (`PASSIVE`: it never
-/// waits for readers) at most this often. Measured at 1,000 writes a
+/// After a batch, when no write waits, the writer checkpoints (`PASSIVE`:
+/// it never waits for readers) at most this often. Measured at 1,000 writes a
 /// second against checkpoints in commits only (BENCHMARKS.md): push p99
 /// lower in five of six pairs, c=1 p99 lower in each of three, c=64
 /// unchanged, since under load the queue is never empty.
 pub(super) const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_millis(10);
+
+/// Copies what it can of the WAL into the database without waiting for
+/// readers (`PASSIVE`); whether that was all of it.
+pub(super) fn checkpoint(db: &Connection) -> bool {
+    let copied = db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        let (busy, frames, copied): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        Ok(busy == 0 && frames == copied)
+    });
+    copied.unwrap_or_else(|error| {
+        tracing::warn!(%error, "an idle checkpoint failed");
+        false
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::checkpoint::{CHECKPOINT_PAGES, IDLE_CHECKPOINT_EVERY, checkpoint_pages};
+use super::checkpoint::{CHECKPOINT_PAGES, IDLE_CHECKPOINT_EVERY, checkpoint, checkpoint_pages};
 use super::write_sql::{self, run as execute};
 use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
@@ -205,8 +205,8 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
         db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         // SQLite checkpoints in the commit that takes the WAL past
         // CHECKPOINT_PAGES (more under load, see `checkpoint_pages`), and
-        // starts it over after. A checkpoint on a
-        // thread of its own was tried and left out: against a busy writer
+        // starts it over after; `run` also checkpoints when no write
+        // waits. A checkpoint on a thread of its own was tried and left out: against a busy writer
         // it never completes, so the WAL grows without end unless a
         // blocking checkpoint stops the writer now and then, which cost
         // far more in tail latency than it saved. A WAL that grew in a
@@ -235,6 +235,7 @@ fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>, checkpoints: bool
     let mut closing = false;
     let mut threshold = CHECKPOINT_PAGES;
     let mut checkpointed: Option<Instant> = None;
+    let mut drained = false;
     while !closing {
         let mut batch = Vec::with_capacity(BATCH);
         match queue.blocking_recv() {
@@ -252,8 +253,10 @@ fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>, checkpoints: bool
         if batch.is_empty() {
             continue;
         }
+        // Lowered only once the WAL is copied: a small batch after big ones
+        // would otherwise copy their whole WAL while its callers wait.
         let pages = checkpoint_pages(batch.len());
-        if pages != threshold {
+        if pages > threshold || (pages < threshold && drained) {
             match db.pragma_update(None, "wal_autocheckpoint", pages) {
                 Ok(()) => threshold = pages,
                 Err(error) => tracing::warn!(%error, "the checkpoint threshold stays"),
@@ -265,15 +268,14 @@ fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>, checkpoints: bool
                 let _ = db.execute_batch("ROLLBACK");
             }
         }
+        drained = false;
         if checkpoints
             && queue.is_empty()
             && checkpointed.is_none_or(|at| at.elapsed() >= IDLE_CHECKPOINT_EVERY)
         {
             // Copied now, with nobody waiting, the WAL seldom reaches the
             // threshold at which a commit copies it while its callers wait.
-            if let Err(error) = db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(%error, "an idle checkpoint failed");
-            }
+            drained = checkpoint(&db);
             checkpointed = Some(Instant::now());
         }
     }
