@@ -1,8 +1,10 @@
 //! SQLite: the embedded default. WAL with `synchronous=FULL` (WAL with
 //! NORMAL can lose the last commits on power loss), one writer connection
 //! owned by a thread that commits concurrent writes together in one
-//! `BEGIN IMMEDIATE` transaction ([`writer`], [`write_sql`]), and a
-//! separate pool of sqlx readers.
+//! `BEGIN IMMEDIATE` transaction ([`writer`], [`write_sql`]), reader
+//! threads with connections of their own for the reads on every call's
+//! path ([`reader`], [`read_sql`]), and a pool of sqlx connections for
+//! migrations, lists, scans and the audit log.
 
 mod audit;
 mod cases;

@@ -13,8 +13,9 @@
 //! connection's worker thread, and a case write is about ten statements,
 //! which capped one writer near a couple of thousand writes a second. Here
 //! a batch runs straight through, each statement prepared once
-//! ([`write_sql`](super::write_sql)). Schema migrations and reads stay
-//! with sqlx.
+//! ([`write_sql`](super::write_sql)). The reads on every call's path run
+//! the same way on reader threads ([`reader`](super::reader)); schema
+//! migrations, lists, scans and the audit log stay with sqlx.
 //!
 //! Each case write runs inside its own savepoint, so one that conflicts (a
 //! request id or decision number taken, a stale case version) is rolled
