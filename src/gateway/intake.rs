@@ -97,7 +97,7 @@ impl Gateway {
             .with_time(Time::MIDNIGHT)
             .assume_offset(CHINA);
         let late = release - self.clock.now() < self.settings.deadlines.notice_ahead;
-        let target = CaseKey::Decision(&announcement.decision_number);
+        let target = CaseKey::Decision(announcement.decision_number.clone());
         self.submit(key, target, |existing, agencies| {
             if existing.is_some() {
                 return Err(decision_taken());
@@ -144,7 +144,7 @@ impl Gateway {
             Ok(discharge) => discharge,
             Err(invalid) => return self.replay_or(&key, invalid).await,
         };
-        let target = CaseKey::Decision(&discharge.decision_number);
+        let target = CaseKey::Decision(discharge.decision_number.clone());
         self.submit(key, target, |existing, agencies| {
             let (case_id, history, late_notice) = match existing {
                 None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new(), true),

@@ -103,12 +103,12 @@ impl Gateway {
     pub(super) async fn submit(
         &self,
         key: RequestKey,
-        target: CaseKey<'_>,
+        target: CaseKey,
         plan: impl Fn(Option<Case>, &[Agency]) -> Result<CaseWrite>,
     ) -> Result<Submitted> {
         // Looked up before a place is taken, so that a retry is answered
         // even while new writes are refused.
-        let existing = match self.lookup(&key, target).await? {
+        let existing = match self.lookup(&key, &target).await? {
             Lookup::Answered(answer) => return self.replayed(&key, answer),
             Lookup::Unanswered(existing) => existing,
         };
@@ -120,7 +120,7 @@ impl Gateway {
         for attempt in 0..ATTEMPTS {
             let existing = match first.take() {
                 Some(existing) => existing,
-                None => match self.lookup(&key, target).await? {
+                None => match self.lookup(&key, &target).await? {
                     Lookup::Answered(answer) => return self.replayed(&key, answer),
                     Lookup::Unanswered(existing) => existing,
                 },
@@ -210,7 +210,7 @@ impl Gateway {
         }
     }
 
-    async fn lookup(&self, key: &RequestKey, target: CaseKey<'_>) -> Result<Lookup> {
+    async fn lookup(&self, key: &RequestKey, target: &CaseKey) -> Result<Lookup> {
         Ok(self
             .storage
             .answer_or_case(&key.agency, &key.request_id, target)

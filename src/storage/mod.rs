@@ -99,10 +99,10 @@ pub struct StoredAnswer {
 }
 
 /// How a write finds the case it changes.
-#[derive(Debug, Clone, Copy)]
-pub enum CaseKey<'a> {
-    Id(&'a CaseId),
-    Decision(&'a DecisionNumber),
+#[derive(Debug, Clone)]
+pub enum CaseKey {
+    Id(CaseId),
+    Decision(DecisionNumber),
 }
 
 /// What a submission reads before it plans.
@@ -161,7 +161,7 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         agency: &AgencyId,
         request_id: &str,
-        key: CaseKey<'_>,
+        key: &CaseKey,
     ) -> Result<Lookup>;
     /// Writes the case, its new events, its notices and the answer at once.
     ///
@@ -178,7 +178,6 @@ pub trait Storage: Send + Sync + 'static {
     async fn case(&self, id: &CaseId) -> Result<Option<Case>>;
     /// Whether any case is stored (a new master key would orphan them).
     async fn holds_cases(&self) -> Result<bool>;
-    async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>>;
     /// The person's cases, newest first.
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>>;
     /// Up to `limit` cases with a deadline due by `cutoffs` and not yet

@@ -14,6 +14,7 @@ use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::domain::region::RegionCode;
 use handover_gateway::gateway::verify_audit;
 use handover_gateway::pki::client_tls;
+use handover_gateway::storage::{CaseKey, Lookup as Found};
 use tonic::Code;
 
 use crate::support::*;
@@ -152,16 +153,22 @@ async fn a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
-    let decision = DecisionNumber::parse("D-1").unwrap();
+    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
     let storage = app.gateway.storage();
-    assert_eq!(storage.case_by_decision(&decision).await.unwrap(), None);
     let detox = AgencyId::parse("taiyuan-detox").unwrap();
-    assert!(storage.answer(&detox, "r-1").await.unwrap().is_none());
+    let found = storage.answer_or_case(&detox, "r-1", &decision).await;
+    assert!(
+        matches!(found, Ok(Found::Unanswered(None))),
+        "neither the answer nor the case: {found:?}"
+    );
 
     db.execute_batch("DROP TRIGGER audit_log_refuses").unwrap();
     let receipt = submit_as_detox(&app, request).await;
-    let stored = storage.case_by_decision(&decision).await.unwrap().unwrap();
-    assert_eq!(stored.id.as_str(), receipt.case_id);
+    let found = storage.answer_or_case(&detox, "r-2", &decision).await;
+    match found {
+        Ok(Found::Unanswered(Some(stored))) => assert_eq!(stored.id.as_str(), receipt.case_id),
+        other => panic!("the case: {other:?}"),
+    }
     let log = entries(&app).await;
     assert_eq!(log.len(), 1, "only the accepted call's entry: {log:?}");
     assert_eq!(log[0].record.outcome, "OK");

@@ -48,11 +48,11 @@ async fn a_new_case_its_answer_and_its_deliveries_read_back(db: Db) {
     );
     assert!(storage.holds_cases().await.unwrap());
     assert_eq!(storage.case(&case.id).await.unwrap(), Some(case.clone()));
-    let decision = DecisionNumber::parse("D-1").unwrap();
-    assert_eq!(
-        storage.case_by_decision(&decision).await.unwrap(),
-        Some(case.clone())
-    );
+    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
+    match look(&*storage, "r-2", &decision).await {
+        Lookup::Unanswered(Some(found)) => assert_eq!(*found, case),
+        other => panic!("expected the case, got {other:?}"),
+    }
     let answer = storage
         .answer(&id("taiyuan-detox"), "r-1")
         .await
@@ -76,8 +76,9 @@ async fn a_new_case_its_answer_and_its_deliveries_read_back(db: Db) {
     );
     let unknown = CaseId::new(uuid::Uuid::now_v7());
     assert_eq!(storage.case(&unknown).await.unwrap(), None);
-    let other = DecisionNumber::parse("D-2").unwrap();
-    assert_eq!(storage.case_by_decision(&other).await.unwrap(), None);
+    let other = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
+    let found = look(&*storage, "r-2", &other).await;
+    assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
     storage.close().await;
 }
 
@@ -254,7 +255,7 @@ async fn the_cases_of_a_person_come_newest_first(db: Db) {
 }
 
 /// What a detox center's submission reads before it plans.
-async fn look(storage: &dyn Storage, request_id: &str, key: CaseKey<'_>) -> Lookup {
+async fn look(storage: &dyn Storage, request_id: &str, key: &CaseKey) -> Lookup {
     storage
         .answer_or_case(&id("taiyuan-detox"), request_id, key)
         .await
@@ -263,10 +264,11 @@ async fn look(storage: &dyn Storage, request_id: &str, key: CaseKey<'_>) -> Look
 
 async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
     let storage = db.open().await;
-    let decision = DecisionNumber::parse("D-1").unwrap();
+    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
     let opened = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
-    let unknown = CaseId::new(uuid::Uuid::now_v7());
-    let keys = [CaseKey::Decision(&decision), CaseKey::Id(&opened.id)];
+    let unknown = CaseKey::Id(CaseId::new(uuid::Uuid::now_v7()));
+    let by_id = CaseKey::Id(opened.id.clone());
+    let keys = [&decision, &by_id];
     for key in keys {
         let found = look(&*storage, "r-1", key).await;
         assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
@@ -287,12 +289,11 @@ async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
             other => panic!("expected the case, got {other:?}"),
         }
     }
-    let found = look(&*storage, "r-3", CaseKey::Id(&unknown)).await;
+    let found = look(&*storage, "r-3", &unknown).await;
     assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
 
     // Answered: the answer with its inbox positions, whatever the key.
-    let answered_keys = [CaseKey::Id(&unknown), CaseKey::Id(&opened.id)];
-    for key in keys.into_iter().chain(answered_keys) {
+    for key in [&decision, &by_id, &unknown] {
         match look(&*storage, "r-2", key).await {
             Lookup::Answered(answer) => {
                 assert_eq!(answer.digest, written.request.digest);
@@ -311,7 +312,7 @@ async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
 
     // Request ids are each agency's own.
     let other = storage
-        .answer_or_case(&id("yingze-project"), "r-2", CaseKey::Id(&opened.id))
+        .answer_or_case(&id("yingze-project"), "r-2", &by_id)
         .await
         .unwrap();
     assert!(matches!(other, Lookup::Unanswered(Some(_))), "{other:?}");

@@ -11,7 +11,7 @@ use handover_gateway::domain::agency::AgencyId;
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::server::Server;
-use handover_gateway::storage::{Backend, StorageError};
+use handover_gateway::storage::{Backend, CaseKey, Lookup, StorageError};
 use sqlx::{Connection, PgConnection};
 use tempfile::TempDir;
 use tonic::Code;
@@ -273,15 +273,20 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
 
         assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
         let storage = app.gateway.storage();
-        let decision = DecisionNumber::parse("D-1").unwrap();
-        assert_eq!(storage.case_by_decision(&decision).await.unwrap(), None);
+        let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
         let detox = AgencyId::parse("taiyuan-detox").unwrap();
-        assert!(storage.answer(&detox, "r-1").await.unwrap().is_none());
+        let found = storage.answer_or_case(&detox, "r-1", &decision).await;
+        assert!(
+            matches!(found, Ok(Lookup::Unanswered(None))),
+            "neither the answer nor the case: {found:?}"
+        );
         let drop = "DROP TRIGGER audit_log_refuses ON audit_log";
         db.raw_execute(drop).await.unwrap();
         let receipt = app::submit_as_detox(&app, request).await;
-        let stored = storage.case_by_decision(&decision).await.unwrap().unwrap();
-        assert_eq!(stored.id.as_str(), receipt.case_id);
+        match storage.answer_or_case(&detox, "r-2", &decision).await {
+            Ok(Lookup::Unanswered(Some(stored))) => assert_eq!(stored.id.as_str(), receipt.case_id),
+            other => panic!("the case: {other:?}"),
+        }
         app.stop().await;
     })
     .await;

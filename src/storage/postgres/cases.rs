@@ -6,7 +6,6 @@ use sqlx::{PgPool, Row};
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
-use crate::domain::intake::DecisionNumber;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::seal::{Sealer, open_case};
 use crate::storage::{CaseKey, Lookup, Result, StoredAnswer};
@@ -52,7 +51,7 @@ pub(super) async fn answer_or_case(
     sealer: &Sealer,
     agency: &AgencyId,
     request_id: &str,
-    key: CaseKey<'_>,
+    key: &CaseKey,
 ) -> Result<Lookup> {
     let (sql, case) = match key {
         CaseKey::Id(id) => (ANSWER_OR_CASE_BY_ID, id.as_str()),
@@ -115,29 +114,6 @@ pub(super) async fn load_case(pool: &PgPool, sealer: &Sealer, id: &CaseId) -> Re
             .await
             .map_err(|e| unavailable(&e))?;
     open_rows(sealer, id, &rows)
-}
-
-/// The case for `decision`, found and read in one query.
-pub(super) async fn case_by_decision(
-    pool: &PgPool,
-    sealer: &Sealer,
-    decision: &DecisionNumber,
-) -> Result<Option<Case>> {
-    let rows = sqlx::query(
-        "SELECT e.case_id, e.sequence, e.body FROM cases c
-         JOIN case_events e ON e.case_id = c.id
-         WHERE c.decision_number = $1 ORDER BY e.sequence",
-    )
-    .bind(decision.as_str())
-    .fetch_all(pool)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let id: &str = first.try_get("case_id").map_err(|e| corrupt(&e))?;
-    let id = CaseId::parse(id).map_err(|e| corrupt(&e))?;
-    open_rows(sealer, &id, &rows)
 }
 
 fn open_rows(sealer: &Sealer, id: &CaseId, rows: &[PgRow]) -> Result<Option<Case>> {

@@ -31,7 +31,6 @@ use super::{
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use crate::domain::case::{Case, CaseId};
-use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
 use crate::domain::region::RegionCode;
 use crate::domain::submission::SubmissionOutcome;
@@ -240,7 +239,7 @@ impl Storage for PostgresStorage {
         &self,
         agency: &AgencyId,
         request_id: &str,
-        key: CaseKey<'_>,
+        key: &CaseKey,
     ) -> Result<Lookup> {
         cases::answer_or_case(&self.pool, self.sealer()?, agency, request_id, key).await
     }
@@ -292,10 +291,6 @@ impl Storage for PostgresStorage {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| unavailable(&e))
-    }
-
-    async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>> {
-        cases::case_by_decision(&self.pool, self.sealer()?, decision).await
     }
 
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {

@@ -278,8 +278,8 @@ impl<'a> AnswerColumns<'a> {
 }
 
 /// The answer of `p` as stored: a delivery per notice, at a placeholder
-/// position (the real ones are stored beside it, see
-/// [`super::cases::answer`]).
+/// position (the real ones are stored beside it and put back when it is
+/// read, see `stored_answer` in [`super::cases`]).
 fn placeholder(p: &Prepared) -> SubmissionOutcome {
     answer(p, &vec![0; p.write.notices.len()])
 }

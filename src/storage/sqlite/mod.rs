@@ -32,7 +32,6 @@ use super::{
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use crate::domain::case::{Case, CaseId};
-use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 use reader::Readers;
@@ -251,13 +250,16 @@ impl Storage for SqliteStorage {
         &self,
         agency: &AgencyId,
         request_id: &str,
-        key: CaseKey<'_>,
+        key: &CaseKey,
     ) -> Result<Lookup> {
-        let (sealer, agency, request_id) =
-            (self.shared_sealer()?, agency.clone(), request_id.to_owned());
-        let case = read_sql::OwnedKey::from(key);
+        let (sealer, agency, request_id, key) = (
+            self.shared_sealer()?,
+            agency.clone(),
+            request_id.to_owned(),
+            key.clone(),
+        );
         self.reads
-            .read(move |db| read_sql::answer_or_case(db, &sealer, &agency, &request_id, case.key()))
+            .read(move |db| read_sql::answer_or_case(db, &sealer, &agency, &request_id, &key))
             .await
     }
 
@@ -296,13 +298,6 @@ impl Storage for SqliteStorage {
         let (sealer, id) = (self.shared_sealer()?, id.clone());
         self.reads
             .read(move |db| read_sql::case(db, &sealer, &id))
-            .await
-    }
-
-    async fn case_by_decision(&self, decision: &DecisionNumber) -> Result<Option<Case>> {
-        let (sealer, decision) = (self.shared_sealer()?, decision.as_str().to_owned());
-        self.reads
-            .read(move |db| read_sql::case_by_decision(db, &sealer, &decision))
             .await
     }
 

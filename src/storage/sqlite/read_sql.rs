@@ -9,7 +9,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId, RecordedEvent};
-use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::{StoredMessage, open_messages};
@@ -58,30 +57,6 @@ pub(super) fn answer(
     }))
 }
 
-/// A [`CaseKey`] that can move to a reader thread.
-pub(super) enum OwnedKey {
-    Id(CaseId),
-    Decision(DecisionNumber),
-}
-
-impl OwnedKey {
-    pub(super) fn key(&self) -> CaseKey<'_> {
-        match self {
-            OwnedKey::Id(id) => CaseKey::Id(id),
-            OwnedKey::Decision(decision) => CaseKey::Decision(decision),
-        }
-    }
-}
-
-impl From<CaseKey<'_>> for OwnedKey {
-    fn from(key: CaseKey<'_>) -> Self {
-        match key {
-            CaseKey::Id(id) => OwnedKey::Id(id.clone()),
-            CaseKey::Decision(decision) => OwnedKey::Decision(decision.clone()),
-        }
-    }
-}
-
 /// The stored answer to `request_id`, or else the case `key` finds, in
 /// one read transaction: one hop to a reader thread instead of two.
 pub(super) fn answer_or_case(
@@ -89,7 +64,7 @@ pub(super) fn answer_or_case(
     sealer: &Sealer,
     agency: &AgencyId,
     request_id: &str,
-    key: CaseKey<'_>,
+    key: &CaseKey,
 ) -> Result<Lookup> {
     let read = db.unchecked_transaction().map_err(failed)?;
     if let Some(answer) = answer(&read, agency, request_id)? {
@@ -147,11 +122,7 @@ fn cases_where(
     cases(db, sealer, &ids)
 }
 
-pub(super) fn case_by_decision(
-    db: &Connection,
-    sealer: &Sealer,
-    decision: &str,
-) -> Result<Option<Case>> {
+fn case_by_decision(db: &Connection, sealer: &Sealer, decision: &str) -> Result<Option<Case>> {
     // The decision number is unique: one case at most.
     let sql = "SELECT id FROM cases WHERE decision_number = ?";
     Ok(cases_where(db, sealer, sql, decision)?.into_iter().next())

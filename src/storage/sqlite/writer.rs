@@ -207,11 +207,11 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
         // SQLite checkpoints in the commit that takes the WAL past
         // CHECKPOINT_PAGES (more under load, see `checkpoint_pages`), and
         // starts it over after; `run` also checkpoints when no write
-        // waits. A checkpoint on a thread of its own was tried and left out: against a busy writer
-        // it never completes, so the WAL grows without end unless a
-        // blocking checkpoint stops the writer now and then, which cost
-        // far more in tail latency than it saved. A WAL that grew in a
-        // burst is cut back when it starts over.
+        // waits. A checkpoint on a thread of its own was tried and left
+        // out: against a busy writer it never completes, so the WAL grows
+        // without end unless a blocking checkpoint stops the writer now
+        // and then, which cost far more in tail latency than it saved. A
+        // WAL that grew in a burst is cut back when it starts over.
         db.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
         db.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
         db.pragma_update(None, "cache_size", -CACHE_KIB)?;
