@@ -452,15 +452,9 @@ impl Case {
     pub fn is_unroutable(&self) -> bool {
         self.released_at.is_some() && self.responsible.is_none()
     }
-
-    /// The case without its history, as notices and lists carry it.
-    pub fn summary(&self) -> Case {
-        Case {
-            history: Vec::new(),
-            ..self.clone()
-        }
-    }
 }
+
+mod summary;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+mod decode;
 use time::{Date, OffsetDateTime};
 
 use super::agency::AgencyId;
@@ -13,8 +15,9 @@ use super::intake::{DecisionNumber, TermMonths};
 use super::person::Person;
 use super::region::RegionCode;
 
-/// Something that happened to a case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Something that happened to a case. Written with its tag first, and
+/// read by a reader of its own ([`decode`]) that relies on that.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum CaseEvent {
     ReleaseAnnounced {

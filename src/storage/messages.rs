@@ -17,7 +17,7 @@
 //! back different or not at all. An older version cannot read references
 //! (docs/deployment.md says to stop every replica before upgrading).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::seal::{Sealer, message_address, open_json};
 use super::{Result, StorageError};
@@ -150,7 +150,7 @@ pub(crate) fn open_messages(
     messages: Vec<StoredMessage>,
     histories: &HashMap<CaseId, Vec<RecordedEvent>>,
 ) -> Result<Vec<InboxMessage>> {
-    let snapshots = snapshots(&messages, histories)?;
+    let mut snapshots = snapshots(&messages, histories)?;
     messages
         .into_iter()
         .map(|message| {
@@ -163,18 +163,24 @@ pub(crate) fn open_messages(
                     sequence,
                     role,
                 } => {
-                    let (event, case) =
-                        snapshots.get(&(case.clone(), sequence)).ok_or_else(|| {
-                            corrupt(format_args!(
-                                "an inbox message refers to event {sequence} of case {case}, \
-                                 which is not stored"
-                            ))
-                        })?;
-                    Notice {
-                        role,
-                        event: event.clone(),
-                        case: case.clone(),
-                    }
+                    let key = (case, sequence);
+                    let Some(snapshot) = snapshots.get_mut(&key) else {
+                        return Err(corrupt(format_args!(
+                            "an inbox message refers to event {sequence} of case {}, \
+                             which is not stored",
+                            key.0
+                        )));
+                    };
+                    snapshot.readers -= 1;
+                    let (event, case) = if snapshot.readers == 0 {
+                        let last = snapshots
+                            .remove(&key)
+                            .ok_or_else(|| corrupt("a lost snapshot"))?;
+                        (last.event, last.case)
+                    } else {
+                        (snapshot.event.clone(), snapshot.case.clone())
+                    };
+                    Notice { role, event, case }
                 }
             };
             Ok(InboxMessage {
@@ -186,26 +192,41 @@ pub(crate) fn open_messages(
         .collect()
 }
 
-/// Each event the references of `messages` name, with the case (without
-/// its history) as it stood right after it, as the write that recorded
-/// the event planned it: one pass over each case's history, however many
-/// of its events a page of messages names.
+/// An event a page of messages refers to, and the case (without its
+/// history) as it stood right after it.
+struct Snapshot {
+    event: RecordedEvent,
+    case: Case,
+    /// The messages of the page still to be given it: the last one takes
+    /// it instead of a copy (in a replay, nearly every event has one).
+    readers: usize,
+}
+
+/// Each event the references of `messages` name, with the case as it stood
+/// right after it, as the write that recorded the event planned it: one
+/// pass over each case's history, however many of its events a page of
+/// messages names.
 fn snapshots(
     messages: &[StoredMessage],
     histories: &HashMap<CaseId, Vec<RecordedEvent>>,
-) -> Result<HashMap<(CaseId, u32), (RecordedEvent, Case)>> {
-    let mut wanted: HashMap<&CaseId, BTreeSet<u32>> = HashMap::new();
+) -> Result<HashMap<(CaseId, u32), Snapshot>> {
+    // Sequence → how many messages name it, per case.
+    let mut wanted: HashMap<&CaseId, BTreeMap<u32, usize>> = HashMap::with_capacity(messages.len());
     for message in messages {
         if let StoredNotice::Reference { case, sequence, .. } = &message.notice {
-            wanted.entry(case).or_default().insert(*sequence);
+            *wanted
+                .entry(case)
+                .or_default()
+                .entry(*sequence)
+                .or_default() += 1;
         }
     }
-    let mut snapshots = HashMap::new();
+    let mut snapshots = HashMap::with_capacity(messages.len());
     for (id, sequences) in wanted {
         let history = histories
             .get(id)
             .ok_or_else(|| corrupt(format_args!("no events of case {id}")))?;
-        let last = sequences.last().copied().unwrap_or(0);
+        let last = sequences.keys().next_back().copied().unwrap_or(0);
         let mut case: Option<Case> = None;
         for event in history.iter().take_while(|event| event.sequence <= last) {
             let after = match case.take() {
@@ -213,13 +234,23 @@ fn snapshots(
                 Some(mut before) => before.apply(event.clone()).map(|()| before),
             }
             .map_err(corrupt)?;
-            if sequences.contains(&event.sequence) {
-                snapshots.insert(
-                    (id.clone(), event.sequence),
-                    (event.clone(), after.summary()),
-                );
-            }
-            case = Some(after);
+            let Some(&readers) = sequences.get(&event.sequence) else {
+                case = Some(after);
+                continue;
+            };
+            // The last event wanted takes the case itself.
+            let (summary, rest) = if event.sequence == last {
+                (after.into_summary(), None)
+            } else {
+                (after.summary(), Some(after))
+            };
+            let snapshot = Snapshot {
+                event: event.clone(),
+                case: summary,
+                readers,
+            };
+            snapshots.insert((id.clone(), event.sequence), snapshot);
+            case = rest;
         }
     }
     Ok(snapshots)
