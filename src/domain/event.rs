@@ -5,8 +5,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-
-mod decode;
 use time::{Date, OffsetDateTime};
 
 use super::agency::AgencyId;
@@ -15,8 +13,12 @@ use super::intake::{DecisionNumber, TermMonths};
 use super::person::Person;
 use super::region::RegionCode;
 
-/// Something that happened to a case. Written with its tag first, and
-/// read by a reader of its own ([`decode`]) that relies on that.
+mod decode;
+
+/// Something that happened to a case. Written with its tag first; read by
+/// a reader of its own (`event/decode.rs`), fastest when the tag is first,
+/// whose copy of these variants carries the attributes that matter for
+/// reading (`default`, `with`): a change here must be made there too.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum CaseEvent {

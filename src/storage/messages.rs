@@ -17,6 +17,7 @@
 //! back different or not at all. An older version cannot read references
 //! (docs/deployment.md says to stop every replica before upgrading).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::seal::{Sealer, message_address, open_json};
@@ -163,22 +164,18 @@ pub(crate) fn open_messages(
                     sequence,
                     role,
                 } => {
-                    let key = (case, sequence);
-                    let Some(snapshot) = snapshots.get_mut(&key) else {
+                    let Entry::Occupied(mut stored) = snapshots.entry((case, sequence)) else {
                         return Err(corrupt(format_args!(
-                            "an inbox message refers to event {sequence} of case {}, \
-                             which is not stored",
-                            key.0
+                            "an inbox message refers to an event that is not stored \
+                             (event {sequence} of its case)"
                         )));
                     };
-                    snapshot.readers -= 1;
-                    let (event, case) = if snapshot.readers == 0 {
-                        let last = snapshots
-                            .remove(&key)
-                            .ok_or_else(|| corrupt("a lost snapshot"))?;
+                    stored.get_mut().readers -= 1;
+                    let (event, case) = if stored.get().readers == 0 {
+                        let last = stored.remove();
                         (last.event, last.case)
                     } else {
-                        (snapshot.event.clone(), snapshot.case.clone())
+                        (stored.get().event.clone(), stored.get().case.clone())
                     };
                     Notice { role, event, case }
                 }
@@ -238,7 +235,8 @@ fn snapshots(
                 case = Some(after);
                 continue;
             };
-            // The last event wanted takes the case itself.
+            // Nothing after the last event wanted needs the case, so its
+            // snapshot can take it instead of a copy.
             let (summary, rest) = if event.sequence == last {
                 (after.into_summary(), None)
             } else {

@@ -4,8 +4,8 @@ use super::Case;
 
 impl Case {
     /// The case without its history, as notices and lists carry it. The
-    /// history is not copied to be dropped (a replay makes one summary per
-    /// message); listing every field here makes a new one a compile error
+    /// history is not copied to be dropped (a replay makes one per event its
+    /// messages name); listing every field here makes a new one a compile error
     /// until it is copied too.
     pub fn summary(&self) -> Case {
         let Case {

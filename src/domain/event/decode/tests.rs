@@ -101,6 +101,7 @@ fn object(entries: &[&(String, Value)]) -> String {
 fn every_kind_is_listed_once_under_its_name() {
     let events = every_kind();
     let mut names: Vec<_> = events.iter().map(CaseEvent::name).collect();
+    names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), events.len(), "one event of each kind");
     for event in &events {
@@ -161,6 +162,8 @@ fn an_event_with_its_tag_elsewhere_still_reads() {
 fn keys_no_kind_holds_are_ignored_wherever_they_are() {
     let read = decode(r#"{"type":"picked-up","later":{"a":[1,2]}}"#).unwrap();
     assert_eq!(read, CaseEvent::PickedUp);
+    let read = decode(r#"{"earlier":[],"type":"resumed"}"#).unwrap();
+    assert_eq!(read, CaseEvent::Resumed);
     let read = decode(r#"{"earlier":null,"type":"contact-lost","note":"x","later":1}"#).unwrap();
     assert_eq!(read, CaseEvent::ContactLost { note: "x".into() });
 }
@@ -177,7 +180,7 @@ fn an_event_that_is_not_one_is_refused_with_the_reason() {
         ),
         (
             r#"{"type":7}"#,
-            "invalid type: integer `7`, expected a string",
+            "invalid type: integer `7`, expected the name of a kind of event",
         ),
         (r#"{"note":"x","type":7}"#, "invalid type: a number"),
         (r#"{"type":"contact-lost"}"#, "missing field `note`"),
@@ -197,7 +200,7 @@ proptest! {
     /// Whatever order the keys come in, an event reads as the one written.
     #[test]
     fn any_order_of_keys_reads_the_same_event(
-        (kind, order) in (0..16usize).prop_flat_map(|kind| {
+        (kind, order) in (0..every_kind().len()).prop_flat_map(|kind| {
             let keys = written(&every_kind()[kind]).len();
             (Just(kind), Just((0..keys).collect::<Vec<_>>()).prop_shuffle())
         })
