@@ -30,6 +30,19 @@ fn the_benchmark_runs_every_scenario_in_smoke_mode_and_reports_each() {
             );
         }
     }
+    // Each process's CPU time per call, where /proc tells it.
+    if std::path::Path::new("/proc/self/stat").exists() {
+        for scenario in ["submit", "push", "replay", "query"] {
+            for target in ["gateway", "echo"] {
+                assert!(
+                    stdout.lines().any(|line| line.starts_with(scenario)
+                        && line.contains(target)
+                        && line.contains(" µs")),
+                    "no CPU time on the {target} line of {scenario}:\n{stdout}"
+                );
+            }
+        }
+    }
     assert!(
         !stdout.contains("errors "),
         "a smoke scenario had failed calls:\n{stdout}"

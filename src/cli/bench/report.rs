@@ -101,12 +101,15 @@ fn print_line(row: &Row, target: &str, summary: &Summary) {
     let value = summary
         .value
         .map_or_else(String::new, |v| format!("  RSS {v:.1} MB"));
+    let cpu = summary
+        .cpu_us
+        .map_or_else(String::new, |us| format!("  cpu {us:.1} µs"));
     let errors = match &summary.first_error {
         Some(first) => format!("  errors {} (first: {first})", summary.errors),
         None => String::new(),
     };
     println!(
-        "{:<7} {:<28} {:<7} n={:<8} {:>16}  p50 {:>8} ms  p99 {:>8} ms  p99.9 {:>8} ms{value}{errors}",
+        "{:<7} {:<28} {:<7} n={:<8} {:>16}  p50 {:>8} ms  p99 {:>8} ms  p99.9 {:>8} ms{value}{cpu}{errors}",
         row.scenario,
         row.case,
         target,
@@ -126,12 +129,13 @@ fn ratios(gateway: &Summary, echo: &Summary) -> String {
         _ => "-".into(),
     };
     format!(
-        "gateway/echo: rate {}  p50 {}  p99 {}  p99.9 {}  RSS {}",
+        "gateway/echo: rate {}  p50 {}  p99 {}  p99.9 {}  RSS {}  cpu {}",
         ratio(gateway.rate, echo.rate),
         ratio(gateway.p50_ms, echo.p50_ms),
         ratio(gateway.p99_ms, echo.p99_ms),
         ratio(gateway.p999_ms, echo.p999_ms),
         ratio(gateway.value, echo.value),
+        ratio(gateway.cpu_us, echo.cpu_us),
     )
 }
 

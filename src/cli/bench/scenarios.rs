@@ -11,7 +11,8 @@ use super::{BenchArgs, Scenario, memory, push, query, replay, submit};
 
 type Pair = (Summary, Option<Summary>);
 
-/// Runs `measure` on the echo (when there is one), then on the gateway.
+/// Runs `measure` on the echo (when there is one), then on the gateway,
+/// each with the CPU time its process spent per success.
 async fn pair<'a, F, Fut>(
     gateway: &'a Target,
     echo: Option<&'a Target>,
@@ -22,10 +23,24 @@ where
     Fut: Future<Output = anyhow::Result<Summary>>,
 {
     let echoed = match echo {
-        Some(echo) => Some(measure(echo).await?),
+        Some(echo) => Some(with_cpu(echo, measure(echo)).await?),
         None => None,
     };
-    Ok((measure(gateway).await?, echoed))
+    Ok((with_cpu(gateway, measure(gateway)).await?, echoed))
+}
+
+async fn with_cpu(
+    target: &Target,
+    measurement: impl Future<Output = anyhow::Result<Summary>>,
+) -> anyhow::Result<Summary> {
+    let before = target.cpu_seconds();
+    let mut summary = measurement.await?;
+    if let (Some(before), Some(after)) = (before, target.cpu_seconds())
+        && summary.count > 0
+    {
+        summary.cpu_us = Some((after - before) * 1e6 / summary.count as f64);
+    }
+    Ok(summary)
 }
 
 fn row(scenario: &'static str, case: String, unit: &'static str, (gateway, echo): Pair) -> Row {

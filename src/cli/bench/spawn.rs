@@ -162,6 +162,13 @@ impl Target {
         })
     }
 
+    /// CPU time the process has used so far, user and system, all threads
+    /// (`/proc/<pid>/stat`); `None` where there is no such file.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        cpu_seconds(&stat)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -207,8 +214,34 @@ impl Drop for Target {
     }
 }
 
+/// `utime + stime` of a `/proc/<pid>/stat` line, in seconds. The fields
+/// are counted after the command name, which is in parentheses and may
+/// hold spaces; the unit is `USER_HZ`, which Linux fixes at 100 for what it
+/// reports to user space.
+fn cpu_seconds(stat: &str) -> Option<f64> {
+    const USER_HZ: f64 = 100.0;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / USER_HZ)
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Memory {
     pub rss_mb: f64,
     pub peak_mb: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_seconds;
+
+    #[test]
+    fn cpu_time_is_read_after_a_command_name_with_spaces_and_parentheses() {
+        let stat = "4242 (serve (x) y) S 1 4242 4242 0 -1 4194560 2013 0 0 0 250 31 0 0 20 0 9 0";
+        assert_eq!(cpu_seconds(stat), Some(2.81));
+        assert_eq!(cpu_seconds("4242 (serve) S 1"), None);
+        assert_eq!(cpu_seconds("no name here"), None);
+    }
 }

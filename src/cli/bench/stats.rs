@@ -20,6 +20,11 @@ pub struct Summary {
     pub p999_ms: Option<f64>,
     /// A figure that is neither a rate nor a latency (resident memory, MB).
     pub value: Option<f64>,
+    /// CPU time the serving process spent per success, in microseconds
+    /// (user and system, all its threads; a database server's own is not
+    /// counted). Steadier than the rate on a machine whose speed varies:
+    /// it does not count the time the process waited for the CPU.
+    pub cpu_us: Option<f64>,
     /// The first error seen, to say why calls failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
@@ -87,6 +92,7 @@ impl Samples {
             p99_ms: percentile(99_000),
             p999_ms: percentile(99_900),
             value: None,
+            cpu_us: None,
             first_error: self.first_error.clone(),
         }
     }
