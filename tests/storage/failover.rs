@@ -123,15 +123,6 @@ async fn read_inbox(channel: Channel, reader: Arc<Mutex<Reader>>, head: Option<u
     }
 }
 
-/// Polls until `ready` holds; fails after 30 s.
-async fn until(what: &str, ready: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !ready() {
-        assert!(tokio::time::Instant::now() < deadline, "{what} within 30 s");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Every case the oversight office can list, by decision number.
 async fn decisions(mut cases: CaseServiceClient<Channel>) -> BTreeMap<String, Vec<String>> {
     let mut found = BTreeMap::<String, Vec<String>>::new();
@@ -185,11 +176,25 @@ async fn kill_under_load(
             released_at,
         ));
     }
-    until("A answered and delivered enough", || {
+    let enough = || {
         ledger.answered.lock().unwrap().len() >= ANSWERED_BEFORE_KILL
             && reader.lock().unwrap().received.len() >= RECEIVED_BEFORE_KILL
-    })
-    .await;
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !enough() {
+        // Which side stalled: the clients stop at their first failed call,
+        // the reader at the end of its stream.
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A answered and delivered enough within 30 s: answered {}, failed {}, received {}, \
+             reader done {}",
+            ledger.answered.lock().unwrap().len(),
+            ledger.unanswered.lock().unwrap().len(),
+            reader.lock().unwrap().received.len(),
+            reading.is_finished(),
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let logs = a.kill();
     tokio::time::timeout(Duration::from_secs(20), async {
         while clients.join_next().await.is_some() {}

@@ -20,7 +20,10 @@ pub struct Shared {
 impl Shared {
     /// A configuration for the database at `url`, on port 0, with inbox
     /// heartbeats short enough for a test and limits no test reaches (the
-    /// real clock refills them, but a burst of retries should not wait).
+    /// real clock refills them, but a burst of retries should not wait; on
+    /// a loaded machine a write can take longer than the default
+    /// `pending_latency`, and a refusal would stop the failover test's
+    /// clients, which stop at their first failed call).
     pub fn new(url: &Path) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = format!(
@@ -33,7 +36,9 @@ impl Shared {
              [limits]\n\
              calls_per_second = 1000000.0\n\
              burst = 1000000\n\
-             police_queries_per_day = 0\n",
+             police_queries_per_day = 0\n\
+             pending_wait = \"30s\"\n\
+             pending_latency = \"0s\"\n",
             database = url.to_str().unwrap(),
             certs = dir.path().join("certs").to_str().unwrap(),
             key = dir.path().join("master.key").to_str().unwrap(),
