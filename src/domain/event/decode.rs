@@ -147,31 +147,13 @@ impl<'de> Visitor<'de> for EventVisitor {
 fn out_of_order(
     mut object: serde_json::Map<String, serde_json::Value>,
 ) -> serde_json::Result<CaseEvent> {
-    let tag = match object.remove(TAG) {
-        Some(serde_json::Value::String(tag)) => tag,
-        Some(other) => {
-            return Err(de::Error::invalid_type(
-                unexpected(&other),
-                &"the name of a kind of event",
-            ));
-        }
-        None => return Err(de::Error::missing_field(TAG)),
-    };
+    let tag = object
+        .remove(TAG)
+        .ok_or_else(|| de::Error::missing_field(TAG))?;
     Fields::deserialize(Rest {
-        tag: Cow::Owned(tag),
+        tag: Cow::Owned(String::deserialize(tag)?),
         map: de::value::MapDeserializer::new(object.into_iter()),
     })
-}
-
-fn unexpected(value: &serde_json::Value) -> de::Unexpected<'_> {
-    match value {
-        serde_json::Value::Null => de::Unexpected::Unit,
-        serde_json::Value::Bool(b) => de::Unexpected::Bool(*b),
-        serde_json::Value::Number(_) => de::Unexpected::Other("a number"),
-        serde_json::Value::String(s) => de::Unexpected::Str(s),
-        serde_json::Value::Array(_) => de::Unexpected::Seq,
-        serde_json::Value::Object(_) => de::Unexpected::Map,
-    }
 }
 
 /// The first key of an event: the tag, or another (kept, to be read again

@@ -182,7 +182,10 @@ fn an_event_that_is_not_one_is_refused_with_the_reason() {
             r#"{"type":7}"#,
             "invalid type: integer `7`, expected the name of a kind of event",
         ),
-        (r#"{"note":"x","type":7}"#, "invalid type: a number"),
+        (
+            r#"{"note":"x","type":7}"#,
+            "invalid type: integer `7`, expected a string",
+        ),
         (r#"{"type":"contact-lost"}"#, "missing field `note`"),
         (
             r#"{"type":"closed","reason":"bored","note":""}"#,
