@@ -1,18 +1,80 @@
-//! The audit log in SQLite: rows sealed by the single writer (see
-//! [`super::write_sql`]), and a read-only opening for checking the log
-//! while the server is stopped.
+//! The audit log in SQLite: rows sealed and appended on the writer
+//! thread, in the transaction of the batch that carries them (see
+//! [`super::writer`]), read back, and a read-only opening for checking the
+//! log while the server is stopped.
 
 use std::path::Path;
 use std::str::FromStr;
 
+use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
 use super::reader::Readers;
 use super::writer::{Access, Writer};
 use super::{SqliteStorage, corrupt, unavailable};
-use crate::domain::audit::SealedEntry;
+use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use crate::storage::{Result, StorageError};
+
+/// Seals and inserts `records` onto `chain`, the log's tail in the
+/// writer's open transaction (read on first use). That transaction took
+/// the write lock (`BEGIN IMMEDIATE`) before the tail is read, and every
+/// append of the transaction goes through `chain`, so no append can slip
+/// in between and fork the chain.
+pub(super) fn append_audit(
+    db: &Connection,
+    chain: &mut Option<Chain>,
+    records: &[AuditRecord],
+) -> Result<Chain> {
+    let chain = match chain {
+        Some(chain) => chain,
+        None => chain.insert(audit_tail(db)?),
+    };
+    let mut insert = db
+        .prepare_cached("INSERT INTO audit_log (sequence, entry, hash) VALUES (?, ?, ?)")
+        .map_err(|e| unavailable(&e))?;
+    for record in records {
+        let sealed = chain.seal(record).map_err(|e| corrupt(&e))?;
+        insert
+            .execute(params![
+                i64::try_from(sealed.sequence).unwrap_or(i64::MAX),
+                sealed.entry,
+                sealed.hash.as_slice(),
+            ])
+            .map_err(|e| unavailable(&e))?;
+    }
+    Ok(*chain)
+}
+
+/// The end of the audit log, as the open transaction sees it.
+fn audit_tail(db: &Connection) -> Result<Chain> {
+    // A damaged hash reads as zeros, as the readers do, so that the chain
+    // check (not the write) reports the row.
+    let last = db
+        .prepare_cached("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+        .and_then(|mut select| {
+            select
+                .query_row([], |row| {
+                    let hash = row
+                        .get_ref(1)?
+                        .as_bytes()
+                        .ok()
+                        .and_then(|h| h.try_into().ok());
+                    Ok((row.get_ref(0)?.as_i64(), hash.unwrap_or([0; 32])))
+                })
+                .optional()
+        })
+        .map_err(|e| unavailable(&e))?;
+    match last {
+        Some((sequence, hash)) => {
+            let sequence = sequence
+                .map_err(|e| corrupt(&e))
+                .and_then(|sequence| u64::try_from(sequence).map_err(|e| corrupt(&e)))?;
+            Ok(Chain::resume(sequence, hash))
+        }
+        None => Ok(Chain::new()),
+    }
+}
 
 pub(super) async fn entries(
     readers: &SqlitePool,

@@ -35,6 +35,7 @@ use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 use reader::Readers;
+use write_sql::SealedWrite;
 use writer::{Access, Done, Work, Writer};
 
 /// Reads at once: SQLite readers in WAL mode do not block one another, and
@@ -264,11 +265,8 @@ impl Storage for SqliteStorage {
     }
 
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {
-        let work = Work::Case {
-            write: Box::new(write),
-            sealer: self.shared_sealer()?,
-        };
-        match self.writes.submit(work).await? {
+        let write = SealedWrite::seal(&*self.shared_sealer()?, write)?;
+        match self.writes.submit(Work::Case(Box::new(write))).await? {
             Done::Case(outcome) => Ok(outcome),
             _ => Err(writer::mismatched()),
         }
@@ -279,17 +277,27 @@ impl Storage for SqliteStorage {
             Ok(sealer) => sealer,
             Err(error) => return writes.iter().map(|_| Err(error.clone())).collect(),
         };
-        let work = writes.into_iter().map(|write| Work::Case {
-            write: Box::new(write),
-            sealer: sealer.clone(),
-        });
-        self.writes
-            .submit_all(work)
-            .await
+        // A write that cannot be sealed is answered alone, in its place.
+        let mut answers = Vec::with_capacity(writes.len());
+        let mut work = Vec::with_capacity(writes.len());
+        for write in writes {
+            match SealedWrite::seal(&sealer, write) {
+                Ok(write) => {
+                    answers.push(None);
+                    work.push(Work::Case(Box::new(write)));
+                }
+                Err(error) => answers.push(Some(Err(error))),
+            }
+        }
+        let mut done = self.writes.submit_all(work.into_iter()).await.into_iter();
+        answers
             .into_iter()
-            .map(|done| match done? {
-                Done::Case(outcome) => Ok(outcome),
-                _ => Err(writer::mismatched()),
+            .map(|answer| {
+                answer.unwrap_or_else(|| match done.next() {
+                    Some(Ok(Done::Case(outcome))) => Ok(outcome),
+                    Some(Err(error)) => Err(error),
+                    _ => Err(writer::mismatched()),
+                })
             })
             .collect()
     }

@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::audit::append_audit;
 use super::cases::millis;
 use super::{corrupt, now_millis, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
-use crate::domain::audit::{AuditRecord, Chain};
-use crate::domain::case::Case;
+use crate::domain::audit::Chain;
+use crate::domain::case::{Case, RecordedEvent};
 use crate::domain::notice::Notice;
 use crate::domain::submission::{Delivery, SubmissionOutcome};
 use crate::storage::messages::reference;
@@ -40,21 +41,60 @@ fn failed(error: rusqlite::Error) -> StorageError {
     unavailable(&error)
 }
 
-/// Runs `sql` (no parameters, no rows) through the statement cache.
-pub(super) fn run(db: &Connection, sql: &str) -> Result<()> {
-    db.prepare_cached(sql)
-        .and_then(|mut statement| statement.execute([]))
-        .map(drop)
-        .map_err(failed)
+/// A case write whose new events are already sealed, in sequence order.
+/// Sealing is done by the caller, on its own thread: the writer thread is
+/// the one every write waits for.
+pub(super) struct SealedWrite {
+    pub write: CaseWrite,
+    pub events: Vec<Vec<u8>>,
 }
 
-/// Applies `write` inside the writer's open transaction; the caller
-/// commits or rolls back.
+impl SealedWrite {
+    /// Seals the events `write` adds.
+    ///
+    /// # Errors
+    /// `Corrupt` when an event cannot be sealed.
+    pub(super) fn seal(sealer: &Sealer, write: CaseWrite) -> Result<Self> {
+        let case = &write.case;
+        let events = new_events(case, write.expected_version)
+            .map(|event| {
+                let address = event_address(&case.id, i64::from(event.sequence));
+                seal_json(sealer, &address, event)
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { write, events })
+    }
+}
+
+fn new_events(case: &Case, expected_version: u32) -> impl Iterator<Item = &RecordedEvent> {
+    case.history
+        .iter()
+        .filter(move |event| event.sequence > expected_version)
+}
+
+/// Why a case write is not in the transaction.
+pub(super) enum NotWritten {
+    /// It was refused before it changed anything (a conflict, or a write
+    /// that does not add up): the transaction goes on without it.
+    Refused(StorageError),
+    /// It failed after changing part of what it writes: the transaction
+    /// holds half a write and must be rolled back.
+    Broken(StorageError),
+}
+
+/// Applies `write` inside the writer's open transaction (the caller
+/// commits), appending its audit entry onto `chain` (the log's tail as of
+/// this transaction, read on first use).
+///
+/// Everything that can refuse a write is checked before its first change:
+/// a batch of writes then needs no savepoint per write to roll one back
+/// alone, and a savepoint copied every page a write touched.
 pub(super) fn write_case(
     db: &Connection,
-    sealer: &Sealer,
-    write: CaseWrite,
-) -> Result<SubmissionOutcome> {
+    write: SealedWrite,
+    chain: &mut Option<Chain>,
+) -> std::result::Result<SubmissionOutcome, NotWritten> {
+    let SealedWrite { write, events } = write;
     let CaseWrite {
         request,
         case,
@@ -65,9 +105,29 @@ pub(super) fn write_case(
         mut outcome,
         audit,
     } = write;
+    let refused = NotWritten::Refused;
+    let references = notices
+        .iter()
+        .map(|(_, notice)| reference(&case, notice))
+        .collect::<Result<Vec<_>>>()
+        .map_err(refused)?;
+    if events.len() != new_events(&case, expected_version).count() {
+        return Err(refused(corrupt(
+            &"a write whose sealed events do not match its case",
+        )));
+    }
+    let taken = db
+        .prepare_cached("SELECT 1 FROM requests WHERE agency_id = ? AND request_id = ?")
+        .and_then(|mut select| select.exists(params![request.agency.as_str(), request.request_id]))
+        .map_err(|e| refused(failed(e)))?;
+    if taken {
+        return Err(refused(StorageError::Conflict(Conflict::RequestId)));
+    }
     let now = now_millis();
     let responsible = case.responsible.as_ref().map(|a| a.as_str().to_owned());
     let oversight = case.oversight.as_ref().map(|a| a.as_str().to_owned());
+    // The one statement that can still refuse the write, and the first
+    // that changes anything; a statement that fails changes nothing.
     if expected_version == 0 {
         db.prepare_cached(
             "INSERT INTO cases (id, decision_number, person_key, version, state, executing_region,
@@ -91,7 +151,7 @@ pub(super) fn write_case(
                 case.is_unroutable(),
             ])
         })
-        .map_err(|e| translate(e, Conflict::DecisionNumber))?;
+        .map_err(|e| refused(translate(e, Conflict::DecisionNumber)))?;
     } else {
         let updated = db
             .prepare_cached(
@@ -114,75 +174,73 @@ pub(super) fn write_case(
                     i64::from(expected_version),
                 ])
             })
-            .map_err(failed)?;
+            .map_err(|e| refused(failed(e)))?;
         if updated != 1 {
-            return Err(StorageError::Conflict(Conflict::Version));
+            return Err(refused(StorageError::Conflict(Conflict::Version)));
         }
     }
-    {
+    let rest = || -> Result<SubmissionOutcome> {
         let mut insert = db
             .prepare_cached(
                 "INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body) VALUES (?, ?, ?, ?, ?)",
             )
             .map_err(failed)?;
-        for event in case
-            .history
-            .iter()
-            .filter(|e| e.sequence > expected_version)
-        {
-            let sequence = i64::from(event.sequence);
-            let body = seal_json(sealer, &event_address(&case.id, sequence), event)?;
+        for (event, body) in new_events(&case, expected_version).zip(events) {
             insert
                 .execute(params![
                     case.id.as_str(),
-                    sequence,
+                    i64::from(event.sequence),
                     millis(event.at),
                     event.by.as_str(),
                     body
                 ])
-                .map_err(|e| translate(e, Conflict::Version))?;
-        }
-    }
-    db.prepare_cached("DELETE FROM deadlines WHERE case_id = ?")
-        .and_then(|mut delete| delete.execute([case.id.as_str()]))
-        .map_err(failed)?;
-    if !deadlines.is_empty() {
-        let mut insert = db
-            .prepare_cached(
-                "INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated) VALUES (?, ?, ?, ?, ?)",
-            )
-            .map_err(failed)?;
-        for deadline in &deadlines {
-            insert
-                .execute(params![
-                    case.id.as_str(),
-                    deadline.kind.as_str(),
-                    i64::from(deadline.anchor),
-                    millis(deadline.starts_at),
-                    deadline.escalated,
-                ])
                 .map_err(failed)?;
         }
-    }
-    outcome.deliveries = deliver(db, &case, &notices, outcome.accepted_at)?;
-    let answer = serde_json::to_string(&outcome).map_err(|e| corrupt(&e))?;
-    db.prepare_cached(
-        "INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .and_then(|mut insert| {
-        insert.execute(params![
-            request.agency.as_str(),
-            request.request_id,
-            request.digest.as_slice(),
-            answer,
-            millis(outcome.accepted_at),
-        ])
-    })
-    .map_err(|e| translate(e, Conflict::RequestId))?;
-    if let Some(record) = audit {
-        append_audit(db, std::slice::from_ref(&record))?;
-    }
-    Ok(outcome)
+        // A case just opened has none yet (its row was new).
+        if expected_version > 0 {
+            db.prepare_cached("DELETE FROM deadlines WHERE case_id = ?")
+                .and_then(|mut delete| delete.execute([case.id.as_str()]))
+                .map_err(failed)?;
+        }
+        if !deadlines.is_empty() {
+            let mut insert = db
+                .prepare_cached(
+                    "INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated) VALUES (?, ?, ?, ?, ?)",
+                )
+                .map_err(failed)?;
+            for deadline in &deadlines {
+                insert
+                    .execute(params![
+                        case.id.as_str(),
+                        deadline.kind.as_str(),
+                        i64::from(deadline.anchor),
+                        millis(deadline.starts_at),
+                        deadline.escalated,
+                    ])
+                    .map_err(failed)?;
+            }
+        }
+        outcome.deliveries = deliver(db, &case, &notices, &references, outcome.accepted_at)?;
+        let answer = serde_json::to_string(&outcome).map_err(|e| corrupt(&e))?;
+        db.prepare_cached(
+            "INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                request.agency.as_str(),
+                request.request_id,
+                request.digest.as_slice(),
+                answer,
+                millis(outcome.accepted_at),
+            ])
+        })
+        .map_err(failed)?;
+        if let Some(record) = audit {
+            append_audit(db, chain, std::slice::from_ref(&record))?;
+        }
+        Ok(outcome)
+    };
+    rest().map_err(NotWritten::Broken)
 }
 
 /// Places the notices in their recipients' inboxes, each as a reference
@@ -193,6 +251,7 @@ fn deliver(
     db: &Connection,
     case: &Case,
     notices: &[(AgencyId, Notice)],
+    references: &[(i64, String)],
     accepted_at: time::OffsetDateTime,
 ) -> Result<Vec<Delivery>> {
     if notices.is_empty() {
@@ -226,13 +285,12 @@ fn deliver(
         )
         .map_err(failed)?;
     let mut deliveries = Vec::with_capacity(notices.len());
-    for (agency, notice) in notices {
+    for ((agency, notice), (sequence, role)) in notices.iter().zip(references) {
         let slot = next
             .get_mut(agency.as_str())
             .ok_or_else(|| corrupt(&"a recipient without an inbox head"))?;
         let position = *slot;
         *slot += 1;
-        let (sequence, role) = reference(case, notice)?;
         insert
             .execute(params![
                 agency.as_str(),
@@ -250,54 +308,6 @@ fn deliver(
         });
     }
     Ok(deliveries)
-}
-
-/// Seals and inserts `records` after the last row, inside the writer's
-/// open transaction. That transaction took the write lock (`BEGIN
-/// IMMEDIATE`) before the last hash is read here, and appends earlier in
-/// the same batch are visible to this read, so no append can slip in
-/// between and fork the chain.
-pub(super) fn append_audit(db: &Connection, records: &[AuditRecord]) -> Result<Chain> {
-    // A damaged hash reads as zeros, as the readers do, so that the chain
-    // check (not the write) reports the row.
-    let last = db
-        .prepare_cached("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
-        .and_then(|mut select| {
-            select
-                .query_row([], |row| {
-                    let hash = row
-                        .get_ref(1)?
-                        .as_bytes()
-                        .ok()
-                        .and_then(|h| h.try_into().ok());
-                    Ok((row.get_ref(0)?.as_i64(), hash.unwrap_or([0; 32])))
-                })
-                .optional()
-        })
-        .map_err(failed)?;
-    let mut chain = match last {
-        Some((sequence, hash)) => {
-            let sequence = sequence
-                .map_err(|e| corrupt(&e))
-                .and_then(|sequence| u64::try_from(sequence).map_err(|e| corrupt(&e)))?;
-            Chain::resume(sequence, hash)
-        }
-        None => Chain::new(),
-    };
-    let mut insert = db
-        .prepare_cached("INSERT INTO audit_log (sequence, entry, hash) VALUES (?, ?, ?)")
-        .map_err(failed)?;
-    for record in records {
-        let sealed = chain.seal(record).map_err(|e| corrupt(&e))?;
-        insert
-            .execute(params![
-                i64::try_from(sealed.sequence).unwrap_or(i64::MAX),
-                sealed.entry,
-                sealed.hash.as_slice(),
-            ])
-            .map_err(failed)?;
-    }
-    Ok(chain)
 }
 
 /// Inside the writer's open transaction.

@@ -17,31 +17,34 @@
 //! the same way on reader threads ([`reader`](super::reader)); schema
 //! migrations, lists, scans and the audit log stay with sqlx.
 //!
-//! Each case write runs inside its own savepoint, so one that conflicts (a
-//! request id or decision number taken, a stale case version) is rolled
-//! back alone and answered with its conflict while the others commit. Jobs
-//! run in queue order in one transaction, so later jobs see earlier ones:
-//! a case's version check, a recipient's next inbox position and the audit
-//! chain's last hash all stay correct, and inbox order is commit order.
+//! A case write checks everything that can refuse it (its request id or
+//! decision number taken, a stale case version) before its first change,
+//! so one that conflicts is answered with its conflict and leaves nothing
+//! behind while the others commit, without a savepoint per write (which
+//! copied every page a write touched; BENCHMARKS.md). A write that fails
+//! after a change (a damaged database, an I/O error) rolls back its whole
+//! batch. Jobs run in queue order in one transaction, so later jobs see
+//! earlier ones: a case's version check, a recipient's next inbox position
+//! and the audit chain's last hash all stay correct, and inbox order is
+//! commit order.
 //! Nobody is answered before `COMMIT` returns: a failed commit answers
 //! every job of the batch `Unavailable`.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::audit::append_audit;
 use super::checkpoint::{CHECKPOINT_PAGES, IDLE_CHECKPOINT_EVERY, checkpoint, checkpoint_pages};
-use super::write_sql::{self, run as execute};
+use super::write_sql::{self, NotWritten, SealedWrite};
 use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain};
 use crate::domain::submission::SubmissionOutcome;
-use crate::storage::seal::Sealer;
-use crate::storage::{CaseWrite, InboxState, Result, StorageError};
+use crate::storage::{InboxState, Result, StorageError};
 
 /// Jobs in one transaction at most: bounds how long a batch holds the
 /// write lock and how much one failed commit takes down.
@@ -63,19 +66,14 @@ const CACHE_KIB: i64 = 32 * 1024;
 
 /// A write the thread applies.
 pub(super) enum Work {
-    Case {
-        write: Box<CaseWrite>,
-        sealer: Arc<Sealer>,
-    },
+    Case(Box<SealedWrite>),
     Audit(Vec<AuditRecord>),
-    Acknowledge {
-        agency: AgencyId,
-        position: u64,
-    },
+    Acknowledge { agency: AgencyId, position: u64 },
     RegisterAgency(Agency),
 }
 
 /// What a job did, once its batch committed.
+#[derive(Debug)]
 pub(super) enum Done {
     Case(SubmissionOutcome),
     Audit(Chain),
@@ -217,10 +215,10 @@ fn connect(path: &Path, access: Access) -> rusqlite::Result<Connection> {
         db.pragma_update(None, "cache_size", -CACHE_KIB)?;
     }
     db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-    // Each case write's savepoint keeps the pages it changes in a
-    // sub-journal, a temporary file by default: written on every case
-    // write, it was a third of the writer's time. In memory it is only
-    // ever needed to roll back a savepoint, never for durability.
+    // A statement or savepoint journal keeps the pages it changes in a
+    // temporary file by default: when each case write had a savepoint,
+    // that file was a third of the writer's time. In memory it is only
+    // ever needed to roll a statement back, never for durability.
     db.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(db)
 }
@@ -297,15 +295,18 @@ fn commit(db: &mut Connection, batch: Vec<Job>) {
         Ok(tx) => tx,
         Err(error) => return refuse(batch, &unavailable(&error)),
     };
+    let mut chain = None;
     // (reply, what the job did or why it was refused), in queue order.
     let mut applied = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
     while let Some(Job { work, reply }) = jobs.next() {
-        match apply_alone(&tx, work) {
-            Ok(result) => applied.push((reply, result)),
-            Err(broken) => {
-                // The transaction is lost (SQLite rolls it back itself on
-                // some I/O errors): nothing of the batch is written.
+        match apply(&tx, work, &mut chain) {
+            Ok(done) => applied.push((reply, Ok(done))),
+            Err(NotWritten::Refused(refusal)) => applied.push((reply, Err(refusal))),
+            Err(NotWritten::Broken(broken)) => {
+                // The transaction holds part of a job (or SQLite rolled it
+                // back itself on an I/O error): nothing of the batch is
+                // written.
                 tracing::error!(error = %broken, "a write batch was rolled back");
                 let _ = tx.rollback();
                 let lost = unavailable(&"the write batch was rolled back");
@@ -322,9 +323,8 @@ fn commit(db: &mut Connection, batch: Vec<Job>) {
     finish(applied, &committed);
 }
 
-/// A lone job needs no savepoint: its transaction is its own, so a
-/// conflict rolls back only it. This keeps a lone writer's latency what it
-/// was before commits were shared.
+/// A lone job's transaction is its own, so whatever it did is rolled back
+/// with it when it fails.
 fn commit_alone(db: &mut Connection, batch: Vec<Job>) {
     let Some(Job { work, reply }) = batch.into_iter().next() else {
         return;
@@ -333,12 +333,12 @@ fn commit_alone(db: &mut Connection, batch: Vec<Job>) {
         Ok(tx) => tx,
         Err(error) => return drop(reply.send(Err(unavailable(&error)))),
     };
-    let answer = match apply(&tx, work) {
+    let answer = match apply(&tx, work, &mut None) {
         Ok(done) => tx.commit().map(|()| done).map_err(|error| {
             tracing::error!(%error, "a write could not be committed");
             unavailable(&error)
         }),
-        Err(error) => {
+        Err(NotWritten::Refused(error) | NotWritten::Broken(error)) => {
             let _ = tx.rollback();
             Err(error)
         }
@@ -365,39 +365,28 @@ fn refuse(batch: Vec<Job>, error: &StorageError) {
     }
 }
 
-/// Runs `work` so that its failure costs only itself: a case write runs
-/// inside its own savepoint, released into the batch on success and
-/// rolled back alone on failure, and its error is its answer
-/// (`Ok(Err(..))`). The other jobs cannot conflict and fail only when the
-/// database does, so they need no savepoint and their failure is the
-/// batch's.
-///
-/// # Errors
-/// The outer error when the batch's transaction is lost: a savepoint
-/// cannot be rolled back, or a job without one failed.
-fn apply_alone(db: &Connection, work: Work) -> Result<Result<Done>> {
-    if !matches!(work, Work::Case { .. }) {
-        return apply(db, work).map(Ok);
-    }
-    execute(db, "SAVEPOINT job")?;
-    let result = apply(db, work);
-    if result.is_err() {
-        execute(db, "ROLLBACK TO job")?;
-    }
-    execute(db, "RELEASE job")?;
-    Ok(result)
-}
-
-fn apply(db: &Connection, work: Work) -> Result<Done> {
+/// Applies `work` in the open transaction, whose audit log ends at
+/// `chain` (read on first use). Only a case write can be refused on its
+/// own (before it changes anything: see [`write_sql::write_case`]); the
+/// other jobs cannot conflict and fail only when the database does, which
+/// is the batch's failure.
+fn apply(
+    db: &Connection,
+    work: Work,
+    chain: &mut Option<Chain>,
+) -> std::result::Result<Done, NotWritten> {
+    let broken = NotWritten::Broken;
     match work {
-        Work::Case { write, sealer } => write_sql::write_case(db, &sealer, *write).map(Done::Case),
-        Work::Audit(records) => write_sql::append_audit(db, &records).map(Done::Audit),
-        Work::Acknowledge { agency, position } => {
-            write_sql::acknowledge(db, &agency, position).map(Done::Acknowledged)
-        }
-        Work::RegisterAgency(agency) => {
-            write_sql::register_agency(db, &agency).map(|()| Done::Registered)
-        }
+        Work::Case(write) => write_sql::write_case(db, *write, chain).map(Done::Case),
+        Work::Audit(records) => append_audit(db, chain, &records)
+            .map(Done::Audit)
+            .map_err(broken),
+        Work::Acknowledge { agency, position } => write_sql::acknowledge(db, &agency, position)
+            .map(Done::Acknowledged)
+            .map_err(broken),
+        Work::RegisterAgency(agency) => write_sql::register_agency(db, &agency)
+            .map(|()| Done::Registered)
+            .map_err(broken),
     }
 }
 
@@ -405,3 +394,7 @@ fn apply(db: &Connection, work: Work) -> Result<Done> {
 pub(super) fn mismatched() -> StorageError {
     corrupt(&"the database writer answered another kind of job")
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

@@ -1,0 +1,216 @@
+//! A batch commits every write that was not refused, and nothing of a
+//! write in part: a write refused before its first change leaves the
+//! batch to commit without it, and one that fails after a change takes
+//! the whole batch with it. Batches are built by hand here, so that which
+//! writes share a transaction does not depend on timing.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::{Access, Done, Job, Work, commit, connect};
+use crate::domain::case::{Case, CaseEvent, CaseId};
+use crate::domain::deadline::DeadlinePolicy;
+use crate::domain::intake::DecisionNumber;
+use crate::domain::notice::Notice;
+use crate::domain::routing::RecipientRole;
+use crate::domain::submission::{RequestKey, SubmissionOutcome};
+use crate::domain::testing::{discharged_case, id, then};
+use crate::storage::seal::Sealer;
+use crate::storage::sqlite::SqliteStorage;
+use crate::storage::sqlite::write_sql::SealedWrite;
+use crate::storage::{CaseWrite, Conflict, Result, StorageError};
+
+async fn database(dir: &Path) -> PathBuf {
+    let path = dir.join("gateway.db");
+    SqliteStorage::open(&path).await.unwrap().close().await;
+    path
+}
+
+fn new_case(decision: &str) -> Case {
+    let mut case = discharged_case("140106", "140106", Some("yingze-project"));
+    case.id = CaseId::new(uuid::Uuid::now_v7());
+    case.decision_number = DecisionNumber::parse(decision).unwrap();
+    case
+}
+
+/// The write that brings `case` from `expected_version` to its version,
+/// with one notice to the county project.
+fn write(case: &Case, expected_version: u32, request_id: &str) -> Work {
+    let notice = Notice {
+        role: RecipientRole::ResponsibleProject,
+        event: case.history.last().unwrap().clone(),
+        case: case.summary(),
+    };
+    let write = CaseWrite {
+        request: RequestKey {
+            agency: id("taiyuan-detox"),
+            request_id: request_id.into(),
+            digest: [1; 32],
+        },
+        case: case.clone(),
+        expected_version,
+        person_key: [2; 32],
+        notices: vec![(id("yingze-project"), notice)],
+        deadlines: case.deadlines(&DeadlinePolicy::default()),
+        outcome: SubmissionOutcome {
+            case_id: case.id.clone(),
+            state: case.state,
+            executing_region: case.executing_region,
+            responsible: case.responsible.clone(),
+            late_notice: case.late_notice,
+            version: case.version(),
+            deliveries: Vec::new(),
+            accepted_at: case.history.last().unwrap().at,
+        },
+        audit: None,
+    };
+    let sealed = SealedWrite::seal(&Sealer::new([7; 32]), write).unwrap();
+    Work::Case(Box::new(sealed))
+}
+
+/// Commits `works` as one batch and returns each one's answer.
+fn commit_batch(db: &mut Connection, works: Vec<Work>) -> Vec<Result<Done>> {
+    let (jobs, answers): (Vec<_>, Vec<_>) = works
+        .into_iter()
+        .map(|work| {
+            let (reply, answer) = oneshot::channel();
+            (Job { work, reply }, answer)
+        })
+        .unzip();
+    commit(db, jobs);
+    answers
+        .into_iter()
+        .map(|mut answer| answer.try_recv().expect("every job is answered"))
+        .collect()
+}
+
+fn count(db: &Connection, sql: &str) -> i64 {
+    db.query_row(sql, [], |row| row.get(0)).unwrap()
+}
+
+fn project_head(db: &Connection) -> i64 {
+    db.query_row(
+        "SELECT coalesce(max(head), 0) FROM inboxes WHERE agency_id = 'yingze-project'",
+        [],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+fn conflict(answer: &Result<Done>) -> Conflict {
+    match answer {
+        Err(StorageError::Conflict(conflict)) => *conflict,
+        Err(other) => panic!("expected a conflict, got {other}"),
+        Ok(_) => panic!("expected a conflict, got a written case"),
+    }
+}
+
+fn position(answer: &Result<Done>) -> u64 {
+    match answer {
+        Ok(Done::Case(outcome)) => outcome.deliveries[0].position,
+        Err(error) => panic!("expected a written case, got {error}"),
+        Ok(_) => panic!("expected a written case"),
+    }
+}
+
+fn unavailable(answer: &Result<Done>) -> bool {
+    matches!(answer, Err(StorageError::Unavailable(_)))
+}
+
+#[tokio::test]
+async fn writes_refused_before_their_first_change_leave_the_rest_of_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = connect(&database(dir.path()).await, Access::ReadWrite).unwrap();
+    let opened = new_case("D-open");
+    let answered = commit_batch(&mut db, vec![write(&opened, 0, "r-open")]);
+    assert_eq!(position(&answered[0]), 1);
+    let picked_up = then(&opened, &id("yingze-project"), CaseEvent::PickedUp);
+
+    let answers = commit_batch(
+        &mut db,
+        vec![
+            write(&new_case("D-1"), 0, "r-1"),
+            write(&new_case("D-1"), 0, "r-2"),
+            write(&new_case("D-3"), 0, "r-1"),
+            write(&picked_up, 1, "r-4"),
+            write(&picked_up, 1, "r-5"),
+            write(&new_case("D-6"), 0, "r-open"),
+            write(&new_case("D-7"), 0, "r-7"),
+        ],
+    );
+
+    assert_eq!(conflict(&answers[1]), Conflict::DecisionNumber);
+    assert_eq!(conflict(&answers[2]), Conflict::RequestId);
+    assert_eq!(conflict(&answers[4]), Conflict::Version);
+    assert_eq!(conflict(&answers[5]), Conflict::RequestId);
+    let positions: Vec<_> = [0, 3, 6].map(|n| position(&answers[n])).into();
+    assert_eq!(positions, [2, 3, 4]);
+    // The refused writes left nothing behind, and the project's inbox has
+    // no gap.
+    assert_eq!(count(&db, "SELECT count(*) FROM cases"), 3);
+    assert_eq!(count(&db, "SELECT count(*) FROM case_events"), 4);
+    assert_eq!(count(&db, "SELECT count(*) FROM requests"), 4);
+    assert_eq!(count(&db, "SELECT count(*) FROM inbox_messages"), 4);
+    assert_eq!(project_head(&db), 4);
+    let version: i64 = db
+        .query_row(
+            "SELECT version FROM cases WHERE id = ?",
+            [opened.id.as_str()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, 2);
+}
+
+#[tokio::test]
+async fn a_write_that_fails_after_its_first_change_takes_its_batch_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = connect(&database(dir.path()).await, Access::ReadWrite).unwrap();
+    let opened = new_case("D-open");
+    let answered = commit_batch(&mut db, vec![write(&opened, 0, "r-open")]);
+    assert_eq!(position(&answered[0]), 1);
+    // A damaged database: the case's second event is there, while the
+    // case still says it has one. Updating the case succeeds; adding the
+    // event then fails.
+    db.execute(
+        "INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body)
+         VALUES (?, 2, 0, 'yingze-project', x'00')",
+        [opened.id.as_str()],
+    )
+    .unwrap();
+    let picked_up = then(&opened, &id("yingze-project"), CaseEvent::PickedUp);
+    let before = |db: &Connection| {
+        (
+            count(db, "SELECT count(*) FROM cases"),
+            count(db, "SELECT count(*) FROM requests"),
+            count(db, "SELECT count(*) FROM inbox_messages"),
+            project_head(db),
+            count(db, "SELECT sum(version) FROM cases"),
+        )
+    };
+    let stored = before(&db);
+
+    let answers = commit_batch(
+        &mut db,
+        vec![
+            write(&new_case("D-1"), 0, "r-1"),
+            write(&picked_up, 1, "r-2"),
+            write(&new_case("D-3"), 0, "r-3"),
+        ],
+    );
+
+    assert!(answers.iter().all(unavailable), "{answers:?}");
+    assert_eq!(before(&db), stored);
+    assert!(db.is_autocommit(), "the transaction is over");
+
+    // Alone, it is rolled back all the same.
+    let alone = commit_batch(&mut db, vec![write(&picked_up, 1, "r-2")]);
+    assert!(unavailable(&alone[0]), "{alone:?}");
+    assert_eq!(before(&db), stored);
+
+    // And the writer goes on.
+    let next = commit_batch(&mut db, vec![write(&new_case("D-4"), 0, "r-4")]);
+    assert_eq!(position(&next[0]), 2);
+}
