@@ -152,16 +152,7 @@ fn discharge(n: u32) -> CaseWrite {
         person_key: [2; 32],
         notices,
         deadlines: case.deadlines(&DeadlinePolicy::default()),
-        outcome: SubmissionOutcome {
-            case_id: case.id.clone(),
-            state: case.state,
-            executing_region: case.executing_region,
-            responsible: case.responsible.clone(),
-            late_notice: case.late_notice,
-            version: case.version(),
-            deliveries: Vec::new(),
-            accepted_at: released(),
-        },
+        outcome: SubmissionOutcome::accepted(&case, released()),
         case,
         audit: None,
     }

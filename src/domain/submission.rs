@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::agency::AgencyId;
-use super::case::{CaseId, CaseState};
+use super::case::{Case, CaseId, CaseState};
 use super::region::RegionCode;
 use super::routing::RecipientRole;
 
@@ -30,6 +30,23 @@ pub struct SubmissionOutcome {
     pub deliveries: Vec<Delivery>,
     #[serde(with = "time::serde::rfc3339")]
     pub accepted_at: OffsetDateTime,
+}
+
+impl SubmissionOutcome {
+    /// The answer to a submission that left `case` as it is, accepted at
+    /// `at`; storage fills in the deliveries as it places the messages.
+    pub fn accepted(case: &Case, at: OffsetDateTime) -> Self {
+        Self {
+            case_id: case.id.clone(),
+            state: case.state,
+            executing_region: case.executing_region,
+            responsible: case.responsible.clone(),
+            late_notice: case.late_notice,
+            version: case.version(),
+            deliveries: Vec::new(),
+            accepted_at: at,
+        }
+    }
 }
 
 /// A client's request id, scoped to the agency that chose it, with the

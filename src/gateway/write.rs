@@ -67,16 +67,7 @@ impl Gateway {
         };
         let Planned { case, notices } =
             plan(existing, &id, by, events, &context).map_err(internal)?;
-        let outcome = SubmissionOutcome {
-            case_id: case.id.clone(),
-            state: case.state,
-            executing_region: case.executing_region,
-            responsible: case.responsible.clone(),
-            late_notice: case.late_notice,
-            version: case.version(),
-            deliveries: Vec::new(),
-            accepted_at: now,
-        };
+        let outcome = SubmissionOutcome::accepted(&case, now);
         Ok(CaseWrite {
             request: RequestKey {
                 agency: by.clone(),

@@ -393,16 +393,7 @@ pub fn write(
         person_key: person,
         notices,
         deadlines: case.deadlines(&DeadlinePolicy::default()),
-        outcome: SubmissionOutcome {
-            case_id: case.id.clone(),
-            state: case.state,
-            executing_region: case.executing_region,
-            responsible: case.responsible.clone(),
-            late_notice: case.late_notice,
-            version: case.version(),
-            deliveries: Vec::new(),
-            accepted_at: RELEASED + time::Duration::hours(3),
-        },
+        outcome: SubmissionOutcome::accepted(&case, RELEASED + time::Duration::hours(3)),
         audit: None,
     }
 }

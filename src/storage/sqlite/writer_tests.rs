@@ -54,16 +54,7 @@ fn write(case: &Case, expected_version: u32, request_id: &str) -> Work {
         person_key: [2; 32],
         notices: vec![(id("yingze-project"), notice)],
         deadlines: case.deadlines(&DeadlinePolicy::default()),
-        outcome: SubmissionOutcome {
-            case_id: case.id.clone(),
-            state: case.state,
-            executing_region: case.executing_region,
-            responsible: case.responsible.clone(),
-            late_notice: case.late_notice,
-            version: case.version(),
-            deliveries: Vec::new(),
-            accepted_at: case.history.last().unwrap().at,
-        },
+        outcome: SubmissionOutcome::accepted(&case, case.history.last().unwrap().at),
         audit: None,
     };
     let sealed = SealedWrite::seal(&Sealer::new([7; 32]), write).unwrap();
