@@ -393,7 +393,7 @@ pub fn write(
         person_key: person,
         notices,
         deadlines: case.deadlines(&DeadlinePolicy::default()),
-        outcome: SubmissionOutcome::accepted(&case, RELEASED + time::Duration::hours(3)),
+        outcome: SubmissionOutcome::accepted(case, RELEASED + time::Duration::hours(3)),
         audit: None,
     }
 }

@@ -77,8 +77,10 @@ pub(super) enum NotWritten {
     /// It was refused before it changed anything (a conflict, or a write
     /// that does not add up): the transaction goes on without it.
     Refused(StorageError),
-    /// It failed after changing part of what it writes: the transaction
-    /// holds half a write and must be rolled back.
+    /// The database failed: after the write changed part of what it writes,
+    /// or in a way that may have rolled back the whole transaction (SQLite
+    /// does on I/O errors, a full disk or no memory). The transaction must
+    /// be given up.
     Broken(StorageError),
 }
 
@@ -119,7 +121,7 @@ pub(super) fn write_case(
     let taken = db
         .prepare_cached("SELECT 1 FROM requests WHERE agency_id = ? AND request_id = ?")
         .and_then(|mut select| select.exists(params![request.agency.as_str(), request.request_id]))
-        .map_err(|e| refused(failed(e)))?;
+        .map_err(|e| NotWritten::Broken(failed(e)))?;
     if taken {
         return Err(refused(StorageError::Conflict(Conflict::RequestId)));
     }
@@ -151,7 +153,10 @@ pub(super) fn write_case(
                 case.is_unroutable(),
             ])
         })
-        .map_err(|e| refused(translate(e, Conflict::DecisionNumber)))?;
+        .map_err(|e| match translate(e, Conflict::DecisionNumber) {
+            conflict @ StorageError::Conflict(_) => refused(conflict),
+            other => NotWritten::Broken(other),
+        })?;
     } else {
         let updated = db
             .prepare_cached(
@@ -174,7 +179,7 @@ pub(super) fn write_case(
                     i64::from(expected_version),
                 ])
             })
-            .map_err(|e| refused(failed(e)))?;
+            .map_err(|e| NotWritten::Broken(failed(e)))?;
         if updated != 1 {
             return Err(refused(StorageError::Conflict(Conflict::Version)));
         }

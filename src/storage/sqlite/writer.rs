@@ -22,8 +22,9 @@
 //! so one that conflicts is answered with its conflict and leaves nothing
 //! behind while the others commit, without a savepoint per write (which
 //! copied every page a write touched; BENCHMARKS.md). A write that fails
-//! after a change (a damaged database, an I/O error) rolls back its whole
-//! batch. Jobs run in queue order in one transaction, so later jobs see
+//! after a change (a damaged database), or on an error after which SQLite
+//! may have rolled back the transaction itself (I/O, a full disk), rolls
+//! back its whole batch. Jobs run in queue order in one transaction, so later jobs see
 //! earlier ones: a case's version check, a recipient's next inbox position
 //! and the audit chain's last hash all stay correct, and inbox order is
 //! commit order.
@@ -302,8 +303,12 @@ fn commit(db: &mut Connection, batch: Vec<Job>) {
     while let Some(Job { work, reply }) = jobs.next() {
         match apply(&tx, work, &mut chain) {
             Ok(done) => applied.push((reply, Ok(done))),
-            Err(NotWritten::Refused(refusal)) => applied.push((reply, Err(refusal))),
-            Err(NotWritten::Broken(broken)) => {
+            // A refusal changes nothing, so the transaction must still be
+            // open; were it not, the jobs after it would each commit alone.
+            Err(NotWritten::Refused(refusal)) if !tx.is_autocommit() => {
+                applied.push((reply, Err(refusal)));
+            }
+            Err(NotWritten::Refused(broken) | NotWritten::Broken(broken)) => {
                 // The transaction holds part of a job (or SQLite rolled it
                 // back itself on an I/O error): nothing of the batch is
                 // written.

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::{Access, Done, Job, Work, commit, connect};
+use crate::domain::audit::{AuditCaller, AuditDetails, AuditRecord};
 use crate::domain::case::{Case, CaseEvent, CaseId};
 use crate::domain::deadline::DeadlinePolicy;
 use crate::domain::intake::DecisionNumber;
@@ -17,10 +18,11 @@ use crate::domain::notice::Notice;
 use crate::domain::routing::RecipientRole;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 use crate::domain::testing::{discharged_case, id, then};
+use crate::gateway::verify_audit;
 use crate::storage::seal::Sealer;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::sqlite::write_sql::SealedWrite;
-use crate::storage::{CaseWrite, Conflict, Result, StorageError};
+use crate::storage::{CaseWrite, Conflict, Result, Storage, StorageError};
 
 async fn database(dir: &Path) -> PathBuf {
     let path = dir.join("gateway.db");
@@ -54,11 +56,36 @@ fn write(case: &Case, expected_version: u32, request_id: &str) -> Work {
         person_key: [2; 32],
         notices: vec![(id("yingze-project"), notice)],
         deadlines: case.deadlines(&DeadlinePolicy::default()),
-        outcome: SubmissionOutcome::accepted(&case, case.history.last().unwrap().at),
+        outcome: SubmissionOutcome::accepted(case, case.history.last().unwrap().at),
         audit: None,
     };
     let sealed = SealedWrite::seal(&Sealer::new([7; 32]), write).unwrap();
     Work::Case(Box::new(sealed))
+}
+
+/// The record of a call, told apart from the others by `n`.
+fn record(n: u64) -> AuditRecord {
+    AuditRecord {
+        at: time::macros::datetime!(2026-11-28 10:00 UTC),
+        caller: AuditCaller::Agency {
+            id: "taiyuan-detox".into(),
+        },
+        call: "handover.v1.IntakeService/SubmitDischarge".into(),
+        outcome: "OK".into(),
+        reason: None,
+        details: AuditDetails {
+            position: Some(n),
+            ..AuditDetails::default()
+        },
+    }
+}
+
+/// `work` (a case write) carrying the record of its call, `n`.
+fn audited(mut work: Work, n: u64) -> Work {
+    if let Work::Case(write) = &mut work {
+        write.write.audit = Some(record(n));
+    }
+    work
 }
 
 /// Commits `works` as one batch and returns each one's answer.
@@ -204,4 +231,45 @@ async fn a_write_that_fails_after_its_first_change_takes_its_batch_with_it() {
     // And the writer goes on.
     let next = commit_batch(&mut db, vec![write(&new_case("D-4"), 0, "r-4")]);
     assert_eq!(position(&next[0]), 2);
+}
+
+#[tokio::test]
+async fn the_audit_chain_runs_on_past_refused_writes_and_log_appends_in_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database(dir.path()).await;
+    let mut db = connect(&path, Access::ReadWrite).unwrap();
+    let first = commit_batch(&mut db, vec![audited(write(&new_case("D-0"), 0, "r-0"), 0)]);
+    assert_eq!(position(&first[0]), 1);
+
+    let answers = commit_batch(
+        &mut db,
+        vec![
+            audited(write(&new_case("D-1"), 0, "r-1"), 1),
+            audited(write(&new_case("D-2"), 0, "r-0"), 2),
+            Work::Audit(vec![record(3), record(4)]),
+            audited(write(&new_case("D-1"), 0, "r-5"), 5),
+            audited(write(&new_case("D-6"), 0, "r-6"), 6),
+        ],
+    );
+
+    assert_eq!(position(&answers[0]), 2);
+    assert_eq!(conflict(&answers[1]), Conflict::RequestId);
+    assert!(matches!(answers[2], Ok(Done::Audit(_))), "{:?}", answers[2]);
+    assert_eq!(conflict(&answers[3]), Conflict::DecisionNumber);
+    assert_eq!(position(&answers[4]), 3);
+    drop(db);
+    // The refused writes' records went with them; the chain has no gap and
+    // no fork.
+    let storage = SqliteStorage::open(&path).await.unwrap();
+    let head = verify_audit(&storage).await.unwrap().unwrap();
+    assert_eq!(head.entries, 5);
+    let logged: Vec<_> = storage
+        .audit_entries(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.parse().unwrap().record.details.position.unwrap())
+        .collect();
+    assert_eq!(logged, [0, 1, 3, 4, 6]);
+    storage.close().await;
 }
