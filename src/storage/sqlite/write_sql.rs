@@ -23,17 +23,18 @@ use crate::storage::messages::reference;
 use crate::storage::seal::{Sealer, event_address, seal_json};
 use crate::storage::{CaseWrite, Conflict, InboxState, Result, StorageError};
 
-/// Database errors that mean "someone else wrote first" become conflicts;
-/// every other error means the database cannot be trusted right now.
-pub(super) fn translate(error: rusqlite::Error, on_unique: Conflict) -> StorageError {
+/// A unique key taken means someone else wrote first: the write is refused
+/// with `conflict`. Any other error means the database cannot be trusted
+/// right now, and SQLite may have rolled the transaction back itself.
+fn refused_if_taken(error: rusqlite::Error, conflict: Conflict) -> NotWritten {
     match error.sqlite_error() {
         Some(failure)
             if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
         {
-            StorageError::Conflict(on_unique)
+            NotWritten::Refused(StorageError::Conflict(conflict))
         }
-        _ => unavailable(&error),
+        _ => NotWritten::Broken(unavailable(&error)),
     }
 }
 
@@ -41,12 +42,13 @@ fn failed(error: rusqlite::Error) -> StorageError {
     unavailable(&error)
 }
 
-/// A case write whose new events are already sealed, in sequence order.
-/// Sealing is done by the caller, on its own thread: the writer thread is
-/// the one every write waits for.
+/// A case write whose new events are already sealed, in sequence order
+/// (made only by [`SealedWrite::seal`], so they always match). Sealing is
+/// done by the caller, on its own thread: the writer thread is the one
+/// every write waits for.
 pub(super) struct SealedWrite {
-    pub write: CaseWrite,
-    pub events: Vec<Vec<u8>>,
+    write: CaseWrite,
+    events: Vec<Vec<u8>>,
 }
 
 impl SealedWrite {
@@ -113,11 +115,6 @@ pub(super) fn write_case(
         .map(|(_, notice)| reference(&case, notice))
         .collect::<Result<Vec<_>>>()
         .map_err(refused)?;
-    if events.len() != new_events(&case, expected_version).count() {
-        return Err(refused(corrupt(
-            &"a write whose sealed events do not match its case",
-        )));
-    }
     let taken = db
         .prepare_cached("SELECT 1 FROM requests WHERE agency_id = ? AND request_id = ?")
         .and_then(|mut select| select.exists(params![request.agency.as_str(), request.request_id]))
@@ -153,10 +150,7 @@ pub(super) fn write_case(
                 case.is_unroutable(),
             ])
         })
-        .map_err(|e| match translate(e, Conflict::DecisionNumber) {
-            conflict @ StorageError::Conflict(_) => refused(conflict),
-            other => NotWritten::Broken(other),
-        })?;
+        .map_err(|e| refused_if_taken(e, Conflict::DecisionNumber))?;
     } else {
         let updated = db
             .prepare_cached(

@@ -24,10 +24,10 @@
 //! copied every page a write touched; BENCHMARKS.md). A write that fails
 //! after a change (a damaged database), or on an error after which SQLite
 //! may have rolled back the transaction itself (I/O, a full disk), rolls
-//! back its whole batch. Jobs run in queue order in one transaction, so later jobs see
-//! earlier ones: a case's version check, a recipient's next inbox position
-//! and the audit chain's last hash all stay correct, and inbox order is
-//! commit order.
+//! back its whole batch. Jobs run in queue order in one transaction, so
+//! later jobs see earlier ones: a case's version check, a recipient's next
+//! inbox position and the audit chain's last hash all stay correct, and
+//! inbox order is commit order.
 //! Nobody is answered before `COMMIT` returns: a failed commit answers
 //! every job of the batch `Unavailable`.
 

@@ -40,12 +40,28 @@ fn new_case(decision: &str) -> Case {
 /// The write that brings `case` from `expected_version` to its version,
 /// with one notice to the county project.
 fn write(case: &Case, expected_version: u32, request_id: &str) -> Work {
+    sealed(case_write(case, expected_version, request_id))
+}
+
+/// As [`write`], carrying the record of its call, `n`.
+fn audited(case: &Case, expected_version: u32, request_id: &str, n: u64) -> Work {
+    let mut write = case_write(case, expected_version, request_id);
+    write.audit = Some(record(n));
+    sealed(write)
+}
+
+fn sealed(write: CaseWrite) -> Work {
+    let sealed = SealedWrite::seal(&Sealer::new([7; 32]), write).unwrap();
+    Work::Case(Box::new(sealed))
+}
+
+fn case_write(case: &Case, expected_version: u32, request_id: &str) -> CaseWrite {
     let notice = Notice {
         role: RecipientRole::ResponsibleProject,
         event: case.history.last().unwrap().clone(),
         case: case.summary(),
     };
-    let write = CaseWrite {
+    CaseWrite {
         request: RequestKey {
             agency: id("taiyuan-detox"),
             request_id: request_id.into(),
@@ -58,9 +74,7 @@ fn write(case: &Case, expected_version: u32, request_id: &str) -> Work {
         deadlines: case.deadlines(&DeadlinePolicy::default()),
         outcome: SubmissionOutcome::accepted(case, case.history.last().unwrap().at),
         audit: None,
-    };
-    let sealed = SealedWrite::seal(&Sealer::new([7; 32]), write).unwrap();
-    Work::Case(Box::new(sealed))
+    }
 }
 
 /// The record of a call, told apart from the others by `n`.
@@ -78,14 +92,6 @@ fn record(n: u64) -> AuditRecord {
             ..AuditDetails::default()
         },
     }
-}
-
-/// `work` (a case write) carrying the record of its call, `n`.
-fn audited(mut work: Work, n: u64) -> Work {
-    if let Work::Case(write) = &mut work {
-        write.write.audit = Some(record(n));
-    }
-    work
 }
 
 /// Commits `works` as one batch and returns each one's answer.
@@ -238,17 +244,17 @@ async fn the_audit_chain_runs_on_past_refused_writes_and_log_appends_in_a_batch(
     let dir = tempfile::tempdir().unwrap();
     let path = database(dir.path()).await;
     let mut db = connect(&path, Access::ReadWrite).unwrap();
-    let first = commit_batch(&mut db, vec![audited(write(&new_case("D-0"), 0, "r-0"), 0)]);
+    let first = commit_batch(&mut db, vec![audited(&new_case("D-0"), 0, "r-0", 0)]);
     assert_eq!(position(&first[0]), 1);
 
     let answers = commit_batch(
         &mut db,
         vec![
-            audited(write(&new_case("D-1"), 0, "r-1"), 1),
-            audited(write(&new_case("D-2"), 0, "r-0"), 2),
+            audited(&new_case("D-1"), 0, "r-1", 1),
+            audited(&new_case("D-2"), 0, "r-0", 2),
             Work::Audit(vec![record(3), record(4)]),
-            audited(write(&new_case("D-1"), 0, "r-5"), 5),
-            audited(write(&new_case("D-6"), 0, "r-6"), 6),
+            audited(&new_case("D-1"), 0, "r-5", 5),
+            audited(&new_case("D-6"), 0, "r-6", 6),
         ],
     );
 
