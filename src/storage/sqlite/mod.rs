@@ -7,6 +7,7 @@
 //! migrations, lists, scans and the audit log.
 
 mod audit;
+mod batch;
 mod cases;
 mod checkpoint;
 mod lists;

@@ -93,9 +93,12 @@ pub(super) enum NotWritten {
 /// Everything that can refuse a write is checked before its first change:
 /// a batch of writes then needs no savepoint per write to roll one back
 /// alone, and a savepoint copied every page a write touched.
+///
+/// The write is borrowed: a batch that another write broke is run again
+/// without that one (see [`super::writer`]).
 pub(super) fn write_case(
     db: &Connection,
-    write: SealedWrite,
+    write: &SealedWrite,
     chain: &mut Option<Chain>,
 ) -> std::result::Result<SubmissionOutcome, NotWritten> {
     let SealedWrite { write, events } = write;
@@ -106,13 +109,14 @@ pub(super) fn write_case(
         person_key,
         notices,
         deadlines,
-        mut outcome,
+        outcome,
         audit,
     } = write;
+    let expected_version = *expected_version;
     let refused = NotWritten::Refused;
     let references = notices
         .iter()
-        .map(|(_, notice)| reference(&case, notice))
+        .map(|(_, notice)| reference(case, notice))
         .collect::<Result<Vec<_>>>()
         .map_err(refused)?;
     let taken = db
@@ -178,13 +182,13 @@ pub(super) fn write_case(
             return Err(refused(StorageError::Conflict(Conflict::Version)));
         }
     }
-    let rest = || -> Result<SubmissionOutcome> {
+    let mut rest = || -> Result<SubmissionOutcome> {
         let mut insert = db
             .prepare_cached(
                 "INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body) VALUES (?, ?, ?, ?, ?)",
             )
             .map_err(failed)?;
-        for (event, body) in new_events(&case, expected_version).zip(events) {
+        for (event, body) in new_events(case, expected_version).zip(events) {
             insert
                 .execute(params![
                     case.id.as_str(),
@@ -207,7 +211,7 @@ pub(super) fn write_case(
                     "INSERT INTO deadlines (case_id, kind, anchor, starts_at, escalated) VALUES (?, ?, ?, ?, ?)",
                 )
                 .map_err(failed)?;
-            for deadline in &deadlines {
+            for deadline in deadlines {
                 insert
                     .execute(params![
                         case.id.as_str(),
@@ -219,7 +223,8 @@ pub(super) fn write_case(
                     .map_err(failed)?;
             }
         }
-        outcome.deliveries = deliver(db, &case, &notices, &references, outcome.accepted_at)?;
+        let mut outcome = outcome.clone();
+        outcome.deliveries = deliver(db, case, notices, &references, outcome.accepted_at)?;
         let answer = serde_json::to_string(&outcome).map_err(|e| corrupt(&e))?;
         db.prepare_cached(
             "INSERT INTO requests (agency_id, request_id, digest, outcome, accepted_at) VALUES (?, ?, ?, ?, ?)",
@@ -235,7 +240,7 @@ pub(super) fn write_case(
         })
         .map_err(failed)?;
         if let Some(record) = audit {
-            append_audit(db, chain, std::slice::from_ref(&record))?;
+            append_audit(db, chain, std::slice::from_ref(record))?;
         }
         Ok(outcome)
     };

@@ -22,25 +22,26 @@
 //! so one that conflicts is answered with its conflict and leaves nothing
 //! behind while the others commit, without a savepoint per write (which
 //! copied every page a write touched; BENCHMARKS.md). A write that fails
-//! after a change (a damaged database), or on an error after which SQLite
-//! may have rolled back the transaction itself (I/O, a full disk), rolls
-//! back its whole batch. Jobs run in queue order in one transaction, so
-//! later jobs see earlier ones: a case's version check, a recipient's next
-//! inbox position and the audit chain's last hash all stay correct, and
-//! inbox order is commit order.
-//! Nobody is answered before `COMMIT` returns: a failed commit answers
-//! every job of the batch `Unavailable`.
+//! after a change (a damaged case), or on an error after which SQLite may
+//! have rolled back the transaction itself (I/O, a full disk), breaks the
+//! transaction: it is answered with its error and the rest of its batch
+//! runs again without it, a few rounds at most ([`batch`](super::batch)).
+//! Jobs run in queue order in one transaction, so later jobs see earlier
+//! ones: a case's version check, a recipient's next inbox position and the
+//! audit chain's last hash all stay correct, and inbox order is commit
+//! order. Nobody is answered before `COMMIT` returns: a failed commit
+//! answers every job of the batch `Unavailable`.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::audit::append_audit;
+use super::batch::commit;
 use super::checkpoint::{CHECKPOINT_PAGES, IDLE_CHECKPOINT_EVERY, checkpoint, checkpoint_pages};
-use super::write_sql::{self, NotWritten, SealedWrite};
+use super::write_sql::SealedWrite;
 use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain};
@@ -82,9 +83,9 @@ pub(super) enum Done {
     Registered,
 }
 
-struct Job {
-    work: Work,
-    reply: oneshot::Sender<Result<Done>>,
+pub(super) struct Job {
+    pub(super) work: Work,
+    pub(super) reply: oneshot::Sender<Result<Done>>,
 }
 
 /// What the queue carries: a job, or the request to stop after the jobs
@@ -284,114 +285,6 @@ fn run(mut db: Connection, mut queue: mpsc::Receiver<Message>, checkpoints: bool
         if let Message::Job(job) = message {
             let _ = job.reply.send(Err(stopped()));
         }
-    }
-}
-
-/// One transaction for `batch`; every job is answered before it returns.
-fn commit(db: &mut Connection, batch: Vec<Job>) {
-    if batch.len() == 1 {
-        return commit_alone(db, batch);
-    }
-    let tx = match db.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(error) => return refuse(batch, &unavailable(&error)),
-    };
-    let mut chain = None;
-    // (reply, what the job did or why it was refused), in queue order.
-    let mut applied = Vec::with_capacity(batch.len());
-    let mut jobs = batch.into_iter();
-    while let Some(Job { work, reply }) = jobs.next() {
-        match apply(&tx, work, &mut chain) {
-            Ok(done) => applied.push((reply, Ok(done))),
-            // A refusal changes nothing, so the transaction must still be
-            // open; were it not, the jobs after it would each commit alone.
-            Err(NotWritten::Refused(refusal)) if !tx.is_autocommit() => {
-                applied.push((reply, Err(refusal)));
-            }
-            Err(NotWritten::Refused(broken) | NotWritten::Broken(broken)) => {
-                // The transaction holds part of a job (or SQLite rolled it
-                // back itself on an I/O error): nothing of the batch is
-                // written.
-                tracing::error!(error = %broken, "a write batch was rolled back");
-                let _ = tx.rollback();
-                let lost = unavailable(&"the write batch was rolled back");
-                let _ = reply.send(Err(broken));
-                refuse(jobs.collect(), &lost);
-                return finish(applied, &Err(lost));
-            }
-        }
-    }
-    let committed = tx.commit().map_err(|error| {
-        tracing::error!(%error, "a write batch could not be committed");
-        unavailable(&error)
-    });
-    finish(applied, &committed);
-}
-
-/// A lone job's transaction is its own, so whatever it did is rolled back
-/// with it when it fails.
-fn commit_alone(db: &mut Connection, batch: Vec<Job>) {
-    let Some(Job { work, reply }) = batch.into_iter().next() else {
-        return;
-    };
-    let tx = match db.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(error) => return drop(reply.send(Err(unavailable(&error)))),
-    };
-    let answer = match apply(&tx, work, &mut None) {
-        Ok(done) => tx.commit().map(|()| done).map_err(|error| {
-            tracing::error!(%error, "a write could not be committed");
-            unavailable(&error)
-        }),
-        Err(NotWritten::Refused(error) | NotWritten::Broken(error)) => {
-            let _ = tx.rollback();
-            Err(error)
-        }
-    };
-    let _ = reply.send(answer);
-}
-
-/// Answers each applied job: its result if the batch committed, else the
-/// commit's error (a job that was refused keeps its own refusal).
-fn finish(applied: Vec<(oneshot::Sender<Result<Done>>, Result<Done>)>, committed: &Result<()>) {
-    for (reply, result) in applied {
-        let answer = match (committed, result) {
-            (Ok(()), result) | (Err(_), result @ Err(_)) => result,
-            (Err(error), Ok(_)) => Err(error.clone()),
-        };
-        // A caller that stopped waiting gets nothing; its write stands.
-        let _ = reply.send(answer);
-    }
-}
-
-fn refuse(batch: Vec<Job>, error: &StorageError) {
-    for job in batch {
-        let _ = job.reply.send(Err(error.clone()));
-    }
-}
-
-/// Applies `work` in the open transaction, whose audit log ends at
-/// `chain` (read on first use). Only a case write can be refused on its
-/// own (before it changes anything: see [`write_sql::write_case`]); the
-/// other jobs cannot conflict and fail only when the database does, which
-/// is the batch's failure.
-fn apply(
-    db: &Connection,
-    work: Work,
-    chain: &mut Option<Chain>,
-) -> std::result::Result<Done, NotWritten> {
-    let broken = NotWritten::Broken;
-    match work {
-        Work::Case(write) => write_sql::write_case(db, *write, chain).map(Done::Case),
-        Work::Audit(records) => append_audit(db, chain, &records)
-            .map(Done::Audit)
-            .map_err(broken),
-        Work::Acknowledge { agency, position } => write_sql::acknowledge(db, &agency, position)
-            .map(Done::Acknowledged)
-            .map_err(broken),
-        Work::RegisterAgency(agency) => write_sql::register_agency(db, &agency)
-            .map(|()| Done::Registered)
-            .map_err(broken),
     }
 }
 

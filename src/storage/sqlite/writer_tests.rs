@@ -1,7 +1,8 @@
 //! A batch commits every write that was not refused, and nothing of a
 //! write in part: a write refused before its first change leaves the
-//! batch to commit without it, and one that fails after a change takes
-//! the whole batch with it. Batches are built by hand here, so that which
+//! batch to commit without it, and one that fails after a change is
+//! answered with its error while the rest of the batch runs again
+//! without it. Batches are built by hand here, so that which
 //! writes share a transaction does not depend on timing.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::{Access, Done, Job, Work, commit, connect};
+use super::{Access, Done, Job, Work, connect};
 use crate::domain::audit::{AuditCaller, AuditDetails, AuditRecord};
 use crate::domain::case::{Case, CaseEvent, CaseId};
 use crate::domain::deadline::DeadlinePolicy;
@@ -21,6 +22,7 @@ use crate::domain::testing::{discharged_case, id, then};
 use crate::gateway::verify_audit;
 use crate::storage::seal::Sealer;
 use crate::storage::sqlite::SqliteStorage;
+use crate::storage::sqlite::batch::{ROUNDS, commit};
 use crate::storage::sqlite::write_sql::SealedWrite;
 use crate::storage::{CaseWrite, Conflict, Result, Storage, StorageError};
 
@@ -188,33 +190,40 @@ async fn writes_refused_before_their_first_change_leave_the_rest_of_the_batch() 
     assert_eq!(version, 2);
 }
 
-#[tokio::test]
-async fn a_write_that_fails_after_its_first_change_takes_its_batch_with_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut db = connect(&database(dir.path()).await, Access::ReadWrite).unwrap();
-    let opened = new_case("D-open");
-    let answered = commit_batch(&mut db, vec![write(&opened, 0, "r-open")]);
-    assert_eq!(position(&answered[0]), 1);
-    // A damaged database: the case's second event is there, while the
-    // case still says it has one. Updating the case succeeds; adding the
-    // event then fails.
+/// Opens a case and damages it: its second event is stored while the case
+/// still says it has one. Returns the case as picked up, whose write
+/// (from version 1) updates the case and then fails to add that event.
+fn damaged(db: &mut Connection, decision: &str) -> Case {
+    let opened = new_case(decision);
+    let answered = commit_batch(db, vec![write(&opened, 0, &format!("open-{decision}"))]);
+    assert!(answered[0].is_ok(), "{answered:?}");
     db.execute(
         "INSERT INTO case_events (case_id, sequence, recorded_at, agency_id, body)
          VALUES (?, 2, 0, 'yingze-project', x'00')",
         [opened.id.as_str()],
     )
     .unwrap();
-    let picked_up = then(&opened, &id("yingze-project"), CaseEvent::PickedUp);
-    let before = |db: &Connection| {
-        (
-            count(db, "SELECT count(*) FROM cases"),
-            count(db, "SELECT count(*) FROM requests"),
-            count(db, "SELECT count(*) FROM inbox_messages"),
-            project_head(db),
-            count(db, "SELECT sum(version) FROM cases"),
-        )
-    };
-    let stored = before(&db);
+    then(&opened, &id("yingze-project"), CaseEvent::PickedUp)
+}
+
+/// What the writes of these tests leave behind: cases, requests, inbox
+/// messages, the project's inbox head, and the cases' versions summed.
+fn stored(db: &Connection) -> [i64; 5] {
+    [
+        count(db, "SELECT count(*) FROM cases"),
+        count(db, "SELECT count(*) FROM requests"),
+        count(db, "SELECT count(*) FROM inbox_messages"),
+        project_head(db),
+        count(db, "SELECT sum(version) FROM cases"),
+    ]
+}
+
+#[tokio::test]
+async fn a_write_that_fails_after_its_first_change_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = connect(&database(dir.path()).await, Access::ReadWrite).unwrap();
+    let picked_up = damaged(&mut db, "D-open");
+    let [cases, requests, messages, head, versions] = stored(&db);
 
     let answers = commit_batch(
         &mut db,
@@ -225,18 +234,68 @@ async fn a_write_that_fails_after_its_first_change_takes_its_batch_with_it() {
         ],
     );
 
-    assert!(answers.iter().all(unavailable), "{answers:?}");
-    assert_eq!(before(&db), stored);
+    assert!(unavailable(&answers[1]), "{answers:?}");
+    // The others are written, in their order, with no gap where the
+    // damaged write's notice would have gone; the damaged case is as it
+    // was.
+    assert_eq!([0, 2].map(|n| position(&answers[n])), [2, 3]);
+    assert_eq!(
+        stored(&db),
+        [
+            cases + 2,
+            requests + 2,
+            messages + 2,
+            head + 2,
+            versions + 2
+        ]
+    );
     assert!(db.is_autocommit(), "the transaction is over");
 
-    // Alone, it is rolled back all the same.
+    // Alone, it is rolled back all the same, and the writer goes on.
     let alone = commit_batch(&mut db, vec![write(&picked_up, 1, "r-2")]);
     assert!(unavailable(&alone[0]), "{alone:?}");
-    assert_eq!(before(&db), stored);
-
-    // And the writer goes on.
     let next = commit_batch(&mut db, vec![write(&new_case("D-4"), 0, "r-4")]);
-    assert_eq!(position(&next[0]), 2);
+    assert_eq!(position(&next[0]), 4);
+}
+
+#[tokio::test]
+async fn a_batch_that_breaks_round_after_round_is_given_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = connect(&database(dir.path()).await, Access::ReadWrite).unwrap();
+    let damaged: Vec<Case> = (0..ROUNDS)
+        .map(|n| damaged(&mut db, &format!("D-damaged-{n}")))
+        .collect();
+    let batch = |writes: &[Case], tag: &str| {
+        let mut batch = vec![write(
+            &new_case(&format!("D-{tag}-a")),
+            0,
+            &format!("{tag}-a"),
+        )];
+        for (n, case) in writes.iter().enumerate() {
+            batch.push(write(case, 1, &format!("{tag}-{n}")));
+        }
+        batch.push(write(
+            &new_case(&format!("D-{tag}-b")),
+            0,
+            &format!("{tag}-b"),
+        ));
+        batch
+    };
+    let before = stored(&db);
+
+    // As many broken writes as rounds: nothing of the batch is written.
+    let answers = commit_batch(&mut db, batch(&damaged, "all"));
+    assert!(answers.iter().all(unavailable), "{answers:?}");
+    assert_eq!(stored(&db), before);
+
+    // One fewer: the last round writes the rest.
+    let answers = commit_batch(&mut db, batch(&damaged[1..], "fewer"));
+    let written: Vec<bool> = answers.iter().map(Result::is_ok).collect();
+    let mut expected = vec![false; ROUNDS + 1];
+    expected[0] = true;
+    expected[ROUNDS] = true;
+    assert_eq!(written, expected, "{answers:?}");
+    assert_eq!(stored(&db)[0], before[0] + 2);
 }
 
 #[tokio::test]
