@@ -27,6 +27,10 @@ pub enum InboxEvent {
 /// holds at most this many in memory.
 const STREAM_BUFFER: usize = 32;
 
+/// Pages of a backlog read at once, ahead of the one going out. Measured
+/// on PostgreSQL and SQLite against one page ahead (BENCHMARKS.md).
+const READ_AHEAD_PAGES: u64 = 2;
+
 impl Gateway {
     /// Opens the caller's inbox stream after `after` (or after the last
     /// acknowledged message). The stream ends when the client leaves or the
@@ -99,13 +103,13 @@ impl Gateway {
                     }
                 }
             };
-            if batch.len() == size as usize {
-                // A backlog: read the next batch while this one goes out,
+            if batch.len() >= size as usize {
+                // A backlog: read the next pages while this batch goes out,
                 // so replay waits on the slower of the two, not on both.
                 let last = batch.last().map_or(cursor, |message| message.position);
                 let (delivered, next) = tokio::join!(
                     self.deliver_all(sender, batch),
-                    self.read_inbox(agency, last),
+                    self.read_backlog(agency, last),
                 );
                 if !delivered {
                     return Ok(());
@@ -149,6 +153,37 @@ impl Gateway {
             .await?;
         self.metrics.streamed("storage", page.len());
         Ok(page.into_iter().map(Arc::new).collect())
+    }
+
+    /// The next [`READ_AHEAD_PAGES`] pages of `agency`'s inbox after
+    /// `cursor`, read side by side, up to the first that is not full.
+    ///
+    /// Positions are gapless, so where each page starts is known before
+    /// the one ahead of it is read; each read runs as a task of its own, so
+    /// that one page's round trips and decoding overlap another's. Nothing
+    /// is taken past a page that is not full: the next was read from where
+    /// a full one would have ended, and writes since may have filled the
+    /// positions in between. A page that does not start where the one
+    /// before it ended (an inbox with a gap, which storage never makes) is
+    /// left for the stream's next read, one page from where it is.
+    async fn read_backlog(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<Arc<InboxMessage>>> {
+        let size = u64::from(self.settings.replay_batch);
+        let reads: Vec<_> = (0..READ_AHEAD_PAGES)
+            .map(|page| {
+                let gateway = self.clone();
+                let agency = agency.clone();
+                let after = cursor.saturating_add(page.saturating_mul(size));
+                tokio::spawn(async move { gateway.read_inbox(&agency, after).await })
+            })
+            .collect();
+        let mut pages = Vec::with_capacity(reads.len());
+        for read in reads {
+            let page = read.await.map_err(|error| {
+                GatewayError::Internal(format!("an inbox read failed: {error}"))
+            })??;
+            pages.push(page);
+        }
+        Ok(contiguous(cursor, size, pages, |message| message.position))
     }
 
     /// Hands `messages` to the stream in order; `false` as [`Self::deliver`].
@@ -213,5 +248,79 @@ impl Gateway {
                 })
             }
         }
+    }
+}
+
+/// The messages of `pages` (read after `cursor`, `size` at most each) that
+/// follow on from `cursor` without a gap: up to the first page that is
+/// not full, and not from a page that does not start where the last one
+/// ended.
+fn contiguous<T>(
+    cursor: u64,
+    size: u64,
+    pages: Vec<Vec<T>>,
+    position: impl Fn(&T) -> u64,
+) -> Vec<T> {
+    let mut messages = Vec::new();
+    let mut end = cursor;
+    for page in pages {
+        if page.first().is_some_and(|first| position(first) != end + 1) {
+            break;
+        }
+        let full = page.len() as u64 == size;
+        end = page.last().map_or(end, &position);
+        messages.extend(page);
+        if !full {
+            break;
+        }
+    }
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contiguous;
+
+    fn page(positions: std::ops::RangeInclusive<u64>) -> Vec<u64> {
+        positions.collect()
+    }
+
+    fn stitched(cursor: u64, pages: Vec<Vec<u64>>) -> Vec<u64> {
+        contiguous(cursor, 4, pages, |position| *position)
+    }
+
+    #[test]
+    fn full_pages_that_follow_on_are_all_taken() {
+        assert_eq!(
+            stitched(10, vec![page(11..=14), page(15..=18)]),
+            page(11..=18)
+        );
+        assert_eq!(
+            stitched(10, vec![page(11..=14), page(15..=16)]),
+            page(11..=16)
+        );
+    }
+
+    #[test]
+    fn nothing_is_taken_past_a_page_that_is_not_full() {
+        // Read after the short page, once later writes had filled the
+        // positions between: 15 and 16 would be skipped.
+        assert_eq!(
+            stitched(10, vec![page(11..=12), page(17..=20)]),
+            page(11..=12)
+        );
+        assert_eq!(
+            stitched(10, vec![Vec::new(), page(15..=18)]),
+            Vec::<u64>::new()
+        );
+    }
+
+    #[test]
+    fn a_page_that_does_not_start_where_the_last_ended_is_left() {
+        assert_eq!(
+            stitched(10, vec![page(11..=14), page(16..=19)]),
+            page(11..=14)
+        );
+        assert_eq!(stitched(10, vec![page(12..=15)]), Vec::<u64>::new());
     }
 }

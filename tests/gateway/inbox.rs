@@ -135,8 +135,9 @@ async fn stopping_the_gateway_ends_open_streams_and_keeps_the_inbox() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backlog_of_several_batches_replays_in_order_and_the_stream_then_follows() {
     let app = spawn_app().await;
-    // More than two storage batches (256), so replay reads ahead.
-    const BACKLOG: u32 = 600;
+    // A page of 256, then two full pages read side by side, then a short
+    // one: replay reads ahead, and stops where the backlog ends.
+    const BACKLOG: u32 = 900;
     let mut writers = Vec::new();
     for worker in 0..8 {
         let mut intake = app.intake("taiyuan-detox").await;
