@@ -1,7 +1,7 @@
 //! Reading cases and submissions' answers (writing them: [`super::write`]).
 
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
@@ -46,24 +46,28 @@ const ANSWER_OR_CASE_BY_DECISION: &str = "
         ON c.decision_number = $3 AND r.agency_id IS NULL
     ORDER BY e.sequence";
 
+/// The rows of [`lookup_from_rows`], in one round trip on `connection`.
 pub(super) async fn answer_or_case(
-    pool: &PgPool,
-    sealer: &Sealer,
+    connection: &mut PgConnection,
     agency: &AgencyId,
     request_id: &str,
     key: &CaseKey,
-) -> Result<Lookup> {
+) -> Result<Vec<PgRow>> {
     let (sql, case) = match key {
         CaseKey::Id(id) => (ANSWER_OR_CASE_BY_ID, id.as_str()),
         CaseKey::Decision(decision) => (ANSWER_OR_CASE_BY_DECISION, decision.as_str()),
     };
-    let rows = sqlx::query(sql)
+    sqlx::query(sql)
         .bind(agency.as_str())
         .bind(request_id)
         .bind(case)
-        .fetch_all(pool)
+        .fetch_all(connection)
         .await
-        .map_err(|e| unavailable(&e))?;
+        .map_err(|e| unavailable(&e))
+}
+
+/// The stored answer, or else the case, in the rows of [`answer_or_case`].
+pub(super) fn lookup_from_rows(sealer: &Sealer, rows: &[PgRow]) -> Result<Lookup> {
     let Some(first) = rows.first() else {
         return Err(corrupt(&"a lookup returned no row"));
     };
@@ -77,7 +81,7 @@ pub(super) async fn answer_or_case(
     };
     let id = CaseId::parse(id).map_err(|e| corrupt(&e))?;
     Ok(Lookup::Unanswered(
-        open_rows(sealer, &id, &rows)?.map(Box::new),
+        open_rows(sealer, &id, rows)?.map(Box::new),
     ))
 }
 

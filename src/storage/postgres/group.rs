@@ -18,11 +18,11 @@
 //! answered with its own conflict.
 
 use std::collections::HashSet;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
+use super::held::Held;
 use super::write::{Failure, Prepared, write_batch, write_one};
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::{Result, StorageError};
@@ -60,12 +60,12 @@ impl Group {
     /// Once queued, the writes are made even if the caller stops waiting.
     pub(super) async fn write(
         &self,
-        pool: &PgPool,
+        writer: &Arc<Held>,
         writes: Vec<Prepared>,
     ) -> Vec<Result<SubmissionOutcome>> {
         let sender = self.jobs.get_or_init(|| {
             let (sender, queue) = mpsc::channel(QUEUE);
-            tokio::spawn(run(pool.clone(), queue));
+            tokio::spawn(run(Arc::clone(writer), queue));
             sender
         });
         if writes.is_empty() {
@@ -96,11 +96,11 @@ fn stopped() -> StorageError {
 /// Commits batches until every [`Group`] handle is gone. Each batch runs in
 /// a task of its own, so that a panic costs only that batch (its callers
 /// hear `Unavailable` from their dropped replies).
-async fn run(pool: PgPool, mut queue: mpsc::Receiver<Vec<Job>>) {
+async fn run(writer: Arc<Held>, mut queue: mpsc::Receiver<Vec<Job>>) {
     let mut groups = Vec::new();
     while queue.recv_many(&mut groups, BATCH).await > 0 {
         let batch: Vec<Job> = groups.drain(..).flatten().collect();
-        if let Err(panic) = tokio::spawn(commit(pool.clone(), batch)).await {
+        if let Err(panic) = tokio::spawn(commit(Arc::clone(&writer), batch)).await {
             tracing::error!(%panic, "a write batch failed");
         }
     }
@@ -110,26 +110,26 @@ async fn run(pool: PgPool, mut queue: mpsc::Receiver<Vec<Job>>) {
 /// [`BATCH`]) in one transaction, a write that shares a key with an
 /// earlier one of its run starting the next run, so that it sees the
 /// earlier write as it would alone.
-async fn commit(pool: PgPool, jobs: Vec<Job>) {
+async fn commit(writer: Arc<Held>, jobs: Vec<Job>) {
     let mut run = Vec::new();
     let mut keys = Keys::default();
     for job in jobs {
         if run.len() == BATCH || !keys.insert(&job.write) {
-            commit_run(&pool, std::mem::take(&mut run)).await;
+            commit_run(&writer, std::mem::take(&mut run)).await;
             keys = Keys::default();
             keys.insert(&job.write);
         }
         run.push(job);
     }
-    commit_run(&pool, run).await;
+    commit_run(&writer, run).await;
 }
 
 /// Writes with distinct keys: one transaction for all of them, or one each
 /// when the database refuses them together.
-async fn commit_run(pool: &PgPool, run: Vec<Job>) {
+async fn commit_run(writer: &Held, run: Vec<Job>) {
     if run.len() > 1 {
         let writes: Vec<&Prepared> = run.iter().map(|job| &job.write).collect();
-        match write_batch(pool, &writes).await {
+        match write_batch(writer, &writes).await {
             Ok(answers) => {
                 for (job, answer) in run.into_iter().zip(answers) {
                     // A caller that stopped waiting gets nothing; its write
@@ -151,7 +151,7 @@ async fn commit_run(pool: &PgPool, run: Vec<Job>) {
         }
     }
     for job in run {
-        let answer = write_one(pool, &job.write).await;
+        let answer = write_one(writer, &job.write).await;
         let _ = job.reply.send(answer);
     }
 }

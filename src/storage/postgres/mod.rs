@@ -9,6 +9,7 @@
 mod audit;
 mod cases;
 mod group;
+mod held;
 mod inbox;
 mod lists;
 mod notify;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgPool, Row};
 
+use self::held::Held;
 use super::seal::Sealer;
 use super::{
     CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Lookup, PersonKey, Result,
@@ -38,17 +40,21 @@ use crate::domain::submission::SubmissionOutcome;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per gateway process for reads, audit appends and
-/// acknowledgements, and for case writes ([`WRITE_POOL_SIZE`]); the
-/// database's `max_connections` must allow both for every replica.
-const POOL_SIZE: u32 = 16;
+/// acknowledgements; with [`HELD_SIZE`] and [`WRITE_POOL_SIZE`], what the
+/// database's `max_connections` must allow for every replica.
+const POOL_SIZE: u32 = 10;
+
+/// Connections for the registry version and the lookup that every
+/// submission reads, held outside the pool ([`held`]).
+const HELD_SIZE: usize = 6;
 
 /// Case writes go one batch at a time ([`group`]), on connections of
 /// their own: `write_batch()` is planned once per connection (some 20 ms
 /// the first time), so spreading the writes over the whole pool made the
-/// first write on each of its connections wait that long. Two, because
-/// sqlx pings a connection as it takes it back, and the next batch should
-/// not wait for that.
-const WRITE_POOL_SIZE: u32 = 2;
+/// first write on each of its connections wait that long. Held outside
+/// the pool ([`held`]); two, so that a batch that broke its connection
+/// leaves one for the next.
+const WRITE_POOL_SIZE: usize = 2;
 
 /// A pooled connection idle this long is pinged before it is used.
 const PING_IDLE: Duration = Duration::from_secs(5);
@@ -56,8 +62,11 @@ const PING_IDLE: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct PostgresStorage {
     pool: PgPool,
+    /// Where every submission reads the registry version and looks up its
+    /// answer or case.
+    hot: Arc<Held>,
     /// Where [`group`] writes cases; connected on the first write.
-    writer: PgPool,
+    writer: Arc<Held>,
     /// Seals what names a person; without it, case data cannot be read or
     /// written (the registry and the audit log can).
     sealer: Option<Arc<Sealer>>,
@@ -106,10 +115,10 @@ impl PostgresStorage {
             .connect_with(options.clone())
             .await
             .map_err(|e| unavailable(&e))?;
-        let writer = pool_options(WRITE_POOL_SIZE).connect_lazy_with(options);
         Ok(Self {
             pool,
-            writer,
+            hot: Arc::new(Held::new(options.clone(), HELD_SIZE)),
+            writer: Arc::new(Held::new(options, WRITE_POOL_SIZE)),
             sealer: None,
             group: Arc::default(),
         })
@@ -131,6 +140,7 @@ impl PostgresStorage {
 
     pub async fn close(&self) {
         self.writer.close().await;
+        self.hot.close().await;
         self.pool.close().await;
     }
 }
@@ -225,10 +235,13 @@ impl Storage for PostgresStorage {
     }
 
     async fn registry_version(&self) -> Result<i64> {
-        sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
-            .fetch_one(&self.pool)
+        let mut taken = self.hot.take().await?;
+        let version = sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
+            .fetch_one(&mut taken.connection)
             .await
-            .map_err(|e| unavailable(&e))
+            .map_err(|e| unavailable(&e))?;
+        self.hot.give_back(taken);
+        Ok(version)
     }
 
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>> {
@@ -241,7 +254,11 @@ impl Storage for PostgresStorage {
         request_id: &str,
         key: &CaseKey,
     ) -> Result<Lookup> {
-        cases::answer_or_case(&self.pool, self.sealer()?, agency, request_id, key).await
+        let sealer = self.sealer()?;
+        let mut taken = self.hot.take().await?;
+        let rows = cases::answer_or_case(&mut taken.connection, agency, request_id, key).await?;
+        self.hot.give_back(taken);
+        cases::lookup_from_rows(sealer, &rows)
     }
 
     async fn write_case(&self, write: CaseWrite) -> Result<SubmissionOutcome> {
@@ -351,11 +368,12 @@ impl Storage for PostgresStorage {
             .execute(&self.pool)
             .await
             .map_err(|e| unavailable(&e))?;
-        if let Some(mut idle) = self.writer.try_acquire() {
+        if let Some(mut idle) = self.writer.try_take() {
             sqlx::query("SELECT 1")
-                .execute(&mut *idle)
+                .execute(&mut idle.connection)
                 .await
                 .map_err(|e| unavailable(&e))?;
+            self.writer.give_back(idle);
         }
         Ok(())
     }

@@ -16,7 +16,7 @@
 //! deadlock between replicas, rolls the whole batch back and is reported as
 //! [`Failure::Refused`], so that the writes can be tried one by one.
 
-use sqlx::PgPool;
+use super::held::Held;
 
 use super::write_sql;
 use super::{corrupt, millis, unavailable};
@@ -114,8 +114,8 @@ pub(super) fn failure(error: sqlx::Error) -> Failure {
 }
 
 /// Writes `write` alone, answering a refusal with the conflict it names.
-pub(super) async fn write_one(pool: &PgPool, write: &Prepared) -> Result<SubmissionOutcome> {
-    match write_batch(pool, &[write]).await {
+pub(super) async fn write_one(writer: &Held, write: &Prepared) -> Result<SubmissionOutcome> {
+    match write_batch(writer, &[write]).await {
         Ok(mut answers) => answers
             .pop()
             .unwrap_or_else(|| Err(corrupt(&"a write went unanswered"))),
@@ -152,11 +152,14 @@ fn conflict_or_unavailable(error: sqlx::Error) -> StorageError {
 /// A [`Failure`] when nothing of the batch was written (or, after a failed
 /// commit, when that is not known).
 pub(super) async fn write_batch(
-    pool: &PgPool,
+    writer: &Held,
     batch: &[&Prepared],
 ) -> Result<Vec<Result<SubmissionOutcome>>, Failure> {
     let now = millis(time::OffsetDateTime::now_utc());
-    let written = write_sql::write_batch(pool, batch, now).await?;
+    let mut taken = writer.take().await.map_err(Failure::Failed)?;
+    // A failed write drops its connection (see [`Held`]).
+    let written = write_sql::write_batch(&mut taken.connection, batch, now).await?;
+    writer.give_back(taken);
     // Positions come in batch order, a run per written case's notices.
     let mut positions = written.positions.into_iter();
     let mut answers = Vec::with_capacity(batch.len());

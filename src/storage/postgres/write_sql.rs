@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, Row};
 
 use super::write::{Failure, Prepared, failure};
 use super::{corrupt, millis};
@@ -59,12 +59,12 @@ pub(super) struct Written {
     pub(super) positions: Vec<i64>,
 }
 
-/// Writes `batch` in one statement, which commits it (`pool` hands out
-/// connections outside a transaction block): see `write_batch()` in
+/// Writes `batch` in one statement, which commits it (`connection` is
+/// outside a transaction block): see `write_batch()` in
 /// `migrations/postgres/0005` for what is left out and why. Notices (so
 /// positions), answers and audit entries go in the order of `batch`.
 pub(super) async fn write_batch(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     batch: &[&Prepared],
     now: i64,
 ) -> Result<Written, Failure> {
@@ -151,7 +151,7 @@ pub(super) async fn write_batch(
     .bind(&answers.outcomes)
     .bind(&answers.times)
     .bind(&answers.audit)
-    .fetch_one(pool)
+    .fetch_one(connection)
     .await
     .map_err(failure)?;
     let cases: Vec<String> = row
