@@ -103,9 +103,10 @@ impl Gateway {
                     }
                 }
             };
-            if batch.len() >= size as usize {
-                // A backlog: read the next pages while this batch goes out,
-                // so replay waits on the slower of the two, not on both.
+            if !batch.is_empty() && batch.len().is_multiple_of(size as usize) {
+                // A backlog (full pages only): read the next pages while
+                // this batch goes out, so replay waits on the slower of the
+                // two, not on both.
                 let last = batch.last().map_or(cursor, |message| message.position);
                 let (delivered, next) = tokio::join!(
                     self.deliver_all(sender, batch),
@@ -115,7 +116,9 @@ impl Gateway {
                     return Ok(());
                 }
                 cursor = last;
-                ahead = Some(next?);
+                // Nothing that follows on: read afresh, from memory or one
+                // page of storage, rather than wait for a wake-up.
+                ahead = Some(next?).filter(|next| !next.is_empty());
                 heartbeat.reset();
                 continue;
             }
@@ -147,11 +150,17 @@ impl Gateway {
 
     /// The next page of `agency`'s inbox after `cursor`, from storage.
     async fn read_inbox(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<Arc<InboxMessage>>> {
+        let page = self.read_page(agency, cursor).await?;
+        self.metrics.streamed("storage", page.len());
+        Ok(page)
+    }
+
+    /// As [`Self::read_inbox`], uncounted.
+    async fn read_page(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<Arc<InboxMessage>>> {
         let page = self
             .storage
             .inbox_after(agency, cursor, self.settings.replay_batch)
             .await?;
-        self.metrics.streamed("storage", page.len());
         Ok(page.into_iter().map(Arc::new).collect())
     }
 
@@ -165,7 +174,8 @@ impl Gateway {
     /// a full one would have ended, and writes since may have filled the
     /// positions in between. A page that does not start where the one
     /// before it ended (an inbox with a gap, which storage never makes) is
-    /// left for the stream's next read, one page from where it is.
+    /// left for the stream's next read, which reads afresh when nothing
+    /// followed on.
     async fn read_backlog(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<Arc<InboxMessage>>> {
         let size = u64::from(self.settings.replay_batch);
         let reads: Vec<_> = (0..READ_AHEAD_PAGES)
@@ -173,7 +183,7 @@ impl Gateway {
                 let gateway = self.clone();
                 let agency = agency.clone();
                 let after = cursor.saturating_add(page.saturating_mul(size));
-                tokio::spawn(async move { gateway.read_inbox(&agency, after).await })
+                tokio::spawn(async move { gateway.read_page(&agency, after).await })
             })
             .collect();
         let mut pages = Vec::with_capacity(reads.len());
@@ -183,7 +193,9 @@ impl Gateway {
             })??;
             pages.push(page);
         }
-        Ok(contiguous(cursor, size, pages, |message| message.position))
+        let messages = contiguous(cursor, size, pages, |message| message.position);
+        self.metrics.streamed("storage", messages.len());
+        Ok(messages)
     }
 
     /// Hands `messages` to the stream in order; `false` as [`Self::deliver`].

@@ -52,7 +52,7 @@ pub(super) async fn answer_or_case(
     agency: &AgencyId,
     request_id: &str,
     key: &CaseKey,
-) -> Result<Vec<PgRow>> {
+) -> sqlx::Result<Vec<PgRow>> {
     let (sql, case) = match key {
         CaseKey::Id(id) => (ANSWER_OR_CASE_BY_ID, id.as_str()),
         CaseKey::Decision(decision) => (ANSWER_OR_CASE_BY_DECISION, decision.as_str()),
@@ -63,7 +63,6 @@ pub(super) async fn answer_or_case(
         .bind(case)
         .fetch_all(connection)
         .await
-        .map_err(|e| unavailable(&e))
 }
 
 /// The stored answer, or else the case, in the rows of [`answer_or_case`].

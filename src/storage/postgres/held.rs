@@ -5,27 +5,48 @@
 //! a cancelled statement left halfway through the protocol: a second round
 //! trip after every statement, both ends of it through TLS. At
 //! concurrency 1 the pings were 12% of the gateway's CPU (BENCHMARKS.md).
-//! A held connection goes back without one, and only after its statement
-//! finished: a statement that failed or was cancelled drops its connection
+//! A held connection goes back without one, once its statement finished
+//! or the server refused it (the protocol is then intact); one whose
+//! statement was cancelled, or failed on the connection itself, is dropped
 //! instead, which is what the ping was for. As in the pool, a connection
-//! that sat idle [`PING_IDLE`] is pinged before it is used.
+//! that sat idle [`PING_IDLE`] is pinged before it is used, taking one
+//! waits [`ACQUIRE_TIMEOUT`] at most, and a connection is replaced after
+//! [`MAX_LIFETIME`].
 
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::{PING_IDLE, unavailable};
+use super::{ACQUIRE_TIMEOUT, PING_IDLE, unavailable};
 use crate::storage::Result;
+
+/// A connection is closed and replaced once this old (sqlx's pool
+/// default), so that a long-running gateway does not keep one backend, and
+/// the memory it grew, for ever.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// Up to a fixed number of connections, made as they are first needed.
 #[derive(Debug)]
 pub(super) struct Held {
     options: PgConnectOptions,
-    idle: Mutex<Vec<(PgConnection, Instant)>>,
+    idle: Mutex<Idle>,
     slots: Semaphore,
+}
+
+#[derive(Debug, Default)]
+struct Idle {
+    connections: Vec<Kept>,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Kept {
+    connection: PgConnection,
+    opened: Instant,
+    since: Instant,
 }
 
 /// A connection taken for one statement. Give it back with
@@ -33,6 +54,7 @@ pub(super) struct Held {
 /// closed.
 pub(super) struct Taken<'a> {
     pub(super) connection: PgConnection,
+    opened: Instant,
     _slot: SemaphorePermit<'a>,
 }
 
@@ -40,7 +62,7 @@ impl Held {
     pub(super) fn new(options: PgConnectOptions, size: usize) -> Self {
         Self {
             options,
-            idle: Mutex::new(Vec::with_capacity(size)),
+            idle: Mutex::new(Idle::default()),
             slots: Semaphore::new(size),
         }
     }
@@ -49,14 +71,25 @@ impl Held {
     /// waits while all are taken.
     ///
     /// # Errors
-    /// `Unavailable` when no connection can be made, or after
-    /// [`Held::close`].
+    /// `Unavailable` when no connection can be had within
+    /// [`ACQUIRE_TIMEOUT`], or after [`Held::close`].
     pub(super) async fn take(&self) -> Result<Taken<'_>> {
+        tokio::time::timeout(ACQUIRE_TIMEOUT, self.take_now())
+            .await
+            .map_err(|_| unavailable(&"no database connection came free in time"))?
+    }
+
+    async fn take_now(&self) -> Result<Taken<'_>> {
         let slot = self.slots.acquire().await.map_err(|_| closed())?;
-        while let Some((mut connection, since)) = self.pop() {
-            if since.elapsed() < PING_IDLE || connection.ping().await.is_ok() {
+        while let Some(mut kept) = self.pop() {
+            if kept.opened.elapsed() >= MAX_LIFETIME {
+                let _ = kept.connection.close().await;
+                continue;
+            }
+            if kept.since.elapsed() < PING_IDLE || kept.connection.ping().await.is_ok() {
                 return Ok(Taken {
-                    connection,
+                    connection: kept.connection,
+                    opened: kept.opened,
                     _slot: slot,
                 });
             }
@@ -66,6 +99,7 @@ impl Held {
             .map_err(|e| unavailable(&e))?;
         Ok(Taken {
             connection,
+            opened: Instant::now(),
             _slot: slot,
         })
     }
@@ -73,40 +107,77 @@ impl Held {
     /// An idle connection, untested, if one is free now.
     pub(super) fn try_take(&self) -> Option<Taken<'_>> {
         let slot = self.slots.try_acquire().ok()?;
-        let (connection, _) = self.pop()?;
+        let kept = self.pop()?;
         Some(Taken {
-            connection,
+            connection: kept.connection,
+            opened: kept.opened,
             _slot: slot,
         })
     }
 
-    /// Keeps `taken`'s connection for the next statement.
+    /// Runs `SELECT 1` on an idle connection, if one is free now.
+    ///
+    /// # Errors
+    /// `Unavailable` when it fails; the connection is then dropped.
+    pub(super) async fn check_idle(&self) -> Result<()> {
+        let Some(mut taken) = self.try_take() else {
+            return Ok(());
+        };
+        let checked = sqlx::query("SELECT 1").execute(&mut taken.connection).await;
+        self.settle(taken, checked).map(drop)
+    }
+
+    /// Keeps `taken`'s connection for the next statement (after
+    /// [`Held::close`], closes it).
     pub(super) fn give_back(&self, taken: Taken<'_>) {
-        let Taken { connection, _slot } = taken;
-        if self.slots.is_closed() {
-            return;
+        let Taken {
+            connection,
+            opened,
+            _slot,
+        } = taken;
+        let mut idle = self.lock();
+        if !idle.closed {
+            idle.connections.push(Kept {
+                connection,
+                opened,
+                since: Instant::now(),
+            });
         }
-        self.idle
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .push((connection, Instant::now()));
+    }
+
+    /// Gives `taken` back after its statement ended with `result`, unless
+    /// the error may have left the connection unusable (an error the
+    /// server answered with leaves the protocol where it was), and maps
+    /// the error to `Unavailable`.
+    pub(super) fn settle<T>(&self, taken: Taken<'_>, result: sqlx::Result<T>) -> Result<T> {
+        if result.is_ok() || matches!(result, Err(sqlx::Error::Database(_))) {
+            self.give_back(taken);
+        }
+        result.map_err(|e| unavailable(&e))
     }
 
     /// Closes the idle connections; a taken one is closed when it is
     /// given back or dropped, and nothing more is taken.
     pub(super) async fn close(&self) {
         self.slots.close();
-        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
-        for (connection, _) in idle {
-            let _ = connection.close().await;
+        let idle = {
+            let mut idle = self.lock();
+            idle.closed = true;
+            std::mem::take(&mut idle.connections)
+        };
+        for kept in idle {
+            let _ = kept.connection.close().await;
         }
     }
 
-    fn pop(&self) -> Option<(PgConnection, Instant)> {
+    fn pop(&self) -> Option<Kept> {
+        self.lock().connections.pop()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
         self.idle
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
-            .pop()
     }
 }
 
@@ -133,7 +204,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_connection_given_back_is_used_again_and_one_dropped_is_closed() {
+    async fn a_connection_given_back_is_used_again_and_one_dropped_is_not() {
         let held = Held::new(options(), 1);
         let mut first = held.take().await.unwrap();
         let pid = backend(&mut first).await.unwrap();

@@ -1,6 +1,7 @@
 //! PostgreSQL: the backend for production scale. One pool for reads, audit
-//! appends and acknowledgements, another for the batches of case writes;
-//! every write is one transaction at READ COMMITTED with synchronous
+//! appends and acknowledgements; connections held outside it ([`held`])
+//! for what every submission runs, its lookups and the batches of case
+//! writes; every write is one transaction at READ COMMITTED with synchronous
 //! commit (the server's default), and the rows it must order
 //! (a case's version, a recipient's inbox head, the audit log) are
 //! serialized by row or table locks, so several gateway processes may share
@@ -40,24 +41,27 @@ use crate::domain::submission::SubmissionOutcome;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per gateway process for reads, audit appends and
-/// acknowledgements; with [`HELD_SIZE`] and [`WRITE_POOL_SIZE`], what the
-/// database's `max_connections` must allow for every replica.
-const POOL_SIZE: u32 = 10;
+/// acknowledgements; with [`HOT_CONNECTIONS`] and [`WRITE_CONNECTIONS`],
+/// what the database's `max_connections` must allow for every replica.
+const POOL_SIZE: u32 = 12;
 
 /// Connections for the registry version and the lookup that every
 /// submission reads, held outside the pool ([`held`]).
-const HELD_SIZE: usize = 6;
+const HOT_CONNECTIONS: usize = 5;
 
-/// Case writes go one batch at a time ([`group`]), on connections of
+/// Case writes go one batch at a time ([`group`]), on a connection of
 /// their own: `write_batch()` is planned once per connection (some 20 ms
 /// the first time), so spreading the writes over the whole pool made the
 /// first write on each of its connections wait that long. Held outside
-/// the pool ([`held`]); two, so that a batch that broke its connection
-/// leaves one for the next.
-const WRITE_POOL_SIZE: usize = 2;
+/// the pool ([`held`]).
+const WRITE_CONNECTIONS: usize = 1;
 
-/// A pooled connection idle this long is pinged before it is used.
+/// A connection idle this long is pinged before it is used.
 const PING_IDLE: Duration = Duration::from_secs(5);
+
+/// Taking a connection waits this long at most, then the call is answered
+/// `Unavailable`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct PostgresStorage {
@@ -117,8 +121,8 @@ impl PostgresStorage {
             .map_err(|e| unavailable(&e))?;
         Ok(Self {
             pool,
-            hot: Arc::new(Held::new(options.clone(), HELD_SIZE)),
-            writer: Arc::new(Held::new(options, WRITE_POOL_SIZE)),
+            hot: Arc::new(Held::new(options.clone(), HOT_CONNECTIONS)),
+            writer: Arc::new(Held::new(options, WRITE_CONNECTIONS)),
             sealer: None,
             group: Arc::default(),
         })
@@ -148,7 +152,7 @@ impl PostgresStorage {
 fn pool_options(size: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(size)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         // sqlx pings every connection it hands out by default: one more
         // round trip before each query. Only a connection that sat idle a
         // while is tested; one that broke since its last use fails its
@@ -238,10 +242,8 @@ impl Storage for PostgresStorage {
         let mut taken = self.hot.take().await?;
         let version = sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
             .fetch_one(&mut taken.connection)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        self.hot.give_back(taken);
-        Ok(version)
+            .await;
+        self.hot.settle(taken, version)
     }
 
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>> {
@@ -256,8 +258,8 @@ impl Storage for PostgresStorage {
     ) -> Result<Lookup> {
         let sealer = self.sealer()?;
         let mut taken = self.hot.take().await?;
-        let rows = cases::answer_or_case(&mut taken.connection, agency, request_id, key).await?;
-        self.hot.give_back(taken);
+        let rows = cases::answer_or_case(&mut taken.connection, agency, request_id, key).await;
+        let rows = self.hot.settle(taken, rows)?;
         cases::lookup_from_rows(sealer, &rows)
     }
 
@@ -358,24 +360,19 @@ impl Storage for PostgresStorage {
         audit::entries(&self.pool, after, limit).await
     }
 
-    /// The pool, and a writer's connection if one is idle: it may have
+    /// The pool, and an idle connection of each held set: one may have
     /// been dropped (a database restart, an operator) while it sat idle,
-    /// and health must not say serving before a write would find a live
-    /// one (sqlx closes a connection whose query failed when it takes it
-    /// back). A busy one is not waited for: a slow write is no outage.
+    /// and health must not say serving before a submission would find a
+    /// live one (a connection that fails here is dropped, so the next
+    /// check makes a new one). A busy one is not waited for: a slow write
+    /// is no outage.
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await
             .map_err(|e| unavailable(&e))?;
-        if let Some(mut idle) = self.writer.try_take() {
-            sqlx::query("SELECT 1")
-                .execute(&mut idle.connection)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            self.writer.give_back(idle);
-        }
-        Ok(())
+        self.hot.check_idle().await?;
+        self.writer.check_idle().await
     }
 
     async fn follow_inboxes(&self, changes: tokio::sync::mpsc::Sender<InboxChange>) {

@@ -157,9 +157,13 @@ pub(super) async fn write_batch(
 ) -> Result<Vec<Result<SubmissionOutcome>>, Failure> {
     let now = millis(time::OffsetDateTime::now_utc());
     let mut taken = writer.take().await.map_err(Failure::Failed)?;
-    // A failed write drops its connection (see [`Held`]).
-    let written = write_sql::write_batch(&mut taken.connection, batch, now).await?;
-    writer.give_back(taken);
+    let written = write_sql::write_batch(&mut taken.connection, batch, now).await;
+    // A refusal is the server's answer, which leaves the connection fit
+    // for the next statement; after any other failure it is dropped.
+    if matches!(written, Ok(_) | Err(Failure::Refused(_))) {
+        writer.give_back(taken);
+    }
+    let written = written?;
     // Positions come in batch order, a run per written case's notices.
     let mut positions = written.positions.into_iter();
     let mut answers = Vec::with_capacity(batch.len());

@@ -96,7 +96,7 @@ fn finish(batch: Vec<Job>, results: Vec<Result<Done>>, committed: &Result<()>) {
     }
 }
 
-pub(super) fn refuse(batch: Vec<Job>, error: &StorageError) {
+fn refuse(batch: Vec<Job>, error: &StorageError) {
     for job in batch {
         let _ = job.reply.send(Err(error.clone()));
     }
@@ -106,7 +106,7 @@ pub(super) fn refuse(batch: Vec<Job>, error: &StorageError) {
 /// `chain` (read on first use). Only a case write can be refused on its
 /// own (before it changes anything: see [`write_sql::write_case`]); the
 /// other jobs cannot conflict and fail only when the database does, which
-/// is the batch's failure.
+/// breaks the transaction as a case write that fails after a change does.
 fn apply(
     db: &Connection,
     work: &Work,

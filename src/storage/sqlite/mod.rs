@@ -1,10 +1,10 @@
 //! SQLite: the embedded default. WAL with `synchronous=FULL` (WAL with
 //! NORMAL can lose the last commits on power loss), one writer connection
 //! owned by a thread that commits concurrent writes together in one
-//! `BEGIN IMMEDIATE` transaction ([`writer`], [`write_sql`]), reader
-//! threads with connections of their own for the reads on every call's
-//! path ([`reader`], [`read_sql`]), and a pool of sqlx connections for
-//! migrations, lists, scans and the audit log.
+//! `BEGIN IMMEDIATE` transaction ([`writer`], [`batch`], [`write_sql`]),
+//! reader threads with connections of their own for the reads on every
+//! call's path ([`reader`], [`read_sql`]), and a pool of sqlx connections
+//! for migrations, lists, scans and the audit log.
 
 mod audit;
 mod batch;
@@ -382,11 +382,8 @@ impl Storage for SqliteStorage {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.readers)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        Ok(())
+        let pinged = sqlx::query("SELECT 1").execute(&self.readers).await;
+        pinged.map(drop).map_err(|e| unavailable(&e))
     }
 
     async fn follow_inboxes(&self, _changes: tokio::sync::mpsc::Sender<InboxChange>) {}

@@ -95,7 +95,7 @@ pub(super) enum NotWritten {
 /// alone, and a savepoint copied every page a write touched.
 ///
 /// The write is borrowed: a batch that another write broke is run again
-/// without that one (see [`super::writer`]).
+/// without that one (see [`super::batch`]).
 pub(super) fn write_case(
     db: &Connection,
     write: &SealedWrite,

@@ -29,7 +29,7 @@
 //! Jobs run in queue order in one transaction, so later jobs see earlier
 //! ones: a case's version check, a recipient's next inbox position and the
 //! audit chain's last hash all stay correct, and inbox order is commit
-//! order. Nobody is answered before `COMMIT` returns: a failed commit
+//! order. Nobody is answered OK before `COMMIT` returns: a failed commit
 //! answers every job of the batch `Unavailable`.
 
 use std::panic::AssertUnwindSafe;

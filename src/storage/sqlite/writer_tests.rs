@@ -338,3 +338,39 @@ async fn the_audit_chain_runs_on_past_refused_writes_and_log_appends_in_a_batch(
     assert_eq!(logged, [0, 1, 3, 4, 6]);
     storage.close().await;
 }
+
+#[tokio::test]
+async fn the_audit_chain_runs_on_past_a_write_that_broke_its_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database(dir.path()).await;
+    let mut db = connect(&path, Access::ReadWrite).unwrap();
+    let picked_up = damaged(&mut db, "D-open");
+
+    let answers = commit_batch(
+        &mut db,
+        vec![
+            audited(&new_case("D-1"), 0, "r-1", 1),
+            audited(&picked_up, 1, "r-2", 2),
+            Work::Audit(vec![record(3)]),
+            audited(&new_case("D-4"), 0, "r-4", 4),
+        ],
+    );
+
+    assert!(unavailable(&answers[1]), "{answers:?}");
+    assert!(answers.iter().enumerate().all(|(n, a)| n == 1 || a.is_ok()));
+    drop(db);
+    // The round the damaged write broke left nothing in the log: the
+    // chain of the round after it starts from the log's tail again.
+    let storage = SqliteStorage::open(&path).await.unwrap();
+    let head = verify_audit(&storage).await.unwrap().unwrap();
+    assert_eq!(head.entries, 3);
+    let logged: Vec<_> = storage
+        .audit_entries(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.parse().unwrap().record.details.position.unwrap())
+        .collect();
+    assert_eq!(logged, [1, 3, 4]);
+    storage.close().await;
+}
