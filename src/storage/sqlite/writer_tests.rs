@@ -145,6 +145,22 @@ fn unavailable(answer: &Result<Done>) -> bool {
     matches!(answer, Err(StorageError::Unavailable(_)))
 }
 
+/// The audit log of the database at `path`, verified: how many entries
+/// it holds, and the position each one's record names.
+async fn audit_log(path: &Path) -> (u64, Vec<u64>) {
+    let storage = SqliteStorage::open(path).await.unwrap();
+    let head = verify_audit(&storage).await.unwrap().unwrap();
+    let logged = storage
+        .audit_entries(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.parse().unwrap().record.details.position.unwrap())
+        .collect();
+    storage.close().await;
+    (head.entries, logged)
+}
+
 #[tokio::test]
 async fn writes_refused_before_their_first_change_leave_the_rest_of_the_batch() {
     let dir = tempfile::tempdir().unwrap();
@@ -325,18 +341,7 @@ async fn the_audit_chain_runs_on_past_refused_writes_and_log_appends_in_a_batch(
     drop(db);
     // The refused writes' records went with them; the chain has no gap and
     // no fork.
-    let storage = SqliteStorage::open(&path).await.unwrap();
-    let head = verify_audit(&storage).await.unwrap().unwrap();
-    assert_eq!(head.entries, 5);
-    let logged: Vec<_> = storage
-        .audit_entries(0, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.parse().unwrap().record.details.position.unwrap())
-        .collect();
-    assert_eq!(logged, [0, 1, 3, 4, 6]);
-    storage.close().await;
+    assert_eq!(audit_log(&path).await, (5, vec![0, 1, 3, 4, 6]));
 }
 
 #[tokio::test]
@@ -361,16 +366,5 @@ async fn the_audit_chain_runs_on_past_a_write_that_broke_its_round() {
     drop(db);
     // The round the damaged write broke left nothing in the log: the
     // chain of the round after it starts from the log's tail again.
-    let storage = SqliteStorage::open(&path).await.unwrap();
-    let head = verify_audit(&storage).await.unwrap().unwrap();
-    assert_eq!(head.entries, 3);
-    let logged: Vec<_> = storage
-        .audit_entries(0, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.parse().unwrap().record.details.position.unwrap())
-        .collect();
-    assert_eq!(logged, [1, 3, 4]);
-    storage.close().await;
+    assert_eq!(audit_log(&path).await, (3, vec![1, 3, 4]));
 }
