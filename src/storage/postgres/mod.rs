@@ -45,8 +45,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// what the database's `max_connections` must allow for every replica.
 const POOL_SIZE: u32 = 12;
 
-/// Connections for the registry version and the lookup that every
-/// submission reads, held outside the pool ([`held`]).
+/// Connections for the registry version, which every call reads, and the
+/// lookup every submission makes, held outside the pool ([`held`]).
 const HOT_CONNECTIONS: usize = 5;
 
 /// Case writes go one batch at a time ([`group`]), on a connection of
@@ -66,8 +66,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct PostgresStorage {
     pool: PgPool,
-    /// Where every submission reads the registry version and looks up its
-    /// answer or case.
+    /// Where every call reads the registry version, and every submission
+    /// looks up its answer or case.
     hot: Arc<Held>,
     /// Where [`group`] writes cases; connected on the first write.
     writer: Arc<Held>,
