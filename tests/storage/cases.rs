@@ -217,6 +217,11 @@ async fn the_cases_of_a_person_come_newest_first(db: Db) {
         .write_case(write(&older, 0, "r-1", &[]))
         .await
         .unwrap();
+    let older = next(&older, "yingze-project", CaseEvent::PickedUp);
+    storage
+        .write_case(write(&older, 1, "r-1b", &[]))
+        .await
+        .unwrap();
     // Cases are ordered by when they were opened, in milliseconds.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let newer = discharged(
@@ -235,15 +240,16 @@ async fn the_cases_of_a_person_come_newest_first(db: Db) {
         .await
         .unwrap();
 
-    let ids: Vec<_> = storage
+    let read: Vec<_> = storage
         .cases_of_person(&person_key(1))
         .await
         .unwrap()
         .into_iter()
-        .map(|case| case.id)
+        .map(|case| (case.id.clone(), case.version()))
         .collect();
 
-    assert_eq!(ids, [newer.id, older.id]);
+    // Each case whole: the older one with both its events.
+    assert_eq!(read, [(newer.id, 1), (older.id, 2)]);
     assert!(
         storage
             .cases_of_person(&person_key(9))

@@ -8,7 +8,7 @@ use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::seal::{Sealer, open_case};
-use crate::storage::{CaseKey, Lookup, Result, StoredAnswer};
+use crate::storage::{CaseKey, Lookup, PersonKey, Result, StoredAnswer};
 
 pub(super) async fn answer(
     pool: &PgPool,
@@ -109,17 +109,62 @@ fn stored_answer(row: &PgRow) -> Result<StoredAnswer> {
     })
 }
 
-pub(super) async fn load_case(pool: &PgPool, sealer: &Sealer, id: &CaseId) -> Result<Option<Case>> {
-    let rows =
-        sqlx::query("SELECT sequence, body FROM case_events WHERE case_id = $1 ORDER BY sequence")
-            .bind(id.as_str())
-            .fetch_all(pool)
-            .await
-            .map_err(|e| unavailable(&e))?;
-    open_rows(sealer, id, &rows)
+/// The events of case `id`, in order, for [`open_rows`].
+pub(super) async fn case_rows(
+    connection: &mut PgConnection,
+    id: &CaseId,
+) -> sqlx::Result<Vec<PgRow>> {
+    sqlx::query("SELECT sequence, body FROM case_events WHERE case_id = $1 ORDER BY sequence")
+        .bind(id.as_str())
+        .fetch_all(connection)
+        .await
 }
 
-fn open_rows(sealer: &Sealer, id: &CaseId, rows: &[PgRow]) -> Result<Option<Case>> {
+/// The events of every case of the person with `key`, newest case first,
+/// each case's events in order: one round trip for a status query by
+/// identity number, however many cases the person has had.
+///
+/// Each `OFFSET 0` keeps its subquery from being merged into the rest, so
+/// the person's cases are found by `cases_by_person` and each case's
+/// events by `case_events`' primary key whatever the statistics say.
+/// Merged, the planner scanned the whole of `cases` whenever its
+/// statistics were missing (a freshly filled database: 100 ms a query at
+/// 100,000 cases).
+pub(super) async fn person_rows(
+    connection: &mut PgConnection,
+    key: &PersonKey,
+) -> sqlx::Result<Vec<PgRow>> {
+    sqlx::query(
+        "SELECT c.id AS case_id, e.sequence, e.body
+         FROM (SELECT id, opened_at FROM cases WHERE person_key = $1 OFFSET 0) c,
+         LATERAL (
+             SELECT sequence, body FROM case_events WHERE case_id = c.id OFFSET 0
+         ) e
+         ORDER BY c.opened_at DESC, c.id DESC, e.sequence",
+    )
+    .bind(key.as_slice())
+    .fetch_all(connection)
+    .await
+}
+
+/// The cases in the rows of [`person_rows`], in their order.
+pub(super) fn cases_from_rows(sealer: &Sealer, rows: &[PgRow]) -> Result<Vec<Case>> {
+    let mut cases = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let id: &str = rows[start].try_get("case_id").map_err(|e| corrupt(&e))?;
+        let end = rows[start..]
+            .iter()
+            .position(|row| row.try_get::<&str, _>("case_id").ok() != Some(id))
+            .map_or(rows.len(), |length| start + length);
+        let id = CaseId::parse(id).map_err(|e| corrupt(&e))?;
+        cases.extend(open_rows(sealer, &id, &rows[start..end])?);
+        start = end;
+    }
+    Ok(cases)
+}
+
+pub(super) fn open_rows(sealer: &Sealer, id: &CaseId, rows: &[PgRow]) -> Result<Option<Case>> {
     let events = rows
         .iter()
         .map(|row| {

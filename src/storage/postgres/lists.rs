@@ -3,7 +3,7 @@
 
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::cases::load_case;
+use super::cases::{case_rows, open_rows};
 use super::{corrupt, millis, unavailable};
 use crate::domain::case::{Case, CaseId};
 use crate::storage::seal::Sealer;
@@ -42,9 +42,13 @@ pub(super) async fn load_cases(
     sealer: &Sealer,
     ids: Vec<String>,
 ) -> Result<Vec<Case>> {
+    let mut connection = pool.acquire().await.map_err(|e| unavailable(&e))?;
     let mut cases = Vec::with_capacity(ids.len());
     for id in case_ids(&ids)? {
-        cases.extend(load_case(pool, sealer, &id).await?);
+        let rows = case_rows(&mut connection, &id)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        cases.extend(open_rows(sealer, &id, &rows)?);
     }
     Ok(cases)
 }

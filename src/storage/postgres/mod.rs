@@ -114,6 +114,12 @@ impl PostgresStorage {
                 ("synchronous_commit", "on"),
                 // The startup packet's options separate words by spaces.
                 ("default_transaction_isolation", r"read\ committed"),
+                // Every statement here is short. JIT compiling one costs
+                // 100 ms or more, and the planner orders it whenever its
+                // estimate is high, which stale statistics make it (a
+                // status query on a freshly filled database was compiled
+                // on every call).
+                ("jit", "off"),
             ]);
         let pool = pool_options(POOL_SIZE)
             .connect_with(options.clone())
@@ -301,8 +307,14 @@ impl Storage for PostgresStorage {
             .collect()
     }
 
+    /// On a held connection, as a status query is answered on the
+    /// caller's path (the pool's release ping would double its round trips).
     async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
-        cases::load_case(&self.pool, self.sealer()?, id).await
+        let sealer = self.sealer()?;
+        let mut taken = self.hot.take().await?;
+        let rows = cases::case_rows(&mut taken.connection, id).await;
+        let rows = self.hot.settle(taken, rows)?;
+        cases::open_rows(sealer, id, &rows)
     }
 
     async fn holds_cases(&self) -> Result<bool> {
@@ -313,14 +325,11 @@ impl Storage for PostgresStorage {
     }
 
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM cases WHERE person_key = $1 ORDER BY opened_at DESC, id DESC",
-        )
-        .bind(key.as_slice())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        lists::load_cases(&self.pool, self.sealer()?, ids).await
+        let sealer = self.sealer()?;
+        let mut taken = self.hot.take().await?;
+        let rows = cases::person_rows(&mut taken.connection, key).await;
+        let rows = self.hot.settle(taken, rows)?;
+        cases::cases_from_rows(sealer, &rows)
     }
 
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
@@ -383,3 +392,7 @@ impl Storage for PostgresStorage {
         PostgresStorage::close(self).await;
     }
 }
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod settings_tests;
