@@ -126,7 +126,7 @@ async fn commit(writer: Arc<Held>, jobs: Vec<Job>) {
 
 /// Writes with distinct keys: one transaction for all of them, or one each
 /// when the database refuses them together.
-async fn commit_run(writer: &Held, run: Vec<Job>) {
+async fn commit_run(writer: &Arc<Held>, run: Vec<Job>) {
     if run.len() > 1 {
         let writes: Vec<&Prepared> = run.iter().map(|job| &job.write).collect();
         match write_batch(writer, &writes).await {

@@ -6,19 +6,22 @@
 //! trip after every statement, both ends of it through TLS. At
 //! concurrency 1 the pings were 12% of the gateway's CPU (BENCHMARKS.md).
 //! A held connection goes back without one, once its statement finished
-//! or the server refused it (the protocol is then intact); one whose
-//! statement was cancelled, or failed on the connection itself, is dropped
-//! instead, which is what the ping was for. As in the pool, a connection
-//! that sat idle [`PING_IDLE`] is pinged before it is used, taking one
-//! waits [`ACQUIRE_TIMEOUT`] at most, and a connection is replaced after
-//! [`MAX_LIFETIME`].
+//! or the server refused it (the protocol is then intact). One whose
+//! statement was cancelled (a caller's deadline, a client that hung up)
+//! is pinged in the background instead, which waits for the statement to
+//! end, and goes back if that succeeds: under overload, when deadlines
+//! cancel the most, each cancellation would otherwise cost a new
+//! connection. One that failed on the connection itself is closed. As in
+//! the pool, a connection that sat idle [`PING_IDLE`] is pinged before it
+//! is used, taking one waits [`ACQUIRE_TIMEOUT`] at most, and a connection
+//! is replaced after [`MAX_LIFETIME`].
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgSeverity};
 use sqlx::{Connection, PgConnection};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ACQUIRE_TIMEOUT, PING_IDLE, unavailable};
 use crate::storage::Result;
@@ -28,12 +31,17 @@ use crate::storage::Result;
 /// the memory it grew, for ever.
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
+/// How long a cancelled statement may take to end before its connection
+/// is closed rather than kept. It keeps its slot meanwhile, so a replica
+/// never opens more connections than its sets allow.
+const RESCUE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Up to a fixed number of connections, made as they are first needed.
 #[derive(Debug)]
 pub(super) struct Held {
     options: PgConnectOptions,
     idle: Mutex<Idle>,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
 }
 
 #[derive(Debug, Default)]
@@ -50,12 +58,44 @@ struct Kept {
 }
 
 /// A connection taken for one statement. Give it back with
-/// [`Held::give_back`] once the statement finished; dropped instead, it is
-/// closed.
-pub(super) struct Taken<'a> {
-    pub(super) connection: PgConnection,
+/// [`Held::give_back`] once the statement finished, or close it with
+/// [`Held::discard`] after a failure of the connection; dropped instead
+/// (its statement cancelled), it is rescued in the background.
+pub(super) struct Taken {
+    /// Until given back, discarded or rescued.
+    connection: Option<PgConnection>,
     opened: Instant,
-    _slot: SemaphorePermit<'a>,
+    held: Arc<Held>,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Taken {
+    pub(super) fn connection(&mut self) -> &mut PgConnection {
+        self.connection
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a taken connection is there until it is let go"))
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let Some(mut connection) = self.connection.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (held, opened, slot) = (Arc::clone(&self.held), self.opened, self.slot.take());
+        runtime.spawn(async move {
+            // sqlx reads what the cancelled statement still sends, up to
+            // the server's ready message, before the ping's own answer.
+            let pinged = tokio::time::timeout(RESCUE_TIMEOUT, connection.ping()).await;
+            if matches!(pinged, Ok(Ok(()))) {
+                held.keep(connection, opened);
+            }
+            drop(slot);
+        });
+    }
 }
 
 impl Held {
@@ -63,7 +103,7 @@ impl Held {
         Self {
             options,
             idle: Mutex::new(Idle::default()),
-            slots: Semaphore::new(size),
+            slots: Arc::new(Semaphore::new(size)),
         }
     }
 
@@ -73,68 +113,79 @@ impl Held {
     /// # Errors
     /// `Unavailable` when no connection can be had within
     /// [`ACQUIRE_TIMEOUT`], or after [`Held::close`].
-    pub(super) async fn take(&self) -> Result<Taken<'_>> {
+    pub(super) async fn take(self: &Arc<Self>) -> Result<Taken> {
         tokio::time::timeout(ACQUIRE_TIMEOUT, self.take_now())
             .await
             .map_err(|_| unavailable(&"no database connection came free in time"))?
     }
 
-    async fn take_now(&self) -> Result<Taken<'_>> {
-        let slot = self.slots.acquire().await.map_err(|_| closed())?;
+    async fn take_now(self: &Arc<Self>) -> Result<Taken> {
+        let slot = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| closed())?;
         while let Some(mut kept) = self.pop() {
             if kept.opened.elapsed() >= MAX_LIFETIME {
                 let _ = kept.connection.close().await;
                 continue;
             }
             if kept.since.elapsed() < PING_IDLE || kept.connection.ping().await.is_ok() {
-                return Ok(Taken {
-                    connection: kept.connection,
-                    opened: kept.opened,
-                    _slot: slot,
-                });
+                return Ok(self.taken(kept.connection, kept.opened, slot));
             }
         }
         let connection = PgConnection::connect_with(&self.options)
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(Taken {
-            connection,
-            opened: Instant::now(),
-            _slot: slot,
-        })
+        Ok(self.taken(connection, Instant::now(), slot))
+    }
+
+    fn taken(
+        self: &Arc<Self>,
+        connection: PgConnection,
+        opened: Instant,
+        slot: OwnedSemaphorePermit,
+    ) -> Taken {
+        Taken {
+            connection: Some(connection),
+            opened,
+            held: Arc::clone(self),
+            slot: Some(slot),
+        }
     }
 
     /// An idle connection, untested, if one is free now.
-    pub(super) fn try_take(&self) -> Option<Taken<'_>> {
-        let slot = self.slots.try_acquire().ok()?;
+    pub(super) fn try_take(self: &Arc<Self>) -> Option<Taken> {
+        let slot = Arc::clone(&self.slots).try_acquire_owned().ok()?;
         let kept = self.pop()?;
-        Some(Taken {
-            connection: kept.connection,
-            opened: kept.opened,
-            _slot: slot,
-        })
+        Some(self.taken(kept.connection, kept.opened, slot))
     }
 
     /// Runs `SELECT 1` on an idle connection, if one is free now.
     ///
     /// # Errors
-    /// `Unavailable` when it fails; the connection is then dropped.
-    pub(super) async fn check_idle(&self) -> Result<()> {
+    /// `Unavailable` when it fails; the connection is then closed.
+    pub(super) async fn check_idle(self: &Arc<Self>) -> Result<()> {
         let Some(mut taken) = self.try_take() else {
             return Ok(());
         };
-        let checked = sqlx::query("SELECT 1").execute(&mut taken.connection).await;
+        let checked = sqlx::query("SELECT 1").execute(taken.connection()).await;
         self.settle(taken, checked).map(drop)
     }
 
     /// Keeps `taken`'s connection for the next statement (after
     /// [`Held::close`], closes it).
-    pub(super) fn give_back(&self, taken: Taken<'_>) {
-        let Taken {
-            connection,
-            opened,
-            _slot,
-        } = taken;
+    pub(super) fn give_back(&self, mut taken: Taken) {
+        if let Some(connection) = taken.connection.take() {
+            self.keep(connection, taken.opened);
+        }
+    }
+
+    /// Closes `taken`'s connection: it failed, and may be unusable.
+    pub(super) fn discard(&self, mut taken: Taken) {
+        drop(taken.connection.take());
+    }
+
+    fn keep(&self, connection: PgConnection, opened: Instant) {
         let mut idle = self.lock();
         if !idle.closed {
             idle.connections.push(Kept {
@@ -147,17 +198,19 @@ impl Held {
 
     /// Gives `taken` back after its statement ended with `result`, unless
     /// the error may have left the connection unusable (an error the
-    /// server answered with leaves the protocol where it was), and maps
-    /// the error to `Unavailable`.
-    pub(super) fn settle<T>(&self, taken: Taken<'_>, result: sqlx::Result<T>) -> Result<T> {
-        if result.is_ok() || matches!(result, Err(sqlx::Error::Database(_))) {
+    /// server answered with leaves the protocol where it was, unless it
+    /// ended the session too), and maps the error to `Unavailable`.
+    pub(super) fn settle<T>(&self, taken: Taken, result: sqlx::Result<T>) -> Result<T> {
+        if result.as_ref().err().is_none_or(ended_only_the_statement) {
             self.give_back(taken);
+        } else {
+            self.discard(taken);
         }
         result.map_err(|e| unavailable(&e))
     }
 
     /// Closes the idle connections; a taken one is closed when it is
-    /// given back or dropped, and nothing more is taken.
+    /// given back or let go, and nothing more is taken.
     pub(super) async fn close(&self) {
         self.slots.close();
         let idle = {
@@ -181,6 +234,19 @@ impl Held {
     }
 }
 
+/// Whether `error` is the server's refusal of one statement, after which
+/// the session goes on: not a failure of the connection, and not an error
+/// of severity FATAL or PANIC, which the server sends as it ends the
+/// session (an administrator's `pg_terminate_backend`, a shutdown).
+fn ended_only_the_statement(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    error
+        .try_downcast_ref::<PgDatabaseError>()
+        .is_some_and(|error| !matches!(error.severity(), PgSeverity::Fatal | PgSeverity::Panic))
+}
+
 fn closed() -> crate::storage::StorageError {
     unavailable(&"the database connections are closed")
 }
@@ -197,15 +263,15 @@ mod tests {
         PgConnectOptions::from_str(&url).unwrap()
     }
 
-    async fn backend(taken: &mut Taken<'_>) -> sqlx::Result<i32> {
+    async fn backend(taken: &mut Taken) -> sqlx::Result<i32> {
         sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&mut taken.connection)
+            .fetch_one(taken.connection())
             .await
     }
 
     #[tokio::test]
-    async fn a_connection_given_back_is_used_again_and_one_dropped_is_not() {
-        let held = Held::new(options(), 1);
+    async fn a_connection_given_back_is_used_again_and_one_discarded_is_not() {
+        let held = Arc::new(Held::new(options(), 1));
         let mut first = held.take().await.unwrap();
         let pid = backend(&mut first).await.unwrap();
         assert!(held.try_take().is_none(), "its one connection is taken");
@@ -213,8 +279,8 @@ mod tests {
 
         let mut again = held.take().await.unwrap();
         assert_eq!(backend(&mut again).await.unwrap(), pid);
-        // As a statement that failed or was cancelled leaves it.
-        drop(again);
+        // As a statement that failed on the connection leaves it.
+        held.discard(again);
         let mut fresh = held.take().await.unwrap();
         assert_ne!(backend(&mut fresh).await.unwrap(), pid);
         held.give_back(fresh);
@@ -227,7 +293,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_the_server_closed_fails_one_statement_and_is_replaced() {
-        let held = Held::new(options(), 2);
+        let held = Arc::new(Held::new(options(), 2));
         let mut taken = held.take().await.unwrap();
         let pid = backend(&mut taken).await.unwrap();
         held.give_back(taken);
@@ -242,9 +308,36 @@ mod tests {
 
         // Not tested before use: it was idle for less than PING_IDLE.
         let mut broken = held.take().await.unwrap();
-        assert!(backend(&mut broken).await.is_err());
-        drop(broken);
+        let failed = backend(&mut broken).await.map(drop);
+        assert!(held.settle(broken, failed).is_err());
         let mut replaced = held.take().await.unwrap();
         assert_ne!(backend(&mut replaced).await.unwrap(), pid);
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_statement_was_cancelled_is_kept_once_it_ended() {
+        let held = Arc::new(Held::new(options(), 1));
+        let mut taken = held.take().await.unwrap();
+        let pid = backend(&mut taken).await.unwrap();
+        let sleep = sqlx::query("SELECT pg_sleep(0.3)").execute(taken.connection());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), sleep)
+                .await
+                .is_err(),
+            "cancelled, as by a caller's deadline"
+        );
+        drop(taken);
+
+        // The one slot is the rescue's until the statement has ended.
+        let mut again = held.take().await.unwrap();
+        assert_eq!(backend(&mut again).await.unwrap(), pid);
+        assert_eq!(
+            sqlx::query_scalar::<_, i32>("SELECT 7")
+                .fetch_one(again.connection())
+                .await
+                .unwrap(),
+            7,
+            "the protocol is where it should be"
+        );
     }
 }

@@ -247,7 +247,7 @@ impl Storage for PostgresStorage {
     async fn registry_version(&self) -> Result<i64> {
         let mut taken = self.hot.take().await?;
         let version = sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
-            .fetch_one(&mut taken.connection)
+            .fetch_one(taken.connection())
             .await;
         self.hot.settle(taken, version)
     }
@@ -264,7 +264,7 @@ impl Storage for PostgresStorage {
     ) -> Result<Lookup> {
         let sealer = self.sealer()?;
         let mut taken = self.hot.take().await?;
-        let rows = cases::answer_or_case(&mut taken.connection, agency, request_id, key).await;
+        let rows = cases::answer_or_case(taken.connection(), agency, request_id, key).await;
         let rows = self.hot.settle(taken, rows)?;
         cases::lookup_from_rows(sealer, &rows)
     }
@@ -312,7 +312,7 @@ impl Storage for PostgresStorage {
     async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
         let sealer = self.sealer()?;
         let mut taken = self.hot.take().await?;
-        let rows = cases::case_rows(&mut taken.connection, id).await;
+        let rows = cases::case_rows(taken.connection(), id).await;
         let rows = self.hot.settle(taken, rows)?;
         cases::open_rows(sealer, id, &rows)
     }
@@ -327,7 +327,7 @@ impl Storage for PostgresStorage {
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {
         let sealer = self.sealer()?;
         let mut taken = self.hot.take().await?;
-        let rows = cases::person_rows(&mut taken.connection, key).await;
+        let rows = cases::person_rows(taken.connection(), key).await;
         let rows = self.hot.settle(taken, rows)?;
         cases::cases_from_rows(sealer, &rows)
     }

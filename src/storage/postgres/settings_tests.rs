@@ -35,7 +35,7 @@ async fn every_connection_commits_synchronously_at_read_committed_without_jit() 
     drop(pooled);
     for held in [&storage.hot, &storage.writer] {
         let mut taken = held.take().await.unwrap();
-        assert_eq!(settings(&mut taken.connection).await, expected);
+        assert_eq!(settings(taken.connection()).await, expected);
         held.give_back(taken);
     }
     storage.close().await;

@@ -16,6 +16,8 @@
 //! deadlock between replicas, rolls the whole batch back and is reported as
 //! [`Failure::Refused`], so that the writes can be tried one by one.
 
+use std::sync::Arc;
+
 use super::held::Held;
 
 use super::write_sql;
@@ -114,7 +116,7 @@ pub(super) fn failure(error: sqlx::Error) -> Failure {
 }
 
 /// Writes `write` alone, answering a refusal with the conflict it names.
-pub(super) async fn write_one(writer: &Held, write: &Prepared) -> Result<SubmissionOutcome> {
+pub(super) async fn write_one(writer: &Arc<Held>, write: &Prepared) -> Result<SubmissionOutcome> {
     match write_batch(writer, &[write]).await {
         Ok(mut answers) => answers
             .pop()
@@ -152,16 +154,18 @@ fn conflict_or_unavailable(error: sqlx::Error) -> StorageError {
 /// A [`Failure`] when nothing of the batch was written (or, after a failed
 /// commit, when that is not known).
 pub(super) async fn write_batch(
-    writer: &Held,
+    writer: &Arc<Held>,
     batch: &[&Prepared],
 ) -> Result<Vec<Result<SubmissionOutcome>>, Failure> {
     let now = millis(time::OffsetDateTime::now_utc());
     let mut taken = writer.take().await.map_err(Failure::Failed)?;
-    let written = write_sql::write_batch(&mut taken.connection, batch, now).await;
+    let written = write_sql::write_batch(taken.connection(), batch, now).await;
     // A refusal is the server's answer, which leaves the connection fit
     // for the next statement; after any other failure it is dropped.
     if matches!(written, Ok(_) | Err(Failure::Refused(_))) {
         writer.give_back(taken);
+    } else {
+        writer.discard(taken);
     }
     let written = written?;
     // Positions come in batch order, a run per written case's notices.
