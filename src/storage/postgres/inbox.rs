@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::{PgPool, Row};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row};
+use tokio::sync::Semaphore;
 
 use super::{corrupt, to_i64, unavailable};
 use crate::domain::agency::AgencyId;
@@ -12,13 +14,22 @@ use crate::storage::messages::{StoredMessage, open_messages, referenced_cases};
 use crate::storage::seal::{Sealer, open_history};
 use crate::storage::{InboxState, Result};
 
+/// A page of `agency`'s inbox after position `after`, opened. Both of its
+/// statements run on one connection of `pool`, taken once one of
+/// `readers` is free; the messages are opened after it went back.
 pub(super) async fn after(
     pool: &PgPool,
+    readers: &Semaphore,
     sealer: &Sealer,
     agency: &AgencyId,
     after: u64,
     limit: u32,
 ) -> Result<Vec<InboxMessage>> {
+    let reading = readers
+        .acquire()
+        .await
+        .map_err(|_| unavailable(&"the database connections are closed"))?;
+    let mut connection = pool.acquire().await.map_err(|e| unavailable(&e))?;
     let rows = sqlx::query(
         "SELECT position, created_at, case_id, sequence, role, body FROM inbox_messages
          WHERE agency_id = $1 AND position > $2 ORDER BY position LIMIT $3",
@@ -26,7 +37,7 @@ pub(super) async fn after(
     .bind(agency.as_str())
     .bind(to_i64(after))
     .bind(i64::from(limit))
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await
     .map_err(|e| unavailable(&e))?;
     let messages = rows
@@ -42,30 +53,37 @@ pub(super) async fn after(
             )
         })
         .collect::<Result<Vec<_>>>()?;
-    let histories = histories(pool, sealer, referenced_cases(&messages)).await?;
+    let cases = referenced_cases(&messages);
+    let events = event_rows(&mut connection, &cases).await?;
+    drop((connection, reading));
+    let histories = histories(sealer, cases, &events)?;
     open_messages(sealer, agency, messages, &histories)
 }
 
-/// The events of `cases`, opened, in one query.
-async fn histories(
-    pool: &PgPool,
-    sealer: &Sealer,
-    cases: BTreeSet<CaseId>,
-) -> Result<HashMap<CaseId, Vec<RecordedEvent>>> {
+/// The events of `cases`, in one query.
+async fn event_rows(connection: &mut PgConnection, cases: &BTreeSet<CaseId>) -> Result<Vec<PgRow>> {
     if cases.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Vec::new());
     }
     let ids: Vec<&str> = cases.iter().map(CaseId::as_str).collect();
-    let rows = sqlx::query(
+    sqlx::query(
         "SELECT case_id, sequence, body FROM case_events
          WHERE case_id = ANY($1) ORDER BY case_id, sequence",
     )
     .bind(&ids)
-    .fetch_all(pool)
+    .fetch_all(connection)
     .await
-    .map_err(|e| unavailable(&e))?;
+    .map_err(|e| unavailable(&e))
+}
+
+/// The events of `cases` in `rows` (of [`event_rows`]), opened.
+fn histories(
+    sealer: &Sealer,
+    cases: BTreeSet<CaseId>,
+    rows: &[PgRow],
+) -> Result<HashMap<CaseId, Vec<RecordedEvent>>> {
     let mut sealed: HashMap<&str, Vec<(i64, &[u8])>> = HashMap::new();
-    for row in &rows {
+    for row in rows {
         let case: &str = row.try_get("case_id").map_err(|e| corrupt(&e))?;
         let sequence: i64 = row.try_get("sequence").map_err(|e| corrupt(&e))?;
         let body: &[u8] = row.try_get("body").map_err(|e| corrupt(&e))?;

@@ -7,6 +7,7 @@
 //! serialized by row or table locks, so several gateway processes may share
 //! one database without forking a chain or leaving a gap.
 
+mod agencies;
 mod audit;
 mod cases;
 mod group;
@@ -22,8 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgPool, Row};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgPool};
+use tokio::sync::Semaphore;
 
 use self::held::Held;
 use super::seal::Sealer;
@@ -31,11 +33,10 @@ use super::{
     CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Lookup, PersonKey, Result,
     Storage, StorageError, StoredAnswer,
 };
-use crate::domain::agency::{Agency, AgencyId, AgencyRef};
+use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::InboxMessage;
-use crate::domain::region::RegionCode;
 use crate::domain::submission::SubmissionOutcome;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -56,6 +57,12 @@ const HOT_CONNECTIONS: usize = 5;
 /// the pool ([`held`]).
 const WRITE_CONNECTIONS: usize = 1;
 
+/// Backlog pages read at once, each on one of the pool's connections:
+/// when every agency's stream replays at once (all reconnecting after an
+/// outage), the rest of the pool stays free for acknowledgements, audit
+/// appends and lists, which would otherwise queue behind every page.
+const REPLAY_CONNECTIONS: usize = 6;
+
 /// A connection idle this long is pinged before it is used.
 const PING_IDLE: Duration = Duration::from_secs(5);
 
@@ -71,6 +78,8 @@ pub struct PostgresStorage {
     hot: Arc<Held>,
     /// Where [`group`] writes cases; connected on the first write.
     writer: Arc<Held>,
+    /// Turns for backlog reads ([`REPLAY_CONNECTIONS`]).
+    replay: Arc<Semaphore>,
     /// Seals what names a person; without it, case data cannot be read or
     /// written (the registry and the audit log can).
     sealer: Option<Arc<Sealer>>,
@@ -129,6 +138,7 @@ impl PostgresStorage {
             pool,
             hot: Arc::new(Held::new(options.clone(), HOT_CONNECTIONS)),
             writer: Arc::new(Held::new(options, WRITE_CONNECTIONS)),
+            replay: Arc::new(Semaphore::new(REPLAY_CONNECTIONS)),
             sealer: None,
             group: Arc::default(),
         })
@@ -149,6 +159,7 @@ impl PostgresStorage {
     }
 
     pub async fn close(&self) {
+        self.replay.close();
         self.writer.close().await;
         self.hot.close().await;
         self.pool.close().await;
@@ -183,23 +194,6 @@ pub(super) fn corrupt(error: &dyn std::fmt::Display) -> StorageError {
     StorageError::Corrupt(error.to_string())
 }
 
-fn agency_from_row(row: &PgRow) -> Result<Agency> {
-    let kind: String = row.try_get("kind").map_err(|e| corrupt(&e))?;
-    let region: String = row.try_get("region").map_err(|e| corrupt(&e))?;
-    let id: String = row.try_get("id").map_err(|e| corrupt(&e))?;
-    let agency = AgencyRef::new(
-        kind.parse().map_err(|e| corrupt(&e))?,
-        RegionCode::parse(&region).map_err(|e| corrupt(&e))?,
-        AgencyId::parse(&id).map_err(|e| corrupt(&e))?,
-    )
-    .map_err(|e| corrupt(&e))?;
-    Ok(Agency {
-        agency,
-        name: row.try_get("name").map_err(|e| corrupt(&e))?,
-        enabled: row.try_get("enabled").map_err(|e| corrupt(&e))?,
-    })
-}
-
 pub(super) use crate::storage::millis;
 
 pub(super) fn to_i64(value: u64) -> i64 {
@@ -209,39 +203,15 @@ pub(super) fn to_i64(value: u64) -> i64 {
 #[async_trait]
 impl Storage for PostgresStorage {
     async fn register_agency(&self, agency: &Agency) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO agencies (id, kind, region, name, enabled, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, region = excluded.region,
-                 name = excluded.name, enabled = excluded.enabled",
-        )
-        .bind(agency.agency.id.as_str())
-        .bind(agency.agency.kind.as_str())
-        .bind(agency.agency.region.to_string())
-        .bind(&agency.name)
-        .bind(agency.enabled)
-        .bind(millis(time::OffsetDateTime::now_utc()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        Ok(())
+        agencies::register(&self.pool, agency).await
     }
 
     async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>> {
-        let row = sqlx::query("SELECT id, kind, region, name, enabled FROM agencies WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        row.as_ref().map(agency_from_row).transpose()
+        agencies::one(&self.pool, id).await
     }
 
     async fn agencies(&self) -> Result<Vec<Agency>> {
-        let rows = sqlx::query("SELECT id, kind, region, name, enabled FROM agencies ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        rows.iter().map(agency_from_row).collect()
+        agencies::all(&self.pool).await
     }
 
     async fn registry_version(&self) -> Result<i64> {
@@ -350,7 +320,15 @@ impl Storage for PostgresStorage {
         after: u64,
         limit: u32,
     ) -> Result<Vec<InboxMessage>> {
-        inbox::after(&self.pool, self.sealer()?, agency, after, limit).await
+        inbox::after(
+            &self.pool,
+            &self.replay,
+            self.sealer()?,
+            agency,
+            after,
+            limit,
+        )
+        .await
     }
 
     async fn inbox_state(&self, agency: &AgencyId) -> Result<InboxState> {
@@ -396,3 +374,7 @@ impl Storage for PostgresStorage {
 #[cfg(test)]
 #[path = "settings_tests.rs"]
 mod settings_tests;
+
+#[cfg(test)]
+#[path = "replay_tests.rs"]
+mod replay_tests;
