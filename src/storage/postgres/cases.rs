@@ -125,11 +125,12 @@ pub(super) async fn case_rows(
 /// identity number, however many cases the person has had.
 ///
 /// Each `OFFSET 0` keeps its subquery from being merged into the rest, so
-/// the person's cases are found by `cases_by_person` and each case's
-/// events by `case_events`' primary key whatever the statistics say.
-/// Merged, the planner scanned the whole of `cases` whenever its
-/// statistics were missing (a freshly filled database: 100 ms a query at
-/// 100,000 cases).
+/// the plan stays a loop over the person's cases (found by
+/// `cases_by_person` whenever the planner's estimate is anything like a
+/// person's handful) with each case's events read by `case_events`'
+/// primary key. Merged, the planner scanned the whole of `cases` whenever
+/// its statistics were missing (a freshly filled database: 100 ms a query
+/// at 100,000 cases).
 pub(super) async fn person_rows(
     connection: &mut PgConnection,
     key: &PersonKey,

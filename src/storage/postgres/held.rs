@@ -1,17 +1,21 @@
 //! Connections kept outside sqlx's pool, for the statements on every
-//! submission's path: the registry version, the lookup and the case write.
+//! call's path: the registry version, a submission's lookup and its case
+//! write, a status query's case read. Each runs one statement at a time,
+//! outside any transaction (`write_batch()` is one statement), which is
+//! what lets one be given back without the pool's ping.
 //!
 //! sqlx pings each connection as its pool takes it back, to find one that
 //! a cancelled statement left halfway through the protocol: a second round
 //! trip after every statement, both ends of it through TLS. At
 //! concurrency 1 the pings were 12% of the gateway's CPU (BENCHMARKS.md).
 //! A held connection goes back without one, once its statement finished
-//! or the server refused it (the protocol is then intact). One whose
+//! or the server refused it (the protocol is then intact), unless the
+//! refusal ended the session too (severity FATAL or PANIC). One whose
 //! statement was cancelled (a caller's deadline, a client that hung up)
 //! is pinged in the background instead, which waits for the statement to
 //! end, and goes back if that succeeds: under overload, when deadlines
 //! cancel the most, each cancellation would otherwise cost a new
-//! connection. One that failed on the connection itself is closed. As in
+//! connection. One that failed on the connection itself is dropped. As in
 //! the pool, a connection that sat idle [`PING_IDLE`] is pinged before it
 //! is used, taking one waits [`ACQUIRE_TIMEOUT`] at most, and a connection
 //! is replaced after [`MAX_LIFETIME`].
@@ -32,8 +36,9 @@ use crate::storage::Result;
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// How long a cancelled statement may take to end before its connection
-/// is closed rather than kept. It keeps its slot meanwhile, so a replica
-/// never opens more connections than its sets allow.
+/// is dropped rather than kept. It keeps its slot meanwhile, so a replica
+/// never holds more connections than its sets allow; once dropped, the
+/// server may run the statement on a while beside its replacement.
 const RESCUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Up to a fixed number of connections, made as they are first needed.
@@ -57,10 +62,11 @@ struct Kept {
     since: Instant,
 }
 
-/// A connection taken for one statement. Give it back with
-/// [`Held::give_back`] once the statement finished, or close it with
-/// [`Held::discard`] after a failure of the connection; dropped instead
-/// (its statement cancelled), it is rescued in the background.
+/// A connection taken for one statement, never for a transaction. Give it
+/// back with [`Held::give_back`] once the statement finished, or drop the
+/// connection with [`Held::discard`] after a failure of the connection;
+/// dropped instead (its statement cancelled), it is rescued in the
+/// background.
 pub(super) struct Taken {
     /// Until given back, discarded or rescued.
     connection: Option<PgConnection>,
@@ -90,7 +96,7 @@ impl Drop for Taken {
             // sqlx reads what the cancelled statement still sends, up to
             // the server's ready message, before the ping's own answer.
             let pinged = tokio::time::timeout(RESCUE_TIMEOUT, connection.ping()).await;
-            if matches!(pinged, Ok(Ok(()))) {
+            if matches!(pinged, Ok(Ok(()))) && !connection.is_in_transaction() {
                 held.keep(connection, opened);
             }
             drop(slot);
@@ -173,14 +179,14 @@ impl Held {
     }
 
     /// Keeps `taken`'s connection for the next statement (after
-    /// [`Held::close`], closes it).
+    /// [`Held::close`], drops it).
     pub(super) fn give_back(&self, mut taken: Taken) {
         if let Some(connection) = taken.connection.take() {
             self.keep(connection, taken.opened);
         }
     }
 
-    /// Closes `taken`'s connection: it failed, and may be unusable.
+    /// Drops `taken`'s connection: it failed, and may be unusable.
     pub(super) fn discard(&self, mut taken: Taken) {
         drop(taken.connection.take());
     }
@@ -209,7 +215,7 @@ impl Held {
         result.map_err(|e| unavailable(&e))
     }
 
-    /// Closes the idle connections; a taken one is closed when it is
+    /// Closes the idle connections; a taken one is dropped when it is
     /// given back or let go, and nothing more is taken.
     pub(super) async fn close(&self) {
         self.slots.close();

@@ -6,17 +6,22 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::Semaphore;
 
-use super::{corrupt, to_i64, unavailable};
+use super::{ACQUIRE_TIMEOUT, corrupt, to_i64, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{CaseId, RecordedEvent};
 use crate::domain::notice::InboxMessage;
 use crate::storage::messages::{StoredMessage, open_messages, referenced_cases};
 use crate::storage::seal::{Sealer, open_history};
-use crate::storage::{InboxState, Result};
+use crate::storage::{InboxState, Result, StorageError};
 
 /// A page of `agency`'s inbox after position `after`, opened. Both of its
 /// statements run on one connection of `pool`, taken once one of
-/// `readers` is free; the messages are opened after it went back.
+/// `readers` is free (waiting [`ACQUIRE_TIMEOUT`] at most for both); the
+/// messages are opened after it went back.
+///
+/// The turns bound the reads, not quite the connections: a read whose
+/// caller left frees its turn at once, while sqlx keeps its connection
+/// until the statement has ended.
 pub(super) async fn after(
     pool: &PgPool,
     readers: &Semaphore,
@@ -25,11 +30,16 @@ pub(super) async fn after(
     after: u64,
     limit: u32,
 ) -> Result<Vec<InboxMessage>> {
-    let reading = readers
-        .acquire()
-        .await
-        .map_err(|_| unavailable(&"the database connections are closed"))?;
-    let mut connection = pool.acquire().await.map_err(|e| unavailable(&e))?;
+    let (mut connection, reading) = tokio::time::timeout(ACQUIRE_TIMEOUT, async {
+        let reading = readers
+            .acquire()
+            .await
+            .map_err(|_| unavailable(&"the database connections are closed"))?;
+        let connection = pool.acquire().await.map_err(|e| unavailable(&e))?;
+        Ok::<_, StorageError>((connection, reading))
+    })
+    .await
+    .map_err(|_| unavailable(&"no database connection came free in time"))??;
     let rows = sqlx::query(
         "SELECT position, created_at, case_id, sequence, role, body FROM inbox_messages
          WHERE agency_id = $1 AND position > $2 ORDER BY position LIMIT $3",

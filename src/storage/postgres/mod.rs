@@ -1,7 +1,8 @@
-//! PostgreSQL: the backend for production scale. One pool for reads, audit
-//! appends and acknowledgements; connections held outside it ([`held`])
-//! for what every submission runs, its lookups and the batches of case
-//! writes; every write is one transaction at READ COMMITTED with synchronous
+//! PostgreSQL: the backend for production scale. One pool for backlogs,
+//! lists, audit appends and acknowledgements; connections held outside it
+//! ([`held`]) for what every call runs (the registry version), each
+//! submission's lookup, status queries, and the batches of case writes;
+//! every write is one transaction at READ COMMITTED with synchronous
 //! commit (the server's default), and the rows it must order
 //! (a case's version, a recipient's inbox head, the audit log) are
 //! serialized by row or table locks, so several gateway processes may share
@@ -41,14 +42,21 @@ use crate::domain::submission::SubmissionOutcome;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connections per gateway process for reads, audit appends and
-/// acknowledgements; with [`HOT_CONNECTIONS`] and [`WRITE_CONNECTIONS`],
-/// what the database's `max_connections` must allow for every replica.
-const POOL_SIZE: u32 = 12;
+/// Connections per gateway process for backlogs, lists, audit appends and
+/// acknowledgements; with [`HOT_CONNECTIONS`], [`STATUS_CONNECTIONS`] and
+/// [`WRITE_CONNECTIONS`], what the database's `max_connections` must
+/// allow for every replica.
+const POOL_SIZE: u32 = 9;
 
 /// Connections for the registry version, which every call reads, and the
 /// lookup every submission makes, held outside the pool ([`held`]).
 const HOT_CONNECTIONS: usize = 5;
+
+/// Connections for reading cases by id or person (status queries, the
+/// escalation scan), held outside the pool ([`held`]) and apart from the
+/// hot ones, so that a burst of queries cannot keep calls from reading
+/// the registry.
+const STATUS_CONNECTIONS: usize = 3;
 
 /// Case writes go one batch at a time ([`group`]), on a connection of
 /// their own: `write_batch()` is planned once per connection (some 20 ms
@@ -61,7 +69,7 @@ const WRITE_CONNECTIONS: usize = 1;
 /// when every agency's stream replays at once (all reconnecting after an
 /// outage), the rest of the pool stays free for acknowledgements, audit
 /// appends and lists, which would otherwise queue behind every page.
-const REPLAY_CONNECTIONS: usize = 6;
+const REPLAY_CONNECTIONS: usize = 4;
 
 /// A connection idle this long is pinged before it is used.
 const PING_IDLE: Duration = Duration::from_secs(5);
@@ -76,6 +84,8 @@ pub struct PostgresStorage {
     /// Where every call reads the registry version, and every submission
     /// looks up its answer or case.
     hot: Arc<Held>,
+    /// Where cases are read by id or person.
+    status: Arc<Held>,
     /// Where [`group`] writes cases; connected on the first write.
     writer: Arc<Held>,
     /// Turns for backlog reads ([`REPLAY_CONNECTIONS`]).
@@ -137,6 +147,7 @@ impl PostgresStorage {
         Ok(Self {
             pool,
             hot: Arc::new(Held::new(options.clone(), HOT_CONNECTIONS)),
+            status: Arc::new(Held::new(options.clone(), STATUS_CONNECTIONS)),
             writer: Arc::new(Held::new(options, WRITE_CONNECTIONS)),
             replay: Arc::new(Semaphore::new(REPLAY_CONNECTIONS)),
             sealer: None,
@@ -161,6 +172,7 @@ impl PostgresStorage {
     pub async fn close(&self) {
         self.replay.close();
         self.writer.close().await;
+        self.status.close().await;
         self.hot.close().await;
         self.pool.close().await;
     }
@@ -281,9 +293,9 @@ impl Storage for PostgresStorage {
     /// caller's path (the pool's release ping would double its round trips).
     async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
         let sealer = self.sealer()?;
-        let mut taken = self.hot.take().await?;
+        let mut taken = self.status.take().await?;
         let rows = cases::case_rows(taken.connection(), id).await;
-        let rows = self.hot.settle(taken, rows)?;
+        let rows = self.status.settle(taken, rows)?;
         cases::open_rows(sealer, id, &rows)
     }
 
@@ -296,9 +308,9 @@ impl Storage for PostgresStorage {
 
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {
         let sealer = self.sealer()?;
-        let mut taken = self.hot.take().await?;
+        let mut taken = self.status.take().await?;
         let rows = cases::person_rows(taken.connection(), key).await;
-        let rows = self.hot.settle(taken, rows)?;
+        let rows = self.status.settle(taken, rows)?;
         cases::cases_from_rows(sealer, &rows)
     }
 
@@ -359,6 +371,7 @@ impl Storage for PostgresStorage {
             .await
             .map_err(|e| unavailable(&e))?;
         self.hot.check_idle().await?;
+        self.status.check_idle().await?;
         self.writer.check_idle().await
     }
 

@@ -21,14 +21,42 @@ async fn admin(statement: &str) {
     sqlx::query(statement).execute(&mut admin).await.unwrap();
 }
 
+/// A database of the test's own, dropped when the test ends, passed or not.
+struct Scratch(String);
+
+impl Scratch {
+    async fn create() -> Self {
+        let name = format!("hg_test_{}", uuid::Uuid::new_v4().simple());
+        admin(&format!("CREATE DATABASE {name}")).await;
+        Self(name)
+    }
+
+    fn url(&self) -> String {
+        match server().rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{}", self.0),
+            None => panic!("a server URL names a database"),
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0);
+        // A runtime of its own: the test's may be ending with a panic.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|runtime| runtime.block_on(admin(&statement)))
+        })
+        .join();
+    }
+}
+
 #[tokio::test]
 async fn a_backlog_read_waits_for_a_turn_while_other_reads_go_on() {
-    let name = format!("hg_test_{}", uuid::Uuid::new_v4().simple());
-    admin(&format!("CREATE DATABASE {name}")).await;
-    let url = match server().rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("a server URL names a database"),
-    };
+    let scratch = Scratch::create().await;
+    let url = scratch.url();
     let storage = PostgresStorage::open(&url)
         .await
         .unwrap()
@@ -54,5 +82,4 @@ async fn a_backlog_read_waits_for_a_turn_while_other_reads_go_on() {
     assert!(reading.await.unwrap().unwrap().is_empty());
 
     storage.close().await;
-    admin(&format!("DROP DATABASE {name} WITH (FORCE)")).await;
 }

@@ -10,13 +10,15 @@ fn url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-async fn settings(connection: &mut PgConnection) -> (String, String, String) {
+/// Each setting and where it came from: `client` when the connection's
+/// startup options set it, whatever the server's own configuration says.
+async fn settings(connection: &mut PgConnection) -> Vec<(String, String, String)> {
     sqlx::query_as(
-        "SELECT current_setting('synchronous_commit'),
-                current_setting('default_transaction_isolation'),
-                current_setting('jit')",
+        "SELECT name, setting, source FROM pg_settings
+         WHERE name IN ('synchronous_commit', 'default_transaction_isolation', 'jit')
+         ORDER BY name",
     )
-    .fetch_one(connection)
+    .fetch_all(connection)
     .await
     .unwrap()
 }
@@ -24,16 +26,19 @@ async fn settings(connection: &mut PgConnection) -> (String, String, String) {
 #[tokio::test]
 async fn every_connection_commits_synchronously_at_read_committed_without_jit() {
     let storage = PostgresStorage::connect(&url()).await.unwrap();
-    let expected = (
-        "on".to_owned(),
-        "read committed".to_owned(),
-        "off".to_owned(),
-    );
+    let expected: Vec<_> = [
+        ("default_transaction_isolation", "read committed"),
+        ("jit", "off"),
+        ("synchronous_commit", "on"),
+    ]
+    .into_iter()
+    .map(|(name, setting)| (name.to_owned(), setting.to_owned(), "client".to_owned()))
+    .collect();
 
     let mut pooled = storage.pool.acquire().await.unwrap();
     assert_eq!(settings(&mut pooled).await, expected);
     drop(pooled);
-    for held in [&storage.hot, &storage.writer] {
+    for held in [&storage.hot, &storage.status, &storage.writer] {
         let mut taken = held.take().await.unwrap();
         assert_eq!(settings(taken.connection()).await, expected);
         held.give_back(taken);
