@@ -169,7 +169,7 @@ impl Held {
     /// Runs `SELECT 1` on an idle connection, if one is free now.
     ///
     /// # Errors
-    /// `Unavailable` when it fails; the connection is then closed.
+    /// `Unavailable` when it fails; the connection is then dropped.
     pub(super) async fn check_idle(self: &Arc<Self>) -> Result<()> {
         let Some(mut taken) = self.try_take() else {
             return Ok(());
