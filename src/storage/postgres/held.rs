@@ -346,4 +346,24 @@ mod tests {
             "the protocol is where it should be"
         );
     }
+
+    #[tokio::test]
+    async fn a_connection_rescued_after_close_is_not_kept() {
+        let held = Arc::new(Held::new(options(), 1));
+        let mut taken = held.take().await.unwrap();
+        let sleep = sqlx::query("SELECT pg_sleep(0.3)").execute(taken.connection());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), sleep)
+                .await
+                .is_err()
+        );
+        drop(taken);
+        held.close().await;
+
+        // The rescue gives its slot back once it has ended.
+        while held.slots.available_permits() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(held.lock().connections.is_empty());
+    }
 }
