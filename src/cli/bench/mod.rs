@@ -171,7 +171,9 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
     province.seeded(total, backlog);
     let seed_seconds = if total > 0 {
         eprintln!("seeding {total} cases ({backlog} in the replay county) ...");
-        Some(seed::seed(workspace, &province, total).await?.as_secs_f64())
+        let seconds = seed::seed(workspace, &province, total).await?.as_secs_f64();
+        workspace.checkpoint().await;
+        Some(seconds)
     } else {
         None
     };
