@@ -71,7 +71,10 @@ pub(super) async fn after(
 }
 
 /// The events of `cases`, in one query.
-async fn event_rows(connection: &mut PgConnection, cases: &BTreeSet<CaseId>) -> Result<Vec<PgRow>> {
+pub(super) async fn event_rows(
+    connection: &mut PgConnection,
+    cases: &BTreeSet<CaseId>,
+) -> Result<Vec<PgRow>> {
     if cases.is_empty() {
         return Ok(Vec::new());
     }
@@ -87,7 +90,7 @@ async fn event_rows(connection: &mut PgConnection, cases: &BTreeSet<CaseId>) -> 
 }
 
 /// The events of `cases` in `rows` (of [`event_rows`]), opened.
-fn histories(
+pub(super) fn histories(
     sealer: &Sealer,
     cases: BTreeSet<CaseId>,
     rows: &[PgRow],

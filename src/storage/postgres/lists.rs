@@ -1,9 +1,11 @@
 //! The queries that pick cases by their columns: due deadlines for the
 //! escalation scan, and filtered pages for police and oversight.
 
+use std::collections::BTreeSet;
+
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::cases::{case_rows, open_rows};
+use super::inbox::{event_rows, histories};
 use super::{corrupt, millis, unavailable};
 use crate::domain::case::{Case, CaseId};
 use crate::storage::seal::Sealer;
@@ -37,18 +39,24 @@ fn case_ids(rows: &[String]) -> Result<Vec<CaseId>> {
 }
 
 /// The cases with `ids`, in that order; a case that vanished is skipped.
+/// Their events are read in one statement, as a backlog page's are.
 pub(super) async fn load_cases(
     pool: &PgPool,
     sealer: &Sealer,
     ids: Vec<String>,
 ) -> Result<Vec<Case>> {
+    let ids = case_ids(&ids)?;
+    let wanted: BTreeSet<CaseId> = ids.iter().cloned().collect();
     let mut connection = pool.acquire().await.map_err(|e| unavailable(&e))?;
+    let rows = event_rows(&mut connection, &wanted).await?;
+    drop(connection);
+    let mut histories = histories(sealer, wanted, &rows)?;
     let mut cases = Vec::with_capacity(ids.len());
-    for id in case_ids(&ids)? {
-        let rows = case_rows(&mut connection, &id)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        cases.extend(open_rows(sealer, &id, &rows)?);
+    for id in ids {
+        let Some(history) = histories.remove(&id).filter(|events| !events.is_empty()) else {
+            continue;
+        };
+        cases.push(Case::from_history(id, history).map_err(|e| corrupt(&e))?);
     }
     Ok(cases)
 }
