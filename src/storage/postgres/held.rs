@@ -47,6 +47,8 @@ pub(super) struct Held {
     options: PgConnectOptions,
     idle: Mutex<Idle>,
     slots: Arc<Semaphore>,
+    /// [`RESCUE_TIMEOUT`], shorter in tests.
+    rescue_timeout: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -63,8 +65,8 @@ struct Kept {
 }
 
 /// A connection taken for one statement, never for a transaction. Give it
-/// back with [`Held::give_back`] once the statement finished, or drop the
-/// connection with [`Held::discard`] after a failure of the connection;
+/// back with [`Taken::give_back`] once the statement finished, or drop the
+/// connection with [`Taken::discard`] after a failure of the connection;
 /// dropped instead (its statement cancelled), it is rescued in the
 /// background.
 pub(super) struct Taken {
@@ -81,6 +83,32 @@ impl Taken {
             .as_mut()
             .unwrap_or_else(|| unreachable!("a taken connection is there until it is let go"))
     }
+
+    /// Keeps the connection for the next statement (after [`Held::close`],
+    /// drops it).
+    pub(super) fn give_back(mut self) {
+        if let Some(connection) = self.connection.take() {
+            self.held.keep(connection, self.opened);
+        }
+    }
+
+    /// Drops the connection: it failed, and may be unusable.
+    pub(super) fn discard(mut self) {
+        drop(self.connection.take());
+    }
+
+    /// Gives the connection back after its statement ended with `result`,
+    /// unless the error may have left it unusable (an error the server
+    /// answered with leaves the protocol where it was, unless it ended the
+    /// session too), and maps the error to `Unavailable`.
+    pub(super) fn settle<T>(self, result: sqlx::Result<T>) -> Result<T> {
+        if result.as_ref().err().is_none_or(ended_only_the_statement) {
+            self.give_back();
+        } else {
+            self.discard();
+        }
+        result.map_err(|e| unavailable(&e))
+    }
 }
 
 impl Drop for Taken {
@@ -95,7 +123,7 @@ impl Drop for Taken {
         runtime.spawn(async move {
             // sqlx reads what the cancelled statement still sends, up to
             // the server's ready message, before the ping's own answer.
-            let pinged = tokio::time::timeout(RESCUE_TIMEOUT, connection.ping()).await;
+            let pinged = tokio::time::timeout(held.rescue_timeout, connection.ping()).await;
             if matches!(pinged, Ok(Ok(()))) && !connection.is_in_transaction() {
                 held.keep(connection, opened);
             }
@@ -110,6 +138,7 @@ impl Held {
             options,
             idle: Mutex::new(Idle::default()),
             slots: Arc::new(Semaphore::new(size)),
+            rescue_timeout: RESCUE_TIMEOUT,
         }
     }
 
@@ -175,20 +204,7 @@ impl Held {
             return Ok(());
         };
         let checked = sqlx::query("SELECT 1").execute(taken.connection()).await;
-        self.settle(taken, checked).map(drop)
-    }
-
-    /// Keeps `taken`'s connection for the next statement (after
-    /// [`Held::close`], drops it).
-    pub(super) fn give_back(&self, mut taken: Taken) {
-        if let Some(connection) = taken.connection.take() {
-            self.keep(connection, taken.opened);
-        }
-    }
-
-    /// Drops `taken`'s connection: it failed, and may be unusable.
-    pub(super) fn discard(&self, mut taken: Taken) {
-        drop(taken.connection.take());
+        taken.settle(checked).map(drop)
     }
 
     fn keep(&self, connection: PgConnection, opened: Instant) {
@@ -200,19 +216,6 @@ impl Held {
                 since: Instant::now(),
             });
         }
-    }
-
-    /// Gives `taken` back after its statement ended with `result`, unless
-    /// the error may have left the connection unusable (an error the
-    /// server answered with leaves the protocol where it was, unless it
-    /// ended the session too), and maps the error to `Unavailable`.
-    pub(super) fn settle<T>(&self, taken: Taken, result: sqlx::Result<T>) -> Result<T> {
-        if result.as_ref().err().is_none_or(ended_only_the_statement) {
-            self.give_back(taken);
-        } else {
-            self.discard(taken);
-        }
-        result.map_err(|e| unavailable(&e))
     }
 
     /// Closes the idle connections; a taken one is dropped when it is
@@ -281,15 +284,15 @@ mod tests {
         let mut first = held.take().await.unwrap();
         let pid = backend(&mut first).await.unwrap();
         assert!(held.try_take().is_none(), "its one connection is taken");
-        held.give_back(first);
+        first.give_back();
 
         let mut again = held.take().await.unwrap();
         assert_eq!(backend(&mut again).await.unwrap(), pid);
         // As a statement that failed on the connection leaves it.
-        held.discard(again);
+        again.discard();
         let mut fresh = held.take().await.unwrap();
         assert_ne!(backend(&mut fresh).await.unwrap(), pid);
-        held.give_back(fresh);
+        fresh.give_back();
         assert!(held.try_take().is_some(), "an idle one is there");
 
         held.close().await;
@@ -302,7 +305,7 @@ mod tests {
         let held = Arc::new(Held::new(options(), 2));
         let mut taken = held.take().await.unwrap();
         let pid = backend(&mut taken).await.unwrap();
-        held.give_back(taken);
+        taken.give_back();
         let mut admin = PgConnection::connect_with(&options()).await.unwrap();
         // Waits until the backend has ended (PostgreSQL 14 or later).
         let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 10000)")
@@ -315,7 +318,7 @@ mod tests {
         // Not tested before use: it was idle for less than PING_IDLE.
         let mut broken = held.take().await.unwrap();
         let failed = backend(&mut broken).await.map(drop);
-        assert!(held.settle(broken, failed).is_err());
+        assert!(broken.settle(failed).is_err());
         let mut replaced = held.take().await.unwrap();
         assert_ne!(backend(&mut replaced).await.unwrap(), pid);
     }
@@ -345,6 +348,43 @@ mod tests {
             7,
             "the protocol is where it should be"
         );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_statement_that_runs_on_loses_its_connection_and_frees_its_slot() {
+        let held = Arc::new(Held {
+            rescue_timeout: Duration::from_millis(200),
+            ..Held::new(options(), 1)
+        });
+        let mut taken = held.take().await.unwrap();
+        let pid = backend(&mut taken).await.unwrap();
+        // Long enough to outlast the rescue's timeout and this test's
+        // wait, short enough that a failed run leaves no backend for long.
+        let sleep = sqlx::query("SELECT pg_sleep(5)").execute(taken.connection());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), sleep)
+                .await
+                .is_err(),
+            "cancelled while the server runs it"
+        );
+        drop(taken);
+
+        // Had the rescue waited for the statement to end, this would time
+        // out, or get the same backend back.
+        let mut next = tokio::time::timeout(Duration::from_secs(2), held.take())
+            .await
+            .expect("the rescue gives up its slot after its timeout")
+            .unwrap();
+        assert_ne!(backend(&mut next).await.unwrap(), pid);
+        next.give_back();
+        assert_eq!(held.lock().connections.len(), 1, "only the new one is kept");
+
+        let mut admin = PgConnection::connect_with(&options()).await.unwrap();
+        sqlx::query("SELECT pg_cancel_backend($1)")
+            .bind(pid)
+            .execute(&mut admin)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

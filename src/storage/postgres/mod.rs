@@ -231,7 +231,7 @@ impl Storage for PostgresStorage {
         let version = sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
             .fetch_one(taken.connection())
             .await;
-        self.hot.settle(taken, version)
+        taken.settle(version)
     }
 
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>> {
@@ -247,7 +247,7 @@ impl Storage for PostgresStorage {
         let sealer = self.sealer()?;
         let mut taken = self.hot.take().await?;
         let rows = cases::answer_or_case(taken.connection(), agency, request_id, key).await;
-        let rows = self.hot.settle(taken, rows)?;
+        let rows = taken.settle(rows)?;
         cases::lookup_from_rows(sealer, &rows)
     }
 
@@ -295,7 +295,7 @@ impl Storage for PostgresStorage {
         let sealer = self.sealer()?;
         let mut taken = self.status.take().await?;
         let rows = cases::case_rows(taken.connection(), id).await;
-        let rows = self.status.settle(taken, rows)?;
+        let rows = taken.settle(rows)?;
         cases::open_rows(sealer, id, &rows)
     }
 
@@ -310,7 +310,7 @@ impl Storage for PostgresStorage {
         let sealer = self.sealer()?;
         let mut taken = self.status.take().await?;
         let rows = cases::person_rows(taken.connection(), key).await;
-        let rows = self.status.settle(taken, rows)?;
+        let rows = taken.settle(rows)?;
         cases::cases_from_rows(sealer, &rows)
     }
 

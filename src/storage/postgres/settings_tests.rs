@@ -41,7 +41,7 @@ async fn every_connection_commits_synchronously_at_read_committed_without_jit() 
     for held in [&storage.hot, &storage.status, &storage.writer] {
         let mut taken = held.take().await.unwrap();
         assert_eq!(settings(taken.connection()).await, expected);
-        held.give_back(taken);
+        taken.give_back();
     }
     storage.close().await;
 }

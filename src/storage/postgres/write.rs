@@ -163,9 +163,9 @@ pub(super) async fn write_batch(
     // A refusal is the server's answer, which leaves the connection fit
     // for the next statement; after any other failure it is dropped.
     if matches!(written, Ok(_) | Err(Failure::Refused(_))) {
-        writer.give_back(taken);
+        taken.give_back();
     } else {
-        writer.discard(taken);
+        taken.discard();
     }
     let written = written?;
     // Positions come in batch order, a run per written case's notices.
