@@ -1,20 +1,24 @@
 //! The benchmark tool in its smoke mode: it still builds its workspace,
-//! starts the gateway and the echo, runs every scenario and reports. No
-//! timing is asserted; the figures of a debug build on a shared machine
-//! mean nothing.
+//! starts the gateway and the echo, runs every scenario and reports, on
+//! SQLite and on PostgreSQL. No timing is asserted; the figures of a debug
+//! build on a shared machine mean nothing.
 
+use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn the_benchmark_runs_every_scenario_in_smoke_mode_and_reports_each() {
-    let workdir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
-        .args(["bench", "--smoke", "--workdir"])
-        .arg(workdir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+use sqlx::Connection;
+
+/// What `bench --smoke` printed (stdout, stderr), once it has succeeded,
+/// reported every scenario and left nothing in `workdir`.
+fn smoke(workdir: &Path, database: Option<&str>) -> (String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_handover-gateway"));
+    command.args(["bench", "--smoke", "--workdir"]).arg(workdir);
+    if let Some(url) = database {
+        command.args(["--database", url]);
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
         "bench --smoke failed: {}\n{stdout}\n{stderr}",
@@ -31,7 +35,7 @@ fn the_benchmark_runs_every_scenario_in_smoke_mode_and_reports_each() {
         }
     }
     // Each process's CPU time per call, where /proc tells it.
-    if std::path::Path::new("/proc/self/stat").exists() {
+    if Path::new("/proc/self/stat").exists() {
         for scenario in ["submit", "push", "replay", "query"] {
             for target in ["gateway", "echo"] {
                 assert!(
@@ -47,9 +51,51 @@ fn the_benchmark_runs_every_scenario_in_smoke_mode_and_reports_each() {
         !stdout.contains("errors "),
         "a smoke scenario had failed calls:\n{stdout}"
     );
+    assert!(
+        !stderr.contains("warning:"),
+        "the run warned of something:\n{stderr}"
+    );
     assert_eq!(
-        std::fs::read_dir(workdir.path()).unwrap().count(),
+        std::fs::read_dir(workdir).unwrap().count(),
         0,
         "the run left its workspace behind"
     );
+    (stdout, stderr)
+}
+
+#[test]
+fn the_benchmark_runs_every_scenario_in_smoke_mode_and_reports_each() {
+    let workdir = tempfile::tempdir().unwrap();
+    let (stdout, _) = smoke(workdir.path(), None);
+    assert!(stdout.contains("bench on sqlite"), "{stdout}");
+}
+
+/// On PostgreSQL the run also makes a database of its own, checkpoints the
+/// server after seeding (a warning if it could not), and drops the
+/// database at the end.
+#[tokio::test]
+async fn the_benchmark_runs_on_postgresql_in_a_database_it_drops() {
+    let admin = std::env::var("HANDOVER_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let workdir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = tokio::task::spawn_blocking({
+        let (dir, admin) = (workdir.path().to_owned(), admin.clone());
+        move || smoke(&dir, Some(&admin))
+    })
+    .await
+    .unwrap();
+    assert!(stdout.contains("bench on postgresql"), "{stdout}");
+    let name = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("made the database "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the run did not name its database:\n{stderr}"));
+    assert!(name.starts_with("hg_bench_"), "{name}");
+    let mut server = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_one(&mut server)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the run left its database {name} behind");
 }

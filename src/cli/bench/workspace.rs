@@ -41,6 +41,9 @@ impl Workspace {
             Some(admin) => {
                 let name = format!("hg_bench_{}", uuid::Uuid::new_v4().simple());
                 admin_query(admin, &format!("CREATE DATABASE {name}")).await?;
+                // Named, so that a run killed before it drops it can be
+                // cleaned up by hand.
+                eprintln!("made the database {name} for this run");
                 (
                     PathBuf::from(url_of(admin, &name)),
                     Some((admin.to_owned(), name)),
