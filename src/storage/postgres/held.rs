@@ -278,6 +278,19 @@ mod tests {
             .await
     }
 
+    /// Has `taken`'s backend sleep `seconds`, and stops waiting for it
+    /// after `after`, as a caller's deadline does: the statement goes on
+    /// running on the server.
+    async fn cancel_a_sleep(taken: &mut Taken, seconds: f64, after: Duration) {
+        let sleep = sqlx::query("SELECT pg_sleep($1)")
+            .bind(seconds)
+            .execute(taken.connection());
+        assert!(
+            tokio::time::timeout(after, sleep).await.is_err(),
+            "cancelled while the server runs it"
+        );
+    }
+
     #[tokio::test]
     async fn a_connection_given_back_is_used_again_and_one_discarded_is_not() {
         let held = Arc::new(Held::new(options(), 1));
@@ -328,13 +341,7 @@ mod tests {
         let held = Arc::new(Held::new(options(), 1));
         let mut taken = held.take().await.unwrap();
         let pid = backend(&mut taken).await.unwrap();
-        let sleep = sqlx::query("SELECT pg_sleep(0.3)").execute(taken.connection());
-        assert!(
-            tokio::time::timeout(Duration::from_millis(50), sleep)
-                .await
-                .is_err(),
-            "cancelled, as by a caller's deadline"
-        );
+        cancel_a_sleep(&mut taken, 0.3, Duration::from_millis(50)).await;
         drop(taken);
 
         // The one slot is the rescue's until the statement has ended.
@@ -360,13 +367,7 @@ mod tests {
         let pid = backend(&mut taken).await.unwrap();
         // Long enough to outlast the rescue's timeout and this test's
         // wait, short enough that a failed run leaves no backend for long.
-        let sleep = sqlx::query("SELECT pg_sleep(5)").execute(taken.connection());
-        assert!(
-            tokio::time::timeout(Duration::from_millis(500), sleep)
-                .await
-                .is_err(),
-            "cancelled while the server runs it"
-        );
+        cancel_a_sleep(&mut taken, 5.0, Duration::from_millis(500)).await;
         drop(taken);
 
         // Had the rescue waited for the statement to end, this would time
@@ -391,12 +392,7 @@ mod tests {
     async fn a_connection_rescued_after_close_is_not_kept() {
         let held = Arc::new(Held::new(options(), 1));
         let mut taken = held.take().await.unwrap();
-        let sleep = sqlx::query("SELECT pg_sleep(0.3)").execute(taken.connection());
-        assert!(
-            tokio::time::timeout(Duration::from_millis(50), sleep)
-                .await
-                .is_err()
-        );
+        cancel_a_sleep(&mut taken, 0.3, Duration::from_millis(50)).await;
         drop(taken);
         held.close().await;
 
