@@ -10,6 +10,7 @@
 
 mod closed_loop;
 mod echo;
+mod medians;
 mod memory;
 mod province;
 mod push;
@@ -91,6 +92,10 @@ pub struct BenchArgs {
     /// Keep the workspace (and PostgreSQL database) after the run.
     #[arg(long)]
     keep: bool,
+    /// Runs nothing: prints the medians of reports that `--json` wrote
+    /// (whole runs of one backend), each target judged on its median.
+    #[arg(long, num_args = 1.., value_name = "REPORT")]
+    medians: Vec<PathBuf>,
     /// Internal: serve the echo ceiling with the TLS files of this folder.
     #[arg(long, hide = true)]
     echo_server: Option<PathBuf>,
@@ -141,6 +146,9 @@ impl BenchArgs {
 pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     if let Some(certs) = &args.echo_server {
         return echo::serve(certs, args.echo_backlog).await;
+    }
+    if !args.medians.is_empty() {
+        return medians::of(&args.medians)?.print(args.json);
     }
     args.shrink_for_smoke();
     let workspace =
@@ -205,6 +213,7 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
     }
     Ok(Report {
         backend: workspace.backend_name(),
+        runs: 1,
         agencies,
         cases_stored: total,
         seed_seconds,

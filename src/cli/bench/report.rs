@@ -31,6 +31,9 @@ pub struct Verdict {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub backend: &'static str,
+    /// Whole runs behind each figure: 1, or more for a report of medians
+    /// (see [`super::medians`]).
+    pub runs: usize,
     pub agencies: usize,
     pub cases_stored: u64,
     pub seed_seconds: Option<f64>,
@@ -53,8 +56,13 @@ impl Report {
             ),
             None => String::new(),
         };
+        let medians = if self.runs > 1 {
+            format!(" (medians of {} runs)", self.runs)
+        } else {
+            String::new()
+        };
         println!(
-            "handover-gateway bench on {}: {} agencies{seeded}, {} cores shared by client and servers",
+            "handover-gateway bench on {}{medians}: {} agencies{seeded}, {} cores shared by client and servers",
             self.backend, self.agencies, self.cores
         );
         for row in &self.rows {
@@ -84,7 +92,12 @@ impl Report {
             }
         }
         if let Some(peak) = self.gateway_peak_mb {
-            println!("gateway peak resident memory over the whole run (VmHWM): {peak:.1} MB");
+            let over = if self.runs > 1 {
+                "the highest run"
+            } else {
+                "the whole run"
+            };
+            println!("gateway peak resident memory over {over} (VmHWM): {peak:.1} MB");
         }
         Ok(())
     }
@@ -139,8 +152,49 @@ fn ratios(gateway: &Summary, echo: &Summary) -> String {
     )
 }
 
+/// The target the issue sets for a row of `scenario` and `case` (as the
+/// scenarios name them), judged on the gateway's figures.
+pub fn judge(scenario: &str, case: &str, gateway: &Summary) -> Option<Verdict> {
+    match scenario {
+        "submit" => match case.strip_prefix("concurrency ")?.parse::<usize>().ok()? {
+            1 => Some(at_most("p50 < 1 ms", gateway.p50_ms, 1.0, "ms p50")),
+            64 => Some(both(
+                ">= 8,000/s and p99 < 25 ms (SQLite, synchronous=FULL)",
+                at_least("", gateway.rate, 8000.0, "/s"),
+                at_most("", gateway.p99_ms, 25.0, "ms p99"),
+            )),
+            _ => None,
+        },
+        "push" => Some(at_most(
+            "p99 < 5 ms at 1,000/s",
+            gateway.p99_ms,
+            5.0,
+            "ms p99",
+        )),
+        "replay" => Some(at_least(
+            ">= 100,000 messages/s",
+            gateway.rate,
+            100_000.0,
+            "messages/s",
+        )),
+        "query" => Some(at_most(
+            "p99 < 2 ms with 1,000,000 cases",
+            gateway.p99_ms,
+            2.0,
+            "ms p99",
+        )),
+        "memory" => Some(at_most(
+            "<= 150 MB RSS with 2,000 subscriptions",
+            gateway.value,
+            150.0,
+            "MB",
+        )),
+        _ => None,
+    }
+}
+
 /// A target of at least `min` of a figure.
-pub fn at_least(target: &'static str, figure: Option<f64>, min: f64, unit: &str) -> Verdict {
+fn at_least(target: &'static str, figure: Option<f64>, min: f64, unit: &str) -> Verdict {
     match figure {
         Some(value) => Verdict {
             target,
@@ -155,7 +209,7 @@ pub fn at_least(target: &'static str, figure: Option<f64>, min: f64, unit: &str)
 }
 
 /// A target of at most `max` of a figure.
-pub fn at_most(target: &'static str, figure: Option<f64>, max: f64, unit: &str) -> Verdict {
+fn at_most(target: &'static str, figure: Option<f64>, max: f64, unit: &str) -> Verdict {
     match figure {
         Some(value) => Verdict {
             target,
@@ -167,7 +221,7 @@ pub fn at_most(target: &'static str, figure: Option<f64>, max: f64, unit: &str) 
 }
 
 /// Both parts of a two-part target.
-pub fn both(target: &'static str, first: Verdict, second: Verdict) -> Verdict {
+fn both(target: &'static str, first: Verdict, second: Verdict) -> Verdict {
     Verdict {
         target,
         met: first.met && second.met,

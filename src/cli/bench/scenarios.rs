@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::province::Province;
-use super::report::{Row, at_least, at_most, both};
+use super::report::{Row, judge};
 use super::spawn::Target;
 use super::stats::Summary;
 use super::{BenchArgs, Scenario, memory, push, query, replay, submit};
@@ -46,12 +46,12 @@ async fn with_cpu(
 fn row(scenario: &'static str, case: String, unit: &'static str, (gateway, echo): Pair) -> Row {
     Row {
         scenario,
+        target: judge(scenario, &case, &gateway),
         case,
         unit,
         gateway,
         echo,
         note: String::new(),
-        target: None,
     }
 }
 
@@ -100,22 +100,12 @@ async fn submissions(
         submit::run(t, province, concurrency, limit)
     })
     .await?;
-    let mut row = row(
+    Ok(row(
         "submit",
         format!("concurrency {concurrency}"),
         "calls/s",
         figures,
-    );
-    row.target = match concurrency {
-        1 => Some(at_most("p50 < 1 ms", row.gateway.p50_ms, 1.0, "ms p50")),
-        64 => Some(both(
-            ">= 8,000/s and p99 < 25 ms (SQLite, synchronous=FULL)",
-            at_least("", row.gateway.rate, 8000.0, "/s"),
-            at_most("", row.gateway.p99_ms, 25.0, "ms p99"),
-        )),
-        _ => None,
-    };
-    Ok(row)
+    ))
 }
 
 async fn pushes(
@@ -130,19 +120,12 @@ async fn pushes(
         push::run(t, province, args.push_rate, limit)
     })
     .await?;
-    let mut row = row(
+    Ok(row(
         "push",
         format!("{}/s open loop", args.push_rate),
         "messages/s",
         figures,
-    );
-    row.target = Some(at_most(
-        "p99 < 5 ms at 1,000/s",
-        row.gateway.p99_ms,
-        5.0,
-        "ms p99",
-    ));
-    Ok(row)
+    ))
 }
 
 async fn replays(
@@ -160,12 +143,6 @@ async fn replays(
         figures,
     );
     row.note = "latency columns: the wait for the first message".into();
-    row.target = Some(at_least(
-        ">= 100,000 messages/s",
-        row.gateway.rate,
-        100_000.0,
-        "messages/s",
-    ));
     Ok(row)
 }
 
@@ -186,14 +163,7 @@ async fn queries(
         "concurrency {concurrency}, {} seeded",
         province.seeded_count()
     );
-    let mut row = row("query", case, "calls/s", figures);
-    row.target = Some(at_most(
-        "p99 < 2 ms with 1,000,000 cases",
-        row.gateway.p99_ms,
-        2.0,
-        "ms p99",
-    ));
-    Ok(row)
+    Ok(row("query", case, "calls/s", figures))
 }
 
 async fn subscriptions(
@@ -223,11 +193,5 @@ async fn subscriptions(
         (figures.summary, echoed.map(|e| e.summary)),
     );
     row.note = note;
-    row.target = Some(at_most(
-        "<= 150 MB RSS with 2,000 subscriptions",
-        row.gateway.value,
-        150.0,
-        "MB",
-    ));
     Ok(row)
 }

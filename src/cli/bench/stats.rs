@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What one target did in one measurement.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Calls or messages that succeeded.
     pub count: u64,
@@ -26,7 +26,7 @@ pub struct Summary {
     /// it does not count the time the process waited for the CPU.
     pub cpu_us: Option<f64>,
     /// The first error seen, to say why calls failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
 }
 
