@@ -24,6 +24,15 @@ fn smoke(workdir: &Path, database: Option<&str>) -> (String, String) {
         "bench --smoke failed: {}\n{stdout}\n{stderr}",
         output.status
     );
+    // Every scenario is judged against its target (submit at c=1 here).
+    for scenario in ["submit", "push", "replay", "query", "memory"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|line| line.starts_with(scenario) && line.contains(" target ")),
+            "no target line for {scenario}:\n{stdout}"
+        );
+    }
     for scenario in ["submit", "push", "replay", "query", "memory"] {
         for target in ["gateway", "echo", "ratio"] {
             assert!(

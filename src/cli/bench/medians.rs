@@ -17,6 +17,9 @@ use super::stats::Summary;
 #[derive(Debug, Deserialize)]
 struct Run {
     backend: String,
+    /// 1 for a run; a report of medians is not taken again.
+    #[serde(default = "one")]
+    runs: usize,
     agencies: usize,
     cases_stored: u64,
     seed_seconds: Option<f64>,
@@ -32,6 +35,12 @@ struct RunRow {
     unit: String,
     gateway: Summary,
     echo: Option<Summary>,
+    #[serde(default)]
+    note: String,
+}
+
+fn one() -> usize {
+    1
 }
 
 const BACKENDS: [&str; 2] = ["sqlite", "postgresql"];
@@ -51,6 +60,11 @@ pub fn of(paths: &[PathBuf]) -> anyhow::Result<Report> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let first = runs.first().context("no reports to take the medians of")?;
     for (run, path) in runs.iter().zip(paths) {
+        anyhow::ensure!(
+            run.runs == 1,
+            "{} is a report of medians, not of one run",
+            path.display()
+        );
         anyhow::ensure!(
             run.backend == first.backend && run.cases_stored == first.cases_stored,
             "{} is a run on {} with {} cases, the first one on {} with {}",
@@ -80,7 +94,7 @@ pub fn of(paths: &[PathBuf]) -> anyhow::Result<Report> {
             target: judge(scenario, &wanted.case, &gateway),
             case: wanted.case.clone(),
             unit: known(&UNITS, &wanted.unit, "unit")?,
-            note: per_run(&same, runs.len()),
+            note: noted(&wanted.note, &same, runs.len()),
             gateway,
             echo,
         });
@@ -127,10 +141,15 @@ fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
     }
 }
 
-/// Each figure's median; the errors of every run, summed.
+/// Each figure's median, or none when a run lacks it (all its calls
+/// failed): such a run must not drop out of a target's median. The
+/// errors of every run, summed.
 fn median_summary<'a>(summaries: impl Iterator<Item = &'a Summary>) -> Summary {
     let all: Vec<&Summary> = summaries.collect();
-    let of = |figure: fn(&Summary) -> Option<f64>| median(all.iter().filter_map(|s| figure(s)));
+    let of = |figure: fn(&Summary) -> Option<f64>| {
+        let figures: Option<Vec<f64>> = all.iter().map(|s| figure(s)).collect();
+        median(figures?.into_iter())
+    };
     Summary {
         count: median(all.iter().map(|s| s.count as f64)).map_or(0, |count| count.round() as u64),
         errors: all.iter().map(|s| s.errors).sum(),
@@ -144,15 +163,16 @@ fn median_summary<'a>(summaries: impl Iterator<Item = &'a Summary>) -> Summary {
     }
 }
 
-/// The gateway's headline figures in each run, in run order.
-fn per_run(rows: &[&RunRow], runs: usize) -> String {
+/// The first run's note on the row, then the gateway's headline figures
+/// in each run, in run order.
+fn noted(note: &str, rows: &[&RunRow], runs: usize) -> String {
     let list = |figure: fn(&Summary) -> Option<f64>, digits: usize| {
         rows.iter()
             .map(|row| figure(&row.gateway).map_or_else(|| "-".into(), |v| format!("{v:.digits$}")))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut note = if rows.iter().any(|row| row.gateway.value.is_some()) {
+    let mut figures = if rows.iter().any(|row| row.gateway.value.is_some()) {
         format!("runs: {} MB", list(|s| s.value, 1))
     } else {
         format!(
@@ -163,9 +183,13 @@ fn per_run(rows: &[&RunRow], runs: usize) -> String {
         )
     };
     if rows.len() < runs {
-        note.push_str(&format!(" (in {} of {runs} runs)", rows.len()));
+        figures.push_str(&format!(" (in {} of {runs} runs)", rows.len()));
     }
-    note
+    if note.is_empty() {
+        figures
+    } else {
+        format!("{note}; {figures}")
+    }
 }
 
 #[cfg(test)]

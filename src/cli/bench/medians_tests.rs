@@ -1,4 +1,5 @@
 use super::*;
+use crate::cli::bench::report::submit_case;
 
 fn summary(rate: f64, p50_ms: f64, p99_ms: f64) -> Summary {
     Summary {
@@ -63,11 +64,11 @@ fn c64(rate: f64, p99_ms: f64) -> Row {
 fn each_figure_is_the_median_of_the_runs_and_the_target_is_judged_on_it() {
     let dir = tempfile::tempdir().unwrap();
     let runs = [
+        run("sqlite", 145.0, vec![c64(8_500.0, 24.0)]),
         run("sqlite", 140.0, vec![c64(7_000.0, 30.0)]),
         run("sqlite", 150.0, vec![c64(9_000.0, 20.0)]),
-        run("sqlite", 145.0, vec![c64(8_500.0, 24.0)]),
     ];
-    assert!(!runs[0].rows[0].target.as_ref().unwrap().met);
+    assert!(!runs[1].rows[0].target.as_ref().unwrap().met);
 
     let medians = of(&written(dir.path(), &runs)).unwrap();
 
@@ -90,7 +91,7 @@ fn each_figure_is_the_median_of_the_runs_and_the_target_is_judged_on_it() {
     );
     assert_eq!(
         row.note,
-        "runs: 7000, 9000, 8500/s, p50 10.000, 10.000, 10.000 ms, p99 30.000, 20.000, 24.000 ms"
+        "runs: 8500, 7000, 9000/s, p50 10.000, 10.000, 10.000 ms, p99 24.000, 30.000, 20.000 ms"
     );
 }
 
@@ -109,24 +110,33 @@ fn an_even_number_of_runs_takes_the_mean_of_the_middle_two() {
 #[test]
 fn a_row_missing_from_some_runs_says_so_and_errors_are_summed() {
     let dir = tempfile::tempdir().unwrap();
-    let mut failing = summary(50.0, 0.5, 1.5);
-    failing.errors = 2;
-    failing.first_error = Some("Unavailable: stopped".into());
+    let failing = |errors, error: &str| Summary {
+        errors,
+        first_error: Some(error.into()),
+        ..summary(50.0, 0.5, 1.5)
+    };
     let query = |gateway| row("query", "concurrency 1, 1000 seeded", gateway, None);
     let runs = [
         run(
             "sqlite",
             100.0,
-            vec![c64(4_000.0, 30.0), query(summary(1_000.0, 0.5, 1.5))],
+            vec![
+                c64(4_000.0, 30.0),
+                query(failing(3, "Unavailable: stopped")),
+            ],
         ),
-        run("sqlite", 100.0, vec![c64(4_000.0, 30.0), query(failing)]),
+        run(
+            "sqlite",
+            100.0,
+            vec![c64(4_000.0, 30.0), query(failing(2, "Internal: later"))],
+        ),
         run("sqlite", 100.0, vec![c64(4_000.0, 30.0)]),
     ];
     let medians = of(&written(dir.path(), &runs)).unwrap();
     let query = &medians.rows[1];
     assert!(query.note.ends_with("(in 2 of 3 runs)"), "{}", query.note);
-    assert_eq!(query.gateway.rate, Some(525.0));
-    assert_eq!(query.gateway.errors, 2);
+    assert_eq!(query.gateway.rate, Some(50.0));
+    assert_eq!(query.gateway.errors, 5);
     assert_eq!(
         query.gateway.first_error.as_deref(),
         Some("Unavailable: stopped")
@@ -163,19 +173,117 @@ fn a_file_that_is_not_a_report_is_named() {
 fn the_targets_are_those_the_scenarios_judge() {
     let fast = summary(200_000.0, 0.1, 0.5);
     for (scenario, case) in [
-        ("submit", "concurrency 1"),
-        ("submit", "concurrency 64"),
-        ("push", "1000/s open loop"),
-        ("replay", "100000 backlog"),
-        ("query", "concurrency 1, 1000000 seeded"),
+        ("submit", submit_case(1)),
+        ("submit", submit_case(64)),
+        ("push", "1000/s open loop".into()),
+        ("replay", "100000 backlog".into()),
+        ("query", "concurrency 1, 1000000 seeded".into()),
     ] {
-        let verdict = judge(scenario, case, &fast).unwrap();
+        let verdict = judge(scenario, &case, &fast).unwrap();
         assert!(verdict.met, "{scenario} {case}: {}", verdict.detail);
     }
-    assert!(judge("submit", "concurrency 16", &fast).is_none());
+    assert!(judge("submit", &submit_case(16), &fast).is_none());
     let memory = Summary {
         value: Some(151.0),
         ..Summary::default()
     };
     assert!(!judge("memory", "2000 subscriptions", &memory).unwrap().met);
+}
+
+#[test]
+fn a_run_without_a_figure_leaves_the_median_without_one_and_the_target_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let all_failed = Summary {
+        errors: 10,
+        ..Summary::default()
+    };
+    let replay = |gateway| row("replay", "100000 backlog", gateway, None);
+    let runs = [
+        run("sqlite", 100.0, vec![replay(summary(120_000.0, 5.0, 5.0))]),
+        run("sqlite", 100.0, vec![replay(all_failed)]),
+        run("sqlite", 100.0, vec![replay(summary(130_000.0, 5.0, 5.0))]),
+    ];
+    let medians = of(&written(dir.path(), &runs)).unwrap();
+    assert_eq!(medians.rows[0].gateway.rate, None);
+    let verdict = medians.rows[0].target.as_ref().unwrap();
+    assert!(!verdict.met, "{}", verdict.detail);
+}
+
+#[test]
+fn a_row_keeps_its_note_and_memory_rows_give_each_run_in_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = |mb| {
+        let mut row = row(
+            "memory",
+            "2000 subscriptions",
+            Summary {
+                value: Some(mb),
+                ..Summary::default()
+            },
+            None,
+        );
+        row.unit = "open";
+        row.note = "gateway RSS before opening 21.0 MB".into();
+        row
+    };
+    let runs = [
+        run("postgresql", 100.0, vec![memory(105.5)]),
+        run("postgresql", 100.0, vec![memory(101.0)]),
+        run("postgresql", 100.0, vec![memory(104.0)]),
+    ];
+    let medians = of(&written(dir.path(), &runs)).unwrap();
+    let row = &medians.rows[0];
+    assert_eq!(row.gateway.value, Some(104.0));
+    assert_eq!(
+        row.note,
+        "gateway RSS before opening 21.0 MB; runs: 105.5, 101.0, 104.0 MB"
+    );
+}
+
+#[test]
+fn a_report_of_medians_is_not_taken_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = [
+        run("sqlite", 100.0, vec![c64(4_000.0, 30.0)]),
+        run("sqlite", 100.0, vec![c64(5_000.0, 30.0)]),
+    ];
+    let paths = written(dir.path(), &runs);
+    let medians_path = dir.path().join("medians.json");
+    let medians = of(&paths).unwrap();
+    std::fs::write(&medians_path, serde_json::to_string(&medians).unwrap()).unwrap();
+    let error = of(&[paths[0].clone(), medians_path])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("medians.json is a report of medians"),
+        "{error}"
+    );
+}
+
+#[test]
+fn each_target_is_missed_just_past_its_limit() {
+    let just_past = [
+        ("submit", submit_case(1), summary(900.0, 1.01, 2.0)),
+        ("submit", submit_case(64), summary(7_999.0, 10.0, 20.0)),
+        ("submit", submit_case(64), summary(9_000.0, 10.0, 25.1)),
+        (
+            "push",
+            "1000/s open loop".into(),
+            summary(1_000.0, 1.0, 5.01),
+        ),
+        (
+            "replay",
+            "100000 backlog".into(),
+            summary(99_999.0, 5.0, 5.0),
+        ),
+        (
+            "query",
+            "concurrency 1, 1000000 seeded".into(),
+            summary(1_000.0, 0.5, 2.01),
+        ),
+    ];
+    for (scenario, case, gateway) in just_past {
+        let verdict = judge(scenario, &case, &gateway).unwrap();
+        assert!(!verdict.met, "{scenario} {case}: {}", verdict.detail);
+    }
 }

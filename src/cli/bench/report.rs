@@ -152,11 +152,19 @@ fn ratios(gateway: &Summary, echo: &Summary) -> String {
     )
 }
 
+/// How a submit row names its concurrency, which [`judge`] reads back.
+const SUBMIT_CASE: &str = "concurrency ";
+
+/// The case of the submit row at `concurrency`.
+pub fn submit_case(concurrency: usize) -> String {
+    format!("{SUBMIT_CASE}{concurrency}")
+}
+
 /// The target the issue sets for a row of `scenario` and `case` (as the
 /// scenarios name them), judged on the gateway's figures.
 pub fn judge(scenario: &str, case: &str, gateway: &Summary) -> Option<Verdict> {
     match scenario {
-        "submit" => match case.strip_prefix("concurrency ")?.parse::<usize>().ok()? {
+        "submit" => match case.strip_prefix(SUBMIT_CASE)?.parse::<usize>().ok()? {
             1 => Some(at_most("p50 < 1 ms", gateway.p50_ms, 1.0, "ms p50")),
             64 => Some(both(
                 ">= 8,000/s and p99 < 25 ms (SQLite, synchronous=FULL)",

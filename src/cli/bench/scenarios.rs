@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::province::Province;
-use super::report::{Row, judge};
+use super::report::{Row, judge, submit_case};
 use super::spawn::Target;
 use super::stats::Summary;
 use super::{BenchArgs, Scenario, memory, push, query, replay, submit};
@@ -100,12 +100,7 @@ async fn submissions(
         submit::run(t, province, concurrency, limit)
     })
     .await?;
-    Ok(row(
-        "submit",
-        format!("concurrency {concurrency}"),
-        "calls/s",
-        figures,
-    ))
+    Ok(row("submit", submit_case(concurrency), "calls/s", figures))
 }
 
 async fn pushes(
