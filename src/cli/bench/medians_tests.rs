@@ -51,6 +51,12 @@ fn written(dir: &Path, reports: &[Report]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The medians of `runs`, read back from files as `--medians` reads them.
+fn medians_of(runs: &[Report]) -> anyhow::Result<Report> {
+    let dir = tempfile::tempdir().unwrap();
+    of(&written(dir.path(), runs))
+}
+
 fn c64(rate: f64, p99_ms: f64) -> Row {
     row(
         "submit",
@@ -62,7 +68,6 @@ fn c64(rate: f64, p99_ms: f64) -> Row {
 
 #[test]
 fn each_figure_is_the_median_of_the_runs_and_the_target_is_judged_on_it() {
-    let dir = tempfile::tempdir().unwrap();
     let runs = [
         run("sqlite", 145.0, vec![c64(8_500.0, 24.0)]),
         run("sqlite", 140.0, vec![c64(7_000.0, 30.0)]),
@@ -70,7 +75,7 @@ fn each_figure_is_the_median_of_the_runs_and_the_target_is_judged_on_it() {
     ];
     assert!(!runs[1].rows[0].target.as_ref().unwrap().met);
 
-    let medians = of(&written(dir.path(), &runs)).unwrap();
+    let medians = medians_of(&runs).unwrap();
 
     assert_eq!((medians.backend, medians.runs), ("sqlite", 3));
     assert_eq!(
@@ -97,19 +102,17 @@ fn each_figure_is_the_median_of_the_runs_and_the_target_is_judged_on_it() {
 
 #[test]
 fn an_even_number_of_runs_takes_the_mean_of_the_middle_two() {
-    let dir = tempfile::tempdir().unwrap();
     let runs = [
         run("postgresql", 100.0, vec![c64(3_000.0, 30.0)]),
         run("postgresql", 100.0, vec![c64(4_000.0, 40.0)]),
     ];
-    let medians = of(&written(dir.path(), &runs)).unwrap();
+    let medians = medians_of(&runs).unwrap();
     assert_eq!(medians.rows[0].gateway.rate, Some(3_500.0));
     assert_eq!(medians.rows[0].gateway.p99_ms, Some(35.0));
 }
 
 #[test]
 fn a_row_missing_from_some_runs_says_so_and_errors_are_summed() {
-    let dir = tempfile::tempdir().unwrap();
     let failing = |errors, error: &str| Summary {
         errors,
         first_error: Some(error.into()),
@@ -132,7 +135,7 @@ fn a_row_missing_from_some_runs_says_so_and_errors_are_summed() {
         ),
         run("sqlite", 100.0, vec![c64(4_000.0, 30.0)]),
     ];
-    let medians = of(&written(dir.path(), &runs)).unwrap();
+    let medians = medians_of(&runs).unwrap();
     let query = &medians.rows[1];
     assert!(query.note.ends_with("(in 2 of 3 runs)"), "{}", query.note);
     assert_eq!(query.gateway.rate, Some(50.0));
@@ -192,7 +195,6 @@ fn the_targets_are_those_the_scenarios_judge() {
 
 #[test]
 fn a_run_without_a_figure_leaves_the_median_without_one_and_the_target_missed() {
-    let dir = tempfile::tempdir().unwrap();
     let all_failed = Summary {
         errors: 10,
         ..Summary::default()
@@ -203,7 +205,7 @@ fn a_run_without_a_figure_leaves_the_median_without_one_and_the_target_missed() 
         run("sqlite", 100.0, vec![replay(all_failed)]),
         run("sqlite", 100.0, vec![replay(summary(130_000.0, 5.0, 5.0))]),
     ];
-    let medians = of(&written(dir.path(), &runs)).unwrap();
+    let medians = medians_of(&runs).unwrap();
     assert_eq!(medians.rows[0].gateway.rate, None);
     let verdict = medians.rows[0].target.as_ref().unwrap();
     assert!(!verdict.met, "{}", verdict.detail);
@@ -211,7 +213,6 @@ fn a_run_without_a_figure_leaves_the_median_without_one_and_the_target_missed() 
 
 #[test]
 fn a_row_keeps_its_note_and_memory_rows_give_each_run_in_mb() {
-    let dir = tempfile::tempdir().unwrap();
     let memory = |mb| {
         let mut row = row(
             "memory",
@@ -231,7 +232,7 @@ fn a_row_keeps_its_note_and_memory_rows_give_each_run_in_mb() {
         run("postgresql", 100.0, vec![memory(101.0)]),
         run("postgresql", 100.0, vec![memory(104.0)]),
     ];
-    let medians = of(&written(dir.path(), &runs)).unwrap();
+    let medians = medians_of(&runs).unwrap();
     let row = &medians.rows[0];
     assert_eq!(row.gateway.value, Some(104.0));
     assert_eq!(
