@@ -16,6 +16,7 @@ conformance!(
     a_write_from_a_stale_version_is_a_conflict,
     of_concurrent_writers_to_one_case_exactly_one_wins,
     the_cases_of_a_person_come_newest_first,
+    cases_of_a_person_opened_in_the_same_millisecond_come_by_id_newest_first,
     a_lookup_finds_the_answer_or_else_the_case,
 );
 
@@ -210,6 +211,49 @@ async fn of_concurrent_writers_to_one_case_exactly_one_wins(db: Db) {
     storage.close().await;
 }
 
+/// The id and version of each case of person `n`, in the order read.
+async fn versions_of_person(storage: &dyn Storage, n: u32) -> Vec<(CaseId, u32)> {
+    storage
+        .cases_of_person(&person_key(n))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|case| (case.id.clone(), case.version()))
+        .collect()
+}
+
+/// Opening times are milliseconds, so two cases of one person can share
+/// one; the case id (time-ordered) then decides, on every backend, so that
+/// a status query by identity number always names the same case first.
+async fn cases_of_a_person_opened_in_the_same_millisecond_come_by_id_newest_first(db: Db) {
+    let storage = db.open().await;
+    let mut cases = [
+        discharged("D-1", "140106", person(1, "140106"), Some("yingze-project")),
+        discharged(
+            "D-2",
+            "140105",
+            person(1, "140106"),
+            Some("xiaodian-project"),
+        ),
+    ];
+    // The lower id is written first, so that the order rows are stored
+    // in is the opposite of the order wanted.
+    cases.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    for (n, case) in cases.iter().enumerate() {
+        storage
+            .write_case(write(case, 0, &format!("r-{n}"), &[]))
+            .await
+            .unwrap();
+    }
+    db.raw_execute("UPDATE cases SET opened_at = 1700000000000")
+        .await
+        .unwrap();
+
+    let read = versions_of_person(&*storage, 1).await;
+    assert_eq!(read, [(cases[1].id.clone(), 1), (cases[0].id.clone(), 1)]);
+    storage.close().await;
+}
+
 async fn the_cases_of_a_person_come_newest_first(db: Db) {
     let storage = db.open().await;
     let older = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
@@ -240,15 +284,8 @@ async fn the_cases_of_a_person_come_newest_first(db: Db) {
         .await
         .unwrap();
 
-    let read: Vec<_> = storage
-        .cases_of_person(&person_key(1))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|case| (case.id.clone(), case.version()))
-        .collect();
-
     // Each case whole: the older one with both its events.
+    let read = versions_of_person(&*storage, 1).await;
     assert_eq!(read, [(newer.id, 1), (older.id, 2)]);
     assert!(
         storage
