@@ -212,7 +212,7 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
         echo.stop(STOP_GRACE).await;
     }
     Ok(Report {
-        backend: workspace.backend_name(),
+        backend: workspace.backend_name().into(),
         runs: 1,
         agencies,
         cases_stored: total,

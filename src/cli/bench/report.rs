@@ -2,22 +2,27 @@
 //! the echo ceiling, and each figure checked against the target the issue
 //! sets for it.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use super::stats::Summary;
 
-/// One measurement, on the gateway and (when it ran) on the echo.
-#[derive(Debug, Serialize)]
+/// One measurement, on the gateway and (when it ran) on the echo. Read
+/// back from JSON by [`super::medians`], which judges the target anew.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Row {
-    pub scenario: &'static str,
+    pub scenario: Cow<'static, str>,
     pub case: String,
     /// What `rate` counts: `calls/s`, `messages/s`.
-    pub unit: &'static str,
+    pub unit: Cow<'static, str>,
     pub gateway: Summary,
     pub echo: Option<Summary>,
     /// Extra facts, e.g. memory before the subscriptions.
+    #[serde(default)]
     pub note: String,
     /// The target, and whether the gateway met it.
+    #[serde(skip_deserializing)]
     pub target: Option<Verdict>,
 }
 
@@ -28,11 +33,13 @@ pub struct Verdict {
     pub detail: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
-    pub backend: &'static str,
+    pub backend: Cow<'static, str>,
     /// Whole runs behind each figure: 1, or more for a report of medians
-    /// (see [`super::medians`]).
+    /// (see [`super::medians`]); reports written before it was counted
+    /// are of one run.
+    #[serde(default = "one_run")]
     pub runs: usize,
     pub agencies: usize,
     pub cases_stored: u64,
@@ -40,6 +47,10 @@ pub struct Report {
     pub cores: usize,
     pub gateway_peak_mb: Option<f64>,
     pub rows: Vec<Row>,
+}
+
+fn one_run() -> usize {
+    1
 }
 
 impl Report {

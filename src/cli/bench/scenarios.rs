@@ -45,10 +45,10 @@ async fn with_cpu(
 
 fn row(scenario: &'static str, case: String, unit: &'static str, (gateway, echo): Pair) -> Row {
     Row {
-        scenario,
+        scenario: scenario.into(),
         target: judge(scenario, &case, &gateway),
         case,
-        unit,
+        unit: unit.into(),
         gateway,
         echo,
         note: String::new(),
