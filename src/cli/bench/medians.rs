@@ -16,7 +16,7 @@ use anyhow::Context;
 ///
 /// # Errors
 /// When a file cannot be read or is not such a report, or the runs are
-/// of different backends or case counts.
+/// of different backends, case counts, provinces or machines.
 pub fn of(paths: &[PathBuf]) -> anyhow::Result<Report> {
     let runs = paths
         .iter()
@@ -30,13 +30,11 @@ pub fn of(paths: &[PathBuf]) -> anyhow::Result<Report> {
             path.display()
         );
         anyhow::ensure!(
-            run.backend == first.backend && run.cases_stored == first.cases_stored,
-            "{} is a run on {} with {} cases, the first one on {} with {}",
+            run.setup() == first.setup(),
+            "{} is a run on {}, the first one on {}",
             path.display(),
-            run.backend,
-            run.cases_stored,
-            first.backend,
-            first.cases_stored
+            run.setup(),
+            first.setup()
         );
     }
     let mut rows = Vec::with_capacity(first.rows.len());
@@ -75,6 +73,16 @@ pub fn of(paths: &[PathBuf]) -> anyhow::Result<Report> {
             .reduce(f64::max),
         rows,
     })
+}
+
+impl Report {
+    /// What runs must share for their medians to mean anything.
+    fn setup(&self) -> String {
+        format!(
+            "{} with {} cases, {} agencies, {} cores",
+            self.backend, self.cases_stored, self.agencies, self.cores
+        )
+    }
 }
 
 fn read(path: &Path) -> anyhow::Result<Report> {

@@ -148,11 +148,21 @@ fn a_row_missing_from_some_runs_says_so_and_errors_are_summed() {
 }
 
 #[test]
-fn runs_of_different_backends_or_case_counts_are_refused() {
+fn runs_of_different_backends_case_counts_provinces_or_machines_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut bigger = run("sqlite", 100.0, vec![c64(4_000.0, 30.0)]);
     bigger.cases_stored = 1_000_000;
-    for other in [run("postgresql", 100.0, vec![c64(4_000.0, 30.0)]), bigger] {
+    let mut smaller_province = run("sqlite", 100.0, vec![c64(4_000.0, 30.0)]);
+    smaller_province.agencies = 30;
+    let mut more_cores = run("sqlite", 100.0, vec![c64(4_000.0, 30.0)]);
+    more_cores.cores = 8;
+    let others = [
+        run("postgresql", 100.0, vec![c64(4_000.0, 30.0)]),
+        bigger,
+        smaller_province,
+        more_cores,
+    ];
+    for other in others {
         let runs = [run("sqlite", 100.0, vec![c64(4_000.0, 30.0)]), other];
         let error = of(&written(dir.path(), &runs)).unwrap_err().to_string();
         assert!(error.contains("run-1.json is a run on"), "{error}");

@@ -93,7 +93,8 @@ pub struct BenchArgs {
     #[arg(long)]
     keep: bool,
     /// Runs nothing: prints the medians of reports that `--json` wrote
-    /// (whole runs of one backend), each target judged on its median.
+    /// (whole runs of one backend), each target judged on its median;
+    /// each row notes every run's figures in the order given.
     #[arg(long, num_args = 1.., value_name = "REPORT")]
     medians: Vec<PathBuf>,
     /// Internal: serve the echo ceiling with the TLS files of this folder.
