@@ -146,10 +146,7 @@ pub(super) fn cases_of_person(
     cases_where(db, sealer, sql, key.as_slice())
 }
 
-/// A page of `agency`'s inbox: the messages, then the events of every
-/// case they refer to in one statement, both in one read transaction, so
-/// that the two see the same messages. (A statement per case, each its own
-/// read transaction with its WAL locks, was most of a replay's time.)
+/// A page of `agency`'s inbox, opened.
 pub(super) fn inbox_after(
     db: &Connection,
     sealer: &Sealer,
@@ -157,6 +154,44 @@ pub(super) fn inbox_after(
     after: u64,
     limit: u32,
 ) -> Result<Vec<InboxMessage>> {
+    let (messages, events) = inbox_page(db, agency, after, limit)?;
+    // Opened once the read transaction has ended: while one is open the
+    // writer's checkpoint can neither copy the WAL past it nor start the
+    // WAL over, and opening and folding a page takes longer than reading
+    // it, so a replay read back to back would keep the WAL growing under
+    // writes (the PostgreSQL reads likewise give their connection back
+    // first).
+    let mut histories: HashMap<CaseId, Vec<RecordedEvent>> = HashMap::new();
+    for SealedEvent {
+        case,
+        sequence,
+        body,
+    } in events
+    {
+        let event = open_event(sealer, &case, sequence, &body)?;
+        histories.entry(case).or_default().push(event);
+    }
+    open_messages(sealer, agency, messages, &histories)
+}
+
+/// A stored event as read, before it is opened.
+struct SealedEvent {
+    case: CaseId,
+    sequence: i64,
+    body: Vec<u8>,
+}
+
+/// The rows of a page of `agency`'s inbox, then the events of every case
+/// they refer to in one statement (in sequence order per case), both in
+/// one read transaction, so that the two see the same messages. (A
+/// statement per case, each its own read transaction with its WAL locks,
+/// was most of a replay's time.)
+fn inbox_page(
+    db: &Connection,
+    agency: &AgencyId,
+    after: u64,
+    limit: u32,
+) -> Result<(Vec<StoredMessage>, Vec<SealedEvent>)> {
     let page = params![agency.as_str(), position(after), i64::from(limit)];
     let read = db.unchecked_transaction().map_err(failed)?;
     let mut select = read
@@ -183,7 +218,7 @@ pub(super) fn inbox_after(
             row.get(5).map_err(failed)?,
         )?);
     }
-    let mut histories: HashMap<CaseId, Vec<RecordedEvent>> = HashMap::new();
+    let mut events = Vec::new();
     // A page of copies only (written by older versions) finds no events.
     if !messages.is_empty() {
         let mut select = read
@@ -205,18 +240,14 @@ pub(super) fn inbox_after(
                 .map_err(failed)?
                 .as_str()
                 .map_err(|e| corrupt(&e))?;
-            let sequence: i64 = row.get(1).map_err(failed)?;
-            let body = row
-                .get_ref(2)
-                .map_err(failed)?
-                .as_blob()
-                .map_err(|e| corrupt(&e))?;
-            let id = CaseId::parse(case).map_err(|e| corrupt(&e))?;
-            let event = open_event(sealer, &id, sequence, body)?;
-            histories.entry(id).or_default().push(event);
+            events.push(SealedEvent {
+                case: CaseId::parse(case).map_err(|e| corrupt(&e))?,
+                sequence: row.get(1).map_err(failed)?,
+                body: row.get(2).map_err(failed)?,
+            });
         }
     }
-    open_messages(sealer, agency, messages, &histories)
+    Ok((messages, events))
 }
 
 pub(super) fn inbox_state(db: &Connection, agency: &AgencyId) -> Result<InboxState> {
