@@ -72,7 +72,19 @@ where
     let peer = request.extensions().get::<PeerIdentity>().cloned();
     let message = request.into_inner();
     let mut details = message.details(gateway);
-    let (caller, answer, written) = match gateway.authenticate(peer.as_ref()).await {
+    // A submission's first read confirms the registry its caller was
+    // checked against (`Gateway::confirm_caller`), which saves it a read.
+    let authenticated = if T::SUBMISSION {
+        gateway.authenticate_held(peer.as_ref()).await
+    } else {
+        gateway.authenticate(peer.as_ref()).await
+    };
+    let claimed = || {
+        peer.as_ref()
+            .and_then(|peer| peer.agency.as_ref().ok())
+            .map(|agency| agency.id.to_string())
+    };
+    let (caller, answer, written) = match authenticated {
         Ok(authenticated) => {
             let agency = authenticated.agency.clone();
             let caller = AuditCaller::Agency {
@@ -86,23 +98,26 @@ where
                 details.clone(),
             ));
             let if_answered = entry::<T>(gateway, caller.clone(), Ok(()), details.clone());
-            let (answer, written) = gateway
+            let (answer, written, confirmed) = gateway
                 .recording(&authenticated, if_answered, handle(agency, message))
                 .await;
             unfinished.finished();
-            (caller, answer, written)
+            match confirmed {
+                Ok(()) => (caller, answer, written),
+                // Refused before it wrote anything (a write confirms first),
+                // so its answer, whatever it was, is not given.
+                Err(error) => (
+                    AuditCaller::Unauthenticated { claimed: claimed() },
+                    Err(to_status(error)),
+                    false,
+                ),
+            }
         }
-        Err(error) => {
-            let claimed = peer
-                .as_ref()
-                .and_then(|peer| peer.agency.as_ref().ok())
-                .map(|agency| agency.id.to_string());
-            (
-                AuditCaller::Unauthenticated { claimed },
-                Err(to_status(error)),
-                false,
-            )
-        }
+        Err(error) => (
+            AuditCaller::Unauthenticated { claimed: claimed() },
+            Err(to_status(error)),
+            false,
+        ),
     };
     if let Ok(response) = &answer
         && details.case_id.is_none()

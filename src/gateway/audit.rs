@@ -1,11 +1,11 @@
 //! Appending to the audit log, and checking it, for any transport.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::{Caller, Gateway, GatewayError, Result};
-use crate::domain::agency::Agency;
+use crate::domain::agency::{Agency, AgencyRef};
 use crate::domain::audit::{self, AuditRecord, AuditText, Break, Head, Verifier};
 use crate::domain::case::CaseId;
 use crate::domain::id_number::IdNumber;
@@ -26,13 +26,40 @@ struct Recording {
     /// The call's entry as it reads if the call is answered OK.
     entry: AuditRecord,
     written: Arc<AtomicBool>,
-    /// The registry as read to authenticate the caller.
-    registry: Arc<[Agency]>,
+    /// The registry the caller was authenticated with, or the one it was
+    /// checked against again when the registry had changed.
+    registry: Mutex<Arc<[Agency]>>,
+    /// The caller and the version of `registry`, while that was the one
+    /// held in memory and no read of the call has confirmed it yet (see
+    /// [`Gateway::confirm_caller`]).
+    unconfirmed: Mutex<Option<(i64, AgencyRef)>>,
 }
 
 /// The registry the call being handled was authenticated with, if any.
 pub(super) fn registry_of_call() -> Option<Arc<[Agency]>> {
-    CALL.try_with(|call| Arc::clone(&call.registry)).ok()
+    CALL.try_with(|call| Arc::clone(&lock(&call.registry))).ok()
+}
+
+/// The caller of the call being handled and the registry version it was
+/// checked against, if no read of the call has confirmed that yet.
+pub(super) fn unconfirmed_caller() -> Option<(i64, AgencyRef)> {
+    CALL.try_with(|call| lock(&call.unconfirmed).clone())
+        .ok()
+        .flatten()
+}
+
+/// The call being handled plans with `registry`, which admitted its caller.
+pub(super) fn replace_call_registry(registry: Arc<[Agency]>) {
+    let _ = CALL.try_with(|call| *lock(&call.registry) = registry);
+}
+
+/// The caller of the call being handled is confirmed as of now.
+pub(super) fn caller_confirmed() {
+    let _ = CALL.try_with(|call| lock(&call.unconfirmed).take());
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 impl Gateway {
@@ -59,23 +86,37 @@ impl Gateway {
     /// Runs `call` for `caller`, whose first committed submission writes
     /// `entry` (the call's record, as if answered OK) in the write's own
     /// transaction and plans with the registry `caller` was authenticated
-    /// with. Returns `call`'s output and whether the entry was written: if
-    /// it was and the call is answered OK, the call is recorded; otherwise
-    /// its outcome still needs an entry.
+    /// with. Returns `call`'s output, whether the entry was written, and
+    /// whether the caller stands confirmed: if the entry was written and
+    /// the call is answered OK, the call is recorded; otherwise its outcome
+    /// still needs an entry. A caller checked against the registry held in
+    /// memory ([`Gateway::authenticate_held`]) that no read of `call`
+    /// confirmed is confirmed once `call` is over, and its output must not
+    /// be answered unless that succeeded.
     pub async fn recording<F: Future>(
         &self,
         caller: &Caller,
         entry: AuditRecord,
         call: F,
-    ) -> (F::Output, bool) {
+    ) -> (F::Output, bool, Result<()>) {
         let written = Arc::new(AtomicBool::new(false));
         let recording = Recording {
             entry,
             written: Arc::clone(&written),
-            registry: Arc::clone(&caller.registry),
+            registry: Mutex::new(Arc::clone(&caller.registry)),
+            unconfirmed: Mutex::new(
+                caller
+                    .unconfirmed
+                    .map(|version| (version, caller.agency.clone())),
+            ),
         };
-        let output = CALL.scope(recording, call).await;
-        (output, written.load(Ordering::Acquire))
+        let (output, confirmed) = CALL
+            .scope(recording, async {
+                let output = call.await;
+                (output, self.confirm_caller(None).await)
+            })
+            .await;
+        (output, written.load(Ordering::Acquire), confirmed)
     }
 
     /// The entry a submission's write to case `id` carries, if a call is

@@ -30,7 +30,6 @@ use crate::domain::clock::Clock;
 use crate::domain::deadline::DeadlinePolicy;
 use crate::domain::policy::{self, Call, Denial, Relation};
 use crate::metrics::Metrics;
-use crate::pki::PeerIdentity;
 use crate::storage::Storage;
 
 pub use audit::verify_audit;
@@ -51,6 +50,10 @@ pub use write::Submitted;
 pub struct Caller {
     pub agency: AgencyRef,
     registry: Arc<[Agency]>,
+    /// The version of `registry` when it was the one held in memory and
+    /// not read again for this call: the call's first read confirms it
+    /// (see [`Gateway::authenticate_held`]).
+    unconfirmed: Option<i64>,
 }
 
 /// Tunables of the running gateway.
@@ -138,41 +141,6 @@ impl Gateway {
     /// The key that signs receipts; its public half is published.
     pub fn receipt_signer(&self) -> &ReceiptSigner {
         &self.signer
-    }
-
-    /// Turns what the TLS layer learned about the peer into a registered,
-    /// enabled agency. No identity means refusal.
-    ///
-    /// # Errors
-    /// [`GatewayError::Unauthenticated`] when the certificate names no valid
-    /// agency, or one the registry does not hold as it is named.
-    pub async fn authenticate(&self, peer: Option<&PeerIdentity>) -> Result<Caller> {
-        let peer = peer.ok_or_else(|| {
-            GatewayError::Unauthenticated("a client certificate is required".into())
-        })?;
-        let claimed = peer
-            .agency
-            .as_ref()
-            .map_err(|e| GatewayError::Unauthenticated(format!("client certificate: {e}")))?;
-        let registry = self.registry().await?;
-        let registered = registry
-            .iter()
-            .find(|agency| agency.agency.id == claimed.id);
-        match registered.cloned() {
-            Some(Agency {
-                agency,
-                enabled: true,
-                ..
-            }) if &agency == claimed => Ok(Caller { agency, registry }),
-            Some(Agency { enabled: false, .. }) => Err(GatewayError::Unauthenticated(format!(
-                "agency {} is disabled",
-                claimed.id
-            ))),
-            _ => Err(GatewayError::Unauthenticated(format!(
-                "agency {} is not registered as {} in {}",
-                claimed.id, claimed.kind, claimed.region
-            ))),
-        }
     }
 }
 

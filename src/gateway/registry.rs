@@ -1,14 +1,24 @@
 //! The agency registry, held in memory while the database says it has not
-//! changed. Every call needs it (who is calling, who receives what), and
-//! reading a province's few hundred agencies per call would cost more
-//! than the rest of a submission; one row tells whether the copy is
-//! current, so a change by any replica, `certs issue` or an operator is in
-//! force at the next call, exactly as before the cache.
+//! changed, and the callers checked against it. Every call needs it (who
+//! is calling, who receives what), and reading a province's few hundred
+//! agencies per call would cost more than the rest of a submission; one
+//! number tells whether the copy is current, so a change by any replica,
+//! `certs issue` or an operator is in force at the next call, exactly as
+//! before the cache.
+//!
+//! A submission does not even read that number on its own: its caller is
+//! checked against the registry held in memory, and the read every
+//! submission makes before it plans (its stored answer or its case) also
+//! returns the number. Only when that shows a change is the registry read
+//! and the caller checked again, before anything is written or answered;
+//! a revocation is then in force from a read later in the call than the
+//! separate read used to be, one round trip fewer.
 
 use std::sync::{Arc, Mutex};
 
-use super::{Gateway, Result};
-use crate::domain::agency::Agency;
+use super::{Caller, Gateway, GatewayError, Result};
+use crate::domain::agency::{Agency, AgencyRef};
+use crate::pki::PeerIdentity;
 
 #[derive(Default)]
 pub(super) struct RegistryCache {
@@ -38,6 +48,104 @@ impl Gateway {
             Some(agencies) => Ok(agencies),
             None => self.registry().await,
         }
+    }
+
+    /// Turns what the TLS layer learned about the peer into a registered,
+    /// enabled agency, checked against the registry as of now. No identity
+    /// means refusal.
+    ///
+    /// # Errors
+    /// [`GatewayError::Unauthenticated`] when the certificate names no valid
+    /// agency, or one the registry does not hold as it is named.
+    pub async fn authenticate(&self, peer: Option<&PeerIdentity>) -> Result<Caller> {
+        let claimed = claimed(peer)?;
+        let registry = self.registry().await?;
+        let agency = admit(claimed, &registry)?;
+        Ok(Caller {
+            agency,
+            registry,
+            unconfirmed: None,
+        })
+    }
+
+    /// As [`Gateway::authenticate`], but against the registry held in
+    /// memory, not yet confirmed current: only for a call whose every write
+    /// and answer waits for [`Gateway::confirm_caller`] (a submission,
+    /// inside [`Gateway::recording`]). A caller the held registry refuses
+    /// is checked again as of now, since the agency may have been added
+    /// since.
+    ///
+    /// # Errors
+    /// As [`Gateway::authenticate`].
+    pub async fn authenticate_held(&self, peer: Option<&PeerIdentity>) -> Result<Caller> {
+        let claimed = claimed(peer)?;
+        if let Some((version, registry)) = self.registry.held()
+            && let Ok(agency) = admit(claimed, &registry)
+        {
+            return Ok(Caller {
+                agency,
+                registry,
+                unconfirmed: Some(version),
+            });
+        }
+        self.authenticate(peer).await
+    }
+
+    /// Confirms the caller of the call being handled, if it was checked
+    /// against a held registry ([`Gateway::authenticate_held`]) that no
+    /// read of the call has confirmed yet. `seen` is the registry's
+    /// version as a read of this call found it; without one it is read now.
+    /// When it changed, the caller is checked again against the registry
+    /// as of now, which the call then plans with.
+    ///
+    /// # Errors
+    /// [`GatewayError::Unauthenticated`] when the registry no longer admits
+    /// the caller; `Unavailable` when it cannot be read.
+    pub(super) async fn confirm_caller(&self, seen: Option<i64>) -> Result<()> {
+        let Some((held, caller)) = super::audit::unconfirmed_caller() else {
+            return Ok(());
+        };
+        let version = match seen {
+            Some(version) => version,
+            None => self.storage.registry_version().await?,
+        };
+        if version != held {
+            let registry = self.registry().await?;
+            admit(&caller, &registry)?;
+            super::audit::replace_call_registry(registry);
+        }
+        super::audit::caller_confirmed();
+        Ok(())
+    }
+}
+
+fn claimed(peer: Option<&PeerIdentity>) -> Result<&AgencyRef> {
+    let peer = peer
+        .ok_or_else(|| GatewayError::Unauthenticated("a client certificate is required".into()))?;
+    peer.agency
+        .as_ref()
+        .map_err(|e| GatewayError::Unauthenticated(format!("client certificate: {e}")))
+}
+
+/// The agency `claimed`, if `registry` holds it, enabled, exactly as named.
+fn admit(claimed: &AgencyRef, registry: &[Agency]) -> Result<AgencyRef> {
+    let registered = registry
+        .iter()
+        .find(|agency| agency.agency.id == claimed.id);
+    match registered {
+        Some(Agency {
+            agency,
+            enabled: true,
+            ..
+        }) if agency == claimed => Ok(agency.clone()),
+        Some(Agency { enabled: false, .. }) => Err(GatewayError::Unauthenticated(format!(
+            "agency {} is disabled",
+            claimed.id
+        ))),
+        _ => Err(GatewayError::Unauthenticated(format!(
+            "agency {} is not registered as {} in {}",
+            claimed.id, claimed.kind, claimed.region
+        ))),
     }
 }
 

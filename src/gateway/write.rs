@@ -155,6 +155,9 @@ impl Gateway {
     /// Writes and wakes the recipients; `None` when another writer got there
     /// first and the caller should read again.
     pub(super) async fn write(&self, write: CaseWrite) -> Result<Option<SubmissionOutcome>> {
+        // Nothing is written for a caller the registry may no longer admit;
+        // a submission's lookup has confirmed it already.
+        self.confirm_caller(None).await?;
         let started = Instant::now();
         // The notices to hand to this process's open streams once written
         // (see [`super::wakeups`]); only those of watched inboxes.
@@ -201,11 +204,15 @@ impl Gateway {
         }
     }
 
+    /// The stored answer or the case; the read also confirms the caller
+    /// (see [`Gateway::confirm_caller`]) before anything is planned.
     async fn lookup(&self, key: &RequestKey, target: &CaseKey) -> Result<Lookup> {
-        Ok(self
+        let looked = self
             .storage
             .answer_or_case(&key.agency, &key.request_id, target)
-            .await?)
+            .await?;
+        self.confirm_caller(Some(looked.registry_version)).await?;
+        Ok(looked.lookup)
     }
 
     /// The stored answer to `key`, or else `refusal`: a retry gets its

@@ -114,6 +114,14 @@ pub enum Lookup {
     Unanswered(Option<Box<Case>>),
 }
 
+/// A [`Lookup`] and the registry's version as of the same read (see
+/// [`Storage::registry_version`]).
+#[derive(Debug, Clone)]
+pub struct Looked {
+    pub lookup: Lookup,
+    pub registry_version: i64,
+}
+
 /// How far an inbox has been written and acknowledged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InboxState {
@@ -154,15 +162,17 @@ pub trait Storage: Send + Sync + 'static {
     async fn registry_version(&self) -> Result<i64>;
 
     async fn answer(&self, agency: &AgencyId, request_id: &str) -> Result<Option<StoredAnswer>>;
-    /// The stored answer to `request_id`, or else the case `key` finds: a
-    /// submission's reads before it plans, made together (one round trip
-    /// on PostgreSQL, one reader hop on SQLite).
+    /// The stored answer to `request_id`, or else the case `key` finds,
+    /// and the registry's version: a submission's reads before it plans,
+    /// made together (one round trip on PostgreSQL, one reader hop on
+    /// SQLite). The version confirms the registry its caller was checked
+    /// against without a read of its own.
     async fn answer_or_case(
         &self,
         agency: &AgencyId,
         request_id: &str,
         key: &CaseKey,
-    ) -> Result<Lookup>;
+    ) -> Result<Looked>;
     /// Writes the case, its new events, its notices and the answer at once.
     ///
     /// # Errors

@@ -156,7 +156,10 @@ async fn a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
     let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
     let storage = app.gateway.storage();
     let detox = AgencyId::parse("taiyuan-detox").unwrap();
-    let found = storage.answer_or_case(&detox, "r-1", &decision).await;
+    let found = storage
+        .answer_or_case(&detox, "r-1", &decision)
+        .await
+        .map(|looked| looked.lookup);
     assert!(
         matches!(found, Ok(Found::Unanswered(None))),
         "neither the answer nor the case: {found:?}"
@@ -164,7 +167,10 @@ async fn a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
 
     db.execute_batch("DROP TRIGGER audit_log_refuses").unwrap();
     let receipt = submit_as_detox(&app, request).await;
-    let found = storage.answer_or_case(&detox, "r-2", &decision).await;
+    let found = storage
+        .answer_or_case(&detox, "r-2", &decision)
+        .await
+        .map(|looked| looked.lookup);
     match found {
         Ok(Found::Unanswered(Some(stored))) => assert_eq!(stored.id.as_str(), receipt.case_id),
         other => panic!("the case: {other:?}"),

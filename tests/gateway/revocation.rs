@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
 use handover_gateway::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
+use handover_gateway::domain::audit::{AuditCaller, AuditEntry};
+use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::domain::region::RegionCode;
 use handover_gateway::pki::{AgencyCertOptions, IssuedCertificate, Serial, client_tls, revoke};
+use handover_gateway::storage::{CaseKey, Lookup};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 use tonic_health::pb::HealthCheckRequest;
@@ -277,4 +280,141 @@ async fn a_disabled_agency_is_unauthenticated() {
         submit_with(&app, &detox_files).await,
         Err("Unauthenticated".into())
     );
+}
+
+/// A submission checks its caller against the registry held in memory and
+/// confirms it with the read it makes before planning: a caller disabled
+/// since (by another replica, or an operator) is refused before anything
+/// of its submission is written, and recorded as unauthenticated.
+#[tokio::test]
+async fn a_caller_disabled_since_the_registry_was_held_writes_nothing() {
+    let app = spawn_app().await;
+    let detox_files = files_of(&app, "taiyuan-detox");
+    assert_eq!(submit_with(&app, &detox_files).await, Ok(()), "control");
+    let storage = app.gateway.storage();
+    let registered = storage.agency(&detox().id).await.unwrap().unwrap();
+    storage
+        .register_agency(&Agency {
+            enabled: false,
+            ..registered
+        })
+        .await
+        .unwrap();
+
+    let channel = app
+        .channel_with(client_tls(
+            &app.read("ca.pem"),
+            &detox_files.cert_pem,
+            &detox_files.key_pem,
+            "localhost",
+        ))
+        .await
+        .unwrap();
+    let person = person(&id_number("19900307", 302), "140106", None);
+    let refused = IntakeServiceClient::new(channel)
+        .submit_discharge(discharge("r-2", "D-2", person))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+
+    let decision = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
+    let found = storage
+        .answer_or_case(&detox().id, "r-2", &decision)
+        .await
+        .unwrap()
+        .lookup;
+    assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
+    let rows = storage.audit_entries(0, 1_000).await.unwrap();
+    let last: AuditEntry = rows.last().unwrap().parse().unwrap();
+    assert_eq!(
+        last.record.caller,
+        AuditCaller::Unauthenticated {
+            claimed: Some("taiyuan-detox".into())
+        }
+    );
+    assert_eq!(last.record.outcome, "UNAUTHENTICATED");
+}
+
+/// A submission refused before its first read (here, invalid) still
+/// confirms its caller before it answers: a disabled agency learns only
+/// that it is not let in.
+#[tokio::test]
+async fn a_disabled_caller_is_told_so_before_what_was_wrong_with_its_submission() {
+    let app = spawn_app().await;
+    let detox_files = files_of(&app, "taiyuan-detox");
+    assert_eq!(submit_with(&app, &detox_files).await, Ok(()), "control");
+    let storage = app.gateway.storage();
+    let registered = storage.agency(&detox().id).await.unwrap().unwrap();
+    storage
+        .register_agency(&Agency {
+            enabled: false,
+            ..registered
+        })
+        .await
+        .unwrap();
+
+    let channel = app
+        .channel_with(client_tls(
+            &app.read("ca.pem"),
+            &detox_files.cert_pem,
+            &detox_files.key_pem,
+            "localhost",
+        ))
+        .await
+        .unwrap();
+    let invalid = discharge("r-2", "D-2", person("not a number", "140106", None));
+    let refused = IntakeServiceClient::new(channel)
+        .submit_discharge(invalid)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+}
+
+/// When the registry changed since it was held, a caller it still admits
+/// goes on, and its submission is planned with the registry as it now
+/// stands: a county project registered since receives the discharge.
+#[tokio::test]
+async fn a_submission_plans_with_the_registry_as_changed_since_it_was_held() {
+    let app = spawn_app().await;
+    let unrouted = submit_as_detox(
+        &app,
+        discharge(
+            "r-1",
+            "D-1",
+            person(&id_number("19900307", 303), "140107", None),
+        ),
+    )
+    .await;
+    assert!(
+        unrouted.unroutable,
+        "no project in 140107 yet: {unrouted:?}"
+    );
+
+    let project = AgencyRef::new(
+        AgencyKind::CountyProject,
+        RegionCode::parse("140107").unwrap(),
+        AgencyId::parse("xinghualing-project").unwrap(),
+    )
+    .unwrap();
+    app.gateway
+        .storage()
+        .register_agency(&Agency {
+            agency: project,
+            name: "杏花岭区社区康复办公室".into(),
+            enabled: true,
+        })
+        .await
+        .unwrap();
+
+    let routed = submit_as_detox(
+        &app,
+        discharge(
+            "r-2",
+            "D-2",
+            person(&id_number("19900307", 304), "140107", None),
+        ),
+    )
+    .await;
+    assert!(!routed.unroutable, "{routed:?}");
+    assert_eq!(routed.responsible_project_id, "xinghualing-project");
 }

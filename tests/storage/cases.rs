@@ -303,6 +303,7 @@ async fn look(storage: &dyn Storage, request_id: &str, key: &CaseKey) -> Lookup 
         .answer_or_case(&id("taiyuan-detox"), request_id, key)
         .await
         .unwrap()
+        .lookup
 }
 
 async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
@@ -357,7 +358,8 @@ async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
     let other = storage
         .answer_or_case(&id("yingze-project"), "r-2", &by_id)
         .await
-        .unwrap();
+        .unwrap()
+        .lookup;
     assert!(matches!(other, Lookup::Unanswered(Some(_))), "{other:?}");
     storage.close().await;
 }

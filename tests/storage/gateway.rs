@@ -275,7 +275,10 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
         let storage = app.gateway.storage();
         let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
         let detox = AgencyId::parse("taiyuan-detox").unwrap();
-        let found = storage.answer_or_case(&detox, "r-1", &decision).await;
+        let found = storage
+            .answer_or_case(&detox, "r-1", &decision)
+            .await
+            .map(|looked| looked.lookup);
         assert!(
             matches!(found, Ok(Lookup::Unanswered(None))),
             "neither the answer nor the case: {found:?}"
@@ -283,7 +286,11 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
         let drop = "DROP TRIGGER audit_log_refuses ON audit_log";
         db.raw_execute(drop).await.unwrap();
         let receipt = app::submit_as_detox(&app, request).await;
-        match storage.answer_or_case(&detox, "r-2", &decision).await {
+        let found = storage
+            .answer_or_case(&detox, "r-2", &decision)
+            .await
+            .map(|looked| looked.lookup);
+        match found {
             Ok(Lookup::Unanswered(Some(stored))) => assert_eq!(stored.id.as_str(), receipt.case_id),
             other => panic!("the case: {other:?}"),
         }

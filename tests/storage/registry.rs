@@ -1,10 +1,14 @@
 //! The agency registry.
 
+use handover_gateway::domain::intake::DecisionNumber;
+use handover_gateway::storage::CaseKey;
+
 use crate::support::{Db, agency, id};
 
 conformance!(
     the_registry_adds_updates_and_lists_agencies,
     the_registry_version_moves_with_every_change_whoever_makes_it,
+    a_submission_lookup_reads_the_registry_version_with_it,
 );
 
 async fn the_registry_adds_updates_and_lists_agencies(db: Db) {
@@ -61,5 +65,41 @@ async fn the_registry_version_moves_with_every_change_whoever_makes_it(db: Db) {
         *seen.last().unwrap(),
         "reading changes nothing"
     );
+    storage.close().await;
+}
+
+/// The version a submission's lookup returns confirms the registry its
+/// caller was checked against, so it must be the registry's own, read
+/// with the lookup, and follow every change.
+async fn a_submission_lookup_reads_the_registry_version_with_it(db: Db) {
+    let storage = db.open().await;
+    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
+    let lookup_version = async || {
+        storage
+            .answer_or_case(&id("taiyuan-detox"), "r-1", &decision)
+            .await
+            .unwrap()
+            .registry_version
+    };
+    let before = lookup_version().await;
+    assert_eq!(before, storage.registry_version().await.unwrap());
+
+    let mut detox = agency("detox-center", "140100", "taiyuan-detox");
+    storage.register_agency(&detox).await.unwrap();
+    let added = lookup_version().await;
+    detox.enabled = false;
+    storage.register_agency(&detox).await.unwrap();
+    let disabled = lookup_version().await;
+    db.raw_execute("UPDATE agencies SET name = 'renamed'")
+        .await
+        .unwrap();
+    let renamed = lookup_version().await;
+
+    let seen = [before, added, disabled, renamed];
+    assert!(
+        seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "a change the lookup did not see: {seen:?}"
+    );
+    assert_eq!(renamed, storage.registry_version().await.unwrap());
     storage.close().await;
 }

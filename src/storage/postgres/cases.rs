@@ -8,7 +8,7 @@ use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::seal::{Sealer, open_case};
-use crate::storage::{CaseKey, Lookup, PersonKey, Result, StoredAnswer};
+use crate::storage::{CaseKey, Looked, Lookup, PersonKey, Result, StoredAnswer};
 
 pub(super) async fn answer(
     pool: &PgPool,
@@ -32,14 +32,16 @@ pub(super) async fn answer(
 /// answer's columns are NULL when there is none, and the events are
 /// returned only then. One round trip instead of two before every write.
 const ANSWER_OR_CASE_BY_ID: &str = "
-    SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body
+    SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body,
+        (SELECT version FROM registry_version WHERE id = 1) AS registry_version
     FROM (VALUES (1)) AS one (x)
     LEFT JOIN requests r ON r.agency_id = $1 AND r.request_id = $2
     LEFT JOIN case_events e ON e.case_id = $3 AND r.agency_id IS NULL
     ORDER BY e.sequence";
 
 const ANSWER_OR_CASE_BY_DECISION: &str = "
-    SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body
+    SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body,
+        (SELECT version FROM registry_version WHERE id = 1) AS registry_version
     FROM (VALUES (1)) AS one (x)
     LEFT JOIN requests r ON r.agency_id = $1 AND r.request_id = $2
     LEFT JOIN (cases c JOIN case_events e ON e.case_id = c.id)
@@ -65,11 +67,21 @@ pub(super) async fn answer_or_case(
         .await
 }
 
-/// The stored answer, or else the case, in the rows of [`answer_or_case`].
-pub(super) fn lookup_from_rows(sealer: &Sealer, rows: &[PgRow]) -> Result<Lookup> {
+/// The stored answer, or else the case, and the registry's version, in
+/// the rows of [`answer_or_case`].
+pub(super) fn lookup_from_rows(sealer: &Sealer, rows: &[PgRow]) -> Result<Looked> {
     let Some(first) = rows.first() else {
         return Err(corrupt(&"a lookup returned no row"));
     };
+    let registry_version = first.try_get("registry_version").map_err(|e| corrupt(&e))?;
+    let lookup = lookup_from(sealer, first, rows)?;
+    Ok(Looked {
+        lookup,
+        registry_version,
+    })
+}
+
+fn lookup_from(sealer: &Sealer, first: &PgRow, rows: &[PgRow]) -> Result<Lookup> {
     let digest: Option<&[u8]> = first.try_get("digest").map_err(|e| corrupt(&e))?;
     if digest.is_some() {
         return stored_answer(first).map(Lookup::Answered);

@@ -31,7 +31,7 @@ use tokio::sync::Semaphore;
 use self::held::Held;
 use super::seal::Sealer;
 use super::{
-    CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Lookup, PersonKey, Result,
+    CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Looked, PersonKey, Result,
     Storage, StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId};
@@ -243,7 +243,7 @@ impl Storage for PostgresStorage {
         agency: &AgencyId,
         request_id: &str,
         key: &CaseKey,
-    ) -> Result<Lookup> {
+    ) -> Result<Looked> {
         let sealer = self.sealer()?;
         let mut taken = self.hot.take().await?;
         let rows = cases::answer_or_case(taken.connection(), agency, request_id, key).await;

@@ -27,7 +27,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::seal::Sealer;
 use super::{
-    CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Lookup, PersonKey, Result,
+    CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Looked, PersonKey, Result,
     Storage, StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
@@ -253,7 +253,7 @@ impl Storage for SqliteStorage {
         agency: &AgencyId,
         request_id: &str,
         key: &CaseKey,
-    ) -> Result<Lookup> {
+    ) -> Result<Looked> {
         let (sealer, agency, request_id, key) = (
             self.shared_sealer()?,
             agency.clone(),

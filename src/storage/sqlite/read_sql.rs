@@ -13,7 +13,7 @@ use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::{StoredMessage, open_messages};
 use crate::storage::seal::{Sealer, open_case, open_event};
-use crate::storage::{CaseKey, InboxState, Lookup, PersonKey, Result, StoredAnswer};
+use crate::storage::{CaseKey, InboxState, Looked, Lookup, PersonKey, Result, StoredAnswer};
 
 fn failed(error: rusqlite::Error) -> crate::storage::StorageError {
     unavailable(&error)
@@ -57,24 +57,31 @@ pub(super) fn answer(
     }))
 }
 
-/// The stored answer to `request_id`, or else the case `key` finds, in
-/// one read transaction: one hop to a reader thread instead of two.
+/// The stored answer to `request_id`, or else the case `key` finds, and
+/// the registry's version, in one read transaction: one hop to a reader
+/// thread instead of three.
 pub(super) fn answer_or_case(
     db: &Connection,
     sealer: &Sealer,
     agency: &AgencyId,
     request_id: &str,
     key: &CaseKey,
-) -> Result<Lookup> {
+) -> Result<Looked> {
     let read = db.unchecked_transaction().map_err(failed)?;
-    if let Some(answer) = answer(&read, agency, request_id)? {
-        return Ok(Lookup::Answered(answer));
-    }
-    let case = match key {
-        CaseKey::Id(id) => case(&read, sealer, id)?,
-        CaseKey::Decision(decision) => case_by_decision(&read, sealer, decision.as_str())?,
+    let registry_version = registry_version(&read)?;
+    let lookup = if let Some(answer) = answer(&read, agency, request_id)? {
+        Lookup::Answered(answer)
+    } else {
+        let case = match key {
+            CaseKey::Id(id) => case(&read, sealer, id)?,
+            CaseKey::Decision(decision) => case_by_decision(&read, sealer, decision.as_str())?,
+        };
+        Lookup::Unanswered(case.map(Box::new))
     };
-    Ok(Lookup::Unanswered(case.map(Box::new)))
+    Ok(Looked {
+        lookup,
+        registry_version,
+    })
 }
 
 /// The sealed events `(sequence, body)` of case `id`, in order.
