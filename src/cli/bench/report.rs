@@ -178,7 +178,7 @@ pub fn judge(scenario: &str, case: &str, gateway: &Summary) -> Option<Verdict> {
         "submit" => match case.strip_prefix(SUBMIT_CASE)?.parse::<usize>().ok()? {
             1 => Some(at_most("p50 < 1 ms", gateway.p50_ms, 1.0, "ms p50")),
             64 => Some(both(
-                ">= 8,000/s and p99 < 25 ms (SQLite, synchronous=FULL)",
+                ">= 8,000 durable submissions/s and p99 < 25 ms",
                 at_least("", gateway.rate, 8000.0, "/s"),
                 at_most("", gateway.p99_ms, 25.0, "ms p99"),
             )),
