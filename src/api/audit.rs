@@ -91,12 +91,10 @@ where
                 id: agency.id.to_string(),
             };
             let left = Status::cancelled("the client left before the answer");
-            let unfinished = gateway.audit_unless_finished(entry::<T>(
-                gateway,
-                caller.clone(),
-                Err(&left),
-                details.clone(),
-            ));
+            let unfinished = gateway.audit_unless_finished(
+                entry::<T>(gateway, caller.clone(), Err(&left), details.clone()),
+                &authenticated,
+            );
             let if_answered = entry::<T>(gateway, caller.clone(), Ok(()), details.clone());
             let (answer, written, confirmed) = gateway
                 .recording(&authenticated, if_answered, handle(agency, message))

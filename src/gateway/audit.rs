@@ -4,9 +4,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{Caller, Gateway, GatewayError, Result};
+use super::{Caller, Gateway, GatewayError, Result, Standing};
 use crate::domain::agency::{Agency, AgencyRef};
-use crate::domain::audit::{self, AuditRecord, AuditText, Break, Head, Verifier};
+use crate::domain::audit::{self, AuditCaller, AuditRecord, AuditText, Break, Head, Verifier};
 use crate::domain::case::CaseId;
 use crate::domain::id_number::IdNumber;
 use crate::storage::{Storage, StorageError};
@@ -29,23 +29,21 @@ struct Recording {
     /// The registry the caller was authenticated with, or the one it was
     /// checked against again when the registry had changed.
     registry: Mutex<Arc<[Agency]>>,
-    /// The caller and the version of `registry`, while that was the one
-    /// held in memory and no read of the call has confirmed it yet (see
-    /// [`Gateway::confirm_caller`]).
-    unconfirmed: Mutex<Option<(i64, AgencyRef)>>,
+    caller: AgencyRef,
+    /// Shared with the [`Caller`] (see [`Gateway::confirm_caller`]).
+    standing: Arc<Mutex<Standing>>,
 }
 
-/// The registry the call being handled was authenticated with, if any.
+/// The registry the call being handled was authenticated with (or
+/// confirmed against), if any.
 pub(super) fn registry_of_call() -> Option<Arc<[Agency]>> {
     CALL.try_with(|call| Arc::clone(&lock(&call.registry))).ok()
 }
 
-/// The caller of the call being handled and the registry version it was
-/// checked against, if no read of the call has confirmed that yet.
-pub(super) fn unconfirmed_caller() -> Option<(i64, AgencyRef)> {
-    CALL.try_with(|call| lock(&call.unconfirmed).clone())
+/// Where the caller of the call being handled stands, and who it is.
+pub(super) fn caller_of_call() -> Option<(Standing, AgencyRef)> {
+    CALL.try_with(|call| (lock(&call.standing).clone(), call.caller.clone()))
         .ok()
-        .flatten()
 }
 
 /// The call being handled plans with `registry`, which admitted its caller.
@@ -53,9 +51,9 @@ pub(super) fn replace_call_registry(registry: Arc<[Agency]>) {
     let _ = CALL.try_with(|call| *lock(&call.registry) = registry);
 }
 
-/// The caller of the call being handled is confirmed as of now.
-pub(super) fn caller_confirmed() {
-    let _ = CALL.try_with(|call| lock(&call.unconfirmed).take());
+/// Where the caller of the call being handled stands as of now.
+pub(super) fn caller_stands(standing: Standing) {
+    let _ = CALL.try_with(|call| *lock(&call.standing) = standing);
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -93,7 +91,7 @@ impl Gateway {
     /// memory ([`Gateway::authenticate_held`]) that no read of `call`
     /// confirmed is confirmed once `call` is over, and its output must not
     /// be answered unless that succeeded.
-    pub async fn recording<F: Future>(
+    pub(crate) async fn recording<F: Future>(
         &self,
         caller: &Caller,
         entry: AuditRecord,
@@ -104,11 +102,8 @@ impl Gateway {
             entry,
             written: Arc::clone(&written),
             registry: Mutex::new(Arc::clone(&caller.registry)),
-            unconfirmed: Mutex::new(
-                caller
-                    .unconfirmed
-                    .map(|version| (version, caller.agency.clone())),
-            ),
+            caller: caller.agency.clone(),
+            standing: Arc::clone(&caller.standing),
         };
         let (output, confirmed) = CALL
             .scope(recording, async {
@@ -145,11 +140,14 @@ impl Gateway {
 
     /// A guard that records `record` (meant to say `CANCELLED`) if it is
     /// dropped armed: when a client hangs up, its call's future is dropped
-    /// mid-way, and a write it started may still have committed.
-    pub fn audit_unless_finished(&self, record: AuditRecord) -> Unfinished {
+    /// mid-way, and a write it started may still have committed. A
+    /// `caller` no read of the call confirmed by then is recorded as the
+    /// agency it claimed to be, not as that agency.
+    pub fn audit_unless_finished(&self, record: AuditRecord, caller: &Caller) -> Unfinished {
         Unfinished {
             gateway: self.clone(),
             record: Some(record),
+            standing: Arc::clone(&caller.standing),
         }
     }
 
@@ -166,6 +164,7 @@ impl Gateway {
 pub struct Unfinished {
     gateway: Gateway,
     record: Option<AuditRecord>,
+    standing: Arc<Mutex<Standing>>,
 }
 
 impl Unfinished {
@@ -177,9 +176,16 @@ impl Unfinished {
 
 impl Drop for Unfinished {
     fn drop(&mut self) {
-        let Some(record) = self.record.take() else {
+        let Some(mut record) = self.record.take() else {
             return;
         };
+        if !matches!(*lock(&self.standing), Standing::Confirmed)
+            && let AuditCaller::Agency { id } = &record.caller
+        {
+            record.caller = AuditCaller::Unauthenticated {
+                claimed: Some(id.clone()),
+            };
+        }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let gateway = self.gateway.clone();

@@ -16,11 +16,12 @@ mod keys;
 mod limits;
 mod receipts;
 mod registry;
+use registry::Standing;
 mod supervision;
 mod wakeups;
 mod write;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -43,17 +44,18 @@ pub use receipts::{
 pub use wakeups::Wakeups;
 pub use write::Submitted;
 
-/// An authenticated caller, with the registry as it stood when the caller
-/// was checked against it: the call plans its first write with the same
-/// registry (see [`Gateway::recording`]) instead of reading it again.
+/// An authenticated caller, with the registry it was checked against: the
+/// call plans its first write with that registry, or with the one a read
+/// of the call confirmed it against (see [`Gateway::recording`]), instead
+/// of reading it again.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub agency: AgencyRef,
     registry: Arc<[Agency]>,
-    /// The version of `registry` when it was the one held in memory and
-    /// not read again for this call: the call's first read confirms it
-    /// (see [`Gateway::authenticate_held`]).
-    unconfirmed: Option<i64>,
+    /// Whether a read of this call has confirmed the caller (see
+    /// [`Gateway::authenticate_held`]); shared with the call's recording
+    /// and the guard that records it if it is abandoned.
+    standing: Arc<Mutex<Standing>>,
 }
 
 /// Tunables of the running gateway.

@@ -25,6 +25,18 @@ pub(super) struct RegistryCache {
     current: Mutex<Option<(i64, Arc<[Agency]>)>>,
 }
 
+/// Where a caller stands with the registry, as far as its call knows.
+#[derive(Debug, Clone)]
+pub(super) enum Standing {
+    /// Admitted by the registry as read during the call.
+    Confirmed,
+    /// Admitted by the registry held in memory, of this version, which no
+    /// read of the call has confirmed yet.
+    Unconfirmed(i64),
+    /// Refused, for this reason, by the registry as read during the call.
+    Refused(String),
+}
+
 impl Gateway {
     /// Every registered agency, enabled or not, as of now.
     pub(super) async fn registry(&self) -> Result<Arc<[Agency]>> {
@@ -60,24 +72,24 @@ impl Gateway {
     pub async fn authenticate(&self, peer: Option<&PeerIdentity>) -> Result<Caller> {
         let claimed = claimed(peer)?;
         let registry = self.registry().await?;
-        let agency = admit(claimed, &registry)?;
+        let agency = admit(claimed, &registry).map_err(GatewayError::Unauthenticated)?;
         Ok(Caller {
             agency,
             registry,
-            unconfirmed: None,
+            standing: Arc::new(Mutex::new(Standing::Confirmed)),
         })
     }
 
     /// As [`Gateway::authenticate`], but against the registry held in
-    /// memory, not yet confirmed current: only for a call whose every write
-    /// and answer waits for [`Gateway::confirm_caller`] (a submission,
-    /// inside [`Gateway::recording`]). A caller the held registry refuses
-    /// is checked again as of now, since the agency may have been added
-    /// since.
+    /// memory, not yet confirmed current: only for a call run inside
+    /// [`Gateway::recording`] whose every write and answer waits for
+    /// [`Gateway::confirm_caller`] (a submission). Outside one, nothing
+    /// would confirm it. A caller the held registry refuses is checked
+    /// again as of now, since the agency may have been added since.
     ///
     /// # Errors
     /// As [`Gateway::authenticate`].
-    pub async fn authenticate_held(&self, peer: Option<&PeerIdentity>) -> Result<Caller> {
+    pub(crate) async fn authenticate_held(&self, peer: Option<&PeerIdentity>) -> Result<Caller> {
         let claimed = claimed(peer)?;
         if let Some((version, registry)) = self.registry.held()
             && let Ok(agency) = admit(claimed, &registry)
@@ -85,7 +97,7 @@ impl Gateway {
             return Ok(Caller {
                 agency,
                 registry,
-                unconfirmed: Some(version),
+                standing: Arc::new(Mutex::new(Standing::Unconfirmed(version))),
             });
         }
         self.authenticate(peer).await
@@ -102,8 +114,13 @@ impl Gateway {
     /// [`GatewayError::Unauthenticated`] when the registry no longer admits
     /// the caller; `Unavailable` when it cannot be read.
     pub(super) async fn confirm_caller(&self, seen: Option<i64>) -> Result<()> {
-        let Some((held, caller)) = super::audit::unconfirmed_caller() else {
+        let Some((standing, caller)) = super::audit::caller_of_call() else {
             return Ok(());
+        };
+        let held = match standing {
+            Standing::Confirmed => return Ok(()),
+            Standing::Refused(reason) => return Err(GatewayError::Unauthenticated(reason)),
+            Standing::Unconfirmed(held) => held,
         };
         let version = match seen {
             Some(version) => version,
@@ -111,10 +128,13 @@ impl Gateway {
         };
         if version != held {
             let registry = self.registry().await?;
-            admit(&caller, &registry)?;
+            if let Err(reason) = admit(&caller, &registry) {
+                super::audit::caller_stands(Standing::Refused(reason.clone()));
+                return Err(GatewayError::Unauthenticated(reason));
+            }
             super::audit::replace_call_registry(registry);
         }
-        super::audit::caller_confirmed();
+        super::audit::caller_stands(Standing::Confirmed);
         Ok(())
     }
 }
@@ -127,8 +147,9 @@ fn claimed(peer: Option<&PeerIdentity>) -> Result<&AgencyRef> {
         .map_err(|e| GatewayError::Unauthenticated(format!("client certificate: {e}")))
 }
 
-/// The agency `claimed`, if `registry` holds it, enabled, exactly as named.
-fn admit(claimed: &AgencyRef, registry: &[Agency]) -> Result<AgencyRef> {
+/// The agency `claimed`, if `registry` holds it, enabled, exactly as
+/// named; else why not.
+fn admit(claimed: &AgencyRef, registry: &[Agency]) -> std::result::Result<AgencyRef, String> {
     let registered = registry
         .iter()
         .find(|agency| agency.agency.id == claimed.id);
@@ -138,14 +159,11 @@ fn admit(claimed: &AgencyRef, registry: &[Agency]) -> Result<AgencyRef> {
             enabled: true,
             ..
         }) if agency == claimed => Ok(agency.clone()),
-        Some(Agency { enabled: false, .. }) => Err(GatewayError::Unauthenticated(format!(
-            "agency {} is disabled",
-            claimed.id
-        ))),
-        _ => Err(GatewayError::Unauthenticated(format!(
+        Some(Agency { enabled: false, .. }) => Err(format!("agency {} is disabled", claimed.id)),
+        _ => Err(format!(
             "agency {} is not registered as {} in {}",
             claimed.id, claimed.kind, claimed.region
-        ))),
+        )),
     }
 }
 

@@ -87,8 +87,9 @@ impl Gateway {
     /// The idempotent write path every submission shares, once its request
     /// id and content are valid: the stored answer to `key` is replayed,
     /// or else the write is planned from the case `target` finds (read
-    /// together with the answer) and the registry its caller was
-    /// authenticated with. A lost race is re-read (the registry too) and
+    /// together with the answer, and with the registry version that
+    /// confirms the caller) and the registry its caller was checked
+    /// against. A lost race is re-read (the registry too) and
     /// planned again, unless the race was to the same request, whose
     /// answer is then returned.
     pub(super) async fn submit(
@@ -117,7 +118,7 @@ impl Gateway {
                 },
             };
             // A retry reads the registry again; the first try plans with
-            // the one the caller was just authenticated with.
+            // the one the lookup just confirmed the caller against.
             let agencies = if attempt == 0 {
                 self.call_registry().await?
             } else {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use handover_gateway::api::pb;
 use handover_gateway::bootstrap;
 use handover_gateway::config::Config;
-use handover_gateway::domain::agency::AgencyId;
+use handover_gateway::domain::agency::{Agency, AgencyId};
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::server::Server;
@@ -294,6 +294,45 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
             Ok(Lookup::Unanswered(Some(stored))) => assert_eq!(stored.id.as_str(), receipt.case_id),
             other => panic!("the case: {other:?}"),
         }
+        app.stop().await;
+    })
+    .await;
+}
+
+/// A submission's lookup confirms its caller (tests/gateway/revocation.rs
+/// on SQLite): on PostgreSQL too, an agency disabled since the gateway
+/// held the registry is refused and nothing of its submission is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_caller_disabled_since_the_registry_was_held_writes_nothing() {
+    run(Kind::Postgres, |db| async move {
+        let app = spawn_on(&db).await;
+        submit(&app, 1).await;
+        let storage = app.gateway.storage();
+        let detox = AgencyId::parse("taiyuan-detox").unwrap();
+        let registered = storage.agency(&detox).await.unwrap().unwrap();
+        storage
+            .register_agency(&Agency {
+                enabled: false,
+                ..registered
+            })
+            .await
+            .unwrap();
+
+        let person = app::person(&app::id_number("19900307", 2), "140106", None);
+        let refused = app
+            .intake("taiyuan-detox")
+            .await
+            .submit_discharge(app::discharge("r-2", "D-2", person))
+            .await
+            .unwrap_err();
+
+        assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+        let by_id = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
+        let found = storage.answer_or_case(&detox, "r-2", &by_id).await.unwrap();
+        assert!(
+            matches!(found.lookup, Lookup::Unanswered(None)),
+            "{found:?}"
+        );
         app.stop().await;
     })
     .await;

@@ -3,7 +3,7 @@
 use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::storage::CaseKey;
 
-use crate::support::{Db, agency, id};
+use crate::support::{Db, agency, discharged, id, person, write};
 
 conformance!(
     the_registry_adds_updates_and_lists_agencies,
@@ -70,36 +70,67 @@ async fn the_registry_version_moves_with_every_change_whoever_makes_it(db: Db) {
 
 /// The version a submission's lookup returns confirms the registry its
 /// caller was checked against, so it must be the registry's own, read
-/// with the lookup, and follow every change.
+/// with the lookup, whatever the lookup finds (nothing, a case by its id
+/// or decision number, a stored answer), and follow every change.
 async fn a_submission_lookup_reads_the_registry_version_with_it(db: Db) {
     let storage = db.open().await;
-    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
-    let lookup_version = async || {
-        storage
-            .answer_or_case(&id("taiyuan-detox"), "r-1", &decision)
-            .await
-            .unwrap()
-            .registry_version
+    let case = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    let lookups = [
+        (
+            "r-1",
+            CaseKey::Decision(DecisionNumber::parse("D-1").unwrap()),
+        ),
+        ("r-2", CaseKey::Id(case.id.clone())),
+        (
+            "r-2",
+            CaseKey::Decision(DecisionNumber::parse("D-1").unwrap()),
+        ),
+    ];
+    // Every lookup's version, each checked against the registry's own.
+    let versions = async || {
+        let mut seen = Vec::new();
+        for (request_id, key) in &lookups {
+            let looked = storage
+                .answer_or_case(&id("taiyuan-detox"), request_id, key)
+                .await
+                .unwrap();
+            assert_eq!(
+                looked.registry_version,
+                storage.registry_version().await.unwrap(),
+                "{key:?} finding {:?}",
+                looked.lookup
+            );
+            seen.push(looked.registry_version);
+        }
+        seen[0]
     };
-    let before = lookup_version().await;
-    assert_eq!(before, storage.registry_version().await.unwrap());
+    let before = versions().await;
 
     let mut detox = agency("detox-center", "140100", "taiyuan-detox");
     storage.register_agency(&detox).await.unwrap();
-    let added = lookup_version().await;
+    let added = versions().await;
+    // r-1 answered, and the case found by either key for r-2.
+    storage
+        .write_case(write(&case, 0, "r-1", &["yingze-project"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        versions().await,
+        added,
+        "a case write is no registry change"
+    );
     detox.enabled = false;
     storage.register_agency(&detox).await.unwrap();
-    let disabled = lookup_version().await;
+    let disabled = versions().await;
     db.raw_execute("UPDATE agencies SET name = 'renamed'")
         .await
         .unwrap();
-    let renamed = lookup_version().await;
+    let renamed = versions().await;
 
     let seen = [before, added, disabled, renamed];
     assert!(
         seen.windows(2).all(|pair| pair[0] < pair[1]),
         "a change the lookup did not see: {seen:?}"
     );
-    assert_eq!(renamed, storage.registry_version().await.unwrap());
     storage.close().await;
 }

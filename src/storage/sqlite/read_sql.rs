@@ -250,7 +250,12 @@ fn inbox_page(
             events.push(SealedEvent {
                 case: CaseId::parse(case).map_err(|e| corrupt(&e))?,
                 sequence: row.get(1).map_err(failed)?,
-                body: row.get(2).map_err(failed)?,
+                body: row
+                    .get_ref(2)
+                    .map_err(failed)?
+                    .as_blob()
+                    .map_err(|e| corrupt(&e))?
+                    .to_vec(),
             });
         }
     }
