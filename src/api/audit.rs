@@ -102,8 +102,9 @@ where
             unfinished.finished();
             match confirmed {
                 Ok(()) => (caller, answer, written),
-                // Refused before it wrote anything (a write confirms first),
-                // so its answer, whatever it was, is not given.
+                // Not confirmed (refused, or the registry could not be read),
+                // so it wrote nothing (a write confirms first) and its
+                // answer, whatever it was, is not given.
                 Err(error) => (
                     AuditCaller::Unauthenticated { claimed: claimed() },
                     Err(to_status(error)),

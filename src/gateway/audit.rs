@@ -83,8 +83,8 @@ impl Gateway {
 
     /// Runs `call` for `caller`, whose first committed submission writes
     /// `entry` (the call's record, as if answered OK) in the write's own
-    /// transaction and plans with the registry `caller` was authenticated
-    /// with. Returns `call`'s output, whether the entry was written, and
+    /// transaction and plans with the registry `caller` was checked
+    /// against (or confirmed against, when it had changed). Returns `call`'s output, whether the entry was written, and
     /// whether the caller stands confirmed: if the entry was written and
     /// the call is answered OK, the call is recorded; otherwise its outcome
     /// still needs an entry. A caller checked against the registry held in

@@ -16,7 +16,6 @@ mod keys;
 mod limits;
 mod receipts;
 mod registry;
-use registry::Standing;
 mod supervision;
 mod wakeups;
 mod write;
@@ -32,6 +31,7 @@ use crate::domain::deadline::DeadlinePolicy;
 use crate::domain::policy::{self, Call, Denial, Relation};
 use crate::metrics::Metrics;
 use crate::storage::Storage;
+use registry::Standing;
 
 pub use audit::verify_audit;
 pub use error::{GatewayError, Result};
@@ -52,8 +52,8 @@ pub use write::Submitted;
 pub struct Caller {
     pub agency: AgencyRef,
     registry: Arc<[Agency]>,
-    /// Whether a read of this call has confirmed the caller (see
-    /// [`Gateway::authenticate_held`]); shared with the call's recording
+    /// Where the caller stands with the registry as read during this call
+    /// (see [`Gateway::authenticate_held`]); shared with the call's recording
     /// and the guard that records it if it is abandoned.
     standing: Arc<Mutex<Standing>>,
 }

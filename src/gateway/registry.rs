@@ -53,8 +53,9 @@ impl Gateway {
         Ok(agencies)
     }
 
-    /// The registry the call being handled read to authenticate its caller
-    /// (see [`Gateway::recording`]), or else as of now.
+    /// The registry the caller of the call being handled was checked
+    /// against, or confirmed against when it had changed (see
+    /// [`Gateway::recording`]), or else as of now.
     pub(super) async fn call_registry(&self) -> Result<Arc<[Agency]>> {
         match super::audit::registry_of_call() {
             Some(agencies) => Ok(agencies),
@@ -105,7 +106,8 @@ impl Gateway {
 
     /// Confirms the caller of the call being handled, if it was checked
     /// against a held registry ([`Gateway::authenticate_held`]) that no
-    /// read of the call has confirmed yet. `seen` is the registry's
+    /// read of the call has confirmed yet; a caller already confirmed or
+    /// refused is answered so without a read. `seen` is the registry's
     /// version as a read of this call found it; without one it is read now.
     /// When it changed, the caller is checked again against the registry
     /// as of now, which the call then plans with.

@@ -59,6 +59,16 @@ async fn handshake_passes(app: &App, cert: &IssuedCertificate) -> bool {
 
 /// Submits a discharge with `cert`: the code it is refused with, if any.
 async fn submit_with(app: &App, cert: &IssuedCertificate) -> Result<(), String> {
+    let person = person(&id_number("19900307", 301), "140106", None);
+    submit_request_with(app, cert, discharge("r-1", "D-1", person)).await
+}
+
+/// Submits `request` with `cert`: the code it is refused with, if any.
+async fn submit_request_with(
+    app: &App,
+    cert: &IssuedCertificate,
+    request: handover_gateway::api::pb::SubmitDischargeRequest,
+) -> Result<(), String> {
     let tls = client_tls(
         &app.read("ca.pem"),
         &cert.cert_pem,
@@ -66,12 +76,20 @@ async fn submit_with(app: &App, cert: &IssuedCertificate) -> Result<(), String> 
         "localhost",
     );
     let channel = app.channel_with(tls).await.map_err(|e| e.to_string())?;
-    let person = person(&id_number("19900307", 301), "140106", None);
     IntakeServiceClient::new(channel)
-        .submit_discharge(discharge("r-1", "D-1", person))
+        .submit_discharge(request)
         .await
         .map(|_| ())
         .map_err(|status| format!("{:?}", status.code()))
+}
+
+/// The example detox center's files, after one submission of its (so that
+/// the gateway holds the registry) and then disabled past the gateway.
+async fn held_then_disabled(app: &App) -> IssuedCertificate {
+    let detox_files = files_of(app, "taiyuan-detox");
+    assert_eq!(submit_with(app, &detox_files).await, Ok(()), "control");
+    disable(app, "taiyuan-detox").await;
+    detox_files
 }
 
 fn detox() -> AgencyRef {
@@ -264,17 +282,7 @@ async fn a_certificate_with_two_agency_uris_is_unauthenticated() {
 #[tokio::test]
 async fn a_disabled_agency_is_unauthenticated() {
     let app = spawn_app().await;
-    let detox_files = files_of(&app, "taiyuan-detox");
-    assert_eq!(submit_with(&app, &detox_files).await, Ok(()), "control");
-    let storage = app.gateway.storage();
-    let registered = storage.agency(&detox().id).await.unwrap().unwrap();
-    storage
-        .register_agency(&Agency {
-            enabled: false,
-            ..registered
-        })
-        .await
-        .unwrap();
+    let detox_files = held_then_disabled(&app).await;
 
     assert_eq!(
         submit_with(&app, &detox_files).await,
@@ -283,40 +291,19 @@ async fn a_disabled_agency_is_unauthenticated() {
 }
 
 /// A submission checks its caller against the registry held in memory and
-/// confirms it with the read it makes before planning: a caller disabled
-/// since (by another replica, or an operator) is refused before anything
-/// of its submission is written, and recorded as unauthenticated.
+/// confirms it before it writes: a caller disabled since (by another
+/// replica, or an operator) is refused, nothing of its submission is
+/// written, and it is recorded as unauthenticated.
 #[tokio::test]
 async fn a_caller_disabled_since_the_registry_was_held_writes_nothing() {
     let app = spawn_app().await;
-    let detox_files = files_of(&app, "taiyuan-detox");
-    assert_eq!(submit_with(&app, &detox_files).await, Ok(()), "control");
-    let storage = app.gateway.storage();
-    let registered = storage.agency(&detox().id).await.unwrap().unwrap();
-    storage
-        .register_agency(&Agency {
-            enabled: false,
-            ..registered
-        })
-        .await
-        .unwrap();
+    let detox_files = held_then_disabled(&app).await;
 
-    let channel = app
-        .channel_with(client_tls(
-            &app.read("ca.pem"),
-            &detox_files.cert_pem,
-            &detox_files.key_pem,
-            "localhost",
-        ))
-        .await
-        .unwrap();
     let person = person(&id_number("19900307", 302), "140106", None);
-    let refused = IntakeServiceClient::new(channel)
-        .submit_discharge(discharge("r-2", "D-2", person))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+    let refused = submit_request_with(&app, &detox_files, discharge("r-2", "D-2", person)).await;
+    assert_eq!(refused, Err("Unauthenticated".into()));
 
+    let storage = app.gateway.storage();
     let decision = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
     let found = storage
         .answer_or_case(&detox().id, "r-2", &decision)
@@ -341,33 +328,11 @@ async fn a_caller_disabled_since_the_registry_was_held_writes_nothing() {
 #[tokio::test]
 async fn a_disabled_caller_is_told_so_before_what_was_wrong_with_its_submission() {
     let app = spawn_app().await;
-    let detox_files = files_of(&app, "taiyuan-detox");
-    assert_eq!(submit_with(&app, &detox_files).await, Ok(()), "control");
-    let storage = app.gateway.storage();
-    let registered = storage.agency(&detox().id).await.unwrap().unwrap();
-    storage
-        .register_agency(&Agency {
-            enabled: false,
-            ..registered
-        })
-        .await
-        .unwrap();
+    let detox_files = held_then_disabled(&app).await;
 
-    let channel = app
-        .channel_with(client_tls(
-            &app.read("ca.pem"),
-            &detox_files.cert_pem,
-            &detox_files.key_pem,
-            "localhost",
-        ))
-        .await
-        .unwrap();
     let invalid = discharge("r-2", "D-2", person("not a number", "140106", None));
-    let refused = IntakeServiceClient::new(channel)
-        .submit_discharge(invalid)
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+    let refused = submit_request_with(&app, &detox_files, invalid).await;
+    assert_eq!(refused, Err("Unauthenticated".into()));
 }
 
 /// When the registry changed since it was held, a caller it still admits

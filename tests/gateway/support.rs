@@ -14,6 +14,7 @@ use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
 use handover_gateway::api::pb::supervision_service_client::SupervisionServiceClient;
 use handover_gateway::bootstrap;
 use handover_gateway::config::Config;
+use handover_gateway::domain::agency::{Agency, AgencyId};
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::domain::id_number::with_check_character;
 use handover_gateway::gateway::{Gateway, Limits};
@@ -268,4 +269,19 @@ pub async fn submit_as_detox(app: &App, request: pb::SubmitDischargeRequest) -> 
         .into_inner()
         .receipt
         .unwrap()
+}
+
+/// Disables `agency` in the registry past the running gateway, as another
+/// replica or an operator would.
+pub async fn disable(app: &App, agency: &str) {
+    let storage = app.gateway.storage();
+    let id = AgencyId::parse(agency).unwrap();
+    let registered = storage.agency(&id).await.unwrap().unwrap();
+    storage
+        .register_agency(&Agency {
+            enabled: false,
+            ..registered
+        })
+        .await
+        .unwrap();
 }

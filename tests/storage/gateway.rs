@@ -7,7 +7,8 @@ use std::sync::Arc;
 use handover_gateway::api::pb;
 use handover_gateway::bootstrap;
 use handover_gateway::config::Config;
-use handover_gateway::domain::agency::{Agency, AgencyId};
+use handover_gateway::domain::agency::AgencyId;
+use handover_gateway::domain::audit::{AuditCaller, AuditEntry};
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::server::Server;
@@ -299,24 +300,15 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
     .await;
 }
 
-/// A submission's lookup confirms its caller (tests/gateway/revocation.rs
-/// on SQLite): on PostgreSQL too, an agency disabled since the gateway
-/// held the registry is refused and nothing of its submission is written.
+/// As tests/gateway/revocation.rs on SQLite: an agency disabled since the
+/// gateway held the registry is refused, recorded as unauthenticated, and
+/// nothing of its submission is written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_postgres_a_caller_disabled_since_the_registry_was_held_writes_nothing() {
     run(Kind::Postgres, |db| async move {
         let app = spawn_on(&db).await;
         submit(&app, 1).await;
-        let storage = app.gateway.storage();
-        let detox = AgencyId::parse("taiyuan-detox").unwrap();
-        let registered = storage.agency(&detox).await.unwrap().unwrap();
-        storage
-            .register_agency(&Agency {
-                enabled: false,
-                ..registered
-            })
-            .await
-            .unwrap();
+        app::disable(&app, "taiyuan-detox").await;
 
         let person = app::person(&app::id_number("19900307", 2), "140106", None);
         let refused = app
@@ -327,12 +319,26 @@ async fn on_postgres_a_caller_disabled_since_the_registry_was_held_writes_nothin
             .unwrap_err();
 
         assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
-        let by_id = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
-        let found = storage.answer_or_case(&detox, "r-2", &by_id).await.unwrap();
+        let detox = AgencyId::parse("taiyuan-detox").unwrap();
+        let decision = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
+        let storage = app.gateway.storage();
+        let found = storage
+            .answer_or_case(&detox, "r-2", &decision)
+            .await
+            .unwrap();
         assert!(
             matches!(found.lookup, Lookup::Unanswered(None)),
             "{found:?}"
         );
+        let rows = storage.audit_entries(0, 1_000).await.unwrap();
+        let last: AuditEntry = rows.last().unwrap().parse().unwrap();
+        assert_eq!(
+            last.record.caller,
+            AuditCaller::Unauthenticated {
+                claimed: Some("taiyuan-detox".into())
+            }
+        );
+        assert_eq!(last.record.outcome, "UNAUTHENTICATED");
         app.stop().await;
     })
     .await;

@@ -1,7 +1,7 @@
 //! The agency registry.
 
 use handover_gateway::domain::intake::DecisionNumber;
-use handover_gateway::storage::CaseKey;
+use handover_gateway::storage::{CaseKey, Lookup};
 
 use crate::support::{Db, agency, discharged, id, person, write};
 
@@ -86,8 +86,10 @@ async fn a_submission_lookup_reads_the_registry_version_with_it(db: Db) {
             CaseKey::Decision(DecisionNumber::parse("D-1").unwrap()),
         ),
     ];
-    // Every lookup's version, each checked against the registry's own.
-    let versions = async || {
+    // Every lookup's version, each checked against the registry's own,
+    // and what each found: nothing until the case is `written`, then the
+    // answer to r-1 and the case, by either key, for r-2.
+    let versions = async |written: bool| {
         let mut seen = Vec::new();
         for (request_id, key) in &lookups {
             let looked = storage
@@ -100,32 +102,43 @@ async fn a_submission_lookup_reads_the_registry_version_with_it(db: Db) {
                 "{key:?} finding {:?}",
                 looked.lookup
             );
+            let found = match looked.lookup {
+                Lookup::Answered(_) => "answer",
+                Lookup::Unanswered(Some(_)) => "case",
+                Lookup::Unanswered(None) => "nothing",
+            };
+            let expected = match (written, *request_id) {
+                (false, _) => "nothing",
+                (true, "r-1") => "answer",
+                (true, _) => "case",
+            };
+            assert_eq!(found, expected, "{request_id} {key:?}");
             seen.push(looked.registry_version);
         }
         seen[0]
     };
-    let before = versions().await;
+    let before = versions(false).await;
 
     let mut detox = agency("detox-center", "140100", "taiyuan-detox");
     storage.register_agency(&detox).await.unwrap();
-    let added = versions().await;
+    let added = versions(false).await;
     // r-1 answered, and the case found by either key for r-2.
     storage
         .write_case(write(&case, 0, "r-1", &["yingze-project"]))
         .await
         .unwrap();
     assert_eq!(
-        versions().await,
+        versions(true).await,
         added,
         "a case write is no registry change"
     );
     detox.enabled = false;
     storage.register_agency(&detox).await.unwrap();
-    let disabled = versions().await;
+    let disabled = versions(true).await;
     db.raw_execute("UPDATE agencies SET name = 'renamed'")
         .await
         .unwrap();
-    let renamed = versions().await;
+    let renamed = versions(true).await;
 
     let seen = [before, added, disabled, renamed];
     assert!(

@@ -48,9 +48,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// allow for every replica.
 const POOL_SIZE: u32 = 9;
 
-/// Connections for the registry version, which every call but a
-/// submission reads on its own, and the lookup every submission makes
-/// (which reads it too), held outside the pool ([`held`]).
+/// Connections for the registry version, which calls read on their own
+/// (a submission only when it is refused before its lookup, or the held
+/// registry does not admit its caller), and the lookup every submission
+/// makes, which reads it too; held outside the pool ([`held`]).
 const HOT_CONNECTIONS: usize = 5;
 
 /// Connections for reading cases by id or person (status queries, the
