@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
 use handover_gateway::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
-use handover_gateway::domain::audit::{AuditCaller, AuditEntry};
 use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::domain::region::RegionCode;
 use handover_gateway::pki::{AgencyCertOptions, IssuedCertificate, Serial, client_tls, revoke};
@@ -311,15 +310,7 @@ async fn a_caller_disabled_since_the_registry_was_held_writes_nothing() {
         .unwrap()
         .lookup;
     assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
-    let rows = storage.audit_entries(0, 1_000).await.unwrap();
-    let last: AuditEntry = rows.last().unwrap().parse().unwrap();
-    assert_eq!(
-        last.record.caller,
-        AuditCaller::Unauthenticated {
-            claimed: Some("taiyuan-detox".into())
-        }
-    );
-    assert_eq!(last.record.outcome, "UNAUTHENTICATED");
+    assert_last_call_unauthenticated(&app, "taiyuan-detox").await;
 }
 
 /// A submission refused before its first read (here, invalid) still

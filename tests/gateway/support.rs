@@ -15,6 +15,7 @@ use handover_gateway::api::pb::supervision_service_client::SupervisionServiceCli
 use handover_gateway::bootstrap;
 use handover_gateway::config::Config;
 use handover_gateway::domain::agency::{Agency, AgencyId};
+use handover_gateway::domain::audit::{AuditCaller, AuditEntry};
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::domain::id_number::with_check_character;
 use handover_gateway::gateway::{Gateway, Limits};
@@ -284,4 +285,23 @@ pub async fn disable(app: &App, agency: &str) {
         })
         .await
         .unwrap();
+}
+
+/// The audit log's last entry, which must record a call refused as
+/// unauthenticated whose certificate claimed `agency`.
+pub async fn assert_last_call_unauthenticated(app: &App, agency: &str) {
+    let rows = app
+        .gateway
+        .storage()
+        .audit_entries(0, 10_000)
+        .await
+        .unwrap();
+    let last: AuditEntry = rows.last().unwrap().parse().unwrap();
+    assert_eq!(
+        last.record.caller,
+        AuditCaller::Unauthenticated {
+            claimed: Some(agency.into())
+        }
+    );
+    assert_eq!(last.record.outcome, "UNAUTHENTICATED");
 }

@@ -8,7 +8,6 @@ use handover_gateway::api::pb;
 use handover_gateway::bootstrap;
 use handover_gateway::config::Config;
 use handover_gateway::domain::agency::AgencyId;
-use handover_gateway::domain::audit::{AuditCaller, AuditEntry};
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::server::Server;
@@ -330,15 +329,7 @@ async fn on_postgres_a_caller_disabled_since_the_registry_was_held_writes_nothin
             matches!(found.lookup, Lookup::Unanswered(None)),
             "{found:?}"
         );
-        let rows = storage.audit_entries(0, 1_000).await.unwrap();
-        let last: AuditEntry = rows.last().unwrap().parse().unwrap();
-        assert_eq!(
-            last.record.caller,
-            AuditCaller::Unauthenticated {
-                claimed: Some("taiyuan-detox".into())
-            }
-        );
-        assert_eq!(last.record.outcome, "UNAUTHENTICATED");
+        app::assert_last_call_unauthenticated(&app, "taiyuan-detox").await;
         app.stop().await;
     })
     .await;
