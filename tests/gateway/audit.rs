@@ -23,13 +23,7 @@ const GET_CASE: &str = "handover.v1.CaseService/GetCase";
 const DISCHARGE: &str = "handover.v1.IntakeService/SubmitDischarge";
 
 async fn entries(app: &App) -> Vec<AuditEntry> {
-    let rows = app
-        .gateway
-        .storage()
-        .audit_entries(0, 10_000)
-        .await
-        .unwrap();
-    rows.iter().map(|row| row.parse().unwrap()).collect()
+    audit_log(app).await
 }
 
 fn caller_id(entry: &AuditEntry) -> Option<&str> {

@@ -287,16 +287,22 @@ pub async fn disable(app: &App, agency: &str) {
         .unwrap();
 }
 
-/// The audit log's last entry, which must record a call refused as
-/// unauthenticated whose certificate claimed `agency`.
-pub async fn assert_last_call_unauthenticated(app: &App, agency: &str) {
+/// The whole audit log, read back.
+pub async fn audit_log(app: &App) -> Vec<AuditEntry> {
     let rows = app
         .gateway
         .storage()
         .audit_entries(0, 10_000)
         .await
         .unwrap();
-    let last: AuditEntry = rows.last().unwrap().parse().unwrap();
+    rows.iter().map(|row| row.parse().unwrap()).collect()
+}
+
+/// The audit log's last entry, which must record a call refused as
+/// unauthenticated whose certificate claimed `agency`.
+pub async fn assert_last_call_unauthenticated(app: &App, agency: &str) {
+    let log = audit_log(app).await;
+    let last = log.last().unwrap();
     assert_eq!(
         last.record.caller,
         AuditCaller::Unauthenticated {
