@@ -84,10 +84,11 @@ impl Gateway {
     /// Runs `call` for `caller`, whose first committed submission writes
     /// `entry` (the call's record, as if answered OK) in the write's own
     /// transaction and plans with the registry `caller` was checked
-    /// against (or confirmed against, when it had changed). Returns `call`'s output, whether the entry was written, and
-    /// whether the caller stands confirmed: if the entry was written and
-    /// the call is answered OK, the call is recorded; otherwise its outcome
-    /// still needs an entry. A caller checked against the registry held in
+    /// against (or confirmed against, when it had changed). Returns
+    /// `call`'s output, whether the entry was written, and whether the
+    /// caller stands confirmed: if the entry was written and the call is
+    /// answered OK, the call is recorded; otherwise its outcome still needs
+    /// an entry. A caller checked against the registry held in
     /// memory ([`Gateway::authenticate_held`]) that no read of `call`
     /// confirmed is confirmed once `call` is over, and its output must not
     /// be answered unless that succeeded.
@@ -141,8 +142,8 @@ impl Gateway {
     /// A guard that records `record` (meant to say `CANCELLED`) if it is
     /// dropped armed: when a client hangs up, its call's future is dropped
     /// mid-way, and a write it started may still have committed. A
-    /// `caller` no read of the call confirmed by then is recorded as the
-    /// agency it claimed to be, not as that agency.
+    /// `caller` that no read of the call had confirmed by then is recorded
+    /// as unauthenticated, with the agency its certificate claimed.
     pub fn audit_unless_finished(&self, record: AuditRecord, caller: &Caller) -> Unfinished {
         Unfinished {
             gateway: self.clone(),
