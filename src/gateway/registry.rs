@@ -41,6 +41,12 @@ impl Gateway {
     /// Every registered agency, enabled or not, as of now.
     pub(super) async fn registry(&self) -> Result<Arc<[Agency]>> {
         let version = self.storage.registry_version().await?;
+        self.registry_at(version).await
+    }
+
+    /// The registry as of `version`, which was just read: the copy held
+    /// in memory if it is of that version, else the list read now.
+    async fn registry_at(&self, version: i64) -> Result<Arc<[Agency]>> {
         if let Some((held, agencies)) = self.registry.held()
             && held == version
         {
@@ -129,7 +135,7 @@ impl Gateway {
             None => self.storage.registry_version().await?,
         };
         if version != held {
-            let registry = self.registry().await?;
+            let registry = self.registry_at(version).await?;
             if let Err(reason) = admit(&caller, &registry) {
                 super::audit::caller_stands(Standing::Refused(reason.clone()));
                 return Err(GatewayError::Unauthenticated(reason));

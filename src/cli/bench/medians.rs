@@ -7,9 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 use super::report::{Report, Row, judge};
 use super::stats::Summary;
-use anyhow::Context;
 
 /// The report of the medians of the runs in `paths`: every row of the
 /// first run, with the same row of each other run that has it.
