@@ -16,6 +16,8 @@ mod keys;
 mod limits;
 mod receipts;
 mod registry;
+#[cfg(test)]
+mod standing_tests;
 mod supervision;
 mod wakeups;
 mod write;
