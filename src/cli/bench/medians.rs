@@ -17,7 +17,8 @@ use super::stats::Summary;
 ///
 /// # Errors
 /// When a file cannot be read or is not such a report, or the runs are
-/// of different backends, case counts, provinces or machines.
+/// of different backends (or connections to PostgreSQL), case counts,
+/// provinces or machines.
 pub fn of(paths: &[PathBuf]) -> anyhow::Result<Report> {
     let runs = paths
         .iter()
@@ -63,6 +64,7 @@ pub fn of(paths: &[PathBuf]) -> anyhow::Result<Report> {
     }
     Ok(Report {
         backend: first.backend.clone(),
+        connection: first.connection.clone(),
         runs: runs.len(),
         agencies: first.agencies,
         cases_stored: first.cases_stored,
@@ -79,8 +81,12 @@ pub fn of(paths: &[PathBuf]) -> anyhow::Result<Report> {
 impl Report {
     /// What runs must share for their medians to mean anything.
     fn setup(&self) -> String {
+        let connection = self
+            .connection
+            .as_ref()
+            .map_or(String::new(), |connection| format!(" ({connection})"));
         format!(
-            "{} with {} cases, {} agencies, {} cores",
+            "{}{connection} with {} cases, {} agencies, {} cores",
             self.backend, self.cases_stored, self.agencies, self.cores
         )
     }

@@ -28,6 +28,7 @@ fn row(scenario: &'static str, case: &str, gateway: Summary, echo: Option<Summar
 fn run(backend: &'static str, peak_mb: f64, rows: Vec<Row>) -> Report {
     Report {
         backend: backend.into(),
+        connection: None,
         runs: 1,
         agencies: 245,
         cases_stored: 1000,
@@ -167,6 +168,25 @@ fn runs_of_different_backends_case_counts_provinces_or_machines_are_refused() {
         let error = of(&written(dir.path(), &runs)).unwrap_err().to_string();
         assert!(error.contains("run-1.json is a run on"), "{error}");
     }
+}
+
+#[test]
+fn runs_over_different_connections_to_postgresql_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let over = |connection: &str| Report {
+        connection: Some(connection.into()),
+        ..run("postgresql", 100.0, vec![c64(6_000.0, 20.0)])
+    };
+    let runs = [over("Unix socket"), over("TCP with TLS")];
+    let error = of(&written(dir.path(), &runs)).unwrap_err().to_string();
+    assert!(
+        error.contains("run-1.json is a run on postgresql (TCP with TLS)"),
+        "{error}"
+    );
+
+    let runs = [over("Unix socket"), over("Unix socket")];
+    let medians = of(&written(dir.path(), &runs)).unwrap();
+    assert_eq!(medians.connection.as_deref(), Some("Unix socket"));
 }
 
 #[test]

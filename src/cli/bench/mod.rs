@@ -214,6 +214,7 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
     }
     Ok(Report {
         backend: workspace.backend_name().into(),
+        connection: workspace.connection().await?,
         runs: 1,
         agencies,
         cases_stored: total,

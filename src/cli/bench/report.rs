@@ -36,6 +36,11 @@ pub struct Verdict {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     pub backend: Cow<'static, str>,
+    /// How the gateway reached PostgreSQL (Unix socket, or TCP with or
+    /// without TLS), which moves its figures; absent on SQLite, and in
+    /// reports written before it was noted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
     /// Whole runs behind each figure: 1, or more for a report of medians
     /// (see [`super::medians`]); reports written before it was counted
     /// are of one run.
@@ -72,8 +77,12 @@ impl Report {
         } else {
             String::new()
         };
+        let connection = self
+            .connection
+            .as_ref()
+            .map_or(String::new(), |connection| format!(" ({connection})"));
         println!(
-            "handover-gateway bench on {}{medians}: {} agencies{seeded}, {} cores shared by client and servers",
+            "handover-gateway bench on {}{connection}{medians}: {} agencies{seeded}, {} cores shared by client and servers",
             self.backend, self.agencies, self.cores
         );
         for row in &self.rows {

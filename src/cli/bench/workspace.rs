@@ -74,6 +74,33 @@ impl Workspace {
         }
     }
 
+    /// How a connection to the run's PostgreSQL database, made the way the
+    /// gateway makes its own, reaches the server: `None` on SQLite.
+    pub async fn connection(&self) -> anyhow::Result<Option<String>> {
+        if self.postgres.is_none() {
+            return Ok(None);
+        }
+        let url = self.database.to_string_lossy();
+        let mut connection = sqlx::PgConnection::connect(&url)
+            .await
+            .with_context(|| format!("connecting to {}", self.backend()))?;
+        let (socket, tls): (bool, bool) = sqlx::query_as(
+            "SELECT inet_server_addr() IS NULL, \
+                    COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), FALSE)",
+        )
+        .fetch_one(&mut connection)
+        .await?;
+        let _ = connection.close().await;
+        Ok(Some(
+            match (socket, tls) {
+                (true, _) => "Unix socket",
+                (false, true) => "TCP with TLS",
+                (false, false) => "TCP without TLS",
+            }
+            .to_owned(),
+        ))
+    }
+
     /// The CA, the server certificate, and a certificate and registry entry
     /// for every agency of `province`.
     pub async fn register(&self, province: &Province) -> anyhow::Result<usize> {
