@@ -5,7 +5,7 @@
 //! both depend on when a client hangs up or a registry changes, so they
 //! are tested here, on a real SQLite file.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use time::macros::datetime;
@@ -18,6 +18,7 @@ use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditCaller, AuditDetails, AuditEntry, AuditRecord};
 use crate::domain::clock::ManualClock;
 use crate::domain::testing::shanxi;
+use crate::pki::PeerIdentity;
 use crate::storage::{self, Database, Sealer, Storage};
 
 const CENTER: &str = "taiyuan-detox";
@@ -58,16 +59,20 @@ impl Harness {
     /// held in memory, not yet confirmed by a read of its call.
     async fn unconfirmed_center(&self) -> Caller {
         let registry = self.gateway.registry().await.unwrap();
-        let version = self.storage.registry_version().await.unwrap();
         let center = registry
             .iter()
             .find(|agency| agency.agency.id.as_str() == CENTER)
             .unwrap();
-        Caller {
-            agency: center.agency.clone(),
-            registry,
-            standing: Arc::new(Mutex::new(Standing::Unconfirmed(version))),
-        }
+        let peer = PeerIdentity {
+            remote_addr: None,
+            agency: Ok(center.agency.clone()),
+        };
+        let caller = self.gateway.authenticate_held(Some(&peer)).await.unwrap();
+        assert!(matches!(
+            *caller.standing.lock().unwrap(),
+            Standing::Unconfirmed(_)
+        ));
+        caller
     }
 
     async fn enable_center(&self, enabled: bool) {
@@ -85,7 +90,7 @@ impl Harness {
     /// The audit log's entries once it holds `count`.
     async fn audit_log(&self, count: usize) -> Vec<AuditEntry> {
         // The abandoned call's entry is written by a task of its own.
-        for _ in 0..500 {
+        for _ in 0..3000 {
             let rows = self.storage.audit_entries(0, 100).await.unwrap();
             if rows.len() >= count {
                 return rows.iter().map(|row| row.parse().unwrap()).collect();
@@ -140,56 +145,83 @@ async fn a_refused_caller_stays_refused_for_the_rest_of_its_call() {
 }
 
 #[tokio::test]
-async fn a_caller_the_registry_still_admits_is_confirmed_once() {
+async fn a_confirmed_caller_is_not_checked_again_in_the_same_call() {
     let harness = harness().await;
     let caller = harness.unconfirmed_center().await;
 
-    let (answer, _, confirmed) = harness
+    let (answers, _, confirmed) = harness
         .gateway
         .recording(&caller, record(&caller), async {
-            harness.gateway.confirm_caller(None).await
+            let first = harness.gateway.confirm_caller(None).await;
+            // Disabled after the call was confirmed: the call goes on as
+            // it began, and the next call is refused.
+            harness.enable_center(false).await;
+            let second = harness.gateway.confirm_caller(None).await;
+            (first, second)
         })
         .await;
 
-    assert!(answer.is_ok(), "{answer:?}");
-    assert!(confirmed.is_ok(), "{confirmed:?}");
+    for answer in [answers.0, answers.1, confirmed] {
+        assert!(answer.is_ok(), "{answer:?}");
+    }
     assert!(matches!(
         *caller.standing.lock().unwrap(),
         Standing::Confirmed
     ));
+    let peer = PeerIdentity {
+        remote_addr: None,
+        agency: Ok(caller.agency.clone()),
+    };
+    let refused = harness
+        .gateway
+        .authenticate(Some(&peer))
+        .await
+        .map(|caller| caller.agency);
+    assert!(
+        matches!(&refused, Err(GatewayError::Unauthenticated(reason)) if reason.contains("disabled")),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
 async fn an_abandoned_call_is_audited_in_the_agency_name_only_once_confirmed() {
     let harness = harness().await;
-
-    let unconfirmed = harness.unconfirmed_center().await;
-    drop(
-        harness
-            .gateway
-            .audit_unless_finished(record(&unconfirmed), &unconfirmed),
-    );
-    let confirmed = harness.unconfirmed_center().await;
-    *confirmed.standing.lock().unwrap() = Standing::Confirmed;
-    drop(
-        harness
-            .gateway
-            .audit_unless_finished(record(&confirmed), &confirmed),
-    );
+    let abandon = |standing: Option<Standing>| {
+        let harness = &harness;
+        async move {
+            let caller = harness.unconfirmed_center().await;
+            if let Some(standing) = standing {
+                *caller.standing.lock().unwrap() = standing;
+            }
+            drop(
+                harness
+                    .gateway
+                    .audit_unless_finished(record(&caller), &caller),
+            );
+        }
+    };
+    abandon(None).await;
+    abandon(Some(Standing::Refused(
+        "agency taiyuan-detox is disabled".into(),
+    )))
+    .await;
+    abandon(Some(Standing::Confirmed)).await;
 
     let mut callers: Vec<AuditCaller> = harness
-        .audit_log(2)
+        .audit_log(3)
         .await
         .into_iter()
         .map(|entry| entry.record.caller)
         .collect();
     callers.sort_by_key(|caller| matches!(caller, AuditCaller::Agency { .. }));
+    let unauthenticated = AuditCaller::Unauthenticated {
+        claimed: Some(CENTER.into()),
+    };
     assert_eq!(
         callers,
         [
-            AuditCaller::Unauthenticated {
-                claimed: Some(CENTER.into())
-            },
+            unauthenticated.clone(),
+            unauthenticated,
             AuditCaller::Agency { id: CENTER.into() },
         ]
     );
