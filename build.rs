@@ -12,6 +12,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/handover/v1/supervision.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
+    // sqlx::migrate! reads migrations/ at compile time, and a new file
+    // alone would not make cargo compile again.
+    println!("cargo:rerun-if-changed=migrations");
     let descriptors = protox::compile(files, ["proto"])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let descriptor_path = out.join("handover_descriptor.bin");

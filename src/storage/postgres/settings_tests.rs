@@ -45,3 +45,28 @@ async fn every_connection_commits_synchronously_at_read_committed_without_jit() 
     }
     storage.close().await;
 }
+
+/// `migrations/postgres/0006`: the write functions' statements keep one
+/// plan, however large the tables grow.
+#[tokio::test]
+async fn the_write_functions_are_planned_once_for_every_batch() {
+    let storage = PostgresStorage::open(&url()).await.unwrap();
+    let mut pooled = storage.pool.acquire().await.unwrap();
+    let configs: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT proname::TEXT, coalesce(proconfig, '{}') FROM pg_proc
+         WHERE proname IN ('write_batch', 'audit_append') ORDER BY proname",
+    )
+    .fetch_all(&mut *pooled)
+    .await
+    .unwrap();
+    drop(pooled);
+    let generic = vec!["plan_cache_mode=force_generic_plan".to_owned()];
+    assert_eq!(
+        configs,
+        [
+            ("audit_append".to_owned(), generic.clone()),
+            ("write_batch".to_owned(), generic),
+        ]
+    );
+    storage.close().await;
+}
