@@ -393,3 +393,6 @@ mod settings_tests;
 #[cfg(test)]
 #[path = "replay_tests.rs"]
 mod replay_tests;
+#[cfg(test)]
+#[path = "scratch_tests.rs"]
+mod scratch_tests;

@@ -4,6 +4,7 @@
 use sqlx::PgConnection;
 
 use super::PostgresStorage;
+use super::scratch_tests::Scratch;
 
 fn url() -> String {
     std::env::var("HANDOVER_TEST_POSTGRES")
@@ -50,7 +51,8 @@ async fn every_connection_commits_synchronously_at_read_committed_without_jit() 
 /// plan, however large the tables grow.
 #[tokio::test]
 async fn the_write_functions_are_planned_once_for_every_batch() {
-    let storage = PostgresStorage::open(&url()).await.unwrap();
+    let scratch = Scratch::create().await;
+    let storage = PostgresStorage::open(&scratch.url()).await.unwrap();
     let mut pooled = storage.pool.acquire().await.unwrap();
     let configs: Vec<(String, Vec<String>)> = sqlx::query_as(
         "SELECT proname::TEXT, coalesce(proconfig, '{}') FROM pg_proc
