@@ -79,12 +79,7 @@ where
     } else {
         gateway.authenticate(peer.as_ref()).await
     };
-    let claimed = || {
-        peer.as_ref()
-            .and_then(|peer| peer.agency.as_ref().ok())
-            .map(|agency| agency.id.to_string())
-    };
-    let (caller, answer, written) = match authenticated {
+    let handled = match authenticated {
         Ok(authenticated) => {
             let agency = authenticated.agency.clone();
             let caller = AuditCaller::Agency {
@@ -100,24 +95,24 @@ where
                 .recording(&authenticated, if_answered, handle(agency, message))
                 .await;
             unfinished.finished();
-            match confirmed {
-                Ok(()) => (caller, answer, written),
-                // Not confirmed (refused, or the registry could not be read),
-                // so it wrote nothing (a write confirms first) and its
-                // answer, whatever it was, is not given.
-                Err(error) => (
-                    AuditCaller::Unauthenticated { claimed: claimed() },
-                    Err(to_status(error)),
-                    false,
-                ),
-            }
+            // Not confirmed (refused, or the registry could not be read):
+            // it wrote nothing (a write confirms first), and its answer,
+            // whatever it was, is not given.
+            confirmed.map(|()| (caller, answer, written))
         }
-        Err(error) => (
-            AuditCaller::Unauthenticated { claimed: claimed() },
+        Err(error) => Err(error),
+    };
+    let (caller, answer, written) = handled.unwrap_or_else(|error| {
+        let claimed = peer
+            .as_ref()
+            .and_then(|peer| peer.agency.as_ref().ok())
+            .map(|agency| agency.id.to_string());
+        (
+            AuditCaller::Unauthenticated { claimed },
             Err(to_status(error)),
             false,
-        ),
-    };
+        )
+    });
     if let Ok(response) = &answer
         && details.case_id.is_none()
     {

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::keys::MasterKey;
 use super::registry::Standing;
 use super::{Caller, Gateway, GatewayError, Settings};
-use crate::domain::agency::{Agency, AgencyId};
+use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditCaller, AuditDetails, AuditEntry, AuditRecord};
 use crate::domain::clock::ManualClock;
 use crate::domain::testing::shanxi;
@@ -63,11 +63,11 @@ impl Harness {
             .iter()
             .find(|agency| agency.agency.id.as_str() == CENTER)
             .unwrap();
-        let peer = PeerIdentity {
-            remote_addr: None,
-            agency: Ok(center.agency.clone()),
-        };
-        let caller = self.gateway.authenticate_held(Some(&peer)).await.unwrap();
+        let caller = self
+            .gateway
+            .authenticate_held(Some(&peer(&center.agency)))
+            .await
+            .unwrap();
         assert!(matches!(
             *caller.standing.lock().unwrap(),
             Standing::Unconfirmed(_)
@@ -87,6 +87,20 @@ impl Harness {
             .unwrap();
     }
 
+    /// The call's two checks of its caller, with the detox center
+    /// `enabled` or not between them, and `recording`'s own at the end.
+    async fn checks_around(&self, caller: &Caller, enabled: bool) -> [super::Result<()>; 3] {
+        let ((first, second), _, last) = self
+            .gateway
+            .recording(caller, record(caller), async {
+                let first = self.gateway.confirm_caller(None).await;
+                self.enable_center(enabled).await;
+                (first, self.gateway.confirm_caller(None).await)
+            })
+            .await;
+        [first, second, last]
+    }
+
     /// The audit log's entries once it holds `count`.
     async fn audit_log(&self, count: usize) -> Vec<AuditEntry> {
         // The abandoned call's entry is written by a task of its own.
@@ -98,6 +112,14 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the audit log never held {count} entries");
+    }
+}
+
+/// What the TLS layer tells of a client whose certificate names `agency`.
+fn peer(agency: &AgencyRef) -> PeerIdentity {
+    PeerIdentity {
+        remote_addr: None,
+        agency: Ok(agency.clone()),
     }
 }
 
@@ -120,19 +142,9 @@ async fn a_refused_caller_stays_refused_for_the_rest_of_its_call() {
     let caller = harness.unconfirmed_center().await;
     harness.enable_center(false).await;
 
-    let (answers, _, confirmed) = harness
-        .gateway
-        .recording(&caller, record(&caller), async {
-            let first = harness.gateway.confirm_caller(None).await;
-            // Enabled again mid-call: the call already heard no, and a
-            // second check must not let it write after all.
-            harness.enable_center(true).await;
-            let second = harness.gateway.confirm_caller(None).await;
-            (first, second)
-        })
-        .await;
-
-    for answer in [answers.0, answers.1, confirmed] {
+    // Enabled again mid-call: the call already heard no, and a second
+    // check must not let it write after all.
+    for answer in harness.checks_around(&caller, true).await {
         assert!(
             matches!(&answer, Err(GatewayError::Unauthenticated(reason)) if reason.contains("disabled")),
             "{answer:?}"
@@ -149,32 +161,18 @@ async fn a_confirmed_caller_is_not_checked_again_in_the_same_call() {
     let harness = harness().await;
     let caller = harness.unconfirmed_center().await;
 
-    let (answers, _, confirmed) = harness
-        .gateway
-        .recording(&caller, record(&caller), async {
-            let first = harness.gateway.confirm_caller(None).await;
-            // Disabled after the call was confirmed: the call goes on as
-            // it began, and the next call is refused.
-            harness.enable_center(false).await;
-            let second = harness.gateway.confirm_caller(None).await;
-            (first, second)
-        })
-        .await;
-
-    for answer in [answers.0, answers.1, confirmed] {
+    // Disabled after the call was confirmed: the call goes on as it
+    // began, and the next call is refused.
+    for answer in harness.checks_around(&caller, false).await {
         assert!(answer.is_ok(), "{answer:?}");
     }
     assert!(matches!(
         *caller.standing.lock().unwrap(),
         Standing::Confirmed
     ));
-    let peer = PeerIdentity {
-        remote_addr: None,
-        agency: Ok(caller.agency.clone()),
-    };
     let refused = harness
         .gateway
-        .authenticate(Some(&peer))
+        .authenticate(Some(&peer(&caller.agency)))
         .await
         .map(|caller| caller.agency);
     assert!(

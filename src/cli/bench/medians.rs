@@ -81,13 +81,12 @@ pub fn of(paths: &[PathBuf]) -> anyhow::Result<Report> {
 impl Report {
     /// What runs must share for their medians to mean anything.
     fn setup(&self) -> String {
-        let connection = self
-            .connection
-            .as_ref()
-            .map_or(String::new(), |connection| format!(" ({connection})"));
         format!(
-            "{}{connection} with {} cases, {} agencies, {} cores",
-            self.backend, self.cases_stored, self.agencies, self.cores
+            "{} with {} cases, {} agencies, {} cores",
+            self.database(),
+            self.cases_stored,
+            self.agencies,
+            self.cores
         )
     }
 }

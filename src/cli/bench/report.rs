@@ -59,6 +59,15 @@ fn one_run() -> usize {
 }
 
 impl Report {
+    /// The backend, and how it was reached where that was noted:
+    /// `postgresql (Unix socket)`.
+    pub fn database(&self) -> String {
+        match &self.connection {
+            Some(connection) => format!("{} ({connection})", self.backend),
+            None => self.backend.to_string(),
+        }
+    }
+
     pub fn print(&self, json: bool) -> anyhow::Result<()> {
         if json {
             println!("{}", serde_json::to_string(self)?);
@@ -77,13 +86,11 @@ impl Report {
         } else {
             String::new()
         };
-        let connection = self
-            .connection
-            .as_ref()
-            .map_or(String::new(), |connection| format!(" ({connection})"));
         println!(
-            "handover-gateway bench on {}{connection}{medians}: {} agencies{seeded}, {} cores shared by client and servers",
-            self.backend, self.agencies, self.cores
+            "handover-gateway bench on {}{medians}: {} agencies{seeded}, {} cores shared by client and servers",
+            self.database(),
+            self.agencies,
+            self.cores
         );
         for row in &self.rows {
             print_line(row, "gateway", &row.gateway);
