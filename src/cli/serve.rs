@@ -1,5 +1,6 @@
 //! `handover-gateway serve`.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,8 +101,11 @@ fn parse_listen_or_off(text: &str) -> Result<MetricsListen, String> {
 
 fn init_logs(format: LogFormat) {
     let filter = EnvFilter::try_from_env("HANDOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal: journald, a log file or
+    // a collector would store them as part of every line.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

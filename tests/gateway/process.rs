@@ -208,6 +208,10 @@ async fn cases_and_inboxes_survive_a_restart_of_the_process_and_logs_hold_no_ide
         !logs.contains(&number[6..14]),
         "a birth date reached the logs"
     );
+    assert!(
+        !logs.contains('\u{1b}'),
+        "logs written to a pipe or a file carry no terminal colour codes"
+    );
 }
 
 #[tokio::test]
