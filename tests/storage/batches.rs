@@ -146,6 +146,20 @@ async fn each_write_of_a_batch_gets_its_own_answer_or_conflict(db: Db) {
     let transactions = db.transactions_of(&["r-1", "r-4", "r-5"]).await;
     assert!(matches!(transactions, None | Some(1)), "{transactions:?}");
     storage.close().await;
+    assert_eq!(orphans(&db).await, 0, "events or deadlines of no case");
+}
+
+/// Events and deadlines whose case was not written. PostgreSQL has no
+/// foreign keys onto cases (migrations/postgres/0007): the write function
+/// alone keeps this at zero.
+async fn orphans(db: &Db) -> i64 {
+    db.raw_count(
+        "SELECT (SELECT count(*) FROM case_events e
+                 WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = e.case_id))
+              + (SELECT count(*) FROM deadlines d
+                 WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = d.case_id))",
+    )
+    .await
 }
 
 async fn a_request_id_answered_before_the_batch_refuses_only_its_write(db: Db) {

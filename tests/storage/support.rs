@@ -190,6 +190,28 @@ impl Db {
         result.map_err(|e| e.to_string())
     }
 
+    /// The one number `sql` selects, read past the storage interface.
+    pub async fn raw_count(&self, sql: &str) -> i64 {
+        match self.kind {
+            Kind::Sqlite => {
+                let url = format!("sqlite://{}?mode=ro", self.setting.display());
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut connection)
+                    .await
+                    .unwrap()
+            }
+            Kind::Postgres => {
+                let url = self.setting.to_str().unwrap();
+                let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut connection)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
     /// Every stored event and inbox body, read past the storage interface.
     pub async fn raw_bodies(&self) -> Vec<Vec<u8>> {
         const SQL: &str = "SELECT body FROM case_events
