@@ -39,6 +39,10 @@ pub(super) trait Audited {
     /// Whether the call submits a change to a case (counted as a
     /// submission when it answers OK).
     const SUBMISSION: bool = false;
+    /// Whether the call's first read confirms the registry its caller was
+    /// checked against (`Gateway::confirm_caller`), which saves it a read:
+    /// a submission's lookup, a status query's read of the case.
+    const CONFIRMED_BY_ITS_READ: bool = Self::SUBMISSION;
 
     fn details(&self, _gateway: &Gateway) -> AuditDetails {
         AuditDetails::default()
@@ -72,9 +76,7 @@ where
     let peer = request.extensions().get::<PeerIdentity>().cloned();
     let message = request.into_inner();
     let mut details = message.details(gateway);
-    // A submission's first read confirms the registry its caller was
-    // checked against (`Gateway::confirm_caller`), which saves it a read.
-    let authenticated = if T::SUBMISSION {
+    let authenticated = if T::CONFIRMED_BY_ITS_READ {
         gateway.authenticate_held(peer.as_ref()).await
     } else {
         gateway.authenticate(peer.as_ref()).await
@@ -221,6 +223,7 @@ impl Audited for pb::AcknowledgeRequest {
 /// number only the keyed person hash.
 impl Audited for pb::GetCaseRequest {
     const CALL: &'static str = "handover.v1.CaseService/GetCase";
+    const CONFIRMED_BY_ITS_READ: bool = true;
     fn details(&self, gateway: &Gateway) -> AuditDetails {
         let (case_id, lookup) = match &self.key {
             Some(Key::CaseId(id)) => (Some(AuditText::new(id)), Some(Lookup::CaseId)),

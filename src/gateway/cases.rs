@@ -63,22 +63,24 @@ impl Gateway {
                     .map_err(|e| Invalid::field("purpose", e))?,
             ),
         };
+        // The read also confirms the caller (see `Gateway::confirm_caller`):
+        // nothing it found is answered to one the registry no longer admits.
         let found = match query {
             CaseQuery::ById(text) => {
                 let id = CaseId::parse(text).map_err(|e| Invalid::field("case_id", e))?;
-                self.storage
-                    .case(&id)
-                    .await?
-                    .filter(|case| can_view(caller, case))
+                let seen = self.storage.case_seen(&id).await?;
+                self.confirm_caller(Some(seen.registry_version)).await?;
+                seen.found.filter(|case| can_view(caller, case))
             }
             CaseQuery::ByIdNumber(text) => {
                 let number = IdNumber::parse(text, self.clock.today())
                     .map_err(|e| Invalid::field("id_number", e))?;
-                let cases = self
+                let seen = self
                     .storage
                     .cases_of_person(&self.keyer.key(&number))
                     .await?;
-                cases.into_iter().find(|case| can_view(caller, case))
+                self.confirm_caller(Some(seen.registry_version)).await?;
+                seen.found.into_iter().find(|case| can_view(caller, case))
             }
         };
         let case = found.ok_or(GatewayError::NotFound)?;

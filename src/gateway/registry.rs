@@ -6,13 +6,14 @@
 //! `certs issue` or an operator is in force at the next call, exactly as
 //! before the cache.
 //!
-//! A submission does not even read that number on its own: its caller is
-//! checked against the registry held in memory, and the read every
-//! submission makes before it plans (its stored answer or its case) also
-//! returns the number. Only when that shows a change is the registry read
-//! and the caller checked again, before anything is written or answered;
-//! a revocation is then in force from a read later in the call than the
-//! separate read used to be, one round trip fewer.
+//! A submission or a status query does not even read that number on its
+//! own: its caller is checked against the registry held in memory, and
+//! the read it makes anyway (a submission's stored answer or case before
+//! it plans, a query's case) also returns the number. Only when that shows
+//! a change is the registry read and the caller checked again, before
+//! anything is written or answered; a revocation is then in force from a
+//! read later in the call than the separate read used to be, one round
+//! trip fewer.
 
 use std::sync::{Arc, Mutex};
 
@@ -90,9 +91,10 @@ impl Gateway {
     /// As [`Gateway::authenticate`], but against the registry held in
     /// memory, not yet confirmed current: only for a call run inside
     /// [`Gateway::recording`] whose every write and answer waits for
-    /// [`Gateway::confirm_caller`] (a submission). Outside one, nothing
-    /// would confirm it. A caller the held registry refuses is checked
-    /// again as of now, since the agency may have been added since.
+    /// [`Gateway::confirm_caller`] (a submission, a status query). Outside
+    /// one, nothing would confirm it. A caller the held registry refuses
+    /// is checked again as of now, since the agency may have been added
+    /// since.
     ///
     /// # Errors
     /// As [`Gateway::authenticate`].

@@ -122,6 +122,14 @@ pub struct Looked {
     pub registry_version: i64,
 }
 
+/// What a status query found, and the registry's version as of the same
+/// read, with which the query confirms its caller.
+#[derive(Debug, Clone)]
+pub struct Seen<T> {
+    pub found: T,
+    pub registry_version: i64,
+}
+
 /// How far an inbox has been written and acknowledged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InboxState {
@@ -186,10 +194,13 @@ pub trait Storage: Send + Sync + 'static {
     async fn write_cases(&self, writes: Vec<CaseWrite>) -> Vec<Result<SubmissionOutcome>>;
 
     async fn case(&self, id: &CaseId) -> Result<Option<Case>>;
+    /// [`Storage::case`], with the registry's version as of the same read.
+    async fn case_seen(&self, id: &CaseId) -> Result<Seen<Option<Case>>>;
     /// Whether any case is stored (a new master key would orphan them).
     async fn holds_cases(&self) -> Result<bool>;
-    /// The person's cases, newest first.
-    async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>>;
+    /// The person's cases, newest first, with the registry's version as of
+    /// the same read.
+    async fn cases_of_person(&self, key: &PersonKey) -> Result<Seen<Vec<Case>>>;
     /// Up to `limit` cases with a deadline due by `cutoffs` and not yet
     /// escalated.
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>>;

@@ -101,3 +101,31 @@ async fn police_must_state_the_purpose_of_a_query() {
 fn uuid_like() -> String {
     "01900000-0000-7000-8000-000000000000".into()
 }
+
+/// A status query checks its caller against the registry held in memory
+/// and confirms it with the registry version its read of the case
+/// returns: police disabled since (by another replica, or an operator)
+/// learn nothing and are recorded as unauthenticated, while a caller the
+/// changed registry still admits is answered.
+#[tokio::test]
+async fn a_caller_disabled_since_the_registry_was_held_is_shown_no_case() {
+    let app = spawn_app().await;
+    let number = id_number("19900307", 204);
+    let case_id = discharge_in_yingze(&app, &number).await;
+    let by_number = || Key::IdNumber(number.clone());
+    let by_id = || Key::CaseId(case_id.clone());
+
+    disable(&app, "yingze-police").await;
+    let refused = get(&app, "yingze-police", by_number(), "check").await;
+    assert_eq!(refused.unwrap_err().code(), Code::Unauthenticated);
+    assert_last_call_unauthenticated(&app, "yingze-police").await;
+
+    disable(&app, "yingze-project").await;
+    let refused = get(&app, "yingze-project", by_id(), "").await;
+    assert_eq!(refused.unwrap_err().code(), Code::Unauthenticated);
+    assert_last_call_unauthenticated(&app, "yingze-project").await;
+
+    disable(&app, "xiaodian-police").await;
+    let admitted = get(&app, "taiyuan-police", by_number(), "check").await;
+    assert_eq!(admitted.unwrap().case_id, case_id);
+}

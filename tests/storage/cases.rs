@@ -217,6 +217,7 @@ async fn versions_of_person(storage: &dyn Storage, n: u32) -> Vec<(CaseId, u32)>
         .cases_of_person(&person_key(n))
         .await
         .unwrap()
+        .found
         .into_iter()
         .map(|case| (case.id.clone(), case.version()))
         .collect()
@@ -292,6 +293,7 @@ async fn the_cases_of_a_person_come_newest_first(db: Db) {
             .cases_of_person(&person_key(9))
             .await
             .unwrap()
+            .found
             .is_empty()
     );
     storage.close().await;

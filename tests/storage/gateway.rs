@@ -245,6 +245,39 @@ async fn on_postgres_the_gateway_reaches_the_database_over_verified_tls() {
     .await;
 }
 
+/// The deployment guide's URL for a PostgreSQL server on the same host:
+/// its Unix socket, no TCP and no TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_the_gateway_reaches_the_database_over_its_unix_socket() {
+    run(Kind::Postgres, |db| async move {
+        let mut admin = PgConnection::connect(db.setting.to_str().unwrap())
+            .await
+            .unwrap();
+        let directories: String = sqlx::query_scalar("SELECT current_setting('unix_socket_directories')")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        let socket = directories.split(',').next().unwrap_or_default().trim();
+        assert!(
+            !socket.is_empty(),
+            "the test PostgreSQL server must listen on a Unix socket"
+        );
+        let app = spawn_on(&db.over_socket(socket)).await;
+        submit(&app, 1).await;
+        let over_tcp: Vec<bool> = sqlx::query_scalar(
+            "SELECT client_addr IS NOT NULL FROM pg_stat_activity
+             WHERE application_name = 'handover-gateway' AND datname = current_database()",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert!(!over_tcp.is_empty(), "no gateway connection found");
+        assert!(over_tcp.iter().all(|tcp| !*tcp), "{over_tcp:?}");
+        app.stop().await;
+    })
+    .await;
+}
+
 /// On PostgreSQL too, a submission's audit entry commits in the write's
 /// own transaction: when the entry cannot be written, neither is the case
 /// nor its answer, and the caller hears `UNAVAILABLE`.

@@ -3,12 +3,13 @@
 use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::storage::{CaseKey, Lookup};
 
-use crate::support::{Db, agency, discharged, id, person, write};
+use crate::support::{Db, agency, discharged, id, person, person_key, write};
 
 conformance!(
     the_registry_adds_updates_and_lists_agencies,
     the_registry_version_moves_with_every_change_whoever_makes_it,
     a_submission_lookup_reads_the_registry_version_with_it,
+    a_status_read_reads_the_registry_version_with_it,
 );
 
 async fn the_registry_adds_updates_and_lists_agencies(db: Db) {
@@ -144,6 +145,50 @@ async fn a_submission_lookup_reads_the_registry_version_with_it(db: Db) {
     assert!(
         seen.windows(2).all(|pair| pair[0] < pair[1]),
         "a change the lookup did not see: {seen:?}"
+    );
+    storage.close().await;
+}
+
+/// A status query confirms its caller with the version its read of the
+/// case returns, so that too must be the registry's own as of the read,
+/// whether the read finds the case or not, by either key.
+async fn a_status_read_reads_the_registry_version_with_it(db: Db) {
+    let storage = db.open().await;
+    let case = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    // Each read's version, checked against the registry's own, and how
+    // many cases each found.
+    let versions = async || {
+        let current = storage.registry_version().await.unwrap();
+        let by_id = storage.case_seen(&case.id).await.unwrap();
+        let by_person = storage.cases_of_person(&person_key(1)).await.unwrap();
+        assert_eq!(by_id.registry_version, current, "by id");
+        assert_eq!(by_person.registry_version, current, "by person");
+        assert_eq!(by_id.found.is_some(), !by_person.found.is_empty());
+        (current, by_person.found.len())
+    };
+    let before = versions().await;
+    assert_eq!(before.1, 0);
+    storage
+        .register_agency(&agency("police", "140106", "yingze-police"))
+        .await
+        .unwrap();
+    let added = versions().await;
+    storage
+        .write_case(write(&case, 0, "r-1", &["yingze-project"]))
+        .await
+        .unwrap();
+    let written = versions().await;
+    assert_eq!(written, (added.0, 1), "a case write is no registry change");
+    db.raw_execute("UPDATE agencies SET name = 'renamed'")
+        .await
+        .unwrap();
+    let renamed = versions().await;
+    assert_eq!(renamed.1, 1);
+
+    let seen = [before.0, added.0, renamed.0];
+    assert!(
+        seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "a change the read did not see: {seen:?}"
     );
     storage.close().await;
 }

@@ -1,14 +1,14 @@
 //! Reading cases and submissions' answers (writing them: [`super::write`]).
 
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row, ValueRef};
 
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::seal::{Sealer, open_case};
-use crate::storage::{CaseKey, Looked, Lookup, PersonKey, Result, StoredAnswer};
+use crate::storage::{CaseKey, Looked, Lookup, PersonKey, Result, Seen, StoredAnswer};
 
 pub(super) async fn answer(
     pool: &PgPool,
@@ -121,6 +121,52 @@ fn stored_answer(row: &PgRow) -> Result<StoredAnswer> {
     })
 }
 
+/// The events of case `id`, in order, and the registry's version: one row
+/// of NULL events when there is no such case.
+pub(super) async fn case_rows_seen(
+    connection: &mut PgConnection,
+    id: &CaseId,
+) -> sqlx::Result<Vec<PgRow>> {
+    sqlx::query(
+        "SELECT e.sequence, e.body,
+             (SELECT version FROM registry_version WHERE id = 1) AS registry_version
+         FROM (VALUES (1)) AS one (x)
+         LEFT JOIN case_events e ON e.case_id = $1
+         ORDER BY e.sequence",
+    )
+    .bind(id.as_str())
+    .fetch_all(connection)
+    .await
+}
+
+/// The case and the registry's version in the rows of [`case_rows_seen`].
+pub(super) fn case_seen_from_rows(
+    sealer: &Sealer,
+    id: &CaseId,
+    rows: &[PgRow],
+) -> Result<Seen<Option<Case>>> {
+    let (registry_version, rows) = seen(rows, "sequence")?;
+    Ok(Seen {
+        found: open_rows(sealer, id, rows)?,
+        registry_version,
+    })
+}
+
+/// The registry's version in the first of `rows`, and the rows that hold
+/// something: none when the first one's `column` is NULL (the one row of
+/// `(VALUES (1)) LEFT JOIN` that found nothing).
+fn seen<'r>(rows: &'r [PgRow], column: &str) -> Result<(i64, &'r [PgRow])> {
+    let Some(first) = rows.first() else {
+        return Err(corrupt(&"a status read returned no row"));
+    };
+    let registry_version = first.try_get("registry_version").map_err(|e| corrupt(&e))?;
+    let empty = first
+        .try_get_raw(column)
+        .map_err(|e| corrupt(&e))?
+        .is_null();
+    Ok((registry_version, if empty { &[] } else { rows }))
+}
+
 /// The events of case `id`, in order, for [`open_rows`].
 pub(super) async fn case_rows(
     connection: &mut PgConnection,
@@ -133,8 +179,9 @@ pub(super) async fn case_rows(
 }
 
 /// The events of every case of the person with `key`, newest case first,
-/// each case's events in order: one round trip for a status query by
-/// identity number, however many cases the person has had.
+/// each case's events in order, and the registry's version: one round
+/// trip for a status query by identity number, however many cases the
+/// person has had.
 ///
 /// Each `OFFSET 0` keeps its subquery from being merged into the rest, so
 /// the plan stays a loop over the person's cases (found by
@@ -142,26 +189,42 @@ pub(super) async fn case_rows(
 /// person's handful) with each case's events read by `case_events`'
 /// primary key. Merged, the planner scanned the whole of `cases` whenever
 /// its statistics were missing (a freshly filled database: 100 ms a query
-/// at 100,000 cases).
+/// at 100,000 cases). The one-row `VALUES` keeps a row, of NULL events,
+/// when the person has no case, so that the registry's version comes back
+/// whatever the read finds.
 pub(super) async fn person_rows(
     connection: &mut PgConnection,
     key: &PersonKey,
 ) -> sqlx::Result<Vec<PgRow>> {
     sqlx::query(
-        "SELECT c.id AS case_id, e.sequence, e.body
-         FROM (SELECT id, opened_at FROM cases WHERE person_key = $1 OFFSET 0) c,
-         LATERAL (
-             SELECT sequence, body FROM case_events WHERE case_id = c.id OFFSET 0
-         ) e
-         ORDER BY c.opened_at DESC, c.id DESC, e.sequence",
+        "SELECT x.case_id, x.sequence, x.body,
+             (SELECT version FROM registry_version WHERE id = 1) AS registry_version
+         FROM (VALUES (1)) AS one (o)
+         LEFT JOIN LATERAL (
+             SELECT c.id AS case_id, c.opened_at, e.sequence, e.body
+             FROM (SELECT id, opened_at FROM cases WHERE person_key = $1 OFFSET 0) c,
+             LATERAL (
+                 SELECT sequence, body FROM case_events WHERE case_id = c.id OFFSET 0
+             ) e
+         ) x ON true
+         ORDER BY x.opened_at DESC, x.case_id DESC, x.sequence",
     )
     .bind(key.as_slice())
     .fetch_all(connection)
     .await
 }
 
-/// The cases in the rows of [`person_rows`], in their order.
-pub(super) fn cases_from_rows(sealer: &Sealer, rows: &[PgRow]) -> Result<Vec<Case>> {
+/// The cases in the rows of [`person_rows`], in their order, and the
+/// registry's version.
+pub(super) fn cases_from_rows(sealer: &Sealer, rows: &[PgRow]) -> Result<Seen<Vec<Case>>> {
+    let (registry_version, rows) = seen(rows, "case_id")?;
+    Ok(Seen {
+        found: cases_in(sealer, rows)?,
+        registry_version,
+    })
+}
+
+fn cases_in(sealer: &Sealer, rows: &[PgRow]) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
     let mut start = 0;
     while start < rows.len() {

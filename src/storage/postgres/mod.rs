@@ -32,7 +32,7 @@ use self::held::Held;
 use super::seal::Sealer;
 use super::{
     CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Looked, PersonKey, Result,
-    Storage, StorageError, StoredAnswer,
+    Seen, Storage, StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
@@ -301,6 +301,14 @@ impl Storage for PostgresStorage {
         cases::open_rows(sealer, id, &rows)
     }
 
+    async fn case_seen(&self, id: &CaseId) -> Result<Seen<Option<Case>>> {
+        let sealer = self.sealer()?;
+        let mut taken = self.status.take().await?;
+        let rows = cases::case_rows_seen(taken.connection(), id).await;
+        let rows = taken.settle(rows)?;
+        cases::case_seen_from_rows(sealer, id, &rows)
+    }
+
     async fn holds_cases(&self) -> Result<bool> {
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases)")
             .fetch_one(&self.pool)
@@ -308,7 +316,7 @@ impl Storage for PostgresStorage {
             .map_err(|e| unavailable(&e))
     }
 
-    async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {
+    async fn cases_of_person(&self, key: &PersonKey) -> Result<Seen<Vec<Case>>> {
         let sealer = self.sealer()?;
         let mut taken = self.status.take().await?;
         let rows = cases::person_rows(taken.connection(), key).await;

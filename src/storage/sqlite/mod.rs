@@ -28,7 +28,7 @@ use sqlx::{Row, SqlitePool};
 use super::seal::Sealer;
 use super::{
     CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Looked, PersonKey, Result,
-    Storage, StorageError, StoredAnswer,
+    Seen, Storage, StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
@@ -310,7 +310,14 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn cases_of_person(&self, key: &PersonKey) -> Result<Vec<Case>> {
+    async fn case_seen(&self, id: &CaseId) -> Result<Seen<Option<Case>>> {
+        let (sealer, id) = (self.shared_sealer()?, id.clone());
+        self.reads
+            .read(move |db| read_sql::case_seen(db, &sealer, &id))
+            .await
+    }
+
+    async fn cases_of_person(&self, key: &PersonKey) -> Result<Seen<Vec<Case>>> {
         let (sealer, key) = (self.shared_sealer()?, *key);
         self.reads
             .read(move |db| read_sql::cases_of_person(db, &sealer, &key))

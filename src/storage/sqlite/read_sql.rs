@@ -13,7 +13,7 @@ use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::{StoredMessage, open_messages};
 use crate::storage::seal::{Sealer, open_case, open_event};
-use crate::storage::{CaseKey, InboxState, Looked, Lookup, PersonKey, Result, StoredAnswer};
+use crate::storage::{CaseKey, InboxState, Looked, Lookup, PersonKey, Result, Seen, StoredAnswer};
 
 fn failed(error: rusqlite::Error) -> crate::storage::StorageError {
     unavailable(&error)
@@ -144,13 +144,27 @@ pub(super) fn cases(db: &Connection, sealer: &Sealer, ids: &[CaseId]) -> Result<
     Ok(cases)
 }
 
+/// The case with `id` and the registry's version, in one read transaction.
+pub(super) fn case_seen(db: &Connection, sealer: &Sealer, id: &CaseId) -> Result<Seen<Option<Case>>> {
+    let read = db.unchecked_transaction().map_err(failed)?;
+    Ok(Seen {
+        registry_version: registry_version(&read)?,
+        found: case(&read, sealer, id)?,
+    })
+}
+
+/// The person's cases and the registry's version, in one read transaction.
 pub(super) fn cases_of_person(
     db: &Connection,
     sealer: &Sealer,
     key: &PersonKey,
-) -> Result<Vec<Case>> {
+) -> Result<Seen<Vec<Case>>> {
+    let read = db.unchecked_transaction().map_err(failed)?;
     let sql = "SELECT id FROM cases WHERE person_key = ? ORDER BY opened_at DESC, id DESC";
-    cases_where(db, sealer, sql, key.as_slice())
+    Ok(Seen {
+        registry_version: registry_version(&read)?,
+        found: cases_where(&read, sealer, sql, key.as_slice())?,
+    })
 }
 
 /// A page of `agency`'s inbox, opened.
