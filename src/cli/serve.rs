@@ -101,11 +101,14 @@ fn parse_listen_or_off(text: &str) -> Result<MetricsListen, String> {
 
 fn init_logs(format: LogFormat) {
     let filter = EnvFilter::try_from_env("HANDOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colour codes only for a person at a terminal: journald, a log file or
-    // a collector would store them as part of every line.
+    // Colour codes only for a person at a terminal who has not asked for
+    // none (NO_COLOR): journald, a log file or a collector would store them
+    // as part of every line.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

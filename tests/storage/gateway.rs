@@ -253,10 +253,11 @@ async fn on_postgres_the_gateway_reaches_the_database_over_its_unix_socket() {
         let mut admin = PgConnection::connect(db.setting.to_str().unwrap())
             .await
             .unwrap();
-        let directories: String = sqlx::query_scalar("SELECT current_setting('unix_socket_directories')")
-            .fetch_one(&mut admin)
-            .await
-            .unwrap();
+        let directories: String =
+            sqlx::query_scalar("SELECT current_setting('unix_socket_directories')")
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
         let socket = directories.split(',').next().unwrap_or_default().trim();
         assert!(
             !socket.is_empty(),

@@ -1,7 +1,8 @@
 //! PostgreSQL: the backend for production scale. One pool for backlogs,
 //! lists, audit appends and acknowledgements; connections held outside it
-//! ([`held`]) for what every call runs (the registry version), each
-//! submission's lookup, status queries, and the batches of case writes;
+//! ([`held`]) for the registry version that calls read on their own, each
+//! submission's lookup, status queries (which read the version with the
+//! case), and the batches of case writes;
 //! every write is one transaction at READ COMMITTED with synchronous
 //! commit (the server's default), and the rows it must order
 //! (a case's version, a recipient's inbox head, the audit log) are
@@ -49,9 +50,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const POOL_SIZE: u32 = 9;
 
 /// Connections for the registry version, which calls read on their own
-/// (a submission only when it is refused before its lookup, or the held
-/// registry does not admit its caller), and the lookup every submission
-/// makes, which reads it too; held outside the pool ([`held`]).
+/// (a submission or a status query only when it is refused before its
+/// read, or the held registry does not admit its caller), and the lookup
+/// every submission makes, which reads it too; held outside the pool
+/// ([`held`]).
 const HOT_CONNECTIONS: usize = 5;
 
 /// Connections for reading cases by id or person (status queries, the
@@ -83,10 +85,11 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct PostgresStorage {
     pool: PgPool,
-    /// Where every call reads the registry version, and every submission
-    /// looks up its answer or case.
+    /// Where calls read the registry version on its own, and every
+    /// submission looks up its answer or case.
     hot: Arc<Held>,
-    /// Where cases are read by id or person.
+    /// Where cases are read by id or person (with the registry version,
+    /// for a status query).
     status: Arc<Held>,
     /// Where [`group`] writes cases; connected on the first write.
     writer: Arc<Held>,

@@ -145,7 +145,11 @@ pub(super) fn cases(db: &Connection, sealer: &Sealer, ids: &[CaseId]) -> Result<
 }
 
 /// The case with `id` and the registry's version, in one read transaction.
-pub(super) fn case_seen(db: &Connection, sealer: &Sealer, id: &CaseId) -> Result<Seen<Option<Case>>> {
+pub(super) fn case_seen(
+    db: &Connection,
+    sealer: &Sealer,
+    id: &CaseId,
+) -> Result<Seen<Option<Case>>> {
     let read = db.unchecked_transaction().map_err(failed)?;
     Ok(Seen {
         registry_version: registry_version(&read)?,
