@@ -213,7 +213,7 @@ impl Gateway {
             .answer_or_case(&key.agency, &key.request_id, target)
             .await?;
         self.confirm_caller(Some(looked.registry_version)).await?;
-        Ok(looked.lookup)
+        Ok(looked.found)
     }
 
     /// The stored answer to `key`, or else `refusal`: a retry gets its

@@ -114,21 +114,17 @@ pub enum Lookup {
     Unanswered(Option<Box<Case>>),
 }
 
-/// A [`Lookup`] and the registry's version as of the same read (see
-/// [`Storage::registry_version`]).
-#[derive(Debug, Clone)]
-pub struct Looked {
-    pub lookup: Lookup,
-    pub registry_version: i64,
-}
-
-/// What a status query found, and the registry's version as of the same
-/// read, with which the query confirms its caller.
+/// What a read found, and the registry's version as of the same read
+/// (see [`Storage::registry_version`]), with which a submission or a
+/// status query confirms its caller.
 #[derive(Debug, Clone)]
 pub struct Seen<T> {
     pub found: T,
     pub registry_version: i64,
 }
+
+/// A submission's [`Lookup`], seen with the registry's version.
+pub type Looked = Seen<Lookup>;
 
 /// How far an inbox has been written and acknowledged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -193,7 +189,9 @@ pub trait Storage: Send + Sync + 'static {
     /// number or case version are the first's, and the second's conflict.
     async fn write_cases(&self, writes: Vec<CaseWrite>) -> Vec<Result<SubmissionOutcome>>;
 
-    async fn case(&self, id: &CaseId) -> Result<Option<Case>>;
+    async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
+        Ok(self.case_seen(id).await?.found)
+    }
     /// [`Storage::case`], with the registry's version as of the same read.
     async fn case_seen(&self, id: &CaseId) -> Result<Seen<Option<Case>>>;
     /// Whether any case is stored (a new master key would orphan them).

@@ -153,7 +153,7 @@ async fn a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
     let found = storage
         .answer_or_case(&detox, "r-1", &decision)
         .await
-        .map(|looked| looked.lookup);
+        .map(|looked| looked.found);
     assert!(
         matches!(found, Ok(Found::Unanswered(None))),
         "neither the answer nor the case: {found:?}"
@@ -164,7 +164,7 @@ async fn a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
     let found = storage
         .answer_or_case(&detox, "r-2", &decision)
         .await
-        .map(|looked| looked.lookup);
+        .map(|looked| looked.found);
     match found {
         Ok(Found::Unanswered(Some(stored))) => assert_eq!(stored.id.as_str(), receipt.case_id),
         other => panic!("the case: {other:?}"),

@@ -308,7 +308,7 @@ async fn a_caller_disabled_since_the_registry_was_held_writes_nothing() {
         .answer_or_case(&detox().id, "r-2", &decision)
         .await
         .unwrap()
-        .lookup;
+        .found;
     assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
     assert_last_call_unauthenticated(&app, "taiyuan-detox").await;
 }

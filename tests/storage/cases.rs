@@ -305,7 +305,7 @@ async fn look(storage: &dyn Storage, request_id: &str, key: &CaseKey) -> Lookup 
         .answer_or_case(&id("taiyuan-detox"), request_id, key)
         .await
         .unwrap()
-        .lookup
+        .found
 }
 
 async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
@@ -361,7 +361,7 @@ async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
         .answer_or_case(&id("yingze-project"), "r-2", &by_id)
         .await
         .unwrap()
-        .lookup;
+        .found;
     assert!(matches!(other, Lookup::Unanswered(Some(_))), "{other:?}");
     storage.close().await;
 }

@@ -312,7 +312,7 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
         let found = storage
             .answer_or_case(&detox, "r-1", &decision)
             .await
-            .map(|looked| looked.lookup);
+            .map(|looked| looked.found);
         assert!(
             matches!(found, Ok(Lookup::Unanswered(None))),
             "neither the answer nor the case: {found:?}"
@@ -323,7 +323,7 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
         let found = storage
             .answer_or_case(&detox, "r-2", &decision)
             .await
-            .map(|looked| looked.lookup);
+            .map(|looked| looked.found);
         match found {
             Ok(Lookup::Unanswered(Some(stored))) => assert_eq!(stored.id.as_str(), receipt.case_id),
             other => panic!("the case: {other:?}"),
@@ -355,13 +355,13 @@ async fn on_postgres_a_caller_disabled_since_the_registry_was_held_writes_nothin
         let detox = AgencyId::parse("taiyuan-detox").unwrap();
         let decision = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
         let storage = app.gateway.storage();
-        let found = storage
+        let looked = storage
             .answer_or_case(&detox, "r-2", &decision)
             .await
             .unwrap();
         assert!(
-            matches!(found.lookup, Lookup::Unanswered(None)),
-            "{found:?}"
+            matches!(looked.found, Lookup::Unanswered(None)),
+            "{looked:?}"
         );
         app::assert_last_call_unauthenticated(&app, "taiyuan-detox").await;
         app.stop().await;

@@ -101,9 +101,9 @@ async fn a_submission_lookup_reads_the_registry_version_with_it(db: Db) {
                 looked.registry_version,
                 storage.registry_version().await.unwrap(),
                 "{key:?} finding {:?}",
-                looked.lookup
+                looked.found
             );
-            let found = match looked.lookup {
+            let found = match looked.found {
                 Lookup::Answered(_) => "answer",
                 Lookup::Unanswered(Some(_)) => "case",
                 Lookup::Unanswered(None) => "nothing",

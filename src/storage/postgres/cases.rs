@@ -76,7 +76,7 @@ pub(super) fn lookup_from_rows(sealer: &Sealer, rows: &[PgRow]) -> Result<Looked
     let registry_version = first.try_get("registry_version").map_err(|e| corrupt(&e))?;
     let lookup = lookup_from(sealer, first, rows)?;
     Ok(Looked {
-        lookup,
+        found: lookup,
         registry_version,
     })
 }
@@ -165,17 +165,6 @@ fn seen<'r>(rows: &'r [PgRow], column: &str) -> Result<(i64, &'r [PgRow])> {
         .map_err(|e| corrupt(&e))?
         .is_null();
     Ok((registry_version, if empty { &[] } else { rows }))
-}
-
-/// The events of case `id`, in order, for [`open_rows`].
-pub(super) async fn case_rows(
-    connection: &mut PgConnection,
-    id: &CaseId,
-) -> sqlx::Result<Vec<PgRow>> {
-    sqlx::query("SELECT sequence, body FROM case_events WHERE case_id = $1 ORDER BY sequence")
-        .bind(id.as_str())
-        .fetch_all(connection)
-        .await
 }
 
 /// The events of every case of the person with `key`, newest case first,

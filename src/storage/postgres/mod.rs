@@ -296,14 +296,6 @@ impl Storage for PostgresStorage {
 
     /// On a held connection, as a status query is answered on the
     /// caller's path (the pool's release ping would double its round trips).
-    async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
-        let sealer = self.sealer()?;
-        let mut taken = self.status.take().await?;
-        let rows = cases::case_rows(taken.connection(), id).await;
-        let rows = taken.settle(rows)?;
-        cases::open_rows(sealer, id, &rows)
-    }
-
     async fn case_seen(&self, id: &CaseId) -> Result<Seen<Option<Case>>> {
         let sealer = self.sealer()?;
         let mut taken = self.status.take().await?;

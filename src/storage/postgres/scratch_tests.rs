@@ -4,7 +4,8 @@
 
 use sqlx::{Connection, PgConnection};
 
-fn server() -> String {
+/// The URL of the tests' server and shared database.
+pub(super) fn server() -> String {
     std::env::var("HANDOVER_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }

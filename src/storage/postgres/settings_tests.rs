@@ -4,12 +4,7 @@
 use sqlx::PgConnection;
 
 use super::PostgresStorage;
-use super::scratch_tests::Scratch;
-
-fn url() -> String {
-    std::env::var("HANDOVER_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
+use super::scratch_tests::{Scratch, server as url};
 
 /// Each setting and where it came from: `client` when the connection's
 /// startup options set it, whatever the server's own configuration says.

@@ -303,13 +303,6 @@ impl Storage for SqliteStorage {
             .collect()
     }
 
-    async fn case(&self, id: &CaseId) -> Result<Option<Case>> {
-        let (sealer, id) = (self.shared_sealer()?, id.clone());
-        self.reads
-            .read(move |db| read_sql::case(db, &sealer, &id))
-            .await
-    }
-
     async fn case_seen(&self, id: &CaseId) -> Result<Seen<Option<Case>>> {
         let (sealer, id) = (self.shared_sealer()?, id.clone());
         self.reads

@@ -67,20 +67,24 @@ pub(super) fn answer_or_case(
     request_id: &str,
     key: &CaseKey,
 ) -> Result<Looked> {
-    let read = db.unchecked_transaction().map_err(failed)?;
-    let registry_version = registry_version(&read)?;
-    let lookup = if let Some(answer) = answer(&read, agency, request_id)? {
-        Lookup::Answered(answer)
-    } else {
+    seen(db, |read| {
+        if let Some(answer) = answer(read, agency, request_id)? {
+            return Ok(Lookup::Answered(answer));
+        }
         let case = match key {
-            CaseKey::Id(id) => case(&read, sealer, id)?,
-            CaseKey::Decision(decision) => case_by_decision(&read, sealer, decision.as_str())?,
+            CaseKey::Id(id) => case(read, sealer, id)?,
+            CaseKey::Decision(decision) => case_by_decision(read, sealer, decision.as_str())?,
         };
-        Lookup::Unanswered(case.map(Box::new))
-    };
-    Ok(Looked {
-        lookup,
-        registry_version,
+        Ok(Lookup::Unanswered(case.map(Box::new)))
+    })
+}
+
+/// What `read` finds and the registry's version, in one read transaction.
+fn seen<T>(db: &Connection, read: impl FnOnce(&Connection) -> Result<T>) -> Result<Seen<T>> {
+    let transaction = db.unchecked_transaction().map_err(failed)?;
+    Ok(Seen {
+        registry_version: registry_version(&transaction)?,
+        found: read(&transaction)?,
     })
 }
 
@@ -150,11 +154,7 @@ pub(super) fn case_seen(
     sealer: &Sealer,
     id: &CaseId,
 ) -> Result<Seen<Option<Case>>> {
-    let read = db.unchecked_transaction().map_err(failed)?;
-    Ok(Seen {
-        registry_version: registry_version(&read)?,
-        found: case(&read, sealer, id)?,
-    })
+    seen(db, |read| case(read, sealer, id))
 }
 
 /// The person's cases and the registry's version, in one read transaction.
@@ -163,12 +163,8 @@ pub(super) fn cases_of_person(
     sealer: &Sealer,
     key: &PersonKey,
 ) -> Result<Seen<Vec<Case>>> {
-    let read = db.unchecked_transaction().map_err(failed)?;
     let sql = "SELECT id FROM cases WHERE person_key = ? ORDER BY opened_at DESC, id DESC";
-    Ok(Seen {
-        registry_version: registry_version(&read)?,
-        found: cases_where(&read, sealer, sql, key.as_slice())?,
-    })
+    seen(db, |read| cases_where(read, sealer, sql, key.as_slice()))
 }
 
 /// A page of `agency`'s inbox, opened.
