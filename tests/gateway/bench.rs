@@ -56,6 +56,20 @@ fn smoke(workdir: &Path, database: Option<&str>) -> (String, String) {
             }
         }
     }
+    // What the gateway wrote to storage per submission, where /proc tells
+    // it: SQLite's WAL at least (a PostgreSQL server's writes are its own).
+    if Path::new("/proc/self/io").exists() && database.is_none() {
+        let written = stdout
+            .lines()
+            .find(|line| line.starts_with("submit") && line.contains("gateway"))
+            .and_then(|line| line.split("disk ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<f64>().ok());
+        assert!(
+            written.is_some_and(|kb| kb > 0.0),
+            "no disk writes on the gateway's submit line:\n{stdout}"
+        );
+    }
     assert!(
         !stdout.contains("errors "),
         "a smoke scenario had failed calls:\n{stdout}"
@@ -107,4 +121,34 @@ async fn the_benchmark_runs_on_postgresql_in_a_database_it_drops() {
         .await
         .unwrap();
     assert_eq!(left, 0, "the run left its database {name} behind");
+}
+
+/// `--cases` stores cases only for the query scenario: a run without it
+/// says so rather than let its command line claim tables it never had.
+#[test]
+fn cases_asked_of_a_run_that_stores_none_are_warned_of() {
+    let workdir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
+        .args([
+            "bench",
+            "--smoke",
+            "--scenario",
+            "submit",
+            "--cases",
+            "1000",
+        ])
+        .arg("--workdir")
+        .arg(workdir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: --cases 1000 stores cases only for the query scenario; this run stores 0"
+        ),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("submit"), "{stdout}");
 }

@@ -128,6 +128,7 @@ fn median_summary<'a>(summaries: impl Iterator<Item = &'a Summary>) -> Summary {
         p999_ms: of(|s| s.p999_ms),
         value: of(|s| s.value),
         cpu_us: of(|s| s.cpu_us),
+        disk_kb: of(|s| s.disk_kb),
         first_error: all.iter().find_map(|s| s.first_error.clone()),
     }
 }

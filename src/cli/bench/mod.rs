@@ -71,9 +71,10 @@ pub struct BenchArgs {
     /// Unacknowledged messages in the police inbox that is replayed.
     #[arg(long, default_value_t = 100_000)]
     backlog: u64,
-    /// Cases stored before the status queries (the backlog's included).
-    #[arg(long, default_value_t = 1_000_000)]
-    cases: u64,
+    /// Cases stored before the status queries (the backlog's included);
+    /// only the query scenario stores them [default: 1000000].
+    #[arg(long)]
+    cases: Option<u64>,
     /// Concurrent status queries, one measurement each.
     #[arg(long, value_delimiter = ',', default_value = "1,16")]
     query_concurrency: Vec<usize>,
@@ -128,10 +129,31 @@ impl BenchArgs {
             self.duration = Duration::from_secs(2);
             self.push_rate = 50;
             self.backlog = 100;
-            self.cases = 200;
+            self.cases = Some(200);
             self.subscriptions = 40;
             self.counties = 12;
         }
+    }
+
+    /// The cases the query scenario stores.
+    fn cases(&self) -> u64 {
+        self.cases.unwrap_or(1_000_000)
+    }
+
+    /// A warning when `--cases` was given to a run that stores no cases
+    /// for it: such a run's tables hold only the replay backlog, whatever
+    /// the command line says.
+    fn unused_cases(&self, asked: Option<u64>) -> Option<String> {
+        let asked = asked.filter(|_| !self.has(Scenario::Query))?;
+        let stored = if self.has(Scenario::Replay) {
+            self.backlog
+        } else {
+            0
+        };
+        Some(format!(
+            "warning: --cases {asked} stores cases only for the query scenario; \
+             this run stores {stored} (the replay backlog)"
+        ))
     }
 
     fn limit(&self) -> Limit {
@@ -151,7 +173,11 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     if !args.medians.is_empty() {
         return medians::of(&args.medians)?.print(args.json);
     }
+    let asked = args.cases;
     args.shrink_for_smoke();
+    if let Some(warning) = args.unused_cases(asked) {
+        eprintln!("{warning}");
+    }
     let workspace =
         Workspace::create(args.workdir.as_deref(), args.database.as_deref(), args.keep).await?;
     // Ctrl-C still removes the workspace and the database; the servers
@@ -179,7 +205,7 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
         0
     };
     let total = if args.has(Scenario::Query) {
-        args.cases.max(backlog).max(1)
+        args.cases().max(backlog).max(1)
     } else {
         backlog
     };

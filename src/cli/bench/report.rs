@@ -144,12 +144,15 @@ fn print_line(row: &Row, target: &str, summary: &Summary) {
     let cpu = summary
         .cpu_us
         .map_or_else(String::new, |us| format!("  cpu {us:.1} µs"));
+    let disk = summary
+        .disk_kb
+        .map_or_else(String::new, |kb| format!("  disk {kb:.1} KB"));
     let errors = match &summary.first_error {
         Some(first) => format!("  errors {} (first: {first})", summary.errors),
         None => String::new(),
     };
     println!(
-        "{:<7} {:<28} {:<7} n={:<8} {:>16}  p50 {:>8} ms  p99 {:>8} ms  p99.9 {:>8} ms{value}{cpu}{errors}",
+        "{:<7} {:<28} {:<7} n={:<8} {:>16}  p50 {:>8} ms  p99 {:>8} ms  p99.9 {:>8} ms{value}{cpu}{disk}{errors}",
         row.scenario,
         row.case,
         target,

@@ -12,7 +12,8 @@ use super::{BenchArgs, Scenario, memory, push, query, replay, submit};
 type Pair = (Summary, Option<Summary>);
 
 /// Runs `measure` on the echo (when there is one), then on the gateway,
-/// each with the CPU time its process spent per success.
+/// each with the CPU time its process spent and what it wrote to storage,
+/// per success.
 async fn pair<'a, F, Fut>(
     gateway: &'a Target,
     echo: Option<&'a Target>,
@@ -23,22 +24,28 @@ where
     Fut: Future<Output = anyhow::Result<Summary>>,
 {
     let echoed = match echo {
-        Some(echo) => Some(with_cpu(echo, measure(echo)).await?),
+        Some(echo) => Some(with_usage(echo, measure(echo)).await?),
         None => None,
     };
-    Ok((with_cpu(gateway, measure(gateway)).await?, echoed))
+    Ok((with_usage(gateway, measure(gateway)).await?, echoed))
 }
 
-async fn with_cpu(
+async fn with_usage(
     target: &Target,
     measurement: impl Future<Output = anyhow::Result<Summary>>,
 ) -> anyhow::Result<Summary> {
-    let before = target.cpu_seconds();
+    let (cpu, disk) = (target.cpu_seconds(), target.disk_bytes());
     let mut summary = measurement.await?;
-    if let (Some(before), Some(after)) = (before, target.cpu_seconds())
+    let per_success = |spent: f64| spent / summary.count.max(1) as f64;
+    if let (Some(before), Some(after)) = (cpu, target.cpu_seconds())
         && summary.count > 0
     {
-        summary.cpu_us = Some((after - before) * 1e6 / summary.count as f64);
+        summary.cpu_us = Some(per_success((after - before) * 1e6));
+    }
+    if let (Some(before), Some(after)) = (disk, target.disk_bytes())
+        && summary.count > 0
+    {
+        summary.disk_kb = Some(per_success(after.saturating_sub(before) as f64 / 1024.0));
     }
     Ok(summary)
 }

@@ -169,6 +169,13 @@ impl Target {
         cpu_seconds(&stat)
     }
 
+    /// Bytes the process has written to storage so far (`/proc/<pid>/io`);
+    /// `None` where there is no such file.
+    pub fn disk_bytes(&self) -> Option<u64> {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).ok()?;
+        disk_bytes(&io)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -227,6 +234,18 @@ fn cpu_seconds(stat: &str) -> Option<f64> {
     Some((user + system) as f64 / USER_HZ)
 }
 
+/// `write_bytes` less `cancelled_write_bytes` of a `/proc/<pid>/io` file:
+/// what reached the page cache to be written, less what was truncated
+/// before it was (a WAL cut back when it starts over).
+fn disk_bytes(io: &str) -> Option<u64> {
+    let field = |name: &str| -> Option<u64> {
+        let line = io.lines().find(|line| line.starts_with(name))?;
+        line[name.len()..].trim().parse().ok()
+    };
+    let written = field("write_bytes:")?;
+    Some(written.saturating_sub(field("cancelled_write_bytes:").unwrap_or(0)))
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Memory {
     pub rss_mb: f64,
@@ -235,7 +254,7 @@ pub struct Memory {
 
 #[cfg(test)]
 mod tests {
-    use super::cpu_seconds;
+    use super::{cpu_seconds, disk_bytes};
 
     #[test]
     fn cpu_time_is_read_after_a_command_name_with_spaces_and_parentheses() {
@@ -243,5 +262,15 @@ mod tests {
         assert_eq!(cpu_seconds(stat), Some(2.81));
         assert_eq!(cpu_seconds("4242 (serve) S 1"), None);
         assert_eq!(cpu_seconds("no name here"), None);
+    }
+
+    #[test]
+    fn bytes_written_are_those_not_cancelled_by_a_truncation() {
+        let io = "rchar: 6976\nwchar: 90\nsyscr: 10\nsyscw: 3\nread_bytes: 0\n\
+                  write_bytes: 8765440\ncancelled_write_bytes: 4096\n";
+        assert_eq!(disk_bytes(io), Some(8_761_344));
+        assert_eq!(disk_bytes("write_bytes: 4096\n"), Some(4096));
+        assert_eq!(disk_bytes("cancelled_write_bytes: 4096\n"), None);
+        assert_eq!(disk_bytes("write_bytes: many\n"), None);
     }
 }

@@ -25,6 +25,13 @@ pub struct Summary {
     /// counted). Steadier than the rate on a machine whose speed varies:
     /// it does not count the time the process waited for the CPU.
     pub cpu_us: Option<f64>,
+    /// What the serving process wrote to storage per success, in KB
+    /// (`write_bytes` less `cancelled_write_bytes` of `/proc/<pid>/io`:
+    /// pages it dirtied, counted once until written back). For SQLite
+    /// that is the WAL and the checkpoints' copies; a database server's
+    /// own writes are not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_kb: Option<f64>,
     /// The first error seen, to say why calls failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
@@ -93,6 +100,7 @@ impl Samples {
             p999_ms: percentile(99_900),
             value: None,
             cpu_us: None,
+            disk_kb: None,
             first_error: self.first_error.clone(),
         }
     }
