@@ -41,7 +41,8 @@ pub(super) trait Audited {
     const SUBMISSION: bool = false;
     /// Whether the call's first read confirms the registry its caller was
     /// checked against (`Gateway::confirm_caller`), which saves it a read:
-    /// a submission's lookup, a status query's read of the case.
+    /// a submission's lookup, a status query's read of the case, a list's
+    /// read of its page.
     const CONFIRMED_BY_ITS_READ: bool = Self::SUBMISSION;
 
     fn details(&self, _gateway: &Gateway) -> AuditDetails {
@@ -246,6 +247,7 @@ impl Audited for pb::GetCaseRequest {
 
 impl Audited for pb::ListCasesRequest {
     const CALL: &'static str = "handover.v1.CaseService/ListCases";
+    const CONFIRMED_BY_ITS_READ: bool = true;
 }
 
 macro_rules! audited_command {

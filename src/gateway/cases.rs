@@ -145,7 +145,10 @@ impl Gateway {
             after,
             limit,
         };
-        let cases = self.storage.list_cases(&filter).await?;
+        // As a status query's, the read confirms the caller.
+        let seen = self.storage.list_cases(&filter).await?;
+        self.confirm_caller(Some(seen.registry_version)).await?;
+        let cases = seen.found;
         let next = (cases.len() == limit as usize)
             .then(|| cases.last().map(|case| case.id.to_string()))
             .flatten();

@@ -205,7 +205,7 @@ pub trait Storage: Send + Sync + 'static {
     /// How many cases have a deadline due by `cutoffs`, escalated or not.
     async fn count_overdue(&self, cutoffs: &Cutoffs) -> Result<u64>;
     /// A page of cases, in id order.
-    async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>>;
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Seen<Vec<Case>>>;
 
     /// Up to `limit` messages after `after`, in order.
     async fn inbox_after(

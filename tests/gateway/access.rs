@@ -129,3 +129,37 @@ async fn a_caller_disabled_since_the_registry_was_held_is_shown_no_case() {
     let admitted = get(&app, "taiyuan-police", by_number(), "check").await;
     assert_eq!(admitted.unwrap().case_id, case_id);
 }
+
+async fn list(app: &App, agency: &str) -> Result<Vec<String>, tonic::Status> {
+    let page = app
+        .cases(agency)
+        .await
+        .list_cases(pb::ListCasesRequest::default())
+        .await?;
+    Ok(page
+        .into_inner()
+        .cases
+        .into_iter()
+        .map(|c| c.case_id)
+        .collect())
+}
+
+/// A list is confirmed by the registry version its own read returns, as a
+/// status query is: police disabled behind the gateway's back list nothing
+/// and are recorded as unauthenticated, while a caller the changed
+/// registry still admits gets its page.
+#[tokio::test]
+async fn a_caller_disabled_since_the_registry_was_held_lists_no_case() {
+    let app = spawn_app().await;
+    let case_id = discharge_in_yingze(&app, &id_number("19900307", 205)).await;
+    let listed = list(&app, "yingze-police").await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&case_id));
+
+    disable(&app, "yingze-police").await;
+    let refused = list(&app, "yingze-police").await;
+    assert_eq!(refused.unwrap_err().code(), Code::Unauthenticated);
+    assert_last_call_unauthenticated(&app, "yingze-police").await;
+
+    disable(&app, "xiaodian-police").await;
+    assert_eq!(list(&app, "taiyuan-police").await.unwrap(), [case_id]);
+}

@@ -112,6 +112,7 @@ async fn listed(storage: &dyn Storage, filter: &CaseFilter) -> Vec<CaseId> {
         .list_cases(filter)
         .await
         .unwrap()
+        .found
         .into_iter()
         .map(|case| case.id)
         .collect()
@@ -167,7 +168,7 @@ async fn lists_filter_by_jurisdiction_county_state_and_page_in_id_order(db: Db) 
         state: Some(CaseState::PickedUp),
         ..filter("140000")
     };
-    let found = storage.list_cases(&state).await.unwrap();
+    let found = storage.list_cases(&state).await.unwrap().found;
     assert_eq!(found, [picked_up]);
     let stray = CaseFilter {
         unroutable: true,

@@ -9,7 +9,7 @@ use super::inbox::{event_rows, histories};
 use super::{corrupt, millis, unavailable};
 use crate::domain::case::{Case, CaseId};
 use crate::storage::seal::Sealer;
-use crate::storage::{CaseFilter, Cutoffs, Result};
+use crate::storage::{CaseFilter, Cutoffs, Result, Seen};
 
 /// `(kind = $n AND starts_at <= $m) OR ...`: a deadline is due when it
 /// started before its kind's cutoff.
@@ -87,13 +87,20 @@ pub(super) async fn count_overdue(pool: &PgPool, cutoffs: &Cutoffs) -> Result<u6
     u64::try_from(count).map_err(|e| corrupt(&e))
 }
 
+/// A page of the cases `filter` picks, and the registry's version read in
+/// the same statement (which confirms the caller, as a status query's
+/// read does): one row with a NULL id when the page is empty.
 pub(super) async fn list_cases(
     pool: &PgPool,
     sealer: &Sealer,
     filter: &CaseFilter,
-) -> Result<Vec<Case>> {
+) -> Result<Seen<Vec<Case>>> {
     let prefix = format!("{}%", filter.jurisdiction.prefix());
-    let mut query = QueryBuilder::new("SELECT c.id FROM cases c WHERE (c.executing_region LIKE ");
+    let mut query = QueryBuilder::new(
+        "SELECT v.version, page.id \
+         FROM (SELECT version FROM registry_version WHERE id = 1) v \
+         LEFT JOIN LATERAL (SELECT c.id FROM cases c WHERE (c.executing_region LIKE ",
+    );
     query
         .push_bind(prefix.clone())
         .push(" OR c.household_region LIKE ")
@@ -127,11 +134,20 @@ pub(super) async fn list_cases(
     }
     query
         .push(" ORDER BY c.id LIMIT ")
-        .push_bind(i64::from(filter.limit));
-    let rows: Vec<String> = query
-        .build_query_scalar()
+        .push_bind(i64::from(filter.limit))
+        .push(") page ON TRUE ORDER BY page.id");
+    let rows: Vec<(i64, Option<String>)> = query
+        .build_query_as()
         .fetch_all(pool)
         .await
         .map_err(|e| unavailable(&e))?;
-    load_cases(pool, sealer, rows).await
+    let registry_version = rows
+        .first()
+        .map(|(version, _)| *version)
+        .ok_or_else(|| corrupt(&"a list read returned no row"))?;
+    let ids = rows.into_iter().filter_map(|(_, id)| id).collect();
+    Ok(Seen {
+        found: load_cases(pool, sealer, ids).await?,
+        registry_version,
+    })
 }

@@ -2,7 +2,8 @@
 //! lists, audit appends and acknowledgements; connections held outside it
 //! ([`held`]) for the registry version that calls read on their own, each
 //! submission's lookup, status queries (which read the version with the
-//! case), and the batches of case writes;
+//! case), and the batches of case writes (lists, too, read the version in
+//! their statement);
 //! every write is one transaction at READ COMMITTED with synchronous
 //! commit (the server's default), and the rows it must order
 //! (a case's version, a recipient's inbox head, the audit log) are
@@ -327,7 +328,7 @@ impl Storage for PostgresStorage {
         lists::count_overdue(&self.pool, cutoffs).await
     }
 
-    async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Seen<Vec<Case>>> {
         lists::list_cases(&self.pool, self.sealer()?, filter).await
     }
 

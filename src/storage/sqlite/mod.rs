@@ -332,11 +332,11 @@ impl Storage for SqliteStorage {
         lists::count_overdue(&self.readers, cutoffs).await
     }
 
-    async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Seen<Vec<Case>>> {
         let ids = lists::list_case_ids(&self.readers, filter).await?;
         let sealer = self.shared_sealer()?;
         self.reads
-            .read(move |db| read_sql::cases(db, &sealer, &ids))
+            .read(move |db| read_sql::cases_seen(db, &sealer, &ids))
             .await
     }
 

@@ -140,12 +140,23 @@ fn case_by_decision(db: &Connection, sealer: &Sealer, decision: &str) -> Result<
 }
 
 /// The cases with `ids` that have events, in the order of `ids`.
-pub(super) fn cases(db: &Connection, sealer: &Sealer, ids: &[CaseId]) -> Result<Vec<Case>> {
+fn cases(db: &Connection, sealer: &Sealer, ids: &[CaseId]) -> Result<Vec<Case>> {
     let mut cases = Vec::with_capacity(ids.len());
     for id in ids {
         cases.extend(case(db, sealer, id)?);
     }
     Ok(cases)
+}
+
+/// The cases with `ids` (a case that vanished is skipped) and the
+/// registry's version, in one read transaction. The ids were read before
+/// it, so the version is at least as recent as that read.
+pub(super) fn cases_seen(
+    db: &Connection,
+    sealer: &Sealer,
+    ids: &[CaseId],
+) -> Result<Seen<Vec<Case>>> {
+    seen(db, |read| cases(read, sealer, ids))
 }
 
 /// The case with `id` and the registry's version, in one read transaction.
