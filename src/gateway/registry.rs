@@ -6,10 +6,11 @@
 //! `certs issue` or an operator is in force at the next call, exactly as
 //! before the cache.
 //!
-//! A submission or a status query does not even read that number on its
-//! own: its caller is checked against the registry held in memory, and
-//! the read it makes anyway (a submission's stored answer or case before
-//! it plans, a query's case) also returns the number. Only when that shows
+//! A submission, a status query or a list does not even read that number
+//! on its own: its caller is checked against the registry held in memory,
+//! and the read it makes anyway (a submission's stored answer or case
+//! before it plans, a query's case, a list's page) also returns the
+//! number. Only when that shows
 //! a change is the registry read and the caller checked again, before
 //! anything is written or answered; a revocation is then in force from a
 //! read later in the call than the separate read used to be, one round
@@ -91,7 +92,7 @@ impl Gateway {
     /// As [`Gateway::authenticate`], but against the registry held in
     /// memory, not yet confirmed current: only for a call run inside
     /// [`Gateway::recording`] whose every write and answer waits for
-    /// [`Gateway::confirm_caller`] (a submission, a status query). Outside
+    /// [`Gateway::confirm_caller`] (a submission, a status query, a list). Outside
     /// one, nothing would confirm it. A caller the held registry refuses
     /// is checked again as of now, since the agency may have been added
     /// since.

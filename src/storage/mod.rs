@@ -115,8 +115,9 @@ pub enum Lookup {
 }
 
 /// What a read found, and the registry's version as of the same read
-/// (see [`Storage::registry_version`]), with which a submission or a
-/// status query confirms its caller.
+/// (see [`Storage::registry_version`]), with which a submission, a status
+/// query or a list confirms its caller. (A PostgreSQL list reads it with
+/// the page's ids, and the cases' events in a second statement.)
 #[derive(Debug, Clone)]
 pub struct Seen<T> {
     pub found: T,
@@ -204,7 +205,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>>;
     /// How many cases have a deadline due by `cutoffs`, escalated or not.
     async fn count_overdue(&self, cutoffs: &Cutoffs) -> Result<u64>;
-    /// A page of cases, in id order.
+    /// A page of cases, in id order, and the registry's version as of the
+    /// read of the page.
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Seen<Vec<Case>>>;
 
     /// Up to `limit` messages after `after`, in order.

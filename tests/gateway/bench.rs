@@ -57,17 +57,18 @@ fn smoke(workdir: &Path, database: Option<&str>) -> (String, String) {
         }
     }
     // What the gateway wrote to storage per submission, where /proc tells
-    // it: SQLite's WAL at least (a PostgreSQL server's writes are its own).
-    if Path::new("/proc/self/io").exists() && database.is_none() {
+    // it: a figure, not its size (a file system in memory, such as tmpfs,
+    // counts no writes, and a PostgreSQL server's writes are its own).
+    if Path::new("/proc/self/io").exists() {
         let written = stdout
             .lines()
             .find(|line| line.starts_with("submit") && line.contains("gateway"))
-            .and_then(|line| line.split("disk ").nth(1))
+            .and_then(|line| line.split("  disk ").nth(1))
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|kb| kb.parse::<f64>().ok());
         assert!(
-            written.is_some_and(|kb| kb > 0.0),
-            "no disk writes on the gateway's submit line:\n{stdout}"
+            written.is_some(),
+            "no disk figure on the gateway's submit line:\n{stdout}"
         );
     }
     assert!(
@@ -145,7 +146,7 @@ fn cases_asked_of_a_run_that_stores_none_are_warned_of() {
     assert!(output.status.success(), "{stderr}");
     assert!(
         stderr.contains(
-            "warning: --cases 1000 stores cases only for the query scenario; this run stores 0"
+            "warning: --cases 1000 stores cases only for the query scenario; this run stores none"
         ),
         "{stderr}"
     );

@@ -150,7 +150,8 @@ async fn a_submission_lookup_reads_the_registry_version_with_it(db: Db) {
 }
 
 /// A status query confirms its caller with the version its read of the
-/// case returns, so that too must be the registry's own as of the read,
+/// case returns, and a list with the version its read of the page
+/// returns, so that too must be the registry's own as of the read,
 /// whether the read finds the case or not, by either key.
 async fn a_status_read_reads_the_registry_version_with_it(db: Db) {
     let storage = db.open().await;

@@ -145,15 +145,30 @@ impl BenchArgs {
     /// the command line says.
     fn unused_cases(&self, asked: Option<u64>) -> Option<String> {
         let asked = asked.filter(|_| !self.has(Scenario::Query))?;
-        let stored = if self.has(Scenario::Replay) {
+        let stored = match self.stored() {
+            (0, _) => "none".into(),
+            (backlog, _) => format!("{backlog} (the replay backlog)"),
+        };
+        Some(format!(
+            "warning: --cases {asked} stores cases only for the query scenario; \
+             this run stores {stored}"
+        ))
+    }
+
+    /// The cases the run stores before it measures: the replay county's
+    /// backlog, and all of them.
+    fn stored(&self) -> (u64, u64) {
+        let backlog = if self.has(Scenario::Replay) {
             self.backlog
         } else {
             0
         };
-        Some(format!(
-            "warning: --cases {asked} stores cases only for the query scenario; \
-             this run stores {stored} (the replay backlog)"
-        ))
+        let total = if self.has(Scenario::Query) {
+            self.cases().max(backlog).max(1)
+        } else {
+            backlog
+        };
+        (backlog, total)
     }
 
     fn limit(&self) -> Limit {
@@ -199,16 +214,7 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
         eprintln!("warning: could not tell how the gateway reaches PostgreSQL: {error:#}");
         None
     });
-    let backlog = if args.has(Scenario::Replay) {
-        args.backlog
-    } else {
-        0
-    };
-    let total = if args.has(Scenario::Query) {
-        args.cases().max(backlog).max(1)
-    } else {
-        backlog
-    };
+    let (backlog, total) = args.stored();
     province.seeded(total, backlog);
     let seed_seconds = if total > 0 {
         eprintln!("seeding {total} cases ({backlog} in the replay county) ...");

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use super::inbox::{event_rows, histories};
 use super::{corrupt, millis, unavailable};
@@ -88,20 +88,49 @@ pub(super) async fn count_overdue(pool: &PgPool, cutoffs: &Cutoffs) -> Result<u6
 }
 
 /// A page of the cases `filter` picks, and the registry's version read in
-/// the same statement (which confirms the caller, as a status query's
-/// read does): one row with a NULL id when the page is empty.
+/// the same statement, with which the list confirms its caller (the
+/// cases' events are read after, in a second one). The one-row `VALUES`
+/// keeps a row, with a NULL id, when the page is empty.
 pub(super) async fn list_cases(
     pool: &PgPool,
     sealer: &Sealer,
     filter: &CaseFilter,
 ) -> Result<Seen<Vec<Case>>> {
-    let prefix = format!("{}%", filter.jurisdiction.prefix());
     let mut query = QueryBuilder::new(
-        "SELECT v.version, page.id \
-         FROM (SELECT version FROM registry_version WHERE id = 1) v \
-         LEFT JOIN LATERAL (SELECT c.id FROM cases c WHERE (c.executing_region LIKE ",
+        "SELECT page.id, (SELECT version FROM registry_version WHERE id = 1) AS registry_version \
+         FROM (VALUES (1)) AS one (x) LEFT JOIN (SELECT c.id FROM cases c WHERE ",
     );
+    push_filter(&mut query, filter);
     query
+        .push(" ORDER BY c.id LIMIT ")
+        .push_bind(i64::from(filter.limit))
+        .push(") page ON TRUE ORDER BY page.id");
+    let rows = query
+        .build()
+        .fetch_all(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let first = rows
+        .first()
+        .ok_or_else(|| corrupt(&"a list read returned no row"))?;
+    let registry_version = first.try_get("registry_version").map_err(|e| corrupt(&e))?;
+    let ids = rows
+        .iter()
+        .map(|row| row.try_get::<Option<String>, _>("id"))
+        .filter_map(std::result::Result::transpose)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| corrupt(&e))?;
+    Ok(Seen {
+        found: load_cases(pool, sealer, ids).await?,
+        registry_version,
+    })
+}
+
+/// The conditions of `filter` on the cases `c`.
+fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &CaseFilter) {
+    let prefix = format!("{}%", filter.jurisdiction.prefix());
+    query
+        .push("(c.executing_region LIKE ")
         .push_bind(prefix.clone())
         .push(" OR c.household_region LIKE ")
         .push_bind(prefix);
@@ -124,7 +153,7 @@ pub(super) async fn list_cases(
     }
     if let Some(cutoffs) = &filter.overdue {
         query.push(" AND EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND ");
-        push_due(&mut query, cutoffs);
+        push_due(query, cutoffs);
         query.push(")");
     }
     if let Some(after) = &filter.after {
@@ -132,22 +161,4 @@ pub(super) async fn list_cases(
             .push(" AND c.id > ")
             .push_bind(after.as_str().to_owned());
     }
-    query
-        .push(" ORDER BY c.id LIMIT ")
-        .push_bind(i64::from(filter.limit))
-        .push(") page ON TRUE ORDER BY page.id");
-    let rows: Vec<(i64, Option<String>)> = query
-        .build_query_as()
-        .fetch_all(pool)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let registry_version = rows
-        .first()
-        .map(|(version, _)| *version)
-        .ok_or_else(|| corrupt(&"a list read returned no row"))?;
-    let ids = rows.into_iter().filter_map(|(_, id)| id).collect();
-    Ok(Seen {
-        found: load_cases(pool, sealer, ids).await?,
-        registry_version,
-    })
 }

@@ -1,10 +1,10 @@
 //! PostgreSQL: the backend for production scale. One pool for backlogs,
-//! lists, audit appends and acknowledgements; connections held outside it
-//! ([`held`]) for the registry version that calls read on their own, each
+//! lists (whose page's statement reads the registry version too), audit
+//! appends and acknowledgements; connections held outside it ([`held`])
+//! for the registry version that calls read on their own, each
 //! submission's lookup, status queries (which read the version with the
-//! case), and the batches of case writes (lists, too, read the version in
-//! their statement);
-//! every write is one transaction at READ COMMITTED with synchronous
+//! case), and the batches of case writes; every write is one transaction
+//! at READ COMMITTED with synchronous
 //! commit (the server's default), and the rows it must order
 //! (a case's version, a recipient's inbox head, the audit log) are
 //! serialized by row or table locks, so several gateway processes may share
@@ -51,10 +51,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const POOL_SIZE: u32 = 9;
 
 /// Connections for the registry version, which calls read on their own
-/// (a submission or a status query only when it is refused before its
-/// read, or the held registry does not admit its caller), and the lookup
-/// every submission makes, which reads it too; held outside the pool
-/// ([`held`]).
+/// (a submission, a status query or a list only when refused before its
+/// read, or when the held registry does not admit its caller), and each
+/// submission's lookup, which reads it too; held outside the pool.
 const HOT_CONNECTIONS: usize = 5;
 
 /// Connections for reading cases by id or person (status queries, the
