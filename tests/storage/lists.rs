@@ -6,7 +6,7 @@ use handover_gateway::domain::deadline::DeadlineKind;
 use handover_gateway::storage::{CaseFilter, Storage};
 use time::Duration;
 
-use crate::support::{Db, discharged, id, next, person, region, write};
+use crate::support::{Db, discharged, filter, id, next, person, region, write};
 
 conformance!(
     due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines,
@@ -92,19 +92,6 @@ async fn due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines(db: D
     assert_eq!(storage.count_overdue(&cutoffs).await.unwrap(), 2);
     assert_eq!(storage.count_overdue(&Vec::new()).await.unwrap(), 0);
     storage.close().await;
-}
-
-fn filter(jurisdiction: &str) -> CaseFilter {
-    CaseFilter {
-        jurisdiction: region(jurisdiction),
-        oversight: None,
-        county: None,
-        state: None,
-        overdue: None,
-        unroutable: false,
-        after: None,
-        limit: 100,
-    }
 }
 
 async fn listed(storage: &dyn Storage, filter: &CaseFilter) -> Vec<CaseId> {

@@ -21,7 +21,7 @@ use handover_gateway::domain::person::{Person, Sex};
 use handover_gateway::domain::region::RegionCode;
 use handover_gateway::domain::routing::RecipientRole;
 use handover_gateway::domain::submission::{RequestKey, SubmissionOutcome};
-use handover_gateway::storage::{self, Backend, CaseWrite, Database, Sealer, Storage};
+use handover_gateway::storage::{self, Backend, CaseFilter, CaseWrite, Database, Sealer, Storage};
 use sqlx::Connection;
 use tempfile::TempDir;
 use time::OffsetDateTime;
@@ -198,6 +198,20 @@ impl Db {
 
 pub fn id(text: &str) -> AgencyId {
     AgencyId::parse(text).unwrap()
+}
+
+/// A page of up to 100 cases in the jurisdiction of `code`, unfiltered.
+pub fn filter(code: &str) -> CaseFilter {
+    CaseFilter {
+        jurisdiction: region(code),
+        oversight: None,
+        county: None,
+        state: None,
+        overdue: None,
+        unroutable: false,
+        after: None,
+        limit: 100,
+    }
 }
 
 pub fn region(code: &str) -> RegionCode {
