@@ -10,11 +10,10 @@
 //! on its own: its caller is checked against the registry held in memory,
 //! and the read it makes anyway (a submission's stored answer or case
 //! before it plans, a query's case, a list's page) also returns the
-//! number. Only when that shows
-//! a change is the registry read and the caller checked again, before
-//! anything is written or answered; a revocation is then in force from a
-//! read later in the call than the separate read used to be, one round
-//! trip fewer.
+//! number. Only when that shows a change is the registry read and the
+//! caller checked again, before anything is written or answered; a
+//! revocation is then in force from a read later in the call than the
+//! separate read used to be, one round trip fewer.
 
 use std::sync::{Arc, Mutex};
 
@@ -92,10 +91,10 @@ impl Gateway {
     /// As [`Gateway::authenticate`], but against the registry held in
     /// memory, not yet confirmed current: only for a call run inside
     /// [`Gateway::recording`] whose every write and answer waits for
-    /// [`Gateway::confirm_caller`] (a submission, a status query, a list). Outside
-    /// one, nothing would confirm it. A caller the held registry refuses
-    /// is checked again as of now, since the agency may have been added
-    /// since.
+    /// [`Gateway::confirm_caller`] (a submission, a status query, a list).
+    /// Outside one, nothing would confirm it. A caller the held registry
+    /// refuses is checked again as of now, since the agency may have been
+    /// added since.
     ///
     /// # Errors
     /// As [`Gateway::authenticate`].

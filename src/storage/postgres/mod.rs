@@ -3,12 +3,12 @@
 //! appends and acknowledgements; connections held outside it ([`held`])
 //! for the registry version that calls read on their own, each
 //! submission's lookup, status queries (which read the version with the
-//! case), and the batches of case writes; every write is one transaction
-//! at READ COMMITTED with synchronous
-//! commit (the server's default), and the rows it must order
-//! (a case's version, a recipient's inbox head, the audit log) are
-//! serialized by row or table locks, so several gateway processes may share
-//! one database without forking a chain or leaving a gap.
+//! case), and the batches of case writes. Every write is one transaction
+//! at READ COMMITTED with synchronous commit (the server's default), and
+//! the rows it must order (a case's version, a recipient's inbox head, the
+//! audit log) are serialized by row or table locks, so several gateway
+//! processes may share one database without forking a chain or leaving a
+//! gap.
 
 mod agencies;
 mod audit;
