@@ -239,11 +239,8 @@ async fn killing_the_process_mid_write_loses_no_answered_discharge_and_leaves_no
     let mut all = originally.clone();
     let mut intake = IntakeServiceClient::new(client.channel("taiyuan-detox").await);
     for n in failed {
-        let retried = intake
-            .submit_discharge(submission(n, &released_at))
-            .await
-            .unwrap_or_else(|status| panic!("retry of discharge {n} refused: {status:?}"));
-        all.insert(n, retried.into_inner().receipt.unwrap());
+        let retried = retry(&mut intake, submission(n, &released_at)).await;
+        all.insert(n, retried);
     }
 
     let case_ids: BTreeSet<String> = all.values().map(|r| r.case_id.clone()).collect();
@@ -265,6 +262,31 @@ async fn killing_the_process_mid_write_loses_no_answered_discharge_and_leaves_no
     assert_answers_kept(&client, &originally, &released_at).await;
     process.kill();
     assert_database_whole(dir.path()).await;
+}
+
+/// Sends `request` until it is answered, as a client does: a gateway that
+/// is still catching up after its restart (on a slow machine) may refuse
+/// new writes for a moment with `RESOURCE_EXHAUSTED`, asking for the same
+/// request again later.
+async fn retry(
+    intake: &mut IntakeServiceClient<Channel>,
+    request: pb::SubmitDischargeRequest,
+) -> pb::Receipt {
+    const ATTEMPTS: usize = 100;
+    for _ in 1..ATTEMPTS {
+        match intake.submit_discharge(request.clone()).await {
+            Ok(answer) => return answer.into_inner().receipt.unwrap(),
+            Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(status) => panic!("retry of {} refused: {status:?}", request.request_id),
+        }
+    }
+    let last = intake.submit_discharge(request.clone()).await;
+    let answer = last.unwrap_or_else(|status| {
+        panic!("retry of {} still refused: {status:?}", request.request_id)
+    });
+    answer.into_inner().receipt.unwrap()
 }
 
 /// Reads a stream until it ends; the positions it saw.
