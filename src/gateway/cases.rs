@@ -69,8 +69,9 @@ impl Gateway {
             CaseQuery::ById(text) => {
                 let id = CaseId::parse(text).map_err(|e| Invalid::field("case_id", e))?;
                 let seen = self.storage.case_seen(&id).await?;
-                self.confirm_caller(Some(seen.registry_version)).await?;
-                seen.found.filter(|case| can_view(caller, case))
+                self.confirmed(seen)
+                    .await?
+                    .filter(|case| can_view(caller, case))
             }
             CaseQuery::ByIdNumber(text) => {
                 let number = IdNumber::parse(text, self.clock.today())
@@ -79,8 +80,8 @@ impl Gateway {
                     .storage
                     .cases_of_person(&self.keyer.key(&number))
                     .await?;
-                self.confirm_caller(Some(seen.registry_version)).await?;
-                seen.found.into_iter().find(|case| can_view(caller, case))
+                let cases = self.confirmed(seen).await?;
+                cases.into_iter().find(|case| can_view(caller, case))
             }
         };
         let case = found.ok_or(GatewayError::NotFound)?;
@@ -146,9 +147,9 @@ impl Gateway {
             limit,
         };
         // As a status query's, the read confirms the caller.
-        let seen = self.storage.list_cases(&filter).await?;
-        self.confirm_caller(Some(seen.registry_version)).await?;
-        let cases = seen.found;
+        let cases = self
+            .confirmed(self.storage.list_cases(&filter).await?)
+            .await?;
         let next = (cases.len() == limit as usize)
             .then(|| cases.last().map(|case| case.id.to_string()))
             .flatten();

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use super::{Caller, Gateway, GatewayError, Result};
 use crate::domain::agency::{Agency, AgencyRef};
 use crate::pki::PeerIdentity;
+use crate::storage::Seen;
 
 #[derive(Default)]
 pub(super) struct RegistryCache {
@@ -123,6 +124,13 @@ impl Gateway {
     /// # Errors
     /// [`GatewayError::Unauthenticated`] when the registry no longer admits
     /// the caller; `Unavailable` when it cannot be read.
+    /// What `seen` found, once the registry version read with it has
+    /// confirmed the caller ([`Gateway::confirm_caller`]).
+    pub(super) async fn confirmed<T>(&self, seen: Seen<T>) -> Result<T> {
+        self.confirm_caller(Some(seen.registry_version)).await?;
+        Ok(seen.found)
+    }
+
     pub(super) async fn confirm_caller(&self, seen: Option<i64>) -> Result<()> {
         let Some((standing, caller)) = super::audit::caller_of_call() else {
             return Ok(());

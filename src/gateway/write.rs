@@ -212,8 +212,7 @@ impl Gateway {
             .storage
             .answer_or_case(&key.agency, &key.request_id, target)
             .await?;
-        self.confirm_caller(Some(looked.registry_version)).await?;
-        Ok(looked.found)
+        self.confirmed(looked).await
     }
 
     /// The stored answer to `key`, or else `refusal`: a retry gets its

@@ -155,9 +155,9 @@ pub(super) fn case_seen_from_rows(
 /// The registry's version in the first of `rows`, and the rows that hold
 /// something: none when the first one's `column` is NULL (the one row of
 /// `(VALUES (1)) LEFT JOIN` that found nothing).
-fn seen<'r>(rows: &'r [PgRow], column: &str) -> Result<(i64, &'r [PgRow])> {
+pub(super) fn seen<'r>(rows: &'r [PgRow], column: &str) -> Result<(i64, &'r [PgRow])> {
     let Some(first) = rows.first() else {
-        return Err(corrupt(&"a status read returned no row"));
+        return Err(corrupt(&"a read of the registry version returned no row"));
     };
     let registry_version = first.try_get("registry_version").map_err(|e| corrupt(&e))?;
     let empty = first

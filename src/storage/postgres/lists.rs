@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
+use super::cases::seen;
 use super::inbox::{event_rows, histories};
 use super::{corrupt, millis, unavailable};
 use crate::domain::case::{Case, CaseId};
@@ -110,14 +111,10 @@ pub(super) async fn list_cases(
         .fetch_all(pool)
         .await
         .map_err(|e| unavailable(&e))?;
-    let first = rows
-        .first()
-        .ok_or_else(|| corrupt(&"a list read returned no row"))?;
-    let registry_version = first.try_get("registry_version").map_err(|e| corrupt(&e))?;
+    let (registry_version, rows) = seen(&rows, "id")?;
     let ids = rows
         .iter()
-        .map(|row| row.try_get::<Option<String>, _>("id"))
-        .filter_map(std::result::Result::transpose)
+        .map(|row| row.try_get("id"))
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| corrupt(&e))?;
     Ok(Seen {
