@@ -60,10 +60,9 @@ fn smoke(workdir: &Path, database: Option<&str>) -> (String, String) {
     // it: a figure, not its size (a file system in memory, such as tmpfs,
     // counts no writes, and a PostgreSQL server's writes are its own).
     if Path::new("/proc/self/io").exists() {
-        let written = stdout
-            .lines()
-            .find(|line| line.starts_with("submit") && line.contains("gateway"))
-            .and_then(|line| line.split("  disk ").nth(1))
+        let written = gateway_submit_line(&stdout)
+            .split("  disk ")
+            .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|kb| kb.parse::<f64>().ok());
         assert!(
@@ -92,6 +91,18 @@ fn the_benchmark_runs_every_scenario_in_smoke_mode_and_reports_each() {
     let workdir = tempfile::tempdir().unwrap();
     let (stdout, _) = smoke(workdir.path(), None);
     assert!(stdout.contains("bench on sqlite"), "{stdout}");
+    assert!(
+        !stdout.contains("server cpu"),
+        "a database server's figures on SQLite:\n{stdout}"
+    );
+}
+
+/// The gateway's submit line of a run, as printed.
+fn gateway_submit_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find(|line| line.starts_with("submit") && line.contains("gateway"))
+        .unwrap_or_else(|| panic!("no gateway submit line:\n{stdout}"))
 }
 
 /// On PostgreSQL the run also makes a database of its own, checkpoints the
@@ -109,6 +120,28 @@ async fn the_benchmark_runs_on_postgresql_in_a_database_it_drops() {
     .await
     .unwrap();
     assert!(stdout.contains("bench on postgresql"), "{stdout}");
+    // A server on this machine has its processes' work counted beside the
+    // gateway's (their CPU; their writes where their /proc files may be
+    // read, which is not asserted).
+    let local = ["@127.0.0.1", "@localhost", "@[::1]", "host=/"]
+        .iter()
+        .any(|host| admin.contains(host));
+    if local && Path::new("/proc/self/stat").exists() {
+        let line = gateway_submit_line(&stdout);
+        let cpu = line
+            .split("  server cpu ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|us| us.parse::<f64>().ok());
+        assert!(
+            cpu.is_some(),
+            "no server CPU on the gateway's submit line:\n{line}"
+        );
+        assert!(
+            stderr.contains("counting the work of the PostgreSQL server's processes"),
+            "{stderr}"
+        );
+    }
     let name = stderr
         .lines()
         .find_map(|line| line.strip_prefix("made the database "))

@@ -129,6 +129,8 @@ fn median_summary<'a>(summaries: impl Iterator<Item = &'a Summary>) -> Summary {
         value: of(|s| s.value),
         cpu_us: of(|s| s.cpu_us),
         disk_kb: of(|s| s.disk_kb),
+        server_cpu_us: of(|s| s.server_cpu_us),
+        server_disk_kb: of(|s| s.server_disk_kb),
         first_error: all.iter().find_map(|s| s.first_error.clone()),
     }
 }

@@ -19,6 +19,7 @@ mod replay;
 mod report;
 mod scenarios;
 mod seed;
+mod server;
 mod spawn;
 mod stats;
 mod submit;
@@ -226,7 +227,20 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
     };
     workspace.write_config()?;
     let province = Arc::new(province);
-    let gateway = spawn::gateway(workspace)?;
+    let mut gateway = spawn::gateway(workspace)?;
+    match workspace.server().await {
+        Ok(Some(server)) => {
+            eprintln!(
+                "counting the work of the PostgreSQL server's processes (postmaster pid {})",
+                server.postmaster()
+            );
+            gateway.watch(server);
+        }
+        Ok(None) => {}
+        Err(error) => {
+            eprintln!("warning: could not find the PostgreSQL server's processes: {error:#}")
+        }
+    }
     let echo = if args.has(Scenario::Echo) {
         match spawn::echo(workspace, backlog) {
             Ok(echo) => Some(echo),

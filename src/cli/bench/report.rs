@@ -147,12 +147,17 @@ fn print_line(row: &Row, target: &str, summary: &Summary) {
     let disk = summary
         .disk_kb
         .map_or_else(String::new, |kb| format!("  disk {kb:.1} KB"));
+    let server = match (summary.server_cpu_us, summary.server_disk_kb) {
+        (Some(us), Some(kb)) => format!("  server cpu {us:.1} µs disk {kb:.1} KB"),
+        (Some(us), None) => format!("  server cpu {us:.1} µs"),
+        _ => String::new(),
+    };
     let errors = match &summary.first_error {
         Some(first) => format!("  errors {} (first: {first})", summary.errors),
         None => String::new(),
     };
     println!(
-        "{:<7} {:<28} {:<7} n={:<8} {:>16}  p50 {:>8} ms  p99 {:>8} ms  p99.9 {:>8} ms{value}{cpu}{disk}{errors}",
+        "{:<7} {:<28} {:<7} n={:<8} {:>16}  p50 {:>8} ms  p99 {:>8} ms  p99.9 {:>8} ms{value}{cpu}{disk}{server}{errors}",
         row.scenario,
         row.case,
         target,

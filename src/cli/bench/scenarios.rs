@@ -13,7 +13,7 @@ type Pair = (Summary, Option<Summary>);
 
 /// Runs `measure` on the echo (when there is one), then on the gateway,
 /// each with the CPU time its process spent and what it wrote to storage,
-/// per success.
+/// per success; the gateway's also with its database server's.
 async fn pair<'a, F, Fut>(
     gateway: &'a Target,
     echo: Option<&'a Target>,
@@ -35,6 +35,7 @@ async fn with_usage(
     measurement: impl Future<Output = anyhow::Result<Summary>>,
 ) -> anyhow::Result<Summary> {
     let (cpu, disk) = (target.cpu_seconds(), target.disk_bytes());
+    let server = target.server_usage();
     let mut summary = measurement.await?;
     let per_success = |spent: f64| spent / summary.count.max(1) as f64;
     if let (Some(before), Some(after)) = (cpu, target.cpu_seconds())
@@ -46,6 +47,15 @@ async fn with_usage(
         && summary.count > 0
     {
         summary.disk_kb = Some(per_success(after.saturating_sub(before) as f64 / 1024.0));
+    }
+    if let (Some(before), Some(after)) = (server, target.server_usage())
+        && summary.count > 0
+    {
+        summary.server_cpu_us = Some(per_success((after.cpu_seconds - before.cpu_seconds) * 1e6));
+        if let (Some(before), Some(after)) = (before.disk_bytes, after.disk_bytes) {
+            summary.server_disk_kb =
+                Some(per_success(after.saturating_sub(before) as f64 / 1024.0));
+        }
     }
     Ok(summary)
 }

@@ -6,6 +6,8 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use super::server::{DatabaseServer, Usage};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -54,6 +56,8 @@ pub struct Target {
     pub name: &'static str,
     connector: Connector,
     child: Child,
+    /// The database server the gateway writes to, when it runs here.
+    server: Option<DatabaseServer>,
 }
 
 /// How to open a connection to a target, apart from the process, so that
@@ -105,6 +109,7 @@ impl Target {
             .with_context(|| format!("the {name} printed no port: {line}"))?;
         Ok(Self {
             name,
+            server: None,
             connector: Connector {
                 name,
                 port,
@@ -176,6 +181,15 @@ impl Target {
         disk_bytes(&io)
     }
 
+    /// Counts `server`'s work beside this process's own.
+    pub fn watch(&mut self, server: DatabaseServer) {
+        self.server = Some(server);
+    }
+
+    pub fn server_usage(&self) -> Option<Usage> {
+        self.server.as_ref()?.usage()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -225,7 +239,7 @@ impl Drop for Target {
 /// are counted after the command name, which is in parentheses and may
 /// hold spaces; the unit is `USER_HZ`, which Linux fixes at 100 for what it
 /// reports to user space.
-fn cpu_seconds(stat: &str) -> Option<f64> {
+pub(super) fn cpu_seconds(stat: &str) -> Option<f64> {
     const USER_HZ: f64 = 100.0;
     let after_name = &stat[stat.rfind(')')? + 1..];
     let mut fields = after_name.split_whitespace().skip(11);
@@ -237,7 +251,7 @@ fn cpu_seconds(stat: &str) -> Option<f64> {
 /// `write_bytes` less `cancelled_write_bytes` of a `/proc/<pid>/io` file:
 /// what reached the page cache to be written, less what was truncated
 /// before it was (a WAL cut back when it starts over).
-fn disk_bytes(io: &str) -> Option<u64> {
+pub(super) fn disk_bytes(io: &str) -> Option<u64> {
     let field = |name: &str| -> Option<u64> {
         let line = io.lines().find(|line| line.starts_with(name))?;
         line[name.len()..].trim().parse().ok()

@@ -32,6 +32,15 @@ pub struct Summary {
     /// own writes are not counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_kb: Option<f64>,
+    /// A PostgreSQL server's CPU per success, in microseconds: all its
+    /// processes, when it runs on this machine (see `server.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us: Option<f64>,
+    /// What that server's processes wrote to storage per success, in KB:
+    /// its WAL, and data pages only where a checkpoint or the background
+    /// writer wrote them during the measurement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_disk_kb: Option<f64>,
     /// The first error seen, to say why calls failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
@@ -101,6 +110,8 @@ impl Samples {
             value: None,
             cpu_us: None,
             disk_kb: None,
+            server_cpu_us: None,
+            server_disk_kb: None,
             first_error: self.first_error.clone(),
         }
     }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use sqlx::Connection;
 
 use super::province::Province;
+use super::server::DatabaseServer;
 use crate::bootstrap;
 use crate::storage::{Backend, Database};
 
@@ -99,6 +100,32 @@ impl Workspace {
             }
             .to_owned(),
         ))
+    }
+
+    /// The PostgreSQL server's processes, when the server runs on this
+    /// machine: found through a backend of the run's database. `None` on
+    /// SQLite, and for a server elsewhere.
+    pub async fn server(&self) -> anyhow::Result<Option<DatabaseServer>> {
+        if self.postgres.is_none() {
+            return Ok(None);
+        }
+        let url = self.database.to_string_lossy();
+        let mut connection = sqlx::PgConnection::connect(&url)
+            .await
+            .with_context(|| format!("connecting to {}", self.backend()))?;
+        // A socket, or TCP to this machine: a remote server's backend id
+        // would name no process here, or an unrelated one.
+        let (backend, local): (i32, bool) = sqlx::query_as(
+            "SELECT pg_backend_pid(),                     COALESCE(inet_server_addr() = inet_client_addr()                              OR inet_server_addr() <<= '127.0.0.0/8'                              OR inet_server_addr() = '::1', TRUE)",
+        )
+        .fetch_one(&mut connection)
+        .await?;
+        let server = local
+            .then(|| u32::try_from(backend).ok())
+            .flatten()
+            .and_then(DatabaseServer::of_backend);
+        let _ = connection.close().await;
+        Ok(server)
     }
 
     /// The CA, the server certificate, and a certificate and registry entry
