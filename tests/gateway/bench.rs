@@ -60,11 +60,7 @@ fn smoke(workdir: &Path, database: Option<&str>) -> (String, String) {
     // it: a figure, not its size (a file system in memory, such as tmpfs,
     // counts no writes, and a PostgreSQL server's writes are its own).
     if Path::new("/proc/self/io").exists() {
-        let written = gateway_submit_line(&stdout)
-            .split("  disk ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kb| kb.parse::<f64>().ok());
+        let written = figure_after(gateway_submit_line(&stdout), "  disk ");
         assert!(
             written.is_some(),
             "no disk figure on the gateway's submit line:\n{stdout}"
@@ -97,6 +93,16 @@ fn the_benchmark_runs_every_scenario_in_smoke_mode_and_reports_each() {
     );
 }
 
+/// The number printed after the first `marker` of `line`.
+fn figure_after(line: &str, marker: &str) -> Option<f64> {
+    line.split(marker)
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The gateway's submit line of a run, as printed.
 fn gateway_submit_line(stdout: &str) -> &str {
     stdout
@@ -120,19 +126,18 @@ async fn the_benchmark_runs_on_postgresql_in_a_database_it_drops() {
     .await
     .unwrap();
     assert!(stdout.contains("bench on postgresql"), "{stdout}");
-    // A server on this machine has its processes' work counted beside the
-    // gateway's (their CPU; their writes where their /proc files may be
-    // read, which is not asserted).
-    let local = ["@127.0.0.1", "@localhost", "@[::1]", "host=/"]
-        .iter()
-        .any(|host| admin.contains(host));
-    if local && Path::new("/proc/self/stat").exists() {
+    // A server on this machine (its backend is a process here) has its
+    // processes' work counted beside the gateway's: their CPU, and their
+    // writes where their /proc files may be read, which is not asserted.
+    let mut server = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut server)
+        .await
+        .unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{backend}/comm")).unwrap_or_default();
+    if comm.starts_with("postgres") {
         let line = gateway_submit_line(&stdout);
-        let cpu = line
-            .split("  server cpu ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|us| us.parse::<f64>().ok());
+        let cpu = figure_after(line, "  server cpu ");
         assert!(
             cpu.is_some(),
             "no server CPU on the gateway's submit line:\n{line}"
@@ -148,7 +153,6 @@ async fn the_benchmark_runs_on_postgresql_in_a_database_it_drops() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("the run did not name its database:\n{stderr}"));
     assert!(name.starts_with("hg_bench_"), "{name}");
-    let mut server = sqlx::PgConnection::connect(&admin).await.unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
         .bind(name)
         .fetch_one(&mut server)

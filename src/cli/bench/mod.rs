@@ -9,9 +9,11 @@
 //! starts the gateway and the echo as child processes of this binary.
 
 mod closed_loop;
+mod database_server;
 mod echo;
 mod medians;
 mod memory;
+mod procfs;
 mod province;
 mod push;
 mod query;
@@ -19,7 +21,6 @@ mod replay;
 mod report;
 mod scenarios;
 mod seed;
-mod server;
 mod spawn;
 mod stats;
 mod submit;
@@ -234,7 +235,7 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
                 "counting the work of the PostgreSQL server's processes (postmaster pid {})",
                 server.postmaster()
             );
-            gateway.watch(server);
+            gateway.count_server_work(server);
         }
         Ok(None) => {}
         Err(error) => {

@@ -6,13 +6,13 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-
-use super::server::{DatabaseServer, Usage};
 use std::time::Duration;
 
 use anyhow::Context;
 use tonic::transport::{Channel, Endpoint};
 
+use super::database_server::{DatabaseServer, Usage};
+use super::procfs;
 use super::workspace::Workspace;
 use crate::pki::client_tls;
 
@@ -170,19 +170,18 @@ impl Target {
     /// CPU time the process has used so far, user and system, all threads
     /// (`/proc/<pid>/stat`); `None` where there is no such file.
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        cpu_seconds(&stat)
+        procfs::cpu_seconds(&procfs::read(self.child.id(), "stat")?)
     }
 
     /// Bytes the process has written to storage so far (`/proc/<pid>/io`);
     /// `None` where there is no such file.
     pub fn disk_bytes(&self) -> Option<u64> {
-        let io = std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).ok()?;
-        disk_bytes(&io)
+        procfs::disk_bytes(&procfs::read(self.child.id(), "io")?)
     }
 
-    /// Counts `server`'s work beside this process's own.
-    pub fn watch(&mut self, server: DatabaseServer) {
+    /// Counts the work of `server`, the database server this process
+    /// writes to, beside its own.
+    pub fn count_server_work(&mut self, server: DatabaseServer) {
         self.server = Some(server);
     }
 
@@ -235,56 +234,8 @@ impl Drop for Target {
     }
 }
 
-/// `utime + stime` of a `/proc/<pid>/stat` line, in seconds. The fields
-/// are counted after the command name, which is in parentheses and may
-/// hold spaces; the unit is `USER_HZ`, which Linux fixes at 100 for what it
-/// reports to user space.
-pub(super) fn cpu_seconds(stat: &str) -> Option<f64> {
-    const USER_HZ: f64 = 100.0;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_name.split_whitespace().skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some((user + system) as f64 / USER_HZ)
-}
-
-/// `write_bytes` less `cancelled_write_bytes` of a `/proc/<pid>/io` file:
-/// what reached the page cache to be written, less what was truncated
-/// before it was (a WAL cut back when it starts over).
-pub(super) fn disk_bytes(io: &str) -> Option<u64> {
-    let field = |name: &str| -> Option<u64> {
-        let line = io.lines().find(|line| line.starts_with(name))?;
-        line[name.len()..].trim().parse().ok()
-    };
-    let written = field("write_bytes:")?;
-    Some(written.saturating_sub(field("cancelled_write_bytes:").unwrap_or(0)))
-}
-
 #[derive(Clone, Copy, Debug)]
 pub struct Memory {
     pub rss_mb: f64,
     pub peak_mb: f64,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{cpu_seconds, disk_bytes};
-
-    #[test]
-    fn cpu_time_is_read_after_a_command_name_with_spaces_and_parentheses() {
-        let stat = "4242 (serve (x) y) S 1 4242 4242 0 -1 4194560 2013 0 0 0 250 31 0 0 20 0 9 0";
-        assert_eq!(cpu_seconds(stat), Some(2.81));
-        assert_eq!(cpu_seconds("4242 (serve) S 1"), None);
-        assert_eq!(cpu_seconds("no name here"), None);
-    }
-
-    #[test]
-    fn bytes_written_are_those_not_cancelled_by_a_truncation() {
-        let io = "rchar: 6976\nwchar: 90\nsyscr: 10\nsyscw: 3\nread_bytes: 0\n\
-                  write_bytes: 8765440\ncancelled_write_bytes: 4096\n";
-        assert_eq!(disk_bytes(io), Some(8_761_344));
-        assert_eq!(disk_bytes("write_bytes: 4096\n"), Some(4096));
-        assert_eq!(disk_bytes("cancelled_write_bytes: 4096\n"), None);
-        assert_eq!(disk_bytes("write_bytes: many\n"), None);
-    }
 }

@@ -21,24 +21,25 @@ pub struct Summary {
     /// A figure that is neither a rate nor a latency (resident memory, MB).
     pub value: Option<f64>,
     /// CPU time the serving process spent per success, in microseconds
-    /// (user and system, all its threads; a database server's own is not
-    /// counted). Steadier than the rate on a machine whose speed varies:
+    /// (user and system, all its threads; a database server's own is in
+    /// `server_cpu_us`). Steadier than the rate on a machine whose speed varies:
     /// it does not count the time the process waited for the CPU.
     pub cpu_us: Option<f64>,
     /// What the serving process wrote to storage per success, in KB
     /// (`write_bytes` less `cancelled_write_bytes` of `/proc/<pid>/io`:
     /// pages it dirtied, counted once until written back). For SQLite
     /// that is the WAL and the checkpoints' copies; a database server's
-    /// own writes are not counted.
+    /// own writes are in `server_disk_kb`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_kb: Option<f64>,
     /// A PostgreSQL server's CPU per success, in microseconds: all its
-    /// processes, when it runs on this machine (see `server.rs`).
+    /// processes, whatever database they serve, when it runs on this
+    /// machine (see `database_server.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cpu_us: Option<f64>,
     /// What that server's processes wrote to storage per success, in KB:
-    /// its WAL, and data pages only where a checkpoint or the background
-    /// writer wrote them during the measurement.
+    /// its WAL, and data pages only where a checkpoint, the background
+    /// writer or a backend evicting a buffer wrote them meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_disk_kb: Option<f64>,
     /// The first error seen, to say why calls failed.

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sqlx::Connection;
 
+use super::database_server::DatabaseServer;
 use super::province::Province;
-use super::server::DatabaseServer;
 use crate::bootstrap;
 use crate::storage::{Backend, Database};
 
@@ -75,16 +75,25 @@ impl Workspace {
         }
     }
 
-    /// How a connection to the run's PostgreSQL database, made the way the
-    /// gateway makes its own, reaches the server: `None` on SQLite.
-    pub async fn connection(&self) -> anyhow::Result<Option<String>> {
+    /// A connection to the run's PostgreSQL database, made the way the
+    /// gateway makes its own: `None` on SQLite.
+    async fn connect(&self) -> anyhow::Result<Option<sqlx::PgConnection>> {
         if self.postgres.is_none() {
             return Ok(None);
         }
         let url = self.database.to_string_lossy();
-        let mut connection = sqlx::PgConnection::connect(&url)
+        let connection = sqlx::PgConnection::connect(&url)
             .await
             .with_context(|| format!("connecting to {}", self.backend()))?;
+        Ok(Some(connection))
+    }
+
+    /// How a connection to the run's PostgreSQL database, made the way the
+    /// gateway makes its own, reaches the server: `None` on SQLite.
+    pub async fn connection(&self) -> anyhow::Result<Option<String>> {
+        let Some(mut connection) = self.connect().await? else {
+            return Ok(None);
+        };
         let (socket, tls): (bool, bool) = sqlx::query_as(
             "SELECT inet_server_addr() IS NULL, \
                     COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), FALSE)",
@@ -106,24 +115,24 @@ impl Workspace {
     /// machine: found through a backend of the run's database. `None` on
     /// SQLite, and for a server elsewhere.
     pub async fn server(&self) -> anyhow::Result<Option<DatabaseServer>> {
-        if self.postgres.is_none() {
+        let Some(mut connection) = self.connect().await? else {
             return Ok(None);
-        }
-        let url = self.database.to_string_lossy();
-        let mut connection = sqlx::PgConnection::connect(&url)
-            .await
-            .with_context(|| format!("connecting to {}", self.backend()))?;
+        };
         // A socket, or TCP to this machine: a remote server's backend id
         // would name no process here, or an unrelated one.
         let (backend, local): (i32, bool) = sqlx::query_as(
-            "SELECT pg_backend_pid(),                     COALESCE(inet_server_addr() = inet_client_addr()                              OR inet_server_addr() <<= '127.0.0.0/8'                              OR inet_server_addr() = '::1', TRUE)",
+            "SELECT pg_backend_pid(), \
+                    COALESCE(inet_server_addr() = inet_client_addr() \
+                             OR inet_server_addr() <<= '127.0.0.0/8' \
+                             OR inet_server_addr() = '::1', TRUE)",
         )
         .fetch_one(&mut connection)
         .await?;
-        let server = local
-            .then(|| u32::try_from(backend).ok())
-            .flatten()
-            .and_then(DatabaseServer::of_backend);
+        let name = self.postgres.as_ref().map_or("", |(_, name)| name.as_str());
+        let server = u32::try_from(backend)
+            .ok()
+            .filter(|_| local)
+            .and_then(|backend| DatabaseServer::of_backend(backend, name));
         let _ = connection.close().await;
         Ok(server)
     }
