@@ -17,7 +17,8 @@ fn after_name(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
     Some(stat[stat.rfind(')')? + 1..].split_whitespace())
 }
 
-/// Two CPU-time fields from the 12th after the name on, in seconds.
+/// The sum of the two CPU-time fields that follow the first `skip` fields
+/// after the name, in seconds.
 fn seconds_at(stat: &str, skip: usize) -> Option<f64> {
     let mut fields = after_name(stat)?.skip(skip);
     let user: u64 = fields.next()?.parse().ok()?;

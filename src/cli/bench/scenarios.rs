@@ -51,7 +51,9 @@ async fn with_usage(
     if let (Some(before), Some(after)) = (server, target.server_usage())
         && summary.count > 0
     {
-        summary.server_cpu_us = Some(per_success((after.cpu_seconds - before.cpu_seconds) * 1e6));
+        // Never below zero, should a reading still have missed a child.
+        let spent = (after.cpu_seconds - before.cpu_seconds).max(0.0);
+        summary.server_cpu_us = Some(per_success(spent * 1e6));
         if let (Some(before), Some(after)) = (before.disk_bytes, after.disk_bytes) {
             summary.server_disk_kb =
                 Some(per_success(after.saturating_sub(before) as f64 / 1024.0));

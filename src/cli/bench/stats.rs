@@ -22,8 +22,8 @@ pub struct Summary {
     pub value: Option<f64>,
     /// CPU time the serving process spent per success, in microseconds
     /// (user and system, all its threads; a database server's own is in
-    /// `server_cpu_us`). Steadier than the rate on a machine whose speed varies:
-    /// it does not count the time the process waited for the CPU.
+    /// `server_cpu_us`). Steadier than the rate on a machine whose speed
+    /// varies: it does not count the time the process waited for the CPU.
     pub cpu_us: Option<f64>,
     /// What the serving process wrote to storage per success, in KB
     /// (`write_bytes` less `cancelled_write_bytes` of `/proc/<pid>/io`:
