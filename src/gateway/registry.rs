@@ -113,6 +113,16 @@ impl Gateway {
         self.authenticate(peer).await
     }
 
+    /// What `seen` found, once the registry version read with it has
+    /// confirmed the caller ([`Gateway::confirm_caller`]).
+    ///
+    /// # Errors
+    /// As [`Gateway::confirm_caller`].
+    pub(super) async fn confirmed<T>(&self, seen: Seen<T>) -> Result<T> {
+        self.confirm_caller(Some(seen.registry_version)).await?;
+        Ok(seen.found)
+    }
+
     /// Confirms the caller of the call being handled, if it was checked
     /// against a held registry ([`Gateway::authenticate_held`]) that no
     /// read of the call has confirmed yet; a caller already confirmed or
@@ -124,13 +134,6 @@ impl Gateway {
     /// # Errors
     /// [`GatewayError::Unauthenticated`] when the registry no longer admits
     /// the caller; `Unavailable` when it cannot be read.
-    /// What `seen` found, once the registry version read with it has
-    /// confirmed the caller ([`Gateway::confirm_caller`]).
-    pub(super) async fn confirmed<T>(&self, seen: Seen<T>) -> Result<T> {
-        self.confirm_caller(Some(seen.registry_version)).await?;
-        Ok(seen.found)
-    }
-
     pub(super) async fn confirm_caller(&self, seen: Option<i64>) -> Result<()> {
         let Some((standing, caller)) = super::audit::caller_of_call() else {
             return Ok(());

@@ -273,20 +273,18 @@ async fn retry(
     request: pb::SubmitDischargeRequest,
 ) -> pb::Receipt {
     const ATTEMPTS: usize = 100;
-    for _ in 1..ATTEMPTS {
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
         match intake.submit_discharge(request.clone()).await {
             Ok(answer) => return answer.into_inner().receipt.unwrap(),
             Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                last = Some(status);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(status) => panic!("retry of {} refused: {status:?}", request.request_id),
         }
     }
-    let last = intake.submit_discharge(request.clone()).await;
-    let answer = last.unwrap_or_else(|status| {
-        panic!("retry of {} still refused: {status:?}", request.request_id)
-    });
-    answer.into_inner().receipt.unwrap()
+    panic!("retry of {} still refused: {last:?}", request.request_id)
 }
 
 /// Reads a stream until it ends; the positions it saw.

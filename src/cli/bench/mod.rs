@@ -212,10 +212,14 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
     let agencies = workspace.register(&province).await?;
     // Asked before anything is measured: a failure here costs the run
     // only this note.
-    let connection = workspace.connection().await.unwrap_or_else(|error| {
-        eprintln!("warning: could not tell how the gateway reaches PostgreSQL: {error:#}");
-        None
-    });
+    let (connection, server) = match workspace.reach().await {
+        Ok(Some(reach)) => (Some(reach.how), reach.server),
+        Ok(None) => (None, None),
+        Err(error) => {
+            eprintln!("warning: could not tell how the gateway reaches PostgreSQL: {error:#}");
+            (None, None)
+        }
+    };
     let (backlog, total) = args.stored();
     province.seeded(total, backlog);
     let seed_seconds = if total > 0 {
@@ -229,18 +233,12 @@ async fn measure(args: &BenchArgs, workspace: &Workspace) -> anyhow::Result<Repo
     workspace.write_config()?;
     let province = Arc::new(province);
     let mut gateway = spawn::gateway(workspace)?;
-    match workspace.server().await {
-        Ok(Some(server)) => {
-            eprintln!(
-                "counting the work of the PostgreSQL server's processes (postmaster pid {})",
-                server.postmaster()
-            );
-            gateway.count_server_work(server);
-        }
-        Ok(None) => {}
-        Err(error) => {
-            eprintln!("warning: could not find the PostgreSQL server's processes: {error:#}")
-        }
+    if let Some(server) = server {
+        eprintln!(
+            "counting the work of the PostgreSQL server's processes (postmaster pid {})",
+            server.postmaster()
+        );
+        gateway.count_server_work(server);
     }
     let echo = if args.has(Scenario::Echo) {
         match spawn::echo(workspace, backlog) {

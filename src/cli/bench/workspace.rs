@@ -13,6 +13,14 @@ use super::province::Province;
 use crate::bootstrap;
 use crate::storage::{Backend, Database};
 
+/// How the run reaches its PostgreSQL server.
+pub struct Reach {
+    /// "Unix socket", "TCP with TLS" or "TCP without TLS".
+    pub how: String,
+    /// The server's processes, when it runs on this machine.
+    pub server: Option<DatabaseServer>,
+}
+
 pub struct Workspace {
     pub dir: PathBuf,
     pub certs: PathBuf,
@@ -75,66 +83,45 @@ impl Workspace {
         }
     }
 
-    /// A connection to the run's PostgreSQL database, made the way the
-    /// gateway makes its own: `None` on SQLite.
-    async fn connect(&self) -> anyhow::Result<Option<sqlx::PgConnection>> {
-        if self.postgres.is_none() {
+    /// How a connection to the run's PostgreSQL database, made the way the
+    /// gateway makes its own, reaches the server, and the server's
+    /// processes when it runs on this machine (found through that
+    /// connection's backend): `None` on SQLite.
+    pub async fn reach(&self) -> anyhow::Result<Option<Reach>> {
+        let Some((_, name)) = &self.postgres else {
             return Ok(None);
-        }
+        };
         let url = self.database.to_string_lossy();
-        let connection = sqlx::PgConnection::connect(&url)
+        let mut connection = sqlx::PgConnection::connect(&url)
             .await
             .with_context(|| format!("connecting to {}", self.backend()))?;
-        Ok(Some(connection))
-    }
-
-    /// How a connection to the run's PostgreSQL database, made the way the
-    /// gateway makes its own, reaches the server: `None` on SQLite.
-    pub async fn connection(&self) -> anyhow::Result<Option<String>> {
-        let Some(mut connection) = self.connect().await? else {
-            return Ok(None);
-        };
-        let (socket, tls): (bool, bool) = sqlx::query_as(
+        // Local: a socket, or TCP to this machine. A remote server's
+        // backend id would name no process here, or an unrelated one.
+        let (socket, tls, backend, local): (bool, bool, i32, bool) = sqlx::query_as(
             "SELECT inet_server_addr() IS NULL, \
-                    COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), FALSE)",
-        )
-        .fetch_one(&mut connection)
-        .await?;
-        let _ = connection.close().await;
-        Ok(Some(
-            match (socket, tls) {
-                (true, _) => "Unix socket",
-                (false, true) => "TCP with TLS",
-                (false, false) => "TCP without TLS",
-            }
-            .to_owned(),
-        ))
-    }
-
-    /// The PostgreSQL server's processes, when the server runs on this
-    /// machine: found through a backend of the run's database. `None` on
-    /// SQLite, and for a server elsewhere.
-    pub async fn server(&self) -> anyhow::Result<Option<DatabaseServer>> {
-        let Some(mut connection) = self.connect().await? else {
-            return Ok(None);
-        };
-        // A socket, or TCP to this machine: a remote server's backend id
-        // would name no process here, or an unrelated one.
-        let (backend, local): (i32, bool) = sqlx::query_as(
-            "SELECT pg_backend_pid(), \
+                    COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), FALSE), \
+                    pg_backend_pid(), \
                     COALESCE(inet_server_addr() = inet_client_addr() \
                              OR inet_server_addr() <<= '127.0.0.0/8' \
                              OR inet_server_addr() = '::1', TRUE)",
         )
         .fetch_one(&mut connection)
         .await?;
-        let name = self.postgres.as_ref().map_or("", |(_, name)| name.as_str());
+        // Looked for while the backend is still there.
         let server = u32::try_from(backend)
             .ok()
             .filter(|_| local)
             .and_then(|backend| DatabaseServer::of_backend(backend, name));
         let _ = connection.close().await;
-        Ok(server)
+        let how = match (socket, tls) {
+            (true, _) => "Unix socket",
+            (false, true) => "TCP with TLS",
+            (false, false) => "TCP without TLS",
+        };
+        Ok(Some(Reach {
+            how: how.to_owned(),
+            server,
+        }))
     }
 
     /// The CA, the server certificate, and a certificate and registry entry
