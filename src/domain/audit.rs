@@ -223,7 +223,7 @@ impl Chain {
 
 /// The record's JSON without its opening brace: what an entry carries
 /// after its place. PostgreSQL seals entries from this text itself
-/// (`audit_append()` in `migrations/postgres/0005`), so that an append
+/// (`audit_append()` in `migrations/postgres/0008`), so that an append
 /// needs no round trip to learn the tail first.
 ///
 /// # Errors
@@ -238,7 +238,7 @@ pub fn record_fields(record: &AuditRecord) -> Result<String, serde_json::Error> 
 
 /// The text of the entry at `sequence` after the entry hashed `prev`: the
 /// JSON of [`AuditEntry`], spelled out so that `audit_append()` in
-/// `migrations/postgres/0005` can build the same bytes by concatenation.
+/// `migrations/postgres/0008` can build the same bytes by concatenation.
 pub fn entry_text(sequence: u64, prev: &Hash, fields: &str) -> String {
     format!(
         "{{\"sequence\":{sequence},\"prev\":\"{}\",{fields}",

@@ -1,6 +1,6 @@
 //! One audit append for many calls. Every call waits for its entry to be
 //! durable before it is answered; appended one by one, those entries would
-//! each take the log's lock (PostgreSQL locks the table across replicas)
+//! each take the log's lock (PostgreSQL orders appenders across replicas)
 //! and a commit of their own, so calls would queue behind one another's
 //! disk flushes. A single task takes whatever entries are waiting and
 //! appends them in one transaction, in arrival order, so the chain stays

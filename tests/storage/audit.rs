@@ -2,6 +2,7 @@
 //! writers, in one process or several, append at once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use handover_gateway::domain::audit::{
     AuditCaller, AuditDetails, AuditRecord, AuditText, Chain, verify,
@@ -9,7 +10,9 @@ use handover_gateway::domain::audit::{
 
 use handover_gateway::storage::{Conflict, StorageError};
 
-use crate::support::{Db, RELEASED, discharged, person, write};
+use sqlx::{Connection, PgConnection};
+
+use crate::support::{Db, Kind, RELEASED, discharged, person, run, write};
 
 conformance!(
     appended_records_read_back_as_one_chain,
@@ -138,4 +141,51 @@ async fn the_database_refuses_to_change_or_delete_audit_rows(db: Db) {
         2
     );
     storage.close().await;
+}
+
+/// VACUUM, and so autovacuum, holds SHARE UPDATE EXCLUSIVE on the table it
+/// works on. An append must not wait for it: under steady appends the
+/// log's autovacuum would stall every audited call and then be cancelled,
+/// or, against wraparound, stall them for as long as it runs. A transaction
+/// holding that lock stands for the vacuum; it is held until both writes
+/// have answered, so under a lock that conflicts they would never answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_appends_and_case_writes_do_not_wait_for_a_vacuum_of_the_log() {
+    run(Kind::Postgres, |db| async move {
+        let storage = db.open().await;
+        storage.append_audit(&[record(1)]).await.unwrap();
+        let mut vacuum = PgConnection::connect(db.setting.to_str().unwrap())
+            .await
+            .unwrap();
+        let mut held = vacuum.begin().await.unwrap();
+        sqlx::query("LOCK TABLE audit_log IN SHARE UPDATE EXCLUSIVE MODE")
+            .execute(&mut *held)
+            .await
+            .unwrap();
+
+        let case = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+        let mut written = write(&case, 0, "r-1", &["yingze-project"]);
+        written.audit = Some(record(2));
+        let both = async {
+            storage.append_audit(&[record(3)]).await.unwrap();
+            storage.write_case(written).await.unwrap();
+        };
+        // Not a measure of speed: a bound on a wait that, under a lock
+        // that conflicts, has no end.
+        tokio::time::timeout(Duration::from_secs(60), both)
+            .await
+            .expect("an append waited for the vacuum's lock");
+        held.commit().await.unwrap();
+        vacuum.close().await.unwrap();
+
+        let entries = storage.audit_entries(0, 10).await.unwrap();
+        let positions: Vec<_> = entries
+            .iter()
+            .map(|row| row.parse().unwrap().record.details.position)
+            .collect();
+        assert_eq!(positions, [Some(1), Some(3), Some(2)]);
+        assert_eq!(verify(entries).unwrap().entries, 3);
+        storage.close().await;
+    })
+    .await;
 }

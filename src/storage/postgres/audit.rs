@@ -1,8 +1,9 @@
-//! The audit log in PostgreSQL. An append locks the table against other
-//! appenders (not readers) as it reads the last hash, so the chain stays
-//! linear across connections and gateway processes; PostgreSQL seals the
-//! entries itself, from the records' fields, so an append is one round
-//! trip (`audit_append()` in `migrations/postgres/0005`).
+//! The audit log in PostgreSQL. An append takes a lock that orders it
+//! against other appenders (not readers, and not VACUUM) as it reads the
+//! last hash, so the chain stays linear across connections and gateway
+//! processes; PostgreSQL seals the entries itself, from the records'
+//! fields, so an append is one round trip (`audit_append()`, last defined
+//! in `migrations/postgres/0008`).
 
 use sqlx::{PgPool, Row};
 
@@ -11,7 +12,7 @@ use crate::domain::audit::{AuditRecord, Chain, SealedEntry, record_fields};
 use crate::storage::Result;
 
 /// Appends `records` in one statement (`audit_append()` in
-/// `migrations/postgres/0005`, which locks the log against other appenders
+/// `migrations/postgres/0008`, which locks the log against other appenders
 /// and chains the entries onto its tail), on its own transaction.
 pub(super) async fn append(pool: &PgPool, records: &[AuditRecord]) -> Result<Chain> {
     let fields = records

@@ -7,7 +7,7 @@
 //! the commit returns.
 //!
 //! Replicas each group their own writes; the row locks on cases and inbox
-//! heads and the audit log's table lock order them across replicas. A
+//! heads and the audit log's advisory lock order them across replicas. A
 //! batch takes its case rows in case id order and its inbox heads in agency
 //! order, so two replicas' batches wait for each other rather than
 //! deadlock, except on the unique keys of new rows (the same discharge sent
