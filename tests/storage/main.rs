@@ -44,3 +44,4 @@ mod registry;
 mod replica;
 mod replicas;
 mod sealing;
+mod silence;

@@ -5,8 +5,11 @@
 //! fields, so an append is one round trip (`audit_append()`, last defined
 //! in `migrations/postgres/0008`).
 
+use std::time::Duration;
+
 use sqlx::{PgPool, Row};
 
+use super::write::unanswered;
 use super::{corrupt, to_i64, unavailable};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry, record_fields};
 use crate::storage::Result;
@@ -14,16 +17,24 @@ use crate::storage::Result;
 /// Appends `records` in one statement (`audit_append()` in
 /// `migrations/postgres/0008`, which locks the log against other appenders
 /// and chains the entries onto its tail), on its own transaction.
-pub(super) async fn append(pool: &PgPool, records: &[AuditRecord]) -> Result<Chain> {
+/// Waits `answer_timeout` at most for the database's answer
+/// ([`super::ANSWER_TIMEOUT`]).
+pub(super) async fn append(
+    pool: &PgPool,
+    records: &[AuditRecord],
+    answer_timeout: Duration,
+) -> Result<Chain> {
     let fields = records
         .iter()
         .map(record_fields)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| corrupt(&e))?;
-    let row = sqlx::query("SELECT sequence, hash FROM audit_append($1)")
+    let append = sqlx::query("SELECT sequence, hash FROM audit_append($1)")
         .bind(&fields)
-        .fetch_one(pool)
+        .fetch_one(pool);
+    let row = tokio::time::timeout(answer_timeout, append)
         .await
+        .map_err(|_| unanswered(answer_timeout))?
         .map_err(|e| unavailable(&e))?;
     let (sequence, hash) = sequence_and_hash(&row)?;
     Ok(Chain::resume(sequence, hash))

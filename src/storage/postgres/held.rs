@@ -27,7 +27,7 @@ use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgSeverity};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{ACQUIRE_TIMEOUT, PING_IDLE, unavailable};
+use super::{ACQUIRE_TIMEOUT, ANSWER_TIMEOUT, PING_IDLE, unavailable};
 use crate::storage::Result;
 
 /// A connection is closed and replaced once this old (sqlx's pool
@@ -49,6 +49,9 @@ pub(super) struct Held {
     slots: Arc<Semaphore>,
     /// [`RESCUE_TIMEOUT`], shorter in tests.
     rescue_timeout: Duration,
+    /// How long a caller that must not wait for ever waits for a
+    /// statement's answer ([`super::ANSWER_TIMEOUT`], shorter in tests).
+    pub(super) answer_timeout: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -139,6 +142,15 @@ impl Held {
             idle: Mutex::new(Idle::default()),
             slots: Arc::new(Semaphore::new(size)),
             rescue_timeout: RESCUE_TIMEOUT,
+            answer_timeout: ANSWER_TIMEOUT,
+        }
+    }
+
+    /// The same set, its callers waiting `answer_timeout` for an answer.
+    pub(super) fn answering_within(self, answer_timeout: Duration) -> Self {
+        Self {
+            answer_timeout,
+            ..self
         }
     }
 

@@ -69,6 +69,19 @@ const STATUS_CONNECTIONS: usize = 3;
 /// the pool ([`held`]).
 const WRITE_CONNECTIONS: usize = 1;
 
+/// How long a case write or an audit append waits for the database's
+/// answer. Each replica has one writer and one audit task, and a
+/// connection to a server that went away without a word (its host
+/// crashed, its address moved in a failover) answers nothing until TCP
+/// gives up, some 15 minutes on Linux: every write and audited call of
+/// the replica would queue behind it, refused as backpressure, while
+/// health said serving. After this long the write is answered
+/// `Unavailable` with its fate unknown (a retry under its request id is
+/// safe either way) and the writer goes on with a new connection. A
+/// write's statement takes milliseconds; this leaves room for a lock wait
+/// behind another replica's batch and for a synchronous standby.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Backlog pages read at once, each on one of the pool's connections:
 /// when every agency's stream replays at once (all reconnecting after an
 /// outage), the rest of the pool stays free for acknowledgements, audit
@@ -111,7 +124,17 @@ impl PostgresStorage {
     /// [`StorageError::Unavailable`] when the database cannot be reached or
     /// migrated.
     pub async fn open(url: &str) -> Result<Self> {
-        let storage = Self::connect(url).await?;
+        Self::open_answering_within(url, ANSWER_TIMEOUT).await
+    }
+
+    /// [`PostgresStorage::open`], with case writes and audit appends
+    /// waiting `answer_timeout` for the database's answer instead of
+    /// [`ANSWER_TIMEOUT`].
+    ///
+    /// # Errors
+    /// As [`PostgresStorage::open`].
+    pub async fn open_answering_within(url: &str, answer_timeout: Duration) -> Result<Self> {
+        let storage = Self::connect_answering_within(url, answer_timeout).await?;
         MIGRATOR
             .run(&storage.pool)
             .await
@@ -124,6 +147,12 @@ impl PostgresStorage {
     /// # Errors
     /// [`StorageError::Unavailable`] when the database cannot be reached.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_answering_within(url, ANSWER_TIMEOUT).await
+    }
+
+    /// [`PostgresStorage::connect`], with writes and audit appends waiting
+    /// `answer_timeout` for the database's answer.
+    async fn connect_answering_within(url: &str, answer_timeout: Duration) -> Result<Self> {
         // The URL may hold a password: errors name neither it nor the URL.
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| StorageError::Unavailable("not a valid postgres:// URL".into()))?
@@ -153,7 +182,9 @@ impl PostgresStorage {
             pool,
             hot: Arc::new(Held::new(options.clone(), HOT_CONNECTIONS)),
             status: Arc::new(Held::new(options.clone(), STATUS_CONNECTIONS)),
-            writer: Arc::new(Held::new(options, WRITE_CONNECTIONS)),
+            writer: Arc::new(
+                Held::new(options, WRITE_CONNECTIONS).answering_within(answer_timeout),
+            ),
             replay: Arc::new(Semaphore::new(REPLAY_CONNECTIONS)),
             sealer: None,
             group: Arc::default(),
@@ -357,7 +388,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<Chain> {
-        audit::append(&self.pool, records).await
+        audit::append(&self.pool, records, self.writer.answer_timeout).await
     }
 
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>> {

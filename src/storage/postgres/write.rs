@@ -159,7 +159,17 @@ pub(super) async fn write_batch(
 ) -> Result<Vec<Result<SubmissionOutcome>>, Failure> {
     let now = millis(time::OffsetDateTime::now_utc());
     let mut taken = writer.take().await.map_err(Failure::Failed)?;
-    let written = write_sql::write_batch(taken.connection(), batch, now).await;
+    let answered = tokio::time::timeout(
+        writer.answer_timeout,
+        write_sql::write_batch(taken.connection(), batch, now),
+    )
+    .await;
+    let Ok(written) = answered else {
+        // Dropped with its statement unanswered, the connection is
+        // rescued or let go in the background (`Taken`'s drop).
+        drop(taken);
+        return Err(Failure::Failed(unanswered(writer.answer_timeout)));
+    };
     // A refusal is the server's answer, which leaves the connection fit
     // for the next statement; after any other failure it is dropped.
     if matches!(written, Ok(_) | Err(Failure::Refused(_))) {
@@ -198,4 +208,14 @@ pub(super) async fn write_batch(
         return Err(Failure::Failed(corrupt(&"a position without its notice")));
     }
     Ok(answers)
+}
+
+/// A write or an audit append the database did not answer in time
+/// ([`super::ANSWER_TIMEOUT`]): it may yet commit, so the caller is told
+/// to retry under the same request id, which replays the answer if it did.
+pub(super) fn unanswered(waited: std::time::Duration) -> StorageError {
+    StorageError::Unavailable(format!(
+        "the database did not answer within {} s; whether the write committed is not known",
+        waited.as_secs_f64()
+    ))
 }

@@ -1,0 +1,189 @@
+//! A PostgreSQL server that goes silent instead of away: its host crashed
+//! or its address moved to another host in a failover, so nothing resets
+//! the connections and TCP would wait some 15 minutes before it gave up.
+//! A proxy between the storage and the server stands for that network: it
+//! can stop passing bytes on the connections it has, leaving them open.
+//! The replica's one writer and one audit task must answer `Unavailable`
+//! after the answer timeout rather than hang, and write again once the
+//! database answers, with nothing half written.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use handover_gateway::domain::audit::{AuditCaller, AuditDetails, AuditRecord, verify};
+use handover_gateway::storage::{PostgresStorage, Sealer, Storage, StorageError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::{Db, KEY, Kind, RELEASED, discharged, person, run, write};
+
+/// The storage's answer timeout here: short, so that the test is quick.
+const ANSWER_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Not a measure of speed: a bound on a wait that, without the answer
+/// timeout, would last as long as TCP's retries.
+const HANG: Duration = Duration::from_secs(30);
+
+/// Passes bytes between its clients and `server` until silenced; the
+/// connections it has then stay open and pass nothing for good, while
+/// connections made after [`Proxy::restore`] pass bytes again.
+struct Proxy {
+    address: String,
+    /// Set for the connections accepted since the last restore.
+    silenced: Arc<std::sync::Mutex<Arc<AtomicBool>>>,
+}
+
+impl Proxy {
+    async fn start(server: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let silenced = Arc::new(std::sync::Mutex::new(Arc::new(AtomicBool::new(false))));
+        let current = Arc::clone(&silenced);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(upstream) = TcpStream::connect(&server).await else {
+                    continue;
+                };
+                let silenced = Arc::clone(&current.lock().unwrap());
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = upstream.into_split();
+                tokio::spawn(pass(client_read, server_write, Arc::clone(&silenced)));
+                tokio::spawn(pass(server_read, client_write, silenced));
+            }
+        });
+        Self { address, silenced }
+    }
+
+    fn silence(&self) {
+        self.silenced.lock().unwrap().store(true, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        *self.silenced.lock().unwrap() = Arc::new(AtomicBool::new(false));
+    }
+}
+
+/// Copies `from` to `to` until either closes, or for ever once silenced:
+/// what was read then is held back and the sockets are kept open.
+async fn pass(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    silenced: Arc<AtomicBool>,
+) {
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        if silenced.load(Ordering::SeqCst) {
+            let _kept_open = (from, to);
+            std::future::pending::<()>().await;
+            return;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// `url` as its prefix up to the host, its `host:port`, and the rest.
+fn split(url: &str) -> (&str, String, &str) {
+    let start = url.find("://").unwrap() + 3;
+    let start = start + url[start..].find('@').map_or(0, |at| at + 1);
+    let end = start + url[start..].find('/').unwrap();
+    let host = &url[start..end];
+    let server = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    };
+    (&url[..start], server, &url[end..])
+}
+
+fn record(n: u64) -> AuditRecord {
+    AuditRecord {
+        at: RELEASED,
+        caller: AuditCaller::Agency {
+            id: "yingze-police".into(),
+        },
+        call: "handover.v1.CaseService/GetCase".into(),
+        outcome: "OK".into(),
+        reason: None,
+        details: AuditDetails {
+            position: Some(n),
+            ..AuditDetails::default()
+        },
+    }
+}
+
+async fn open_through(db: &Db) -> (Proxy, Arc<dyn Storage>) {
+    // Migrated first, directly, so that only the calls go through the proxy.
+    db.open().await.close().await;
+    let (prefix, server, rest) = split(db.setting.to_str().unwrap());
+    let proxy = Proxy::start(server).await;
+    let proxied = format!("{prefix}{}{rest}", proxy.address);
+    let storage = PostgresStorage::open_answering_within(&proxied, ANSWER_TIMEOUT)
+        .await
+        .unwrap()
+        .sealed(Sealer::new(KEY));
+    (proxy, Arc::new(storage))
+}
+
+fn unavailable<T: std::fmt::Debug>(result: Result<T, StorageError>) -> String {
+    match result {
+        Err(StorageError::Unavailable(reason)) => reason,
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_a_silent_database_fails_writes_and_appends_after_the_answer_timeout() {
+    run(Kind::Postgres, |db| async move {
+        let (proxy, storage) = open_through(&db).await;
+        let first = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+        storage
+            .write_case(write(&first, 0, "r-1", &["yingze-project"]))
+            .await
+            .unwrap();
+        storage.append_audit(&[record(1)]).await.unwrap();
+
+        proxy.silence();
+        let second = discharged("D-2", "140106", person(2, "140106"), Some("yingze-project"));
+        let mut written = write(&second, 0, "r-2", &["yingze-project"]);
+        written.audit = Some(record(2));
+        let (refused_write, refused_append) = tokio::time::timeout(HANG, async {
+            (
+                storage.write_case(written.clone()).await,
+                storage.append_audit(&[record(3)]).await,
+            )
+        })
+        .await
+        .expect("a write waited for a silent database beyond its answer timeout");
+        assert!(unavailable(refused_write).contains("not known"));
+        assert!(unavailable(refused_append).contains("not known"));
+
+        proxy.restore();
+        // The same write again, as its client retries it: the one that went
+        // unanswered never reached the server, and the writer writes on a
+        // new connection.
+        let outcome = tokio::time::timeout(HANG, storage.write_case(written))
+            .await
+            .expect("the writer kept waiting on its silent connection")
+            .unwrap();
+        assert_eq!(outcome.case_id, second.id);
+        storage.append_audit(&[record(4)]).await.unwrap();
+        let entries = storage.audit_entries(0, 10).await.unwrap();
+        let positions: Vec<_> = entries
+            .iter()
+            .map(|row| row.parse().unwrap().record.details.position)
+            .collect();
+        assert_eq!(positions, [Some(1), Some(2), Some(4)]);
+        assert_eq!(verify(entries).unwrap().entries, 3);
+        assert_eq!(storage.case(&first.id).await.unwrap(), Some(first));
+        assert_eq!(storage.case(&second.id).await.unwrap(), Some(second));
+        storage.close().await;
+    })
+    .await;
+}
