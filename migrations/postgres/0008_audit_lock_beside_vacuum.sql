@@ -1,12 +1,13 @@
 -- Appenders to the audit log are ordered by a transaction-level advisory
 -- lock instead of `LOCK TABLE audit_log IN EXCLUSIVE MODE`. That table
--- lock conflicts with the SHARE UPDATE EXCLUSIVE lock VACUUM holds, so
--- every append (every audited call and every case write) waited while
--- autovacuum worked on the log: up to `deadlock_timeout` before the
--- server cancelled the autovacuum, for as long as the vacuum ran when it
--- was one against wraparound, which is never cancelled. And an insert-only
--- log under steady appends kept having its autovacuum cancelled, so it
--- was never vacuumed until that point. The advisory lock orders appenders
+-- lock conflicts with the SHARE UPDATE EXCLUSIVE lock VACUUM and ANALYZE
+-- hold, so every append (every audited call, case writes among them)
+-- waited while autovacuum worked on the log: up to `deadlock_timeout`
+-- before the server cancelled the autovacuum, and for as long as the
+-- vacuum ran when it was one against wraparound, which is never
+-- cancelled. Under steady appends an ordinary autovacuum of the log was
+-- skipped (it does not wait for a lock it cannot have) or cancelled, so
+-- the log went unvacuumed until that point. The advisory lock orders appenders
 -- in every gateway process as the table lock did: taken in a statement of
 -- its own, so that at READ COMMITTED the tail is read in a later snapshot
 -- that holds the previous appender's commit (the lock is released only
@@ -14,10 +15,12 @@
 -- ends. Its key is the log table's oid, in the two-key space that sqlx's
 -- migration lock (one key) does not use. Readers never took either lock.
 --
--- During the upgrade a call still running the old body holds the table
--- lock while a new one holds the advisory lock: the new one's insert
--- waits for the old one's commit, and the sequence primary key refuses
--- its entry if the tail it read was stale, so the chain cannot fork.
+-- During the upgrade a transaction begun before this migration committed
+-- may still run the old body and hold the table lock while a new one
+-- holds the advisory lock: the new one's insert waits for the old one's
+-- commit, and the sequence primary key refuses its entry if the tail it
+-- read was stale, so the chain cannot fork (a case write refused so is
+-- planned again, an audited query fails once).
 CREATE OR REPLACE FUNCTION audit_append(fields TEXT[]) RETURNS TABLE (sequence BIGINT, hash BYTEA)
 LANGUAGE plpgsql AS $$
 DECLARE
