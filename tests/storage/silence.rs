@@ -163,6 +163,15 @@ async fn on_postgres_a_silent_database_fails_writes_and_appends_after_the_answer
         .expect("a write waited for a silent database beyond its answer timeout");
         assert!(unavailable(refused_write).contains("not known"));
         assert!(unavailable(refused_append).contains("not known"));
+        // More appends than the pool has connections: one left waiting on
+        // its silent connection would keep its place in the pool, and the
+        // appends after the database is back would find none.
+        for n in 0..10 {
+            let refused = tokio::time::timeout(HANG, storage.append_audit(&[record(100 + n)]))
+                .await
+                .expect("an append waited for a place in the pool");
+            assert!(unavailable(refused).contains("not known"));
+        }
 
         proxy.restore();
         // The same write again, as its client retries it: the one that went
