@@ -4,15 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use handover_gateway::domain::audit::{
-    AuditCaller, AuditDetails, AuditRecord, AuditText, Chain, verify,
-};
+use handover_gateway::domain::audit::{AuditRecord, AuditText, Chain, verify};
 
 use handover_gateway::storage::{Conflict, StorageError};
 
 use sqlx::{Connection, PgConnection};
 
-use crate::support::{Db, Kind, RELEASED, discharged, person, run, write};
+use crate::support::{Db, Kind, audit_positions, audit_record, discharged, person, run, write};
 
 conformance!(
     appended_records_read_back_as_one_chain,
@@ -22,22 +20,11 @@ conformance!(
 );
 
 fn record(n: u64) -> AuditRecord {
-    AuditRecord {
-        at: RELEASED,
-        caller: AuditCaller::Agency {
-            id: "yingze-police".into(),
-        },
-        call: "handover.v1.CaseService/GetCase".into(),
-        outcome: "OK".into(),
-        reason: None,
-        // Quotes, a backslash and Chinese: PostgreSQL seals entries from
-        // the record's JSON itself, and must hash the bytes Rust would.
-        details: AuditDetails {
-            position: Some(n),
-            purpose: Some(AuditText::new(&format!("复核 \"{n}\" \\ 线索"))),
-            ..AuditDetails::default()
-        },
-    }
+    let mut record = audit_record(n);
+    // Quotes, a backslash and Chinese: PostgreSQL seals entries from the
+    // record's JSON itself, and must hash the bytes Rust would.
+    record.details.purpose = Some(AuditText::new(&format!("复核 \"{n}\" \\ 线索")));
+    record
 }
 
 async fn appended_records_read_back_as_one_chain(db: Db) {
@@ -85,11 +72,7 @@ async fn a_case_write_commits_its_entry_and_a_refused_one_leaves_none(db: Db) {
     storage.append_audit(&[record(4)]).await.unwrap();
 
     let entries = storage.audit_entries(0, 100).await.unwrap();
-    let positions: Vec<_> = entries
-        .iter()
-        .map(|row| row.parse().unwrap().record.details.position)
-        .collect();
-    assert_eq!(positions, [Some(1), Some(2), Some(4)]);
+    assert_eq!(audit_positions(&entries), [Some(1), Some(2), Some(4)]);
     assert_eq!(verify(entries).unwrap().entries, 3);
     storage.close().await;
 }
@@ -179,11 +162,7 @@ async fn on_postgres_appends_and_case_writes_do_not_wait_for_a_vacuum_of_the_log
         vacuum.close().await.unwrap();
 
         let entries = storage.audit_entries(0, 10).await.unwrap();
-        let positions: Vec<_> = entries
-            .iter()
-            .map(|row| row.parse().unwrap().record.details.position)
-            .collect();
-        assert_eq!(positions, [Some(1), Some(3), Some(2)]);
+        assert_eq!(audit_positions(&entries), [Some(1), Some(3), Some(2)]);
         assert_eq!(verify(entries).unwrap().entries, 3);
         storage.close().await;
     })

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use handover_gateway::domain::audit::{AuditCaller, AuditDetails, AuditRecord, verify};
+use handover_gateway::domain::audit::verify;
 use handover_gateway::domain::case::CaseEvent;
 use handover_gateway::domain::submission::SubmissionOutcome;
 use handover_gateway::storage::{Conflict, Storage, StorageError};
 
 use sqlx::{Connection, PgConnection};
 
-use crate::support::{Db, Kind, RELEASED, discharged, id, next, person, run, write};
+use crate::support::{Db, Kind, audit_record, discharged, id, next, person, run, write};
 
 conformance!(
     many_concurrent_writes_all_commit_with_gapless_inboxes,
@@ -222,22 +222,6 @@ async fn a_conflicting_write_among_concurrent_ones_is_refused_alone(db: Db) {
     storage.close().await;
 }
 
-fn record(n: u64) -> AuditRecord {
-    AuditRecord {
-        at: RELEASED,
-        caller: AuditCaller::Agency {
-            id: "yingze-police".into(),
-        },
-        call: "handover.v1.CaseService/GetCase".into(),
-        outcome: "OK".into(),
-        reason: None,
-        details: AuditDetails {
-            position: Some(n),
-            ..AuditDetails::default()
-        },
-    }
-}
-
 async fn concurrent_audit_appends_and_writes_keep_one_verifiable_chain(db: Db) {
     let storage = db.open().await;
     // Appends of one to three records each, interleaved with case writes
@@ -245,7 +229,7 @@ async fn concurrent_audit_appends_and_writes_keep_one_verifiable_chain(db: Db) {
     let appenders: Vec<_> = (0..120u64)
         .map(|n| {
             let storage = Arc::clone(&storage);
-            let batch: Vec<_> = (0..=n % 3).map(|k| record(n * 3 + k)).collect();
+            let batch: Vec<_> = (0..=n % 3).map(|k| audit_record(n * 3 + k)).collect();
             tokio::spawn(async move { storage.append_audit(&batch).await })
         })
         .collect();
@@ -363,7 +347,7 @@ async fn a_closed_storage_refuses_writes_instead_of_hanging(db: Db) {
         "{refused:?}"
     );
     assert!(matches!(
-        storage.append_audit(&[record(1)]).await,
+        storage.append_audit(&[audit_record(1)]).await,
         Err(StorageError::Unavailable(_))
     ));
     let reopened = db.open().await;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use handover_gateway::domain::agency::{Agency, AgencyId, AgencyRef};
+use handover_gateway::domain::audit::{AuditCaller, AuditDetails, AuditRecord, SealedEntry};
 use handover_gateway::domain::case::{Case, CaseEvent, CaseId, RecordedEvent};
 use handover_gateway::domain::deadline::DeadlinePolicy;
 use handover_gateway::domain::id_number::{IdNumber, with_check_character};
@@ -323,4 +324,30 @@ pub fn write(
 /// The `n` that [`person`] was built with.
 fn person_number(case: &Case) -> u32 {
     case.person.id_number.expose()[14..17].parse().unwrap()
+}
+
+/// An audited status query's record, told apart from others by `n`, the
+/// position it names.
+pub fn audit_record(n: u64) -> AuditRecord {
+    AuditRecord {
+        at: RELEASED,
+        caller: AuditCaller::Agency {
+            id: "yingze-police".into(),
+        },
+        call: "handover.v1.CaseService/GetCase".into(),
+        outcome: "OK".into(),
+        reason: None,
+        details: AuditDetails {
+            position: Some(n),
+            ..AuditDetails::default()
+        },
+    }
+}
+
+/// The position each entry's record names, in the log's order.
+pub fn audit_positions(entries: &[SealedEntry]) -> Vec<Option<u64>> {
+    entries
+        .iter()
+        .map(|entry| entry.parse().unwrap().record.details.position)
+        .collect()
 }

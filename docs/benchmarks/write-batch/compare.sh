@@ -3,7 +3,9 @@
 # named, at concurrency 1, and prints each function's median latency and
 # server CPU per call over the rounds. The CPU is what the postmaster's
 # reaped children used (its cutime and cstime), so this runs on the
-# server's host; autovacuum workers that exit during a run count too.
+# server's host (the oldest `postgres` process is taken for the
+# postmaster: one cluster per host); autovacuum workers that exit during
+# a run count too, the WAL writer does not.
 #
 #   compare.sh DATABASE ROUNDS SECONDS FUNCTION...
 #
@@ -20,13 +22,20 @@ for round in $(seq "$rounds"); do
     for fn in "$@"; do
         echo "SELECT bench_wb('$fn');" > "$script"
         before=$(children_cpu)
-        out=$(PGOPTIONS=${PGOPTIONS:--c synchronous_commit=off} \
+        if ! out=$(PGOPTIONS=${PGOPTIONS:--c synchronous_commit=off} \
             pgbench -n -h "${PGHOST:-/var/run/postgresql}" -U "${PGUSER:-postgres}" \
-            -c 1 -T "$seconds" -f "$script" "$db" 2>&1)
+            -c 1 -T "$seconds" -f "$script" "$db" 2>&1); then
+            echo "$out" >&2
+            exit 1
+        fi
         sleep 0.3 # until the backend has exited and been reaped
         after=$(children_cpu)
         calls=$(echo "$out" | awk '/actually processed/ {split($NF, n, "/"); print n[1]}')
         latency=$(echo "$out" | awk '/latency average/ {print $4}')
+        if [ "${calls:-0}" -le 0 ]; then
+            echo "$fn: pgbench ran no call" >&2
+            exit 1
+        fi
         echo "$round $fn $latency $(( (after - before) * 1000000 / $(getconf CLK_TCK) / calls ))"
     done
 done | tee /dev/stderr | sort -k2,2 -s | awk '

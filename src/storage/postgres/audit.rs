@@ -18,7 +18,8 @@ use crate::storage::Result;
 /// `migrations/postgres/0008`, which locks the log against other appenders
 /// and chains the entries onto its tail), on its own transaction.
 /// Waits `answer_timeout` at most for the database's answer
-/// ([`super::ANSWER_TIMEOUT`]).
+/// ([`super::ANSWER_TIMEOUT`]), and then lets the connection go: given
+/// back to the pool, it would be pinged there with no bound of its own.
 pub(super) async fn append(
     pool: &PgPool,
     records: &[AuditRecord],
@@ -29,13 +30,15 @@ pub(super) async fn append(
         .map(record_fields)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| corrupt(&e))?;
+    let mut connection = pool.acquire().await.map_err(|e| unavailable(&e))?;
     let append = sqlx::query("SELECT sequence, hash FROM audit_append($1)")
         .bind(&fields)
-        .fetch_one(pool);
-    let row = tokio::time::timeout(answer_timeout, append)
-        .await
-        .map_err(|_| unanswered(answer_timeout))?
-        .map_err(|e| unavailable(&e))?;
+        .fetch_one(&mut *connection);
+    let Ok(row) = tokio::time::timeout(answer_timeout, append).await else {
+        drop(connection.detach());
+        return Err(unanswered(answer_timeout));
+    };
+    let row = row.map_err(|e| unavailable(&e))?;
     let (sequence, hash) = sequence_and_hash(&row)?;
     Ok(Chain::resume(sequence, hash))
 }
