@@ -6,9 +6,9 @@
 //! case), and the batches of case writes. Every write is one transaction
 //! at READ COMMITTED with synchronous commit (the server's default), and
 //! the rows it must order (a case's version, a recipient's inbox head, the
-//! audit log) are serialized by row locks and, for the log, an advisory lock, so several gateway
-//! processes may share one database without forking a chain or leaving a
-//! gap.
+//! audit log) are serialized by row locks and, for the log, an advisory
+//! lock, so several gateway processes may share one database without
+//! forking a chain or leaving a gap.
 
 mod agencies;
 mod audit;

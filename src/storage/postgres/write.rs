@@ -212,7 +212,9 @@ pub(super) async fn write_batch(
 
 /// A write or an audit append the database did not answer in time
 /// ([`super::ANSWER_TIMEOUT`]): it may yet commit, so the caller is told
-/// to retry under the same request id, which replays the answer if it did.
+/// its fate is not known. A write retried under the same request id
+/// replays its answer if it did; an audited query retried is recorded
+/// again.
 pub(super) fn unanswered(waited: std::time::Duration) -> StorageError {
     StorageError::Unavailable(format!(
         "the database did not answer within {} s; whether the write committed is not known",
