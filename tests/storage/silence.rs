@@ -8,7 +8,7 @@
 //! database answers, with nothing half written.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use handover_gateway::domain::audit::verify;
@@ -34,6 +34,8 @@ struct Proxy {
     address: String,
     /// Set for the connections accepted since the last restore.
     silenced: Arc<std::sync::Mutex<Arc<AtomicBool>>>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -42,8 +44,11 @@ impl Proxy {
         let address = listener.local_addr().unwrap().to_string();
         let silenced = Arc::new(std::sync::Mutex::new(Arc::new(AtomicBool::new(false))));
         let current = Arc::clone(&silenced);
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
                 let Ok(upstream) = TcpStream::connect(&server).await else {
                     continue;
                 };
@@ -54,7 +59,15 @@ impl Proxy {
                 tokio::spawn(pass(server_read, client_write, silenced));
             }
         });
-        Self { address, silenced }
+        Self {
+            address,
+            silenced,
+            accepted,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     fn silence(&self) {
@@ -117,6 +130,14 @@ async fn open_through(db: &Db) -> (Proxy, Arc<dyn Storage>) {
     (proxy, Arc::new(storage))
 }
 
+/// Closes `storage`, whose pool still holds a connection through the
+/// silence: closing must not wait on it for ever.
+async fn closed(storage: &Arc<dyn Storage>) {
+    tokio::time::timeout(HANG, storage.close())
+        .await
+        .expect("closing waited on a connection to a silent database");
+}
+
 fn unavailable<T: std::fmt::Debug>(result: Result<T, StorageError>) -> String {
     match result {
         Err(StorageError::Unavailable(reason)) => reason,
@@ -139,18 +160,17 @@ async fn on_postgres_a_silent_database_fails_writes_and_appends_after_the_answer
         let second = discharged("D-2", "140106", person(2, "140106"), Some("yingze-project"));
         let mut written = write(&second, 0, "r-2", &["yingze-project"]);
         written.audit = Some(audit_record(2));
+        let third = [audit_record(3)];
         let (refused_write, refused_append) = tokio::time::timeout(HANG, async {
-            (
-                storage.write_case(written.clone()).await,
-                storage.append_audit(&[audit_record(3)]).await,
+            tokio::join!(
+                storage.write_case(written.clone()),
+                storage.append_audit(&third),
             )
         })
         .await
         .expect("a write waited for a silent database beyond its answer timeout");
         assert!(unavailable(refused_write).contains("not known"));
-        // Without an idle connection in the pool, the append waits to
-        // connect instead, refused when the pool's acquire times out.
-        unavailable(refused_append);
+        assert!(unavailable(refused_append).contains("not known"));
 
         proxy.restore();
         // The same write again, as its client retries it: the one that went
@@ -161,13 +181,80 @@ async fn on_postgres_a_silent_database_fails_writes_and_appends_after_the_answer
             .expect("the writer kept waiting on its silent connection")
             .unwrap();
         assert_eq!(outcome.case_id, second.id);
-        storage.append_audit(&[audit_record(4)]).await.unwrap();
-        let entries = storage.audit_entries(0, 10).await.unwrap();
+        let appended = tokio::time::timeout(HANG, storage.append_audit(&[audit_record(4)]))
+            .await
+            .expect("the audit writer kept waiting on its silent connection");
+        appended.unwrap();
+        closed(&storage).await;
+
+        // Read directly: a pool connection of the proxied storage that sat
+        // idle through the silence fails its first use after it.
+        let stored = db.open().await;
+        let entries = stored.audit_entries(0, 10).await.unwrap();
         assert_eq!(audit_positions(&entries), [Some(1), Some(2), Some(4)]);
         assert_eq!(verify(entries).unwrap().entries, 3);
-        assert_eq!(storage.case(&first.id).await.unwrap(), Some(first));
-        assert_eq!(storage.case(&second.id).await.unwrap(), Some(second));
-        storage.close().await;
+        assert_eq!(stored.case(&first.id).await.unwrap(), Some(first));
+        assert_eq!(stored.case(&second.id).await.unwrap(), Some(second));
+        stored.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_postgres_writes_queued_behind_one_a_silent_database_left_unanswered_are_not_tried() {
+    run(Kind::Postgres, |db| async move {
+        let (proxy, storage) = open_through(&db).await;
+        let first = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+        storage
+            .write_case(write(&first, 0, "r-1", &["yingze-project"]))
+            .await
+            .unwrap();
+
+        proxy.silence();
+        let accepted = proxy.accepted();
+        let cases: Vec<_> = (2..=4)
+            .map(|n| {
+                let decision = format!("D-{n}");
+                discharged(
+                    &decision,
+                    "140106",
+                    person(n, "140106"),
+                    Some("yingze-project"),
+                )
+            })
+            .collect();
+        // The last two share a request id, so they cannot share a
+        // transaction: the first two go together, the last waits for a
+        // transaction of its own.
+        let writes = vec![
+            write(&cases[0], 0, "r-2", &["yingze-project"]),
+            write(&cases[1], 0, "r-3", &["yingze-project"]),
+            write(&cases[2], 0, "r-3", &["yingze-project"]),
+        ];
+        let answers = tokio::time::timeout(HANG, storage.write_cases(writes.clone()))
+            .await
+            .expect("the writer waited for a silent database beyond its answer timeout");
+        let reasons: Vec<String> = answers.into_iter().map(unavailable).collect();
+        assert!(reasons[0].contains("not known"), "{reasons:?}");
+        assert!(reasons[1].contains("not known"), "{reasons:?}");
+        assert!(reasons[2].starts_with("not written"), "{reasons:?}");
+        assert_eq!(
+            proxy.accepted(),
+            accepted,
+            "the writer tried a new connection for writes behind the unanswered one"
+        );
+
+        proxy.restore();
+        // The server never saw the unanswered statement: its backend idles,
+        // and the writer does not wait for it.
+        let retried = [writes[0].clone(), writes[1].clone()];
+        let answers = tokio::time::timeout(HANG, storage.write_cases(retried.to_vec()))
+            .await
+            .expect("the writer kept waiting on its silent connection");
+        assert_eq!(answers[0].as_ref().unwrap().case_id, cases[0].id);
+        assert_eq!(answers[1].as_ref().unwrap().case_id, cases[1].id);
+        assert_eq!(storage.case(&cases[2].id).await.unwrap(), None);
+        closed(&storage).await;
     })
     .await;
 }

@@ -351,3 +351,15 @@ pub fn audit_positions(entries: &[SealedEntry]) -> Vec<Option<u64>> {
         .map(|entry| entry.parse().unwrap().record.details.position)
         .collect()
 }
+
+/// How many of the gateway's backends on `observer`'s database wait for
+/// a lock.
+pub async fn waiting_for_locks(observer: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+             AND application_name = 'handover-gateway' AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(observer)
+    .await
+    .unwrap()
+}

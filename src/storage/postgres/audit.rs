@@ -5,40 +5,34 @@
 //! fields, so an append is one round trip (`audit_append()`, last defined
 //! in `migrations/postgres/0008`).
 
-use std::time::Duration;
-
 use sqlx::{PgPool, Row};
 
 use super::write::unanswered;
+use super::writer::Writer;
 use super::{corrupt, to_i64, unavailable};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry, record_fields};
 use crate::storage::Result;
 
 /// Appends `records` in one statement (`audit_append()` in
 /// `migrations/postgres/0008`, which locks the log against other appenders
-/// and chains the entries onto its tail), on its own transaction.
-/// Waits `answer_timeout` at most for the database's answer
-/// ([`super::ANSWER_TIMEOUT`]), and then lets the connection go: given
-/// back to the pool, it would be pinged there with no bound of its own.
-pub(super) async fn append(
-    pool: &PgPool,
-    records: &[AuditRecord],
-    answer_timeout: Duration,
-) -> Result<Chain> {
+/// and chains the entries onto its tail), on its own transaction, by
+/// `auditor`, which waits a bounded time for the answer (see
+/// [`super::writer`]).
+pub(super) async fn append(auditor: &Writer, records: &[AuditRecord]) -> Result<Chain> {
     let fields = records
         .iter()
         .map(record_fields)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| corrupt(&e))?;
-    let mut connection = pool.acquire().await.map_err(|e| unavailable(&e))?;
+    let mut taken = auditor.take().await?;
     let append = sqlx::query("SELECT sequence, hash FROM audit_append($1)")
         .bind(&fields)
-        .fetch_one(&mut *connection);
-    let Ok(row) = tokio::time::timeout(answer_timeout, append).await else {
-        drop(connection.detach());
-        return Err(unanswered(answer_timeout));
+        .fetch_one(taken.connection());
+    let Ok(row) = tokio::time::timeout(auditor.answer_timeout, append).await else {
+        auditor.abandon(taken);
+        return Err(unanswered(auditor.answer_timeout));
     };
-    let row = row.map_err(|e| unavailable(&e))?;
+    let row = taken.settle(row)?;
     let (sequence, hash) = sequence_and_hash(&row)?;
     Ok(Chain::resume(sequence, hash))
 }

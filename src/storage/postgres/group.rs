@@ -8,22 +8,26 @@
 //!
 //! Replicas each group their own writes; the row locks on cases and inbox
 //! heads and the audit log's advisory lock order them across replicas. A
-//! batch takes its case rows in case id order and its inbox heads in agency
-//! order, so two replicas' batches wait for each other rather than
-//! deadlock, except on the unique keys of new rows (the same discharge sent
-//! to two replicas at once), where PostgreSQL detects the deadlock after
-//! `deadlock_timeout`. When the database refuses a batch that way, or for a
-//! request id another replica stored since its caller looked, nothing of it
-//! was written, and its writes are tried again one by one, each then
-//! answered with its own conflict.
+//! batch takes its new cases' decision numbers in order (the same
+//! discharge sent to two replicas at once), its case rows in case id order
+//! and its inbox heads in agency order, so two replicas' batches wait for
+//! each other rather than deadlock. Should the database still refuse a
+//! batch for a deadlock (PostgreSQL detects one after `deadlock_timeout`),
+//! or for a request id another replica stored since its caller looked,
+//! nothing of it was written, and its writes are tried again one by one,
+//! each then answered with its own conflict.
+//!
+//! Once the database leaves a write unanswered ([`Failure::Stalled`]), the
+//! rest of the writes taken with it are answered `Unavailable` without
+//! being tried: one by one, each would wait the whole answer timeout.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::held::Held;
 use super::write::{Failure, Prepared, write_batch, write_one};
+use super::writer::{Writer, untried};
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::{Result, StorageError};
 
@@ -60,7 +64,7 @@ impl Group {
     /// Once queued, the writes are made even if the caller stops waiting.
     pub(super) async fn write(
         &self,
-        writer: &Arc<Held>,
+        writer: &Arc<Writer>,
         writes: Vec<Prepared>,
     ) -> Vec<Result<SubmissionOutcome>> {
         let sender = self.jobs.get_or_init(|| {
@@ -96,7 +100,7 @@ fn stopped() -> StorageError {
 /// Commits batches until every [`Group`] handle is gone. Each batch runs in
 /// a task of its own, so that a panic costs only that batch (its callers
 /// hear `Unavailable` from their dropped replies).
-async fn run(writer: Arc<Held>, mut queue: mpsc::Receiver<Vec<Job>>) {
+async fn run(writer: Arc<Writer>, mut queue: mpsc::Receiver<Vec<Job>>) {
     let mut groups = Vec::new();
     while queue.recv_many(&mut groups, BATCH).await > 0 {
         let batch: Vec<Job> = groups.drain(..).flatten().collect();
@@ -106,27 +110,43 @@ async fn run(writer: Arc<Held>, mut queue: mpsc::Receiver<Vec<Job>>) {
     }
 }
 
-/// Commits `jobs` in order: each run of writes with distinct keys (at most
-/// [`BATCH`]) in one transaction, a write that shares a key with an
-/// earlier one of its run starting the next run, so that it sees the
-/// earlier write as it would alone.
-async fn commit(writer: Arc<Held>, jobs: Vec<Job>) {
-    let mut run = Vec::new();
+/// Commits `jobs` in order, a run at a time (see [`runs`]); once the
+/// database stalls, answers the rest without trying them.
+async fn commit(writer: Arc<Writer>, jobs: Vec<Job>) {
+    let mut runs = runs(jobs).into_iter();
+    while let Some(run) = runs.next() {
+        if commit_run(&writer, run).await.is_err() {
+            answer_all(runs.flatten(), &untried());
+            return;
+        }
+    }
+}
+
+/// `jobs` in runs of writes with distinct keys, at most [`BATCH`] each, in
+/// order: a write that shares a key with an earlier one of its run starts
+/// the next run, so that it sees the earlier write as it would alone.
+fn runs(jobs: Vec<Job>) -> Vec<Vec<Job>> {
+    let mut runs: Vec<Vec<Job>> = Vec::new();
     let mut keys = Keys::default();
     for job in jobs {
-        if run.len() == BATCH || !keys.insert(&job.write) {
-            commit_run(&writer, std::mem::take(&mut run)).await;
-            keys = Keys::default();
-            keys.insert(&job.write);
+        match runs.last_mut() {
+            Some(run) if run.len() < BATCH && keys.insert(&job.write) => run.push(job),
+            _ => {
+                keys = Keys::default();
+                keys.insert(&job.write);
+                runs.push(vec![job]);
+            }
         }
-        run.push(job);
     }
-    commit_run(&writer, run).await;
+    runs
 }
 
 /// Writes with distinct keys: one transaction for all of them, or one each
-/// when the database refuses them together.
-async fn commit_run(writer: &Arc<Held>, run: Vec<Job>) {
+/// when the database refuses them together. Every write is answered.
+///
+/// # Errors
+/// When the database stalled ([`Failure::Stalled`]).
+async fn commit_run(writer: &Writer, run: Vec<Job>) -> Result<(), StorageError> {
     if run.len() > 1 {
         let writes: Vec<&Prepared> = run.iter().map(|job| &job.write).collect();
         match write_batch(writer, &writes).await {
@@ -136,23 +156,43 @@ async fn commit_run(writer: &Arc<Held>, run: Vec<Job>) {
                     // stands.
                     let _ = job.reply.send(answer);
                 }
-                return;
+                return Ok(());
             }
             Err(Failure::Failed(error)) => {
                 tracing::error!(%error, size = run.len(), "a write batch failed");
-                for job in run {
-                    let _ = job.reply.send(Err(error.clone()));
-                }
-                return;
+                answer_all(run, &error);
+                return Ok(());
+            }
+            Err(Failure::Stalled(error)) => {
+                tracing::debug!(%error, size = run.len(), "a write batch stalled");
+                answer_all(run, &error);
+                return Err(error);
             }
             Err(Failure::Refused(error)) => {
                 tracing::debug!(%error, size = run.len(), "a write batch was refused; writing it one by one");
             }
         }
     }
-    for job in run {
-        let answer = write_one(writer, &job.write).await;
-        let _ = job.reply.send(answer);
+    let mut jobs = run.into_iter();
+    while let Some(job) = jobs.next() {
+        match write_one(writer, &job.write).await {
+            Ok(answer) => {
+                let _ = job.reply.send(answer);
+            }
+            Err(error) => {
+                tracing::debug!(%error, "a write stalled");
+                let _ = job.reply.send(Err(error.clone()));
+                answer_all(jobs, &untried());
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn answer_all(jobs: impl IntoIterator<Item = Job>, error: &StorageError) {
+    for job in jobs {
+        let _ = job.reply.send(Err(error.clone()));
     }
 }
 

@@ -1,8 +1,11 @@
 //! Connections kept outside sqlx's pool, for the statements on every
 //! call's path: the registry version, a submission's lookup and its case
-//! write, a status query's case read. Each runs one statement at a time,
-//! outside any transaction (`write_batch()` is one statement), which is
-//! what lets one be given back without the pool's ping.
+//! write, a status query's case read, an audited call's append. Each runs
+//! one statement at a time, outside any transaction (`write_batch()` and
+//! `audit_append()` are one statement each), which is what lets one be
+//! given back without the pool's ping. Each knows its server process
+//! ([`Backend`]), which a writer that gave up on a statement watches
+//! ([`super::writer`]).
 //!
 //! sqlx pings each connection as its pool takes it back, to find one that
 //! a cancelled statement left halfway through the protocol: a second round
@@ -27,7 +30,8 @@ use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgSeverity};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{ACQUIRE_TIMEOUT, ANSWER_TIMEOUT, PING_IDLE, unavailable};
+use super::connect::{ACQUIRE_TIMEOUT, PING_IDLE};
+use super::unavailable;
 use crate::storage::Result;
 
 /// A connection is closed and replaced once this old (sqlx's pool
@@ -49,9 +53,6 @@ pub(super) struct Held {
     slots: Arc<Semaphore>,
     /// [`RESCUE_TIMEOUT`], shorter in tests.
     rescue_timeout: Duration,
-    /// How long a caller that must not wait for ever waits for a
-    /// statement's answer ([`super::ANSWER_TIMEOUT`], shorter in tests).
-    pub(super) answer_timeout: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -63,8 +64,31 @@ struct Idle {
 #[derive(Debug)]
 struct Kept {
     connection: PgConnection,
+    backend: Backend,
     opened: Instant,
     since: Instant,
+}
+
+/// The server process behind a connection, as `pg_stat_activity` names
+/// it: its pid, and when it started (a pid is reused once its process
+/// ended).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Backend {
+    pub(super) pid: i32,
+    /// Microseconds since the Unix epoch.
+    pub(super) started: i64,
+}
+
+impl Backend {
+    async fn of(connection: &mut PgConnection) -> sqlx::Result<Self> {
+        let (pid, started) = sqlx::query_as(
+            "SELECT pid, (extract(epoch FROM backend_start) * 1000000)::int8
+             FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+        )
+        .fetch_one(connection)
+        .await?;
+        Ok(Self { pid, started })
+    }
 }
 
 /// A connection taken for one statement, never for a transaction. Give it
@@ -75,6 +99,7 @@ struct Kept {
 pub(super) struct Taken {
     /// Until given back, discarded or rescued.
     connection: Option<PgConnection>,
+    backend: Backend,
     opened: Instant,
     held: Arc<Held>,
     slot: Option<OwnedSemaphorePermit>,
@@ -87,11 +112,16 @@ impl Taken {
             .unwrap_or_else(|| unreachable!("a taken connection is there until it is let go"))
     }
 
+    /// The server process the connection talks to.
+    pub(super) fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// Keeps the connection for the next statement (after [`Held::close`],
     /// drops it).
     pub(super) fn give_back(mut self) {
         if let Some(connection) = self.connection.take() {
-            self.held.keep(connection, self.opened);
+            self.held.keep(connection, self.backend, self.opened);
         }
     }
 
@@ -122,13 +152,14 @@ impl Drop for Taken {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (held, opened, slot) = (Arc::clone(&self.held), self.opened, self.slot.take());
+        let (held, backend, opened) = (Arc::clone(&self.held), self.backend, self.opened);
+        let slot = self.slot.take();
         runtime.spawn(async move {
             // sqlx reads what the cancelled statement still sends, up to
             // the server's ready message, before the ping's own answer.
             let pinged = tokio::time::timeout(held.rescue_timeout, connection.ping()).await;
             if matches!(pinged, Ok(Ok(()))) && !connection.is_in_transaction() {
-                held.keep(connection, opened);
+                held.keep(connection, backend, opened);
             }
             drop(slot);
         });
@@ -142,15 +173,6 @@ impl Held {
             idle: Mutex::new(Idle::default()),
             slots: Arc::new(Semaphore::new(size)),
             rescue_timeout: RESCUE_TIMEOUT,
-            answer_timeout: ANSWER_TIMEOUT,
-        }
-    }
-
-    /// The same set, its callers waiting `answer_timeout` for an answer.
-    pub(super) fn answering_within(self, answer_timeout: Duration) -> Self {
-        Self {
-            answer_timeout,
-            ..self
         }
     }
 
@@ -177,24 +199,30 @@ impl Held {
                 continue;
             }
             if kept.since.elapsed() < PING_IDLE || kept.connection.ping().await.is_ok() {
-                return Ok(self.taken(kept.connection, kept.opened, slot));
+                return Ok(self.taken(kept, slot));
             }
         }
-        let connection = PgConnection::connect_with(&self.options)
+        let mut connection = PgConnection::connect_with(&self.options)
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(self.taken(connection, Instant::now(), slot))
+        let backend = Backend::of(&mut connection)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let now = Instant::now();
+        let kept = Kept {
+            connection,
+            backend,
+            opened: now,
+            since: now,
+        };
+        Ok(self.taken(kept, slot))
     }
 
-    fn taken(
-        self: &Arc<Self>,
-        connection: PgConnection,
-        opened: Instant,
-        slot: OwnedSemaphorePermit,
-    ) -> Taken {
+    fn taken(self: &Arc<Self>, kept: Kept, slot: OwnedSemaphorePermit) -> Taken {
         Taken {
-            connection: Some(connection),
-            opened,
+            connection: Some(kept.connection),
+            backend: kept.backend,
+            opened: kept.opened,
             held: Arc::clone(self),
             slot: Some(slot),
         }
@@ -204,7 +232,7 @@ impl Held {
     pub(super) fn try_take(self: &Arc<Self>) -> Option<Taken> {
         let slot = Arc::clone(&self.slots).try_acquire_owned().ok()?;
         let kept = self.pop()?;
-        Some(self.taken(kept.connection, kept.opened, slot))
+        Some(self.taken(kept, slot))
     }
 
     /// Runs `SELECT 1` on an idle connection, if one is free now.
@@ -219,11 +247,12 @@ impl Held {
         taken.settle(checked).map(drop)
     }
 
-    fn keep(&self, connection: PgConnection, opened: Instant) {
+    fn keep(&self, connection: PgConnection, backend: Backend, opened: Instant) {
         let mut idle = self.lock();
         if !idle.closed {
             idle.connections.push(Kept {
                 connection,
+                backend,
                 opened,
                 since: Instant::now(),
             });
@@ -273,145 +302,5 @@ fn closed() -> crate::storage::StorageError {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::str::FromStr;
-
-    use super::*;
-
-    fn options() -> PgConnectOptions {
-        let url = std::env::var("HANDOVER_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        PgConnectOptions::from_str(&url).unwrap()
-    }
-
-    async fn backend(taken: &mut Taken) -> sqlx::Result<i32> {
-        sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(taken.connection())
-            .await
-    }
-
-    /// Has `taken`'s backend sleep `seconds`, and stops waiting for it
-    /// after `after`, as a caller's deadline does: the statement goes on
-    /// running on the server.
-    async fn cancel_a_sleep(taken: &mut Taken, seconds: f64, after: Duration) {
-        let sleep = sqlx::query("SELECT pg_sleep($1)")
-            .bind(seconds)
-            .execute(taken.connection());
-        assert!(
-            tokio::time::timeout(after, sleep).await.is_err(),
-            "cancelled while the server runs it"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_connection_given_back_is_used_again_and_one_discarded_is_not() {
-        let held = Arc::new(Held::new(options(), 1));
-        let mut first = held.take().await.unwrap();
-        let pid = backend(&mut first).await.unwrap();
-        assert!(held.try_take().is_none(), "its one connection is taken");
-        first.give_back();
-
-        let mut again = held.take().await.unwrap();
-        assert_eq!(backend(&mut again).await.unwrap(), pid);
-        // As a statement that failed on the connection leaves it.
-        again.discard();
-        let mut fresh = held.take().await.unwrap();
-        assert_ne!(backend(&mut fresh).await.unwrap(), pid);
-        fresh.give_back();
-        assert!(held.try_take().is_some(), "an idle one is there");
-
-        held.close().await;
-        assert!(held.take().await.is_err());
-        assert!(held.try_take().is_none());
-    }
-
-    #[tokio::test]
-    async fn a_connection_the_server_closed_fails_one_statement_and_is_replaced() {
-        let held = Arc::new(Held::new(options(), 2));
-        let mut taken = held.take().await.unwrap();
-        let pid = backend(&mut taken).await.unwrap();
-        taken.give_back();
-        let mut admin = PgConnection::connect_with(&options()).await.unwrap();
-        // Waits until the backend has ended (PostgreSQL 14 or later).
-        let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 10000)")
-            .bind(pid)
-            .fetch_one(&mut admin)
-            .await
-            .unwrap();
-        assert!(ended);
-
-        // Not tested before use: it was idle for less than PING_IDLE.
-        let mut broken = held.take().await.unwrap();
-        let failed = backend(&mut broken).await.map(drop);
-        assert!(broken.settle(failed).is_err());
-        let mut replaced = held.take().await.unwrap();
-        assert_ne!(backend(&mut replaced).await.unwrap(), pid);
-    }
-
-    #[tokio::test]
-    async fn a_connection_whose_statement_was_cancelled_is_kept_once_it_ended() {
-        let held = Arc::new(Held::new(options(), 1));
-        let mut taken = held.take().await.unwrap();
-        let pid = backend(&mut taken).await.unwrap();
-        cancel_a_sleep(&mut taken, 0.3, Duration::from_millis(50)).await;
-        drop(taken);
-
-        // The one slot is the rescue's until the statement has ended.
-        let mut again = held.take().await.unwrap();
-        assert_eq!(backend(&mut again).await.unwrap(), pid);
-        assert_eq!(
-            sqlx::query_scalar::<_, i32>("SELECT 7")
-                .fetch_one(again.connection())
-                .await
-                .unwrap(),
-            7,
-            "the protocol is where it should be"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_cancelled_statement_that_runs_on_loses_its_connection_and_frees_its_slot() {
-        let held = Arc::new(Held {
-            rescue_timeout: Duration::from_millis(200),
-            ..Held::new(options(), 1)
-        });
-        let mut taken = held.take().await.unwrap();
-        let pid = backend(&mut taken).await.unwrap();
-        // Long enough to outlast the rescue's timeout and this test's
-        // wait, short enough that a failed run leaves no backend for long.
-        cancel_a_sleep(&mut taken, 5.0, Duration::from_millis(500)).await;
-        drop(taken);
-
-        // Had the rescue waited for the statement to end, this would time
-        // out, or get the same backend back.
-        let mut next = tokio::time::timeout(Duration::from_secs(2), held.take())
-            .await
-            .expect("the rescue gives up its slot after its timeout")
-            .unwrap();
-        assert_ne!(backend(&mut next).await.unwrap(), pid);
-        next.give_back();
-        assert_eq!(held.lock().connections.len(), 1, "only the new one is kept");
-
-        let mut admin = PgConnection::connect_with(&options()).await.unwrap();
-        sqlx::query("SELECT pg_cancel_backend($1)")
-            .bind(pid)
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_connection_rescued_after_close_is_not_kept() {
-        let held = Arc::new(Held::new(options(), 1));
-        let mut taken = held.take().await.unwrap();
-        cancel_a_sleep(&mut taken, 0.3, Duration::from_millis(50)).await;
-        drop(taken);
-        held.close().await;
-
-        // The rescue gives its slot back once it has ended.
-        while held.slots.available_permits() == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(held.lock().connections.is_empty());
-    }
-}
+#[path = "held_tests.rs"]
+mod tests;

@@ -6,7 +6,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::Semaphore;
 
-use super::{ACQUIRE_TIMEOUT, corrupt, to_i64, unavailable};
+use super::connect::ACQUIRE_TIMEOUT;
+use super::{corrupt, to_i64, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{CaseId, RecordedEvent};
 use crate::domain::notice::InboxMessage;

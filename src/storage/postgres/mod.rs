@@ -1,18 +1,20 @@
 //! PostgreSQL: the backend for production scale. One pool for backlogs,
-//! lists (whose page's statement reads the registry version too), audit
-//! appends and acknowledgements; connections held outside it ([`held`])
-//! for the registry version that calls read on their own, each
-//! submission's lookup, status queries (which read the version with the
-//! case), and the batches of case writes. Every write is one transaction
-//! at READ COMMITTED with synchronous commit (the server's default), and
-//! the rows it must order (a case's version, a recipient's inbox head, the
-//! audit log) are serialized by row locks and, for the log, an advisory
-//! lock, so several gateway processes may share one database without
-//! forking a chain or leaving a gap.
+//! lists (whose page's statement reads the registry version too) and
+//! acknowledgements; connections held outside it ([`held`]) for the
+//! registry version that calls read on their own, each submission's
+//! lookup, status queries (which read the version with the case), and
+//! the two writers ([`writer`]): batches of case writes and audit
+//! appends. Every write is one transaction at READ COMMITTED with
+//! synchronous commit (the server's default), and the rows it must order
+//! (a case's version, a recipient's inbox head, the audit log) are
+//! serialized by row locks and, for the log, an advisory lock, so several
+//! gateway processes may share one database without forking a chain or
+//! leaving a gap.
 
 mod agencies;
 mod audit;
 mod cases;
+mod connect;
 mod group;
 mod held;
 mod inbox;
@@ -20,17 +22,18 @@ mod lists;
 mod notify;
 mod write;
 mod write_sql;
+mod writer;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::Semaphore;
 
+use self::connect::{HOT_CONNECTIONS, POOL_SIZE, REPLAY_CONNECTIONS, STATUS_CONNECTIONS};
 use self::held::Held;
+use self::writer::Writer;
 use super::seal::Sealer;
 use super::{
     CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Looked, PersonKey, Result,
@@ -42,32 +45,10 @@ use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 
+/// How long [`PostgresStorage::close`] waits for its connections to close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// Connections per gateway process for backlogs, lists, audit appends and
-/// acknowledgements; with [`HOT_CONNECTIONS`], [`STATUS_CONNECTIONS`] and
-/// [`WRITE_CONNECTIONS`], what the database's `max_connections` must
-/// allow for every replica.
-const POOL_SIZE: u32 = 9;
-
-/// Connections for the registry version, which calls read on their own
-/// (a submission, a status query or a list only when refused before its
-/// read, or when the held registry does not admit its caller), and each
-/// submission's lookup, which reads it too; held outside the pool.
-const HOT_CONNECTIONS: usize = 5;
-
-/// Connections for reading cases by id or person (status queries, the
-/// escalation scan), held outside the pool ([`held`]) and apart from the
-/// hot ones, so that a burst of queries cannot keep calls from reading
-/// the registry.
-const STATUS_CONNECTIONS: usize = 3;
-
-/// Case writes go one batch at a time ([`group`]), on a connection of
-/// their own: `write_batch()` is planned once per connection (some 20 ms
-/// the first time), so spreading the writes over the whole pool made the
-/// first write on each of its connections wait that long. Held outside
-/// the pool ([`held`]).
-const WRITE_CONNECTIONS: usize = 1;
 
 /// How long a case write or an audit append waits for the database's
 /// answer. Each replica has one writer and one audit task, and a
@@ -77,23 +58,11 @@ const WRITE_CONNECTIONS: usize = 1;
 /// the replica would queue behind it, refused as backpressure, while
 /// health said serving. After this long the write is answered
 /// `Unavailable` with its fate unknown (a retry under its request id is
-/// safe either way) and the writer goes on with a new connection. A
-/// write's statement takes milliseconds; this leaves room for a lock wait
-/// behind another replica's batch and for a synchronous standby.
+/// safe either way) and the writer goes on once the server process of
+/// that write is no longer running it ([`writer`]). A write's statement takes
+/// milliseconds; this leaves room for a lock wait behind another
+/// replica's batch and for a synchronous standby.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Backlog pages read at once, each on one of the pool's connections:
-/// when every agency's stream replays at once (all reconnecting after an
-/// outage), the rest of the pool stays free for acknowledgements, audit
-/// appends and lists, which would otherwise queue behind every page.
-const REPLAY_CONNECTIONS: usize = 4;
-
-/// A connection idle this long is pinged before it is used.
-const PING_IDLE: Duration = Duration::from_secs(5);
-
-/// Taking a connection waits this long at most, then the call is answered
-/// `Unavailable`.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct PostgresStorage {
@@ -105,7 +74,9 @@ pub struct PostgresStorage {
     /// for a status query).
     status: Arc<Held>,
     /// Where [`group`] writes cases; connected on the first write.
-    writer: Arc<Held>,
+    writer: Arc<Writer>,
+    /// Where the audit log is appended to; connected on the first append.
+    auditor: Arc<Writer>,
     /// Turns for backlog reads ([`REPLAY_CONNECTIONS`]).
     replay: Arc<Semaphore>,
     /// Seals what names a person; without it, case data cannot be read or
@@ -153,28 +124,8 @@ impl PostgresStorage {
     /// [`PostgresStorage::connect`], with writes and audit appends waiting
     /// `answer_timeout` for the database's answer.
     async fn connect_answering_within(url: &str, answer_timeout: Duration) -> Result<Self> {
-        // The URL may hold a password: errors name neither it nor the URL.
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|_| StorageError::Unavailable("not a valid postgres:// URL".into()))?
-            .application_name("handover-gateway")
-            // The server's defaults, stated so that a server or role set
-            // otherwise cannot change what the writes rely on: with
-            // `synchronous_commit` off the gateway would acknowledge a
-            // submission a crash could lose, and the audit log's tail and
-            // the case versions are read at READ COMMITTED, where each
-            // statement sees what committed before it began.
-            .options([
-                ("synchronous_commit", "on"),
-                // The startup packet's options separate words by spaces.
-                ("default_transaction_isolation", r"read\ committed"),
-                // Every statement here is short. JIT compiling one costs
-                // 100 ms or more, and the planner orders it whenever its
-                // estimate is high, which stale statistics make it (a
-                // status query on a freshly filled database was compiled
-                // on every call).
-                ("jit", "off"),
-            ]);
-        let pool = pool_options(POOL_SIZE)
+        let options = connect::options(url)?;
+        let pool = connect::pool_options(POOL_SIZE)
             .connect_with(options.clone())
             .await
             .map_err(|e| unavailable(&e))?;
@@ -182,9 +133,8 @@ impl PostgresStorage {
             pool,
             hot: Arc::new(Held::new(options.clone(), HOT_CONNECTIONS)),
             status: Arc::new(Held::new(options.clone(), STATUS_CONNECTIONS)),
-            writer: Arc::new(
-                Held::new(options, WRITE_CONNECTIONS).answering_within(answer_timeout),
-            ),
+            writer: Arc::new(Writer::new(options.clone(), answer_timeout)),
+            auditor: Arc::new(Writer::new(options, answer_timeout)),
             replay: Arc::new(Semaphore::new(REPLAY_CONNECTIONS)),
             sealer: None,
             group: Arc::default(),
@@ -205,33 +155,26 @@ impl PostgresStorage {
         })
     }
 
+    /// Closes every connection, telling the server, and takes no more.
+    /// Waits [`CLOSE_TIMEOUT`] at most: the pool's close of a connection
+    /// to a server gone silent was seen to wait without end, and with it
+    /// a gateway's shutdown. Connections not closed by then go with the
+    /// last handle on the storage.
     pub async fn close(&self) {
         self.replay.close();
-        self.writer.close().await;
-        self.status.close().await;
-        self.hot.close().await;
-        self.pool.close().await;
+        let closing = async {
+            tokio::join!(
+                self.pool.close(),
+                self.writer.close(),
+                self.auditor.close(),
+                self.status.close(),
+                self.hot.close(),
+            )
+        };
+        if tokio::time::timeout(CLOSE_TIMEOUT, closing).await.is_err() {
+            tracing::warn!("the database did not take every connection's close in time");
+        }
     }
-}
-
-fn pool_options(size: u32) -> PgPoolOptions {
-    PgPoolOptions::new()
-        .max_connections(size)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        // sqlx pings every connection it hands out by default: one more
-        // round trip before each query. Only a connection that sat idle a
-        // while is tested; one that broke since its last use fails its
-        // query, which the caller sees as `Unavailable` and may retry, and
-        // sqlx drops it (it pings each connection it takes back).
-        .test_before_acquire(false)
-        .before_acquire(|connection, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IDLE {
-                    connection.ping().await?;
-                }
-                Ok(true)
-            })
-        })
 }
 
 pub(super) fn unavailable(error: &dyn std::fmt::Display) -> StorageError {
@@ -388,7 +331,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<Chain> {
-        audit::append(&self.pool, records, self.writer.answer_timeout).await
+        audit::append(&self.auditor, records).await
     }
 
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>> {
@@ -408,7 +351,8 @@ impl Storage for PostgresStorage {
             .map_err(|e| unavailable(&e))?;
         self.hot.check_idle().await?;
         self.status.check_idle().await?;
-        self.writer.check_idle().await
+        self.writer.check_idle().await?;
+        self.auditor.check_idle().await
     }
 
     async fn follow_inboxes(&self, changes: tokio::sync::mpsc::Sender<InboxChange>) {

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::PostgresStorage;
+use super::connect::REPLAY_CONNECTIONS;
 use super::scratch_tests::Scratch;
-use super::{PostgresStorage, REPLAY_CONNECTIONS};
 use crate::domain::agency::AgencyId;
 use crate::storage::Storage;
 use crate::storage::seal::Sealer;

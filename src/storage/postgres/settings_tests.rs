@@ -34,7 +34,12 @@ async fn every_connection_commits_synchronously_at_read_committed_without_jit() 
     let mut pooled = storage.pool.acquire().await.unwrap();
     assert_eq!(settings(&mut pooled).await, expected);
     drop(pooled);
-    for held in [&storage.hot, &storage.status, &storage.writer] {
+    for held in [
+        &storage.hot,
+        &storage.status,
+        storage.writer.held(),
+        storage.auditor.held(),
+    ] {
         let mut taken = held.take().await.unwrap();
         assert_eq!(settings(taken.connection()).await, expected);
         taken.give_back();

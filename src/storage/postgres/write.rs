@@ -16,11 +16,8 @@
 //! deadlock between replicas, rolls the whole batch back and is reported as
 //! [`Failure::Refused`], so that the writes can be tried one by one.
 
-use std::sync::Arc;
-
-use super::held::Held;
-
 use super::write_sql;
+use super::writer::Writer;
 use super::{corrupt, millis, unavailable};
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::reference;
@@ -90,11 +87,25 @@ pub(super) enum Failure {
     /// The connection failed, the commit's fate is unknown, or what the
     /// database answered cannot be read.
     Failed(StorageError),
+    /// The database did not answer in time ([`super::ANSWER_TIMEOUT`]),
+    /// or still runs a write it did not answer (see [`super::writer`]):
+    /// the writes queued behind are answered without being tried, since
+    /// each would wait as long.
+    Stalled(StorageError),
 }
 
 impl From<StorageError> for Failure {
     fn from(error: StorageError) -> Self {
         Failure::Failed(error)
+    }
+}
+
+impl From<Failure> for StorageError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Refused(error) => unavailable(&error),
+            Failure::Failed(error) | Failure::Stalled(error) => error,
+        }
     }
 }
 
@@ -116,13 +127,20 @@ pub(super) fn failure(error: sqlx::Error) -> Failure {
 }
 
 /// Writes `write` alone, answering a refusal with the conflict it names.
-pub(super) async fn write_one(writer: &Arc<Held>, write: &Prepared) -> Result<SubmissionOutcome> {
+///
+/// # Errors
+/// The write's answer when the database stalled ([`Failure::Stalled`]).
+pub(super) async fn write_one(
+    writer: &Writer,
+    write: &Prepared,
+) -> Result<Result<SubmissionOutcome>, StorageError> {
     match write_batch(writer, &[write]).await {
-        Ok(mut answers) => answers
+        Ok(mut answers) => Ok(answers
             .pop()
-            .unwrap_or_else(|| Err(corrupt(&"a write went unanswered"))),
-        Err(Failure::Refused(error)) => Err(conflict_or_unavailable(error)),
-        Err(Failure::Failed(error)) => Err(error),
+            .unwrap_or_else(|| Err(corrupt(&"a write went unanswered")))),
+        Err(Failure::Refused(error)) => Ok(Err(conflict_or_unavailable(error))),
+        Err(Failure::Failed(error)) => Ok(Err(error)),
+        Err(Failure::Stalled(error)) => Err(error),
     }
 }
 
@@ -154,21 +172,19 @@ fn conflict_or_unavailable(error: sqlx::Error) -> StorageError {
 /// A [`Failure`] when nothing of the batch was written (or, after a failed
 /// commit, when that is not known).
 pub(super) async fn write_batch(
-    writer: &Arc<Held>,
+    writer: &Writer,
     batch: &[&Prepared],
 ) -> Result<Vec<Result<SubmissionOutcome>>, Failure> {
     let now = millis(time::OffsetDateTime::now_utc());
-    let mut taken = writer.take().await.map_err(Failure::Failed)?;
+    let mut taken = writer.take().await?;
     let answered = tokio::time::timeout(
         writer.answer_timeout,
         write_sql::write_batch(taken.connection(), batch, now),
     )
     .await;
     let Ok(written) = answered else {
-        // Dropped with its statement unanswered, the connection is
-        // rescued or let go in the background (`Taken`'s drop).
-        drop(taken);
-        return Err(Failure::Failed(unanswered(writer.answer_timeout)));
+        writer.abandon(taken);
+        return Err(Failure::Stalled(unanswered(writer.answer_timeout)));
     };
     // A refusal is the server's answer, which leaves the connection fit
     // for the next statement; after any other failure it is dropped.

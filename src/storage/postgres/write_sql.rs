@@ -68,12 +68,16 @@ pub(super) async fn write_batch(
     batch: &[&Prepared],
     now: i64,
 ) -> Result<Written, Failure> {
-    let opened: Vec<&Prepared> = batch
+    // The keys two replicas' batches may share are taken in one order in
+    // every batch, so that the batches wait for each other rather than
+    // deadlock: new cases' decision numbers (the same discharge sent to
+    // two replicas at once) in their order, moved cases' rows in id order.
+    let mut opened: Vec<&Prepared> = batch
         .iter()
         .copied()
         .filter(|p| p.write.expected_version == 0)
         .collect();
-    // Case rows are locked in id order, the same in every replica's batch.
+    opened.sort_by_key(|p| p.write.case.decision_number.as_str());
     let mut moved: Vec<&Prepared> = batch
         .iter()
         .copied()
