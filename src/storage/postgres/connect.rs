@@ -69,6 +69,7 @@ pub(super) fn options(url: &str) -> Result<PgConnectOptions> {
     Ok(options)
 }
 
+/// A pool of `size` connections that pings only those idle a while.
 pub(super) fn pool_options(size: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(size)

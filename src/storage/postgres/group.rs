@@ -17,9 +17,10 @@
 //! nothing of it was written, and its writes are tried again one by one,
 //! each then answered with its own conflict.
 //!
-//! Once the database leaves a write unanswered ([`Failure::Stalled`]), the
-//! rest of the writes taken with it are answered `Unavailable` without
-//! being tried: one by one, each would wait the whole answer timeout.
+//! Once the database leaves a write unanswered, or still runs one it did
+//! not answer ([`Failure::Stalled`]), the rest of the writes taken with it
+//! are answered `Unavailable` without being tried: each would wait for the
+//! writer's connection (seconds) only to meet the same.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -180,7 +181,7 @@ async fn commit_run(writer: &Writer, run: Vec<Job>) -> Result<(), StorageError> 
                 let _ = job.reply.send(answer);
             }
             Err(error) => {
-                tracing::debug!(%error, "a write stalled");
+                tracing::debug!(%error, "a write was not answered or not sent");
                 let _ = job.reply.send(Err(error.clone()));
                 answer_all(jobs, &untried());
                 return Err(error);

@@ -89,6 +89,23 @@ impl Backend {
         .await?;
         Ok(Self { pid, started })
     }
+
+    /// Whether this backend is running a statement, asked on `connection`.
+    /// Idle, it never received the statement it was sent (the network
+    /// went silent first) or has finished it: it waits for nothing and
+    /// holds no lock. (With `track_activities` off its state reads
+    /// `disabled`, and it counts as not running.)
+    pub(super) async fn is_running(self, connection: &mut PgConnection) -> sqlx::Result<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1
+                 AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2
+                 AND state = 'active')",
+        )
+        .bind(self.pid)
+        .bind(self.started)
+        .fetch_one(connection)
+        .await
+    }
 }
 
 /// A connection taken for one statement, never for a transaction. Give it

@@ -51,7 +51,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// How long a case write or an audit append waits for the database's
-/// answer. Each replica has one writer and one audit task, and a
+/// answer. Each replica has two writers ([`writer`]), and a
 /// connection to a server that went away without a word (its host
 /// crashed, its address moved in a failover) answers nothing until TCP
 /// gives up, some 15 minutes on Linux: every write and audited call of

@@ -88,9 +88,10 @@ pub(super) enum Failure {
     /// database answered cannot be read.
     Failed(StorageError),
     /// The database did not answer in time ([`super::ANSWER_TIMEOUT`]),
-    /// or still runs a write it did not answer (see [`super::writer`]):
-    /// the writes queued behind are answered without being tried, since
-    /// each would wait as long.
+    /// still runs a write it did not answer, or did not say in time
+    /// whether it does (see [`super::writer`]): the writes queued behind
+    /// are answered without being tried, since each would wait for the
+    /// writer's connection (seconds) only to meet the same.
     Stalled(StorageError),
 }
 

@@ -51,11 +51,11 @@ impl Writer {
     }
 
     /// A connection to write on, once the backend of the write the writer
-    /// last gave up on has ended.
+    /// last gave up on is no longer running a statement.
     ///
     /// # Errors
-    /// [`Failure::Stalled`] while that backend is still there, or when
-    /// the database does not say in time whether it is;
+    /// [`Failure::Stalled`] while that backend still runs one, or when
+    /// the database does not say in time whether it does;
     /// [`Failure::Failed`] when no connection can be had.
     pub(super) async fn take(&self) -> Result<Taken, Failure> {
         let mut taken = self.held.take().await.map_err(Failure::Failed)?;
@@ -68,18 +68,7 @@ impl Writer {
             *self.lock() = None;
             return Ok(taken);
         }
-        // Idle, it never received the statement (the network went silent
-        // first) or has finished it: it waits for nothing, and holds no
-        // lock. (With `track_activities` off its state reads `disabled`,
-        // and the writer does not wait for it.)
-        let running = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1
-                 AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2
-                 AND state = 'active')",
-        )
-        .bind(abandoned.pid)
-        .bind(abandoned.started)
-        .fetch_one(taken.connection());
+        let running = abandoned.is_running(taken.connection());
         match tokio::time::timeout(self.answer_timeout, running).await {
             Ok(Ok(false)) => {
                 *self.lock() = None;
@@ -144,10 +133,12 @@ fn unchecked() -> StorageError {
     )
 }
 
-/// The answer to a write queued behind one the database did not answer:
-/// not tried, since it would have waited as long.
+/// The answer to a write queued behind one the database did not answer,
+/// or behind a refusal for one it still runs: not tried, since it would
+/// have met the same.
 pub(super) fn untried() -> StorageError {
     StorageError::Unavailable(
-        "not written: the database did not answer a write queued before it in time".into(),
+        "not written: the database did not answer an earlier write in time, or still runs it"
+            .into(),
     )
 }
