@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use handover_gateway::domain::audit::verify;
+use handover_gateway::domain::case::Case;
 use handover_gateway::storage::{PostgresStorage, Sealer, Storage, StorageError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -130,6 +131,17 @@ async fn open_through(db: &Db) -> (Proxy, Arc<dyn Storage>) {
     (proxy, Arc::new(storage))
 }
 
+/// [`open_through`], with case D-1 written through the proxy.
+async fn open_with_a_case(db: &Db) -> (Proxy, Arc<dyn Storage>, Case) {
+    let (proxy, storage) = open_through(db).await;
+    let first = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    storage
+        .write_case(write(&first, 0, "r-1", &["yingze-project"]))
+        .await
+        .unwrap();
+    (proxy, storage, first)
+}
+
 /// Closes `storage`, whose pool still holds a connection through the
 /// silence: closing must not wait on it for ever.
 async fn closed(storage: &Arc<dyn Storage>) {
@@ -148,12 +160,7 @@ fn unavailable<T: std::fmt::Debug>(result: Result<T, StorageError>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_postgres_a_silent_database_fails_writes_and_appends_after_the_answer_timeout() {
     run(Kind::Postgres, |db| async move {
-        let (proxy, storage) = open_through(&db).await;
-        let first = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
-        storage
-            .write_case(write(&first, 0, "r-1", &["yingze-project"]))
-            .await
-            .unwrap();
+        let (proxy, storage, first) = open_with_a_case(&db).await;
         storage.append_audit(&[audit_record(1)]).await.unwrap();
 
         proxy.silence();
@@ -203,12 +210,7 @@ async fn on_postgres_a_silent_database_fails_writes_and_appends_after_the_answer
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_postgres_writes_queued_behind_one_a_silent_database_left_unanswered_are_not_tried() {
     run(Kind::Postgres, |db| async move {
-        let (proxy, storage) = open_through(&db).await;
-        let first = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
-        storage
-            .write_case(write(&first, 0, "r-1", &["yingze-project"]))
-            .await
-            .unwrap();
+        let (proxy, storage, _) = open_with_a_case(&db).await;
 
         proxy.silence();
         let accepted = proxy.accepted();

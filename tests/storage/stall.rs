@@ -56,6 +56,56 @@ where
         .expect("the writer kept holding back after the stall ended")
 }
 
+/// The recipient whose inbox head the case-write tests hold.
+const PROJECT: &str = "yingze-project";
+
+/// A connection whose transaction holds the lock `statement` takes, as a
+/// transaction that does not end would, until [`ended`].
+async fn holding(db: &Db, statement: &str) -> PgConnection {
+    let mut stall = PgConnection::connect(db.setting.to_str().unwrap())
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut stall).await.unwrap();
+    sqlx::query(statement).execute(&mut stall).await.unwrap();
+    stall
+}
+
+/// A storage that wrote case D-1 with a notice to [`PROJECT`], and a
+/// connection [`holding`] that inbox's head, which every later write to
+/// it waits for.
+async fn with_the_inbox_head_held(db: &Db) -> (PostgresStorage, PgConnection) {
+    let storage = open(db).await;
+    let first = discharged("D-1", "140106", person(1, "140106"), Some(PROJECT));
+    storage
+        .write_case(write(&first, 0, "r-1", &[PROJECT]))
+        .await
+        .unwrap();
+    let head = format!("SELECT head FROM inboxes WHERE agency_id = '{PROJECT}' FOR UPDATE");
+    (storage, holding(db, &head).await)
+}
+
+async fn ended(stall: &mut PgConnection) {
+    sqlx::query("COMMIT").execute(stall).await.unwrap();
+}
+
+/// Checks the answers to two writes sent one after the other during a
+/// stall: the first given up on, the second held back; and that one
+/// gateway backend waits for the lock, the first write's. Returns a
+/// connection that watches the server.
+async fn given_up_then_held_back<T: std::fmt::Debug>(
+    db: &Db,
+    gave_up: Result<T, StorageError>,
+    held_back: Result<T, StorageError>,
+) -> PgConnection {
+    assert!(reason(gave_up).contains("not known"));
+    assert!(reason(held_back).contains("still runs"));
+    let mut observer = PgConnection::connect(db.setting.to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(waiting_for_locks(&mut observer).await, 1);
+    observer
+}
+
 async fn open(db: &Db) -> PostgresStorage {
     PostgresStorage::open_answering_within(db.setting.to_str().unwrap(), ANSWER_TIMEOUT)
         .await
@@ -66,22 +116,8 @@ async fn open(db: &Db) -> PostgresStorage {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_postgres_a_write_left_waiting_on_a_stalled_database_is_not_joined_by_another() {
     run(Kind::Postgres, |db| async move {
-        let storage = open(&db).await;
-        let project = "yingze-project";
-        let first = discharged("D-1", "140106", person(1, "140106"), Some(project));
-        storage
-            .write_case(write(&first, 0, "r-1", &[project]))
-            .await
-            .unwrap();
-        let mut admin = PgConnection::connect(db.setting.to_str().unwrap())
-            .await
-            .unwrap();
-        let mut stall = admin.begin().await.unwrap();
-        sqlx::query("SELECT head FROM inboxes WHERE agency_id = $1 FOR UPDATE")
-            .bind(project)
-            .execute(&mut *stall)
-            .await
-            .unwrap();
+        let (storage, mut stall) = with_the_inbox_head_held(&db).await;
+        let project = PROJECT;
 
         let second = discharged("D-2", "140106", person(2, "140106"), Some(project));
         let third = discharged("D-3", "140106", person(3, "140106"), Some(project));
@@ -97,21 +133,12 @@ async fn on_postgres_a_write_left_waiting_on_a_stalled_database_is_not_joined_by
         })
         .await
         .expect("a write waited for the stalled database beyond its answer timeout");
-        assert!(reason(gave_up).contains("not known"));
-        assert!(reason(held_back).contains("still runs"));
-        let mut observer = PgConnection::connect(db.setting.to_str().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(
-            waiting_for_locks(&mut observer).await,
-            1,
-            "one backend waits for the lock, the first write's"
-        );
+        let mut observer = given_up_then_held_back(&db, gave_up, held_back).await;
 
         // The write given up on commits once its lock comes free; its
         // backend then finds its client gone and ends, and the writer
         // writes again.
-        stall.commit().await.unwrap();
+        ended(&mut stall).await;
         let written = once_the_stall_ended(|| storage.write_case(third_write.clone()))
             .await
             .unwrap();
@@ -147,15 +174,12 @@ async fn on_postgres_an_append_left_waiting_on_a_stalled_log_is_not_joined_by_an
     run(Kind::Postgres, |db| async move {
         let storage = open(&db).await;
         storage.append_audit(&[audit_record(1)]).await.unwrap();
-        let mut admin = PgConnection::connect(db.setting.to_str().unwrap())
-            .await
-            .unwrap();
-        let mut stall = admin.begin().await.unwrap();
         // The lock every append takes (`migrations/postgres/0008`).
-        sqlx::query("SELECT pg_advisory_xact_lock(0, 'audit_log'::regclass::oid::int)")
-            .execute(&mut *stall)
-            .await
-            .unwrap();
+        let mut stall = holding(
+            &db,
+            "SELECT pg_advisory_xact_lock(0, 'audit_log'::regclass::oid::int)",
+        )
+        .await;
 
         let (gave_up, held_back) = tokio::time::timeout(HANG, async {
             (
@@ -165,18 +189,9 @@ async fn on_postgres_an_append_left_waiting_on_a_stalled_log_is_not_joined_by_an
         })
         .await
         .expect("an append waited for the stalled log beyond its answer timeout");
-        assert!(reason(gave_up).contains("not known"));
-        assert!(reason(held_back).contains("still runs"));
-        let mut observer = PgConnection::connect(db.setting.to_str().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(
-            waiting_for_locks(&mut observer).await,
-            1,
-            "the first append's"
-        );
+        let mut observer = given_up_then_held_back(&db, gave_up, held_back).await;
 
-        stall.commit().await.unwrap();
+        ended(&mut stall).await;
         let third = [audit_record(3)];
         once_the_stall_ended(|| storage.append_audit(&third))
             .await
@@ -193,22 +208,8 @@ async fn on_postgres_an_append_left_waiting_on_a_stalled_log_is_not_joined_by_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_postgres_a_write_whose_stall_ends_soon_after_its_timeout_leaves_the_writer_writing() {
     run(Kind::Postgres, |db| async move {
-        let storage = open(&db).await;
-        let project = "yingze-project";
-        let first = discharged("D-1", "140106", person(1, "140106"), Some(project));
-        storage
-            .write_case(write(&first, 0, "r-1", &[project]))
-            .await
-            .unwrap();
-        let mut admin = PgConnection::connect(db.setting.to_str().unwrap())
-            .await
-            .unwrap();
-        let mut stall = admin.begin().await.unwrap();
-        sqlx::query("SELECT head FROM inboxes WHERE agency_id = $1 FOR UPDATE")
-            .bind(project)
-            .execute(&mut *stall)
-            .await
-            .unwrap();
+        let (storage, mut stall) = with_the_inbox_head_held(&db).await;
+        let project = PROJECT;
         let second = discharged("D-2", "140106", person(2, "140106"), Some(project));
         let gave_up = tokio::time::timeout(
             HANG,
@@ -221,7 +222,7 @@ async fn on_postgres_a_write_whose_stall_ends_soon_after_its_timeout_leaves_the_
         // Ended well within the 5 s that the timed-out connection is kept
         // waiting for its statement's end: the connection is kept, and
         // the writer writes on it again, as on the backend it watches.
-        stall.commit().await.unwrap();
+        ended(&mut stall).await;
         let third = discharged("D-3", "140106", person(3, "140106"), Some(project));
         let written = storage
             .write_case(write(&third, 0, "r-3", &[project]))
