@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::domain::access::AccessPolicy;
 use crate::domain::deadline::DeadlinePolicy;
 use crate::gateway::Limits;
 
@@ -60,6 +61,8 @@ pub struct Config {
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     pub deadlines: DeadlinePolicy,
+    /// How long police see a closed case.
+    pub access: AccessPolicy,
     /// Per-agency call rate and the police query quota.
     pub limits: Limits,
 }
@@ -94,6 +97,7 @@ impl std::fmt::Debug for Config {
             .field("max_message_bytes", &self.max_message_bytes)
             .field("log_format", &self.log_format)
             .field("deadlines", &self.deadlines)
+            .field("access", &self.access)
             .field("limits", &self.limits)
             .finish()
     }
@@ -117,6 +121,7 @@ impl Default for Config {
             max_message_bytes: 256 * 1024,
             log_format: LogFormat::Text,
             deadlines: DeadlinePolicy::default(),
+            access: AccessPolicy::default(),
             limits: Limits::default(),
         }
     }
@@ -173,6 +178,11 @@ impl Config {
                 "{name} must be between one second and ten years"
             );
         }
+        let sight = self.access.police_see_closed_cases_for;
+        anyhow::ensure!(
+            !sight.is_negative() && sight <= ten_years,
+            "access.police_see_closed_cases_for must be between zero and ten years"
+        );
         Ok(())
     }
 }

@@ -95,6 +95,7 @@ impl Server {
         let shutdown = CancellationToken::new();
         let settings = Settings {
             deadlines: config.deadlines.clone(),
+            access: config.access.clone(),
             heartbeat: config.heartbeat,
             escalation_scan: config.escalation_scan,
             limits: config.limits.clone(),

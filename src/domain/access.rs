@@ -1,8 +1,66 @@
 //! Who may see a case. Personal data goes only to agencies whose role and
 //! jurisdiction need it.
 
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
 use super::agency::{AgencyKind, AgencyRef};
-use super::case::Case;
+use super::case::{Case, CaseState};
+use super::deadline::human;
+
+/// How long what is seen stays seen. After three years without drugs a
+/// person is no longer under dynamic control and their data are
+/// confidential, so police lose sight of a case some time after it closed;
+/// the agencies that ran the case keep it as their record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessPolicy {
+    /// Police see a closed case for this long after its closure.
+    #[serde(with = "human")]
+    pub police_see_closed_cases_for: Duration,
+}
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        Self {
+            police_see_closed_cases_for: Duration::days(3 * 365),
+        }
+    }
+}
+
+impl AccessPolicy {
+    /// The earliest closure police still see at `now`.
+    pub fn police_closed_cutoff(&self, now: OffsetDateTime) -> OffsetDateTime {
+        now - self.police_see_closed_cases_for
+    }
+}
+
+/// Whether `caller` may read `case` at `now`: [`can_view`], except that
+/// police no longer see a case closed before
+/// [`AccessPolicy::police_closed_cutoff`].
+pub fn can_read(
+    caller: &AgencyRef,
+    case: &Case,
+    now: OffsetDateTime,
+    policy: &AccessPolicy,
+) -> bool {
+    if caller.kind == AgencyKind::Police
+        && let Some(closed) = closed_at(case)
+        && closed < policy.police_closed_cutoff(now)
+    {
+        return false;
+    }
+    can_view(caller, case)
+}
+
+/// When a closed case last changed: its closure, which nothing follows but
+/// an escalation recorded late. Storage filters on the same instant (the
+/// time of the case's newest event), so a list and a status query agree.
+pub fn closed_at(case: &Case) -> Option<OffsetDateTime> {
+    (case.state == CaseState::Closed)
+        .then(|| case.history.last().map(|event| event.at))
+        .flatten()
+}
 
 /// Whether `caller` may read `case`:
 ///
@@ -38,7 +96,9 @@ fn covers(caller: &AgencyRef, case: &Case) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::{agency, discharged_case};
+    use crate::domain::case::CaseEvent;
+    use crate::domain::event::ClosureReason;
+    use crate::domain::testing::{agency, discharged_case, id, then};
 
     #[test]
     fn each_kind_sees_only_what_concerns_it() {
@@ -66,5 +126,67 @@ mod tests {
         for caller in &hidden {
             assert!(!can_view(caller, &case), "{caller} should not see the case");
         }
+    }
+
+    #[test]
+    fn police_lose_sight_of_a_closed_case_after_the_period_and_others_do_not() {
+        let open = discharged_case("140106", "140202", Some("yingze-project"));
+        let closed = then(
+            &open,
+            &id("yingze-project"),
+            CaseEvent::Closed {
+                reason: ClosureReason::Completed,
+                note: String::new(),
+            },
+        );
+        let closure = closed.history.last().unwrap().at;
+        assert_eq!(closed_at(&closed), Some(closure));
+        assert_eq!(closed_at(&open), None);
+
+        let policy = AccessPolicy {
+            police_see_closed_cases_for: Duration::days(30),
+        };
+        let last_moment = closure + Duration::days(30);
+        let after = last_moment + Duration::SECOND;
+        let police = [
+            agency("police", "140106", "yingze-police"),
+            agency("police", "140202", "datong-police"),
+            agency("police", "140000", "shanxi-police"),
+        ];
+        for caller in &police {
+            assert!(can_read(caller, &closed, last_moment, &policy), "{caller}");
+            assert!(!can_read(caller, &closed, after, &policy), "{caller}");
+            // An open case is never hidden, however old.
+            assert!(can_read(
+                caller,
+                &open,
+                after + Duration::days(9999),
+                &policy
+            ));
+        }
+        let keepers = [
+            agency("detox-center", "140000", "taiyuan-detox"),
+            agency("county-project", "140106", "yingze-project"),
+            agency("oversight", "140000", "shanxi-office"),
+        ];
+        for caller in &keepers {
+            assert!(
+                can_read(caller, &closed, after + Duration::days(9999), &policy),
+                "{caller}"
+            );
+        }
+        let stranger = agency("police", "140105", "xiaodian-police");
+        assert!(!can_read(&stranger, &closed, last_moment, &policy));
+    }
+
+    #[test]
+    fn police_see_closed_cases_for_three_years_by_default() {
+        let policy: AccessPolicy = serde_json::from_str("{}").unwrap();
+        assert_eq!(policy.police_see_closed_cases_for, Duration::days(1095));
+        let policy: AccessPolicy =
+            serde_json::from_str(r#"{"police_see_closed_cases_for": "90d"}"#).unwrap();
+        assert_eq!(policy.police_see_closed_cases_for, Duration::days(90));
+        let unknown = serde_json::from_str::<AccessPolicy>(r#"{"police_see": "90d"}"#);
+        assert!(unknown.is_err());
     }
 }

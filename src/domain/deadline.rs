@@ -208,7 +208,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Serde for durations written as `24h` or `15d`.
-mod human {
+pub(super) mod human {
     use serde::{Deserialize, Deserializer, Serializer};
     use time::Duration;
 

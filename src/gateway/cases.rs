@@ -2,7 +2,7 @@
 //! cannot be used to learn whether someone is on file.
 
 use super::{Gateway, GatewayError, Result};
-use crate::domain::access::can_view;
+use crate::domain::access::can_read;
 use crate::domain::agency::{AgencyKind, AgencyRef};
 use crate::domain::case::{Case, CaseId, CaseState};
 use crate::domain::id_number::IdNumber;
@@ -71,7 +71,7 @@ impl Gateway {
                 let seen = self.storage.case_seen(&id).await?;
                 self.confirmed(seen)
                     .await?
-                    .filter(|case| can_view(caller, case))
+                    .filter(|case| self.can_read(caller, case))
             }
             CaseQuery::ByIdNumber(text) => {
                 let number = IdNumber::parse(text, self.clock.today())
@@ -81,7 +81,7 @@ impl Gateway {
                     .cases_of_person(&self.keyer.key(&number))
                     .await?;
                 let cases = self.confirmed(seen).await?;
-                cases.into_iter().find(|case| can_view(caller, case))
+                cases.into_iter().find(|case| self.can_read(caller, case))
             }
         };
         let case = found.ok_or(GatewayError::NotFound)?;
@@ -143,6 +143,8 @@ impl Gateway {
             state: query.state,
             overdue: query.overdue.then(|| self.settings.deadlines.cutoffs(now)),
             unroutable: query.unroutable,
+            closed_since: (caller.kind == AgencyKind::Police)
+                .then(|| self.settings.access.police_closed_cutoff(now)),
             after,
             limit,
         };
@@ -155,6 +157,10 @@ impl Gateway {
             .flatten();
         tracing::info!(cases = cases.len(), "cases listed");
         Ok((cases, next))
+    }
+
+    fn can_read(&self, caller: &AgencyRef, case: &Case) -> bool {
+        can_read(caller, case, self.clock.now(), &self.settings.access)
     }
 
     /// The gateway's clock, for answers that say what is overdue.

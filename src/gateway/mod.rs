@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::access::AccessPolicy;
 use crate::domain::agency::{Agency, AgencyRef};
 use crate::domain::clock::Clock;
 use crate::domain::deadline::DeadlinePolicy;
@@ -64,6 +65,7 @@ pub struct Caller {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub deadlines: DeadlinePolicy,
+    pub access: AccessPolicy,
     /// How often an idle inbox stream gets a heartbeat.
     pub heartbeat: Duration,
     /// Messages read from storage at a time when replaying a backlog.
@@ -77,6 +79,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             deadlines: DeadlinePolicy::default(),
+            access: AccessPolicy::default(),
             heartbeat: Duration::from_secs(15),
             replay_batch: 256,
             escalation_scan: Duration::from_secs(5),

@@ -150,6 +150,9 @@ pub struct CaseFilter {
     /// Only cases with a deadline due by these cutoffs.
     pub overdue: Option<Cutoffs>,
     pub unroutable: bool,
+    /// Closed cases only when their newest event (the closure) was
+    /// recorded at or after this; see [`crate::domain::access::closed_at`].
+    pub closed_since: Option<OffsetDateTime>,
     /// Cases after this id (ids sort by creation).
     pub after: Option<CaseId>,
     pub limit: u32,

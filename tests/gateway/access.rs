@@ -1,5 +1,6 @@
 use handover_gateway::api::pb;
 use handover_gateway::api::pb::get_case_request::Key;
+use handover_gateway::domain::clock::Clock;
 use tonic::Code;
 
 use crate::support::*;
@@ -162,4 +163,110 @@ async fn a_caller_disabled_since_the_registry_was_held_lists_no_case() {
 
     disable(&app, "xiaodian-police").await;
     assert_eq!(list(&app, "taiyuan-police").await.unwrap(), [case_id]);
+}
+
+async fn close(app: &App, case_id: &str) {
+    app.supervision("yingze-project")
+        .await
+        .close_case(pb::CloseCaseRequest {
+            request_id: format!("close-{case_id}"),
+            case_id: case_id.into(),
+            expected_version: None,
+            reason: pb::ClosureReason::Completed.into(),
+            note: String::new(),
+        })
+        .await
+        .unwrap();
+}
+
+async fn list_closed(app: &App, agency: &str) -> Vec<String> {
+    let request = pb::ListCasesRequest {
+        state: pb::CaseState::Closed.into(),
+        ..Default::default()
+    };
+    let page = app.cases(agency).await.list_cases(request).await.unwrap();
+    page.into_inner()
+        .cases
+        .into_iter()
+        .map(|c| c.case_id)
+        .collect()
+}
+
+/// Police see a closed case for `[access] police_see_closed_cases_for`
+/// after its closure, then get the answer for an unknown person, by
+/// number, by id and in lists; the agencies that ran the case keep it,
+/// and a new case of the same person is found again.
+#[tokio::test]
+async fn police_lose_sight_of_a_closed_case_after_the_configured_period() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path()).await;
+    let mut config = config(dir.path());
+    config.access.police_see_closed_cases_for = time::Duration::days(30);
+    let app = start_with(dir, START, config).await;
+    let number = id_number("19900307", 206);
+    let case_id = discharge_in_yingze(&app, &number).await;
+    close(&app, &case_id).await;
+    let by_number = || Key::IdNumber(number.clone());
+    let by_id = || Key::CaseId(case_id.clone());
+    let police = ["yingze-police", "taiyuan-police"];
+
+    app.clock.advance(time::Duration::days(30));
+    for agency in police {
+        let case = get(&app, agency, by_number(), "check").await.unwrap();
+        assert_eq!(case.state(), pb::CaseState::Closed);
+        assert_eq!(
+            list(&app, agency).await.unwrap(),
+            std::slice::from_ref(&case_id)
+        );
+        assert_eq!(
+            list_closed(&app, agency).await,
+            std::slice::from_ref(&case_id)
+        );
+    }
+
+    app.clock.advance(time::Duration::seconds(1));
+    let unknown = get(
+        &app,
+        "yingze-police",
+        Key::IdNumber(id_number("19900307", 207)),
+        "check",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    for agency in police {
+        for key in [by_number(), by_id()] {
+            let hidden = get(&app, agency, key, "check").await.unwrap_err();
+            assert_eq!(
+                (hidden.code(), hidden.message()),
+                (unknown.code(), unknown.message()),
+                "{agency}"
+            );
+        }
+        assert!(list(&app, agency).await.unwrap().is_empty(), "{agency}");
+        assert!(list_closed(&app, agency).await.is_empty(), "{agency}");
+    }
+    for agency in ["taiyuan-detox", "yingze-project", "shanxi-office"] {
+        let case = get(&app, agency, by_id(), "").await.unwrap();
+        assert_eq!(case.case_id, case_id, "{agency}");
+    }
+    assert_eq!(
+        list_closed(&app, "shanxi-office").await,
+        std::slice::from_ref(&case_id)
+    );
+
+    let mut again = discharge("r-2", "D-2", person(&number, "140106", None));
+    again.released_at = Some(prost_types::Timestamp {
+        seconds: app.clock.now().unix_timestamp() - 3600,
+        nanos: 0,
+    });
+    let reopened = submit_as_detox(&app, again).await.case_id;
+    for agency in police {
+        let case = get(&app, agency, by_number(), "check").await.unwrap();
+        assert_eq!(case.case_id, reopened, "{agency}");
+        assert_eq!(
+            list(&app, agency).await.unwrap(),
+            std::slice::from_ref(&reopened)
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! Picking cases by their columns: due deadlines for the escalation scan,
 //! filtered pages for police and oversight.
 
+use handover_gateway::domain::access::closed_at;
 use handover_gateway::domain::case::{Case, CaseEvent, CaseId, CaseState};
 use handover_gateway::domain::deadline::DeadlineKind;
+use handover_gateway::domain::event::ClosureReason;
 use handover_gateway::storage::{CaseFilter, Storage};
 use time::Duration;
 
@@ -11,6 +13,7 @@ use crate::support::{Db, discharged, filter, id, next, person, region, write};
 conformance!(
     due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines,
     lists_filter_by_jurisdiction_county_state_and_page_in_id_order,
+    lists_show_a_closed_case_only_if_closed_since_the_cutoff,
 );
 
 fn ids(cases: &[&Case]) -> Vec<CaseId> {
@@ -186,5 +189,48 @@ async fn lists_filter_by_jurisdiction_county_state_and_page_in_id_order(db: Db) 
         ..filter("140000")
     };
     assert!(listed(&*storage, &past).await.is_empty());
+    storage.close().await;
+}
+
+/// Police lose sight of a closed case some time after its closure; the
+/// list finds the closure by the case's newest event, the instant the
+/// domain's `closed_at` names.
+async fn lists_show_a_closed_case_only_if_closed_since_the_cutoff(db: Db) {
+    let storage = db.open().await;
+    let open = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    let discharged = discharged("D-2", "140106", person(2, "140106"), Some("yingze-project"));
+    let closure = CaseEvent::Closed {
+        reason: ClosureReason::Completed,
+        note: String::new(),
+    };
+    let closed = next(&discharged, "yingze-project", closure);
+    storage
+        .write_case(write(&open, 0, "r-1", &[]))
+        .await
+        .unwrap();
+    storage
+        .write_case(write(&discharged, 0, "r-2", &[]))
+        .await
+        .unwrap();
+    storage
+        .write_case(write(&closed, 1, "r-3", &[]))
+        .await
+        .unwrap();
+    let closed_at = closed_at(&closed).unwrap();
+
+    let everything = ids(&[&open, &closed]);
+    assert_eq!(listed(&*storage, &filter("140106")).await, everything);
+    let since = |at| CaseFilter {
+        closed_since: Some(at),
+        ..filter("140106")
+    };
+    assert_eq!(listed(&*storage, &since(closed_at)).await, everything);
+    let later = closed_at + Duration::milliseconds(1);
+    assert_eq!(listed(&*storage, &since(later)).await, ids(&[&open]));
+    let only_closed = CaseFilter {
+        state: Some(CaseState::Closed),
+        ..since(later)
+    };
+    assert!(listed(&*storage, &only_closed).await.is_empty());
     storage.close().await;
 }

@@ -305,13 +305,22 @@ impl Held {
 /// the session goes on: not a failure of the connection, and not an error
 /// of severity FATAL or PANIC, which the server sends as it ends the
 /// session (an administrator's `pg_terminate_backend`, a shutdown).
+///
+/// Nor an error of SQLSTATE class 25 (invalid transaction state): above
+/// all `25006`, a write on a server that is read-only. A connection that
+/// came up on a standby, or on a primary demoted behind the address it
+/// was reached by, would refuse every write for the rest of its life; a
+/// new one goes to wherever the address points now.
 fn ended_only_the_statement(error: &sqlx::Error) -> bool {
     let sqlx::Error::Database(error) = error else {
         return false;
     };
     error
         .try_downcast_ref::<PgDatabaseError>()
-        .is_some_and(|error| !matches!(error.severity(), PgSeverity::Fatal | PgSeverity::Panic))
+        .is_some_and(|error| {
+            !matches!(error.severity(), PgSeverity::Fatal | PgSeverity::Panic)
+                && !error.code().starts_with("25")
+        })
 }
 
 fn closed() -> crate::storage::StorageError {

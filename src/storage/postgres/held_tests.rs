@@ -75,6 +75,46 @@ async fn a_connection_the_server_closed_fails_one_statement_and_is_replaced() {
     assert_ne!(backend(&mut replaced).await.unwrap(), pid);
 }
 
+/// A connection made while the server (here, the session) was read-only
+/// refuses every write; it is dropped at the first refusal, and kept
+/// after any other statement's error.
+#[tokio::test]
+async fn a_connection_that_cannot_write_is_replaced() {
+    let held = Arc::new(Held::new(options(), 1));
+    let mut taken = held.take().await.unwrap();
+    let pid = backend(&mut taken).await.unwrap();
+    sqlx::query("SET default_transaction_read_only = on")
+        .execute(taken.connection())
+        .await
+        .unwrap();
+    let refused = sqlx::query("SELECT 1 / 0")
+        .execute(taken.connection())
+        .await
+        .map(drop);
+    assert!(taken.settle(refused).is_err());
+
+    let mut kept = held.take().await.unwrap();
+    assert_eq!(backend(&mut kept).await.unwrap(), pid, "a division by zero");
+    let write = sqlx::query("CREATE TABLE held_read_only (x int)")
+        .execute(kept.connection())
+        .await
+        .map(drop);
+    let code = match &write {
+        Err(sqlx::Error::Database(error)) => error.code().map(|code| code.into_owned()),
+        other => panic!("a write on a read-only session: {other:?}"),
+    };
+    assert_eq!(code.as_deref(), Some("25006"));
+    assert!(kept.settle(write).is_err());
+
+    let mut replaced = held.take().await.unwrap();
+    assert_ne!(backend(&mut replaced).await.unwrap(), pid);
+    let read_only: String = sqlx::query_scalar("SHOW default_transaction_read_only")
+        .fetch_one(replaced.connection())
+        .await
+        .unwrap();
+    assert_eq!(read_only, "off");
+}
+
 #[tokio::test]
 async fn a_connection_whose_statement_was_cancelled_is_kept_once_it_ended() {
     let held = Arc::new(Held::new(options(), 1));

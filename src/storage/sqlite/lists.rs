@@ -97,6 +97,13 @@ pub(super) async fn list_case_ids(
         push_due(&mut query, cutoffs);
         query.push(")");
     }
+    if let Some(since) = filter.closed_since {
+        // The closure is the case's newest event: `version` is its sequence.
+        query
+            .push(" AND (c.state <> 'closed' OR EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.sequence = c.version AND e.recorded_at >= ")
+            .push_bind(millis(since))
+            .push("))");
+    }
     if let Some(after) = &filter.after {
         query
             .push(" AND c.id > ")
