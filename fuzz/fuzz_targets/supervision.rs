@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((which, bytes)) = data.split_first() else {
         return;
     };
-    match which % 13 {
+    match which % 14 {
         0 => check::<pb::ConfirmPickupRequest>(bytes),
         1 => check::<pb::ConfirmReportRequest>(bytes),
         2 => check::<pb::RequestTransferRequest>(bytes),
@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         9 => check::<pb::RestoreContactRequest>(bytes),
         10 => check::<pb::SuspendCaseRequest>(bytes),
         11 => check::<pb::ResumeCaseRequest>(bytes),
-        _ => check::<pb::CloseCaseRequest>(bytes),
+        12 => check::<pb::CloseCaseRequest>(bytes),
+        _ => check::<pb::AssignCaseRequest>(bytes),
     }
 });

@@ -280,6 +280,7 @@ audited_command!(
     SuspendCaseRequest => "SuspendCase",
     ResumeCaseRequest => "ResumeCase",
     CloseCaseRequest => "CloseCase",
+    AssignCaseRequest => "AssignCase",
 );
 
 impl Disclosed for pb::Receipt {

@@ -129,6 +129,15 @@ fn detail(event: &CaseEvent) -> Detail {
             })
         }
         CaseEvent::Arrived => Detail::Arrived(pb::Arrived {}),
+        CaseEvent::Assigned {
+            executing_region,
+            project,
+            reason,
+        } => Detail::Assigned(pb::Assigned {
+            executing_region: executing_region.to_string(),
+            project_id: project.to_string(),
+            reason: reason.clone(),
+        }),
         CaseEvent::AbsenceNotified {
             host_region,
             host_project,

@@ -1,4 +1,5 @@
-//! `handover.v1.SupervisionService`: county projects' commands on a case.
+//! `handover.v1.SupervisionService`: county projects' commands on a case,
+//! and an oversight office's assignment of an unroutable one.
 //! Every call is the same shape (request id, case id, expected version and
 //! the command's fields), so each handler only says which command it is.
 
@@ -112,6 +113,10 @@ command_request!(pb::CloseCaseRequest, |r| CommandDraft::Close {
     reason: closure_reason_name(r.reason),
     note: r.note.clone(),
 });
+command_request!(pb::AssignCaseRequest, |r| CommandDraft::Assign {
+    to_region: r.to_region.clone(),
+    reason: r.reason.clone(),
+});
 
 type Answer<T> = Result<Response<T>, Status>;
 
@@ -219,6 +224,14 @@ impl SupervisionService for SupervisionApi {
     ) -> Answer<pb::CloseCaseResponse> {
         let receipt = Some(self.run(request).await?);
         Ok(Response::new(pb::CloseCaseResponse { receipt }))
+    }
+
+    async fn assign_case(
+        &self,
+        request: Request<pb::AssignCaseRequest>,
+    ) -> Answer<pb::AssignCaseResponse> {
+        let receipt = Some(self.run(request).await?);
+        Ok(Response::new(pb::AssignCaseResponse { receipt }))
     }
 }
 

@@ -18,6 +18,7 @@ pub fn name(event: &pb::CaseEvent) -> &'static str {
         Some(Detail::TransferRejected(_)) => "transfer-rejected",
         Some(Detail::TransferWithdrawn(_)) => "transfer-withdrawn",
         Some(Detail::Arrived(_)) => "arrived",
+        Some(Detail::Assigned(_)) => "assigned",
         Some(Detail::AbsenceNotified(_)) => "absence-notified",
         Some(Detail::ContactLost(_)) => "contact-lost",
         Some(Detail::ContactRestored(_)) => "contact-restored",
@@ -62,6 +63,9 @@ pub fn target(event: &pb::CaseEvent) -> String {
             d.until
         ),
         Some(Detail::Closed(d)) => format!(" ({})", closure_reason(d.reason)),
+        Some(Detail::Assigned(d)) => {
+            format!(" to {} ({})", d.executing_region, project(&d.project_id))
+        }
         Some(Detail::DeadlineMissed(d)) => {
             format!(" {} due {}", deadline_kind(d.kind), at(d.due_at.as_ref()))
         }
@@ -73,6 +77,7 @@ pub fn target(event: &pb::CaseEvent) -> String {
 pub fn note(event: &pb::CaseEvent) -> &str {
     match &event.detail {
         Some(Detail::TransferRequested(d)) => &d.reason,
+        Some(Detail::Assigned(d)) => &d.reason,
         Some(Detail::TransferRejected(d)) => &d.reason,
         Some(Detail::TransferWithdrawn(d)) => &d.reason,
         Some(Detail::AbsenceNotified(d)) => &d.reason,
@@ -102,6 +107,9 @@ fn detail_json(event: &pb::CaseEvent) -> Value {
             "from": d.from, "until": d.until, "reason": d.reason,
         }),
         Some(Detail::Closed(d)) => json!({"reason": closure_reason(d.reason), "note": d.note}),
+        Some(Detail::Assigned(d)) => json!({
+            "executing_region": d.executing_region, "project_id": d.project_id, "reason": d.reason,
+        }),
         Some(Detail::DeadlineMissed(d)) => json!({
             "kind": deadline_kind(d.kind), "due_at": at(d.due_at.as_ref()),
         }),

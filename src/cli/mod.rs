@@ -68,6 +68,9 @@ enum Command {
     Resume(supervision::PlainArgs),
     /// Close the case (responsible project).
     Close(supervision::CloseArgs),
+    /// Hand an unroutable case to the project of a county in your
+    /// jurisdiction (oversight office).
+    Assign(supervision::AssignArgs),
     /// Check a signed receipt offline, or print the key that checks them.
     #[command(subcommand)]
     Receipt(receipt::ReceiptCommand),
@@ -98,6 +101,7 @@ impl Cli {
             Command::Suspend(args) => supervision::suspend(args).await,
             Command::Resume(args) => supervision::resume(args).await,
             Command::Close(args) => supervision::close(args).await,
+            Command::Assign(args) => supervision::assign(args).await,
             Command::Receipt(command) => receipt::run(command),
             Command::Bench(args) => bench::run(args).await,
         }

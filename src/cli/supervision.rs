@@ -124,6 +124,18 @@ pub struct TransferRequestArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct AssignArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Six-digit code of the county whose project takes the case, e.g.
+    /// 140106.
+    #[arg(long, value_name = "COUNTY")]
+    to: String,
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct ReasonArgs {
     #[command(flatten)]
     target: Target,
@@ -334,6 +346,18 @@ pub async fn close(args: CloseArgs) -> anyhow::Result<()> {
         CloseCaseRequest {
             reason: i32::from(args.reason),
             note: args.note
+        }
+    )
+}
+
+pub async fn assign(args: AssignArgs) -> anyhow::Result<()> {
+    send!(
+        args.target,
+        assign_case,
+        "assign",
+        AssignCaseRequest {
+            to_region: args.to,
+            reason: args.reason
         }
     )
 }

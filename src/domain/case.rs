@@ -273,6 +273,7 @@ impl Case {
                 self.state == S::TransferPending && awaiting_reply
             }
             CaseEvent::Arrived => self.state == S::TransferPending && !awaiting_reply,
+            CaseEvent::Assigned { .. } => self.is_unroutable() && self.state.is_supervised(),
             CaseEvent::AbsenceNotified { .. } => matches!(
                 self.state,
                 S::PickedUp | S::UnderSupervision | S::TransferPending
@@ -382,6 +383,15 @@ impl Case {
                     self.set_responsible(Some(transfer.to_project));
                 }
                 self.state = CaseState::UnderSupervision;
+            }
+            CaseEvent::Assigned {
+                executing_region,
+                project,
+                ..
+            } => {
+                self.executing_region = *executing_region;
+                self.touch(*executing_region, Some(project));
+                self.set_responsible(Some(project.clone()));
             }
             CaseEvent::AbsenceNotified {
                 host_region,

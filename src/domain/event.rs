@@ -64,6 +64,13 @@ pub enum CaseEvent {
     },
     /// The person reported in the receiving county: responsibility moves.
     Arrived,
+    /// The oversight office handed an unroutable case to a county's
+    /// project, which is responsible from now on.
+    Assigned {
+        executing_region: RegionCode,
+        project: AgencyId,
+        reason: String,
+    },
     /// The person stays in another county for a while; the case stays.
     AbsenceNotified {
         host_region: RegionCode,
@@ -110,6 +117,7 @@ impl CaseEvent {
             CaseEvent::TransferRejected { .. } => "transfer-rejected",
             CaseEvent::TransferWithdrawn { .. } => "transfer-withdrawn",
             CaseEvent::Arrived => "arrived",
+            CaseEvent::Assigned { .. } => "assigned",
             CaseEvent::AbsenceNotified { .. } => "absence-notified",
             CaseEvent::ContactLost { .. } => "contact-lost",
             CaseEvent::ContactRestored { .. } => "contact-restored",

@@ -1,6 +1,7 @@
-//! What county projects do to a case after discharge: each command is
-//! checked against the case's state and the caller, and yields one event
-//! or a typed refusal.
+//! What county projects do to a case after discharge, and oversight
+//! offices to a case no project could take: each command is checked
+//! against the case's state and the caller, and yields one event or a
+//! typed refusal.
 
 use serde::Serialize;
 use time::Date;
@@ -50,6 +51,10 @@ pub enum Command {
         reason: ClosureReason,
         note: String,
     },
+    Assign {
+        to_region: RegionCode,
+        reason: String,
+    },
 }
 
 /// A command as a client sent it, before validation. Its serialized form is
@@ -91,6 +96,10 @@ pub enum CommandDraft {
         reason: String,
         note: String,
     },
+    Assign {
+        to_region: String,
+        reason: String,
+    },
 }
 
 fn required(invalid: &mut Invalid, field: &str, value: &str) -> Option<String> {
@@ -130,6 +139,7 @@ impl CommandDraft {
             CommandDraft::Suspend { .. } => Call::SuspendCase,
             CommandDraft::Resume => Call::ResumeCase,
             CommandDraft::Close { .. } => Call::CloseCase,
+            CommandDraft::Assign { .. } => Call::AssignCase,
         }
     }
 
@@ -149,6 +159,7 @@ impl CommandDraft {
             CommandDraft::Suspend { .. } => "suspend",
             CommandDraft::Resume => "resume",
             CommandDraft::Close { .. } => "close",
+            CommandDraft::Assign { .. } => "assign",
         }
     }
 
@@ -168,6 +179,13 @@ impl CommandDraft {
                 to_region
                     .zip(reason)
                     .map(|(to_region, reason)| Command::RequestTransfer { to_region, reason })
+            }
+            CommandDraft::Assign { to_region, reason } => {
+                let to_region = invalid.check("to_region", RegionCode::parse_county(to_region));
+                let reason = required(&mut invalid, "reason", reason);
+                to_region
+                    .zip(reason)
+                    .map(|(to_region, reason)| Command::Assign { to_region, reason })
             }
             CommandDraft::RejectTransfer { reason } => required(&mut invalid, "reason", reason)
                 .map(|reason| Command::RejectTransfer { reason }),
@@ -266,6 +284,7 @@ impl Command {
             Command::Suspend { .. } => Call::SuspendCase,
             Command::Resume => Call::ResumeCase,
             Command::Close { .. } => Call::CloseCase,
+            Command::Assign { .. } => Call::AssignCase,
         }
     }
 }
@@ -379,6 +398,9 @@ pub fn decide(
             reason: *reason,
             note: note.clone(),
         },
+        Command::Assign { to_region, reason } => {
+            assign(case, caller, agencies, *to_region, reason)?
+        }
     };
     if case.allows(&event) {
         Ok(event)
@@ -387,8 +409,45 @@ pub fn decide(
     }
 }
 
+/// An unroutable case handed by the oversight office to the project of a
+/// county in its jurisdiction.
+fn assign(
+    case: &Case,
+    caller: &AgencyRef,
+    agencies: &[Agency],
+    to_region: RegionCode,
+    reason: &str,
+) -> Result<CaseEvent, Refusal> {
+    if let (Some(project), true) = (&case.responsible, case.state.is_supervised()) {
+        return Err(Refusal::WrongState {
+            state: case.state,
+            message: format!(
+                "only an unroutable case is assigned; {project} is responsible for this one"
+            ),
+        });
+    }
+    if !caller.region.covers(to_region) {
+        return Err(Refusal::NotPermitted(format!(
+            "county {to_region} is outside the jurisdiction of {}",
+            caller.region
+        )));
+    }
+    let project = project_of(agencies, to_region).ok_or_else(|| Refusal::Unroutable {
+        field: "to_region",
+        message: format!("no county project is registered for {to_region}"),
+    })?;
+    Ok(CaseEvent::Assigned {
+        executing_region: to_region,
+        project: project.agency.id.clone(),
+        reason: reason.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod assign_tests;
 
 #[cfg(test)]
 mod proptests;

@@ -40,11 +40,12 @@ pub enum Call {
     SuspendCase,
     ResumeCase,
     CloseCase,
+    AssignCase,
 }
 
 impl Call {
     /// Every call, in the order of the services.
-    pub const ALL: [Call; 19] = [
+    pub const ALL: [Call; 20] = [
         Call::AnnounceRelease,
         Call::SubmitDischarge,
         Call::Subscribe,
@@ -64,6 +65,7 @@ impl Call {
         Call::SuspendCase,
         Call::ResumeCase,
         Call::CloseCase,
+        Call::AssignCase,
     ];
 
     /// The RPC's name in its service.
@@ -88,6 +90,7 @@ impl Call {
             Call::SuspendCase => "SuspendCase",
             Call::ResumeCase => "ResumeCase",
             Call::CloseCase => "CloseCase",
+            Call::AssignCase => "AssignCase",
         }
     }
 
@@ -113,6 +116,7 @@ impl Call {
             Call::SuspendCase => "suspend the case",
             Call::ResumeCase => "resume the case",
             Call::CloseCase => "close the case",
+            Call::AssignCase => "assign the case to a project",
         }
     }
 }
@@ -205,6 +209,8 @@ pub const POLICY: &[Rule] = &[
     rule(Call::SuspendCase, CountyProject, Responsible),
     rule(Call::ResumeCase, CountyProject, Responsible),
     rule(Call::CloseCase, CountyProject, Responsible),
+    // An unroutable case, to a county of the office's jurisdiction.
+    rule(Call::AssignCase, Oversight, Sees),
 ];
 
 /// The relation `kind` needs for `call`, or `None` when it may not make it.
@@ -277,10 +283,13 @@ fn kind_refusal(kind: AgencyKind, call: Call) -> String {
         .filter(|rule| rule.call == call)
         .map(|rule| rule.kind)
         .collect();
-    let words = |kind: AgencyKind| kind.as_str().replace('-', " ");
+    let words = |kind: AgencyKind| match kind {
+        Oversight => "an oversight office".to_owned(),
+        other => format!("a {}", other.as_str().replace('-', " ")),
+    };
     match allowed.as_slice() {
-        [only] => format!("only a {} may {}", words(*only), call.action()),
-        _ => format!("a {} may not {}", words(kind), call.action()),
+        [only] => format!("only {} may {}", words(*only), call.action()),
+        _ => format!("{} may not {}", words(kind), call.action()),
     }
 }
 

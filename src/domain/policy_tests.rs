@@ -21,12 +21,13 @@ fn every_call_has_a_row_and_no_row_is_repeated() {
 }
 
 #[test]
-fn only_county_projects_act_on_cases_and_only_detox_centers_submit() {
+fn only_county_projects_act_on_cases_and_oversight_assigns_and_only_detox_centers_submit() {
     for rule in POLICY {
         match rule.call {
             Call::AnnounceRelease | Call::SubmitDischarge => assert_eq!(rule.kind, DetoxCenter),
             Call::Subscribe | Call::Acknowledge | Call::GetCase => {}
             Call::ListCases => assert!(matches!(rule.kind, Police | Oversight)),
+            Call::AssignCase => assert_eq!(rule.kind, Oversight),
             _ => assert_eq!(rule.kind, CountyProject, "{rule:?}"),
         }
     }

@@ -1,5 +1,6 @@
-//! County projects' commands on a case after discharge: pickup, report,
-//! transfers, absence, loss of contact, suspension and closure.
+//! Commands on a case after discharge: county projects' pickup, report,
+//! transfers, absence, loss of contact, suspension and closure, and an
+//! oversight office's assignment of an unroutable case.
 
 use serde::Serialize;
 

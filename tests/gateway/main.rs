@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod assignment;
 mod audit;
 mod authorization;
 mod bench;

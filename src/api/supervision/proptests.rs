@@ -85,6 +85,7 @@ proptest! {
         request!(SuspendCaseRequest { reason: a.clone() });
         request!(ResumeCaseRequest {});
         request!(CloseCaseRequest { reason: closure, note: a.clone() });
+        request!(AssignCaseRequest { to_region: a.clone(), reason: b.clone() });
     }
 
     #[test]

@@ -86,6 +86,11 @@ pub(super) enum Fields {
         reason: String,
     },
     Arrived,
+    Assigned {
+        executing_region: RegionCode,
+        project: AgencyId,
+        reason: String,
+    },
     AbsenceNotified {
         host_region: RegionCode,
         host_project: Option<AgencyId>,

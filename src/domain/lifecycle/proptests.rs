@@ -74,6 +74,8 @@ fn draft() -> impl Strategy<Value = CommandDraft> {
         text().prop_map(|note| CommandDraft::RestoreContact { note }),
         text().prop_map(|reason| CommandDraft::Suspend { reason }),
         (closure_reason(), text()).prop_map(|(reason, note)| CommandDraft::Close { reason, note }),
+        (region(), text())
+            .prop_map(|(to_region, reason)| CommandDraft::Assign { to_region, reason }),
     ]
 }
 
@@ -93,6 +95,7 @@ fn name(command: &Command) -> &'static str {
         Command::Suspend { .. } => "suspend",
         Command::Resume => "resume",
         Command::Close { .. } => "close",
+        Command::Assign { .. } => "assign",
     }
 }
 
@@ -108,6 +111,7 @@ proptest! {
                         prop_assert!((until - from).whole_days() <= 366);
                     }
                     Command::RequestTransfer { reason, .. }
+                    | Command::Assign { reason, .. }
                     | Command::RejectTransfer { reason }
                     | Command::Suspend { reason } => {
                         prop_assert!(!reason.is_empty() && reason.chars().count() <= REASON_CHARS);

@@ -374,6 +374,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Suspend { .. } => "suspend",
         Command::Resume => "resume",
         Command::Close { .. } => "close",
+        Command::Assign { .. } => "assign",
     }
 }
 
@@ -392,6 +393,7 @@ fn event_of(command: &Command) -> &'static str {
         Command::Suspend { .. } => "suspended",
         Command::Resume => "resumed",
         Command::Close { .. } => "closed",
+        Command::Assign { .. } => "assigned",
     }
 }
 

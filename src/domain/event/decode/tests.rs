@@ -47,6 +47,11 @@ fn every_kind() -> Vec<CaseEvent> {
             reason: "stays".into(),
         },
         CaseEvent::Arrived,
+        CaseEvent::Assigned {
+            executing_region: region("140106"),
+            project: id("yingze-project"),
+            reason: "lives in Yingze".into(),
+        },
         CaseEvent::AbsenceNotified {
             host_region: region("140202"),
             host_project: None,
