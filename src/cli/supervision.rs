@@ -1,6 +1,7 @@
-//! The county projects' commands on a case after discharge: pickup,
+//! The commands on a case after discharge: the county projects' pickup,
 //! report, transfers, temporary absence, loss of contact, suspension and
-//! closure. Each prints the gateway's receipt.
+//! closure, and an oversight office's assignment of an unroutable case.
+//! Each prints the gateway's receipt.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -8,7 +8,7 @@ use super::agency::{AgencyKind, AgencyRef};
 use super::case::{Case, CaseState};
 use super::deadline::human;
 
-/// How long what is seen stays seen. After three years without drugs a
+/// How long police see a closed case. After three years without drugs a
 /// person is no longer under dynamic control and their data are
 /// confidential, so police lose sight of a case some time after it closed;
 /// the agencies that ran the case keep it as their record.
@@ -55,7 +55,8 @@ pub fn can_read(
 
 /// When a closed case last changed: its closure, which nothing follows but
 /// an escalation recorded late. Storage filters on the same instant (the
-/// time of the case's newest event), so a list and a status query agree.
+/// time of the case's newest event, kept to the millisecond), so a list
+/// and a status query agree but for that last millisecond.
 pub fn closed_at(case: &Case) -> Option<OffsetDateTime> {
     (case.state == CaseState::Closed)
         .then(|| case.history.last().map(|event| event.at))
@@ -139,7 +140,7 @@ mod tests {
                 note: String::new(),
             },
         );
-        let closure = closed.history.last().unwrap().at;
+        let closure = time::macros::datetime!(2026-11-28 10:00 UTC);
         assert_eq!(closed_at(&closed), Some(closure));
         assert_eq!(closed_at(&open), None);
 

@@ -399,7 +399,7 @@ pub fn decide(
             note: note.clone(),
         },
         Command::Assign { to_region, reason } => {
-            assign(case, caller, agencies, *to_region, reason)?
+            assign::assign(case, caller, agencies, *to_region, reason)?
         }
     };
     if case.allows(&event) {
@@ -409,39 +409,7 @@ pub fn decide(
     }
 }
 
-/// An unroutable case handed by the oversight office to the project of a
-/// county in its jurisdiction.
-fn assign(
-    case: &Case,
-    caller: &AgencyRef,
-    agencies: &[Agency],
-    to_region: RegionCode,
-    reason: &str,
-) -> Result<CaseEvent, Refusal> {
-    if let (Some(project), true) = (&case.responsible, case.state.is_supervised()) {
-        return Err(Refusal::WrongState {
-            state: case.state,
-            message: format!(
-                "only an unroutable case is assigned; {project} is responsible for this one"
-            ),
-        });
-    }
-    if !caller.region.covers(to_region) {
-        return Err(Refusal::NotPermitted(format!(
-            "county {to_region} is outside the jurisdiction of {}",
-            caller.region
-        )));
-    }
-    let project = project_of(agencies, to_region).ok_or_else(|| Refusal::Unroutable {
-        field: "to_region",
-        message: format!("no county project is registered for {to_region}"),
-    })?;
-    Ok(CaseEvent::Assigned {
-        executing_region: to_region,
-        project: project.agency.id.clone(),
-        reason: reason.to_owned(),
-    })
-}
+mod assign;
 
 #[cfg(test)]
 mod tests;

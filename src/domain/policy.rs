@@ -144,6 +144,11 @@ pub enum Relation {
     Responsible,
     /// The caller is the project a pending transfer goes to.
     TransferReceiver,
+    /// The caller is an office over the case's executing county, or the
+    /// one that received it as unroutable: not one that sees it only
+    /// through the household county, which would override the county the
+    /// person chose.
+    Oversees,
 }
 
 impl Relation {
@@ -155,6 +160,7 @@ impl Relation {
             Relation::Jurisdiction => "in its jurisdiction",
             Relation::Responsible => "as responsible project",
             Relation::TransferReceiver => "as receiver of the transfer",
+            Relation::Oversees => "a case it oversees",
         }
     }
 }
@@ -176,7 +182,7 @@ const fn rule(call: Call, kind: AgencyKind, relation: Relation) -> Rule {
 }
 
 use AgencyKind::{CountyProject, DetoxCenter, Oversight, Police};
-use Relation::{Jurisdiction, Own, Responsible, Sees, SeesWithPurpose, TransferReceiver};
+use Relation::{Jurisdiction, Oversees, Own, Responsible, Sees, SeesWithPurpose, TransferReceiver};
 
 /// The policy. A kind that has no row for a call may not make it.
 pub const POLICY: &[Rule] = &[
@@ -210,7 +216,7 @@ pub const POLICY: &[Rule] = &[
     rule(Call::ResumeCase, CountyProject, Responsible),
     rule(Call::CloseCase, CountyProject, Responsible),
     // An unroutable case, to a county of the office's jurisdiction.
-    rule(Call::AssignCase, Oversight, Sees),
+    rule(Call::AssignCase, Oversight, Oversees),
 ];
 
 /// The relation `kind` needs for `call`, or `None` when it may not make it.
@@ -262,6 +268,17 @@ pub fn authorize_on_case(caller: &AgencyRef, call: Call, case: &Case) -> Result<
                 call.action()
             ),
         })),
+        Oversees
+            if case.oversight.as_ref() == Some(&caller.id)
+                || caller.region.covers(case.executing_region) =>
+        {
+            Ok(())
+        }
+        Oversees => Err(Denial::Denied(format!(
+            "only an oversight office over county {} may {}",
+            case.executing_region,
+            call.action()
+        ))),
         TransferReceiver => match &case.transfer {
             Some(transfer) if transfer.to_project == caller.id => Ok(()),
             Some(transfer) => Err(Denial::Denied(format!(

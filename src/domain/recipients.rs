@@ -91,6 +91,8 @@ pub fn recipients(
             list.add(host_project.as_ref(), RecipientRole::HostProject);
             list.nearest(AgencyKind::Police, *host_region, RecipientRole::HostPolice);
         }
+        // The office that held it, when another office assigned it.
+        CaseEvent::Assigned { .. } => list.add(after.oversight.as_ref(), RecipientRole::Oversight),
         CaseEvent::ContactLost { .. }
         | CaseEvent::ContactRestored { .. }
         | CaseEvent::DeadlineMissed { .. } => {
@@ -181,6 +183,30 @@ mod tests {
                 ("xiaodian-police", "executing-police"),
                 ("yingze-police", "household-police"),
                 ("yingze-project", "sending-project"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_assignment_reaches_the_new_project_and_police_and_the_office_that_held_it() {
+        let mut case = discharged_case("140108", "140211", None);
+        case.oversight = Some(AgencyId::parse("taiyuan-office").unwrap());
+        let (after, event) = step(
+            &case,
+            "shanxi-office",
+            CaseEvent::Assigned {
+                executing_region: RegionCode::parse("140106").unwrap(),
+                project: AgencyId::parse("yingze-project").unwrap(),
+                reason: "lives in Yingze".into(),
+            },
+        );
+        assert_eq!(
+            names(&recipients(&case, &after, &event, &registry())),
+            [
+                ("yingze-project", "responsible-project"),
+                ("yingze-police", "executing-police"),
+                ("datong-police", "household-police"),
+                ("taiyuan-office", "oversight"),
             ]
         );
     }

@@ -159,7 +159,10 @@ impl Gateway {
         Ok((cases, next))
     }
 
-    fn can_read(&self, caller: &AgencyRef, case: &Case) -> bool {
+    /// Whether `caller` may read `case` now: every call on a case asks
+    /// this first, so that a case hidden from police is, for them, no case
+    /// at all, whatever the call.
+    pub(super) fn can_read(&self, caller: &AgencyRef, case: &Case) -> bool {
         can_read(caller, case, self.clock.now(), &self.settings.access)
     }
 

@@ -7,7 +7,6 @@ use serde::Serialize;
 use super::intake::request_key;
 use super::write::Submitted;
 use super::{Gateway, GatewayError, Result};
-use crate::domain::access::can_view;
 use crate::domain::agency::AgencyRef;
 use crate::domain::case::CaseId;
 use crate::domain::lifecycle::{CommandDraft, Refusal, decide, describe_state};
@@ -77,7 +76,7 @@ impl Gateway {
         };
         self.submit(key, CaseKey::Id(id), |existing, agencies| {
             let case = existing
-                .filter(|case| can_view(caller, case))
+                .filter(|case| self.can_read(caller, case))
                 .ok_or(GatewayError::NotFound)?;
             if let Some(expected) = expected_version
                 && expected != case.version()

@@ -179,6 +179,27 @@ async fn close(app: &App, case_id: &str) {
         .unwrap();
 }
 
+/// A command on `case_id` from an agency that may not give it: the
+/// refusal, which must not tell a hidden case from no case.
+async fn close_as(
+    app: &App,
+    agency: &str,
+    case_id: &str,
+    expected_version: Option<u32>,
+) -> tonic::Status {
+    app.supervision(agency)
+        .await
+        .close_case(pb::CloseCaseRequest {
+            request_id: format!("close-{case_id}-{expected_version:?}"),
+            case_id: case_id.into(),
+            expected_version,
+            reason: pb::ClosureReason::Completed.into(),
+            note: String::new(),
+        })
+        .await
+        .unwrap_err()
+}
+
 async fn list_closed(app: &App, agency: &str) -> Vec<String> {
     let request = pb::ListCasesRequest {
         state: pb::CaseState::Closed.into(),
@@ -245,6 +266,14 @@ async fn police_lose_sight_of_a_closed_case_after_the_configured_period() {
         }
         assert!(list(&app, agency).await.unwrap().is_empty(), "{agency}");
         assert!(list_closed(&app, agency).await.is_empty(), "{agency}");
+    }
+    for expected_version in [None, Some(1)] {
+        let hidden = close_as(&app, "yingze-police", &case_id, expected_version).await;
+        let unknown = close_as(&app, "yingze-police", &uuid_like(), expected_version).await;
+        assert_eq!(
+            (hidden.code(), hidden.message()),
+            (unknown.code(), unknown.message())
+        );
     }
     for agency in ["taiyuan-detox", "yingze-project", "shanxi-office"] {
         let case = get(&app, agency, by_id(), "").await.unwrap();

@@ -163,3 +163,35 @@ fn an_assignment_names_a_county_and_a_reason() {
     assert_eq!(draft.call(), Call::AssignCase);
     assert_eq!(draft.name(), "assign");
 }
+
+#[test]
+fn an_office_that_sees_the_case_only_through_the_household_county_may_not_assign_it() {
+    // Executing in 140108 with consent; household in Datong (140202).
+    let case = discharged_case("140108", "140202", None);
+    let datong = agency("oversight", "140200", "datong-office");
+    assert!(can_view(&datong, &case));
+    match decided(&case, &datong, &to("140202")) {
+        Err(Refusal::NotPermitted(message)) => {
+            assert!(message.contains("over county 140108"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_office_that_received_a_case_outside_the_province_assigns_it_inside() {
+    // A county outside the province: the office above the detox center
+    // received it.
+    let mut case = discharged_case("110105", "110105", None);
+    case.oversight = Some(id("shanxi-office"));
+    let province = agency("oversight", "140000", "shanxi-office");
+    match decided(&case, &province, &to("140106")) {
+        Ok(CaseEvent::Assigned { project, .. }) => assert_eq!(project, id("yingze-project")),
+        other => panic!("{other:?}"),
+    }
+    let taiyuan = taiyuan_office();
+    assert_eq!(
+        decided(&case, &taiyuan, &to("140106")),
+        Err(Refusal::NotFound)
+    );
+}

@@ -13,7 +13,8 @@
 //! concurrency 1 the pings were 12% of the gateway's CPU (BENCHMARKS.md).
 //! A held connection goes back without one, once its statement finished
 //! or the server refused it (the protocol is then intact), unless the
-//! refusal ended the session too (severity FATAL or PANIC). One whose
+//! refusal ended the session too (severity FATAL or PANIC) or said the
+//! session cannot write (SQLSTATE class 25). One whose
 //! statement was cancelled (a caller's deadline, a client that hung up)
 //! is pinged in the background instead, which waits for the statement to
 //! end, and goes back if that succeeds: under overload, when deadlines

@@ -1,0 +1,43 @@
+//! An unroutable case handed on: no project was registered for its
+//! county at discharge, so the oversight office holds it until it names a
+//! county whose project takes it.
+
+use super::{Refusal, project_of};
+use crate::domain::agency::{Agency, AgencyRef};
+use crate::domain::case::{Case, CaseEvent};
+use crate::domain::region::RegionCode;
+
+/// The event of `caller`'s assignment of `case` to the project of
+/// `to_region`. The policy has checked that the caller oversees the case;
+/// the county comes next, as a list's county does, then the case's state.
+pub(super) fn assign(
+    case: &Case,
+    caller: &AgencyRef,
+    agencies: &[Agency],
+    to_region: RegionCode,
+    reason: &str,
+) -> Result<CaseEvent, Refusal> {
+    if !caller.region.covers(to_region) {
+        return Err(Refusal::NotPermitted(format!(
+            "county {to_region} is outside the jurisdiction of {}",
+            caller.region
+        )));
+    }
+    if let (Some(project), true) = (&case.responsible, case.state.is_supervised()) {
+        return Err(Refusal::WrongState {
+            state: case.state,
+            message: format!(
+                "only an unroutable case is assigned; {project} is responsible for this one"
+            ),
+        });
+    }
+    let project = project_of(agencies, to_region).ok_or_else(|| Refusal::Unroutable {
+        field: "to_region",
+        message: format!("no county project is registered for {to_region}"),
+    })?;
+    Ok(CaseEvent::Assigned {
+        executing_region: to_region,
+        project: project.agency.id.clone(),
+        reason: reason.to_owned(),
+    })
+}
