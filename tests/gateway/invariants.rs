@@ -1,7 +1,8 @@
 //! The product's invariant under random use, on the real gateway and its
 //! SQLite file: long random sequences of commands (valid and invalid, from
 //! random agencies) and time steps, with the invariant checked after every
-//! step against what storage holds.
+//! step against what storage holds. Half the runs start unroutable, with
+//! the oversight office holding the case until it assigns it.
 
 use std::collections::HashSet;
 
@@ -38,19 +39,24 @@ enum Step {
 
 const COUNTIES: [&str; 4] = ["140106", "140105", "140107", "140211"];
 
-/// Command numbers (see `draft`), repeated by how often a project gives
-/// them, so that a case travels through transfers. Closing (12) comes only
-/// from random agencies, so that it stays rare.
-const COMMANDS: [usize; 27] = [
-    0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 4, 5, 6, 6, 6, 7, 8, 9, 9, 10, 11, 11, 2, 6,
+/// Command numbers (see `draft`), repeated by how often a project (or,
+/// for an assignment, the office) gives them, so that a case travels
+/// through transfers. Closing (12) comes only from random agencies, so
+/// that it stays rare.
+const COMMANDS: [usize; 29] = [
+    0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 4, 5, 6, 6, 6, 7, 8, 9, 9, 10, 11, 11, 2, 6, 13, 13,
 ];
+
+/// Where a case is unroutable: the example registry has neither a project
+/// nor police in Xinghualing (140107), so the city's police hear of it.
+const UNROUTABLE_COUNTY: &str = "140107";
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         // Mostly the two county projects, so that cases move; every
         // agency now and then, so that refusals are exercised too.
         2 => (0..EXAMPLE_AGENCIES.len(),
-              0..13usize,
+              0..14usize,
               prop::sample::select(vec![0, 1, 1, 1, 2, 3]),
               prop::bool::weighted(0.2)).prop_map(
             |(agency, command, county, blank)| Step::Command { agency, command, county, blank }
@@ -87,6 +93,10 @@ fn draft(command: usize, county: &str, blank: bool) -> CommandDraft {
         9 => CommandDraft::RestoreContact { note: text },
         10 => CommandDraft::Suspend { reason: text },
         11 => CommandDraft::Resume,
+        13 => CommandDraft::Assign {
+            to_region: county.into(),
+            reason: text,
+        },
         _ => CommandDraft::Close {
             reason: if blank { "other" } else { "completed" }.into(),
             note: String::new(),
@@ -109,6 +119,7 @@ fn police_of(county: RegionCode) -> AgencyId {
     let id = match county.to_string().as_str() {
         "140106" => "yingze-police",
         "140105" => "xiaodian-police",
+        UNROUTABLE_COUNTY => "taiyuan-police",
         other => panic!("a case executes in {other}, where no project is registered"),
     };
     AgencyId::parse(id).unwrap()
@@ -117,7 +128,13 @@ fn police_of(county: RegionCode) -> AgencyId {
 async fn check(app: &App, id: &CaseId, scanned: bool) -> Result<(), TestCaseError> {
     let storage = app.gateway.storage();
     let case = storage.case(id).await.unwrap().unwrap();
-    if case.state.is_supervised() {
+    if case.state.is_supervised() && case.is_unroutable() {
+        // No project: the office that received it holds it.
+        prop_assert_eq!(
+            case.oversight.as_ref().map(AgencyId::as_str),
+            Some("shanxi-office")
+        );
+    } else if case.state.is_supervised() {
         let responsible = case.responsible.clone();
         prop_assert!(
             responsible.is_some(),
@@ -157,9 +174,14 @@ async fn check(app: &App, id: &CaseId, scanned: bool) -> Result<(), TestCaseErro
     Ok(())
 }
 
-async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
+async fn run(steps: Vec<Step>, unroutable: bool) -> Result<(), TestCaseError> {
     let app = spawn_app().await;
-    let receipt = discharged_in_yingze(&app, 1).await;
+    let receipt = if unroutable {
+        let person = person(&id_number("19850101", 1), UNROUTABLE_COUNTY, None);
+        submit_as_detox(&app, discharge("d-1", "D-1", person)).await
+    } else {
+        discharged_in_yingze(&app, 1).await
+    };
     let id = CaseId::parse(&receipt.case_id).unwrap();
     check(&app, &id, false).await?;
     for (index, step) in steps.into_iter().enumerate() {
@@ -195,6 +217,7 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 let case = app.gateway.storage().case(&id).await.unwrap().unwrap();
                 let receiver = case.transfer.as_ref().map(|t| t.to_project.clone());
                 let agency = match (command, receiver) {
+                    (13, _) => Some(AgencyId::parse("shanxi-office").unwrap()),
                     (3 | 4 | 6, Some(receiver)) => Some(receiver),
                     _ => case.responsible.clone(),
                 };
@@ -229,13 +252,14 @@ proptest! {
 
     #[test]
     fn one_county_is_responsible_its_police_hear_everything_and_escalations_happen_once(
-        steps in prop::collection::vec(step(), 30..80)
+        steps in prop::collection::vec(step(), 30..80),
+        unroutable in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(run(steps))?;
+        runtime.block_on(run(steps, unroutable))?;
     }
 }
