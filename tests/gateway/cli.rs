@@ -381,3 +381,74 @@ async fn the_same_command_given_again_later_needs_the_expected_version() {
         "{lost_again}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_office_assigns_an_unroutable_case_on_the_command_line() {
+    let app = spawn_app().await;
+    let person = person(&id_number("19880808", 302), "140108", None);
+    let case_id = submit_as_detox(&app, discharge("r-1", "D-302", person))
+        .await
+        .case_id;
+    let case = case_id.as_str();
+
+    let held = stdout(&run(
+        &app,
+        &["cases", "--as", "shanxi-office", "--unroutable"],
+    ));
+    assert!(
+        held.contains(&format!("{case_id} awaiting-pickup county 140108"))
+            && held.contains("UNROUTABLE"),
+        "{held}"
+    );
+    let reason = "lives with family in Yingze";
+    let by_police = run(
+        &app,
+        &[
+            "assign",
+            "--as",
+            "taiyuan-police",
+            "--case",
+            case,
+            "--to",
+            "140106",
+            "--reason",
+            reason,
+        ],
+    );
+    assert!(
+        stderr_of_failure(&by_police)
+            .contains("only an oversight office may assign the case to a project"),
+        "{by_police:?}"
+    );
+
+    let assigned = stdout(&run(
+        &app,
+        &[
+            "assign",
+            "--as",
+            "shanxi-office",
+            "--case",
+            case,
+            "--to",
+            "140106",
+            "--reason",
+            reason,
+        ],
+    ));
+    assert!(
+        assigned.contains(&format!("case {case_id} (awaiting-pickup), version 2"))
+            && assigned.contains("executing county 140106, responsible project yingze-project")
+            && assigned.contains("delivered to yingze-project at #1 (responsible-project)"),
+        "{assigned}"
+    );
+    let shown = stdout(&run(
+        &app,
+        &["case", "--as", "yingze-project", "--case-id", case],
+    ));
+    assert!(
+        shown.contains(&format!(
+            "assigned to 140106 (yingze-project) by shanxi-office: {reason}"
+        )),
+        "{shown}"
+    );
+}
