@@ -70,7 +70,7 @@ enum Command {
     Close(supervision::CloseArgs),
     /// Hand an unroutable case to the project of a county in your
     /// jurisdiction (oversight office).
-    Assign(supervision::AssignArgs),
+    Assign(supervision::ToCountyArgs),
     /// Check a signed receipt offline, or print the key that checks them.
     #[command(subcommand)]
     Receipt(receipt::ReceiptCommand),

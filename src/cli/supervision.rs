@@ -102,7 +102,7 @@ pub struct PlainArgs {
 #[derive(clap::Subcommand, Debug)]
 pub enum TransferCommand {
     /// Ask the project of another county to take over (responsible project).
-    Request(TransferRequestArgs),
+    Request(ToCountyArgs),
     /// Agree to take over; the person must then report here (receiving project).
     Accept(PlainArgs),
     /// Decline; the case stays where it is (receiving project).
@@ -113,23 +113,13 @@ pub enum TransferCommand {
     Arrive(PlainArgs),
 }
 
+// A case handed to the project of another county: a transfer request, or
+// an unroutable case's assignment.
 #[derive(clap::Args, Debug)]
-pub struct TransferRequestArgs {
+pub struct ToCountyArgs {
     #[command(flatten)]
     target: Target,
-    /// Six-digit code of the county to take over, e.g. 140105.
-    #[arg(long, value_name = "COUNTY")]
-    to: String,
-    #[arg(long)]
-    reason: String,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct AssignArgs {
-    #[command(flatten)]
-    target: Target,
-    /// Six-digit code of the county whose project takes the case, e.g.
-    /// 140106.
+    /// Six-digit code of the county whose project takes over, e.g. 140105.
     #[arg(long, value_name = "COUNTY")]
     to: String,
     #[arg(long)]
@@ -351,7 +341,7 @@ pub async fn close(args: CloseArgs) -> anyhow::Result<()> {
     )
 }
 
-pub async fn assign(args: AssignArgs) -> anyhow::Result<()> {
+pub async fn assign(args: ToCountyArgs) -> anyhow::Result<()> {
     send!(
         args.target,
         assign_case,

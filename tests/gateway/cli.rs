@@ -401,40 +401,18 @@ async fn the_office_assigns_an_unroutable_case_on_the_command_line() {
         "{held}"
     );
     let reason = "lives with family in Yingze";
-    let by_police = run(
-        &app,
-        &[
-            "assign",
-            "--as",
-            "taiyuan-police",
-            "--case",
-            case,
-            "--to",
-            "140106",
-            "--reason",
-            reason,
-        ],
-    );
+    let assign = |agency: &str| {
+        let args = ["assign", "--as", agency, "--case", case, "--to", "140106"];
+        run(&app, &[&args[..], &["--reason", reason]].concat())
+    };
+    let by_police = assign("taiyuan-police");
     assert!(
         stderr_of_failure(&by_police)
             .contains("only an oversight office may assign the case to a project"),
         "{by_police:?}"
     );
 
-    let assigned = stdout(&run(
-        &app,
-        &[
-            "assign",
-            "--as",
-            "shanxi-office",
-            "--case",
-            case,
-            "--to",
-            "140106",
-            "--reason",
-            reason,
-        ],
-    ));
+    let assigned = stdout(&assign("shanxi-office"));
     assert!(
         assigned.contains(&format!("case {case_id} (awaiting-pickup), version 2"))
             && assigned.contains("executing county 140106, responsible project yingze-project")
