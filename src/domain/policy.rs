@@ -274,11 +274,18 @@ pub fn authorize_on_case(caller: &AgencyRef, call: Call, case: &Case) -> Result<
         {
             Ok(())
         }
-        Oversees => Err(Denial::Denied(format!(
-            "only an oversight office over county {} may {}",
-            case.executing_region,
-            call.action()
-        ))),
+        Oversees => Err(Denial::Denied(match &case.oversight {
+            Some(office) => format!(
+                "only an oversight office over county {}, or {office}, which received the case, may {}",
+                case.executing_region,
+                call.action()
+            ),
+            None => format!(
+                "only an oversight office over county {} may {}",
+                case.executing_region,
+                call.action()
+            ),
+        })),
         TransferReceiver => match &case.transfer {
             Some(transfer) if transfer.to_project == caller.id => Ok(()),
             Some(transfer) => Err(Denial::Denied(format!(

@@ -91,8 +91,16 @@ pub fn recipients(
             list.add(host_project.as_ref(), RecipientRole::HostProject);
             list.nearest(AgencyKind::Police, *host_region, RecipientRole::HostPolice);
         }
-        // The office that held it, when another office assigned it.
-        CaseEvent::Assigned { .. } => list.add(after.oversight.as_ref(), RecipientRole::Oversight),
+        // The office over the new county oversees it from now on; the one
+        // that held it hears that it was handed on.
+        CaseEvent::Assigned { .. } => {
+            list.nearest(
+                AgencyKind::Oversight,
+                after.executing_region,
+                RecipientRole::Oversight,
+            );
+            list.add(after.oversight.as_ref(), RecipientRole::Oversight);
+        }
         CaseEvent::ContactLost { .. }
         | CaseEvent::ContactRestored { .. }
         | CaseEvent::DeadlineMissed { .. } => {
@@ -101,8 +109,10 @@ pub fn recipients(
                 after.executing_region,
                 RecipientRole::Oversight,
             );
-            if let Some(oversight) = &after.oversight {
-                list.add(Some(oversight), RecipientRole::Oversight);
+            // Only while it holds the case: once assigned, the office over
+            // the case's county follows it.
+            if after.is_unroutable() {
+                list.add(after.oversight.as_ref(), RecipientRole::Oversight);
             }
         }
         _ => {}
@@ -188,12 +198,12 @@ mod tests {
     }
 
     #[test]
-    fn an_assignment_reaches_the_new_project_and_police_and_the_office_that_held_it() {
+    fn an_assignment_reaches_the_new_county_and_the_office_that_held_it_until_then() {
         let mut case = discharged_case("140108", "140211", None);
-        case.oversight = Some(AgencyId::parse("taiyuan-office").unwrap());
+        case.oversight = Some(AgencyId::parse("shanxi-office").unwrap());
         let (after, event) = step(
             &case,
-            "shanxi-office",
+            "jinzhong-office",
             CaseEvent::Assigned {
                 executing_region: RegionCode::parse("140106").unwrap(),
                 project: AgencyId::parse("yingze-project").unwrap(),
@@ -204,6 +214,19 @@ mod tests {
             names(&recipients(&case, &after, &event, &registry())),
             [
                 ("yingze-project", "responsible-project"),
+                ("yingze-police", "executing-police"),
+                ("datong-police", "household-police"),
+                ("taiyuan-office", "oversight"),
+                ("shanxi-office", "oversight"),
+            ]
+        );
+        let lost = CaseEvent::ContactLost {
+            note: String::new(),
+        };
+        let (later, event) = step(&after, "yingze-project", lost);
+        assert_eq!(
+            names(&recipients(&after, &later, &event, &registry())),
+            [
                 ("yingze-police", "executing-police"),
                 ("datong-police", "household-police"),
                 ("taiyuan-office", "oversight"),

@@ -134,6 +134,11 @@ async fn check(app: &App, id: &CaseId, scanned: bool) -> Result<(), TestCaseErro
             case.oversight.as_ref().map(AgencyId::as_str),
             Some("shanxi-office")
         );
+        let assigned = case
+            .history
+            .iter()
+            .any(|e| matches!(e.event, CaseEvent::Assigned { .. }));
+        prop_assert!(!assigned, "assigned and still unroutable");
     } else if case.state.is_supervised() {
         let responsible = case.responsible.clone();
         prop_assert!(
@@ -157,6 +162,12 @@ async fn check(app: &App, id: &CaseId, scanned: bool) -> Result<(), TestCaseErro
             );
         }
         let after = Case::from_history(id.clone(), case.history[..=index].to_vec()).unwrap();
+        if let CaseEvent::Assigned { .. } = recorded.event {
+            let before = Case::from_history(id.clone(), case.history[..index].to_vec()).unwrap();
+            prop_assert!(before.is_unroutable(), "assigned a case that had a project");
+            prop_assert!(!after.is_unroutable(), "assigned and still unroutable");
+            prop_assert_eq!(after.responsible.as_ref(), after.responsible_history.last());
+        }
         let police = police_of(after.executing_region);
         let inbox = storage.inbox_after(&police, 0, 100_000).await.unwrap();
         prop_assert!(

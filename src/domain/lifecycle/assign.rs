@@ -23,12 +23,21 @@ pub(super) fn assign(
             caller.region
         )));
     }
-    if let (Some(project), true) = (&case.responsible, case.state.is_supervised()) {
+    if !(case.is_unroutable() && case.state.is_supervised()) {
+        let message = match &case.responsible {
+            Some(project) if case.state.is_supervised() => {
+                format!(
+                    "only an unroutable case is assigned; {project} is responsible for this one"
+                )
+            }
+            _ => format!(
+                "cannot assign the case to a project while the case is {}",
+                case.state
+            ),
+        };
         return Err(Refusal::WrongState {
             state: case.state,
-            message: format!(
-                "only an unroutable case is assigned; {project} is responsible for this one"
-            ),
+            message,
         });
     }
     let project = project_of(agencies, to_region).ok_or_else(|| Refusal::Unroutable {
