@@ -63,7 +63,8 @@ pub fn closed_at(case: &Case) -> Option<OffsetDateTime> {
         .flatten()
 }
 
-/// Whether `caller` may read `case`:
+/// Whether `caller`'s role and jurisdiction let it see `case`, whenever
+/// asked; what it may read now is [`can_read`]:
 ///
 /// - a detox center, the cases it submitted;
 /// - a county project, the cases it was told of: as responsible project,
