@@ -1,5 +1,6 @@
 //! The gauges read from storage rather than counted as things happen:
-//! every agency's inbox lag and the number of overdue cases. The metrics
+//! every agency's inbox lag, and the numbers of overdue cases and of cases
+//! waiting to be assigned to a project. The metrics
 //! server asks for them before a scrape, at most once per refresh interval.
 
 use async_trait::async_trait;
@@ -8,8 +9,8 @@ use super::{Gateway, Result};
 use crate::metrics::Refresh;
 
 impl Gateway {
-    /// Reads every registered agency's inbox lag (head minus acknowledged)
-    /// and the overdue cases into the metrics.
+    /// Reads every registered agency's inbox lag (head minus acknowledged),
+    /// the overdue cases and the unroutable ones into the metrics.
     ///
     /// # Errors
     /// When storage fails; the metrics keep their earlier values.
@@ -29,6 +30,8 @@ impl Gateway {
             .count_overdue(&self.settings.deadlines.cutoffs(self.clock.now()))
             .await?;
         self.metrics.set_overdue_cases(overdue);
+        let unroutable = self.storage.count_unroutable().await?;
+        self.metrics.set_unroutable_cases(unroutable);
         Ok(())
     }
 }

@@ -114,6 +114,7 @@ struct Families {
     lag_listed: Mutex<HashSet<AgencyLabels>>,
     handshake_failures: Family<ReasonLabels, Counter>,
     overdue_cases: Gauge,
+    unroutable_cases: Gauge,
 }
 
 /// The gateway's metric families; cheap to clone, all clones count
@@ -163,6 +164,7 @@ impl Metrics {
             lag_listed: Mutex::default(),
             handshake_failures: Family::default(),
             overdue_cases: Gauge::default(),
+            unroutable_cases: Gauge::default(),
             registry,
         };
         f.registry.register(
@@ -210,6 +212,11 @@ impl Metrics {
             "overdue_cases",
             "Cases with at least one deadline passed unmet (refreshed at scrape, at most every metrics_refresh)",
             f.overdue_cases.clone(),
+        );
+        f.registry.register(
+            "unroutable_cases",
+            "Cases discharged to a county with no registered project and not yet assigned to one by an oversight office (refreshed at scrape, at most every metrics_refresh)",
+            f.unroutable_cases.clone(),
         );
         Self {
             families: Arc::new(f),
@@ -307,6 +314,12 @@ impl Metrics {
     pub fn set_overdue_cases(&self, count: u64) {
         self.families
             .overdue_cases
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    pub fn set_unroutable_cases(&self, count: u64) {
+        self.families
+            .unroutable_cases
             .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 

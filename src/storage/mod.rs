@@ -208,6 +208,9 @@ pub trait Storage: Send + Sync + 'static {
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>>;
     /// How many cases have a deadline due by `cutoffs`, escalated or not.
     async fn count_overdue(&self, cutoffs: &Cutoffs) -> Result<u64>;
+    /// How many cases wait for an oversight office to assign them to a
+    /// project.
+    async fn count_unroutable(&self) -> Result<u64>;
     /// A page of cases, in id order, and the registry's version as of the
     /// read of the page.
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Seen<Vec<Case>>>;

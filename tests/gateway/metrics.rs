@@ -244,6 +244,38 @@ async fn a_case_past_its_pickup_deadline_is_overdue() {
     app.stop().await;
 }
 
+/// Unroutable cases wait for a person at the oversight office: the gauge
+/// shows them until the office assigns them.
+#[tokio::test]
+async fn an_unroutable_case_is_counted_until_the_office_assigns_it() {
+    let (app, metrics) = spawn_app_with_metrics().await;
+    submit_as_detox(&app, discharge_of(1)).await;
+    let nowhere = person(&id_number("19900307", 2), "140108", None);
+    let case_id = submit_as_detox(&app, discharge("r-2", "D-2", nowhere))
+        .await
+        .case_id;
+    assert_eq!(
+        value(&scrape(metrics).await, "handover_unroutable_cases"),
+        Some(1.0)
+    );
+    app.supervision("shanxi-office")
+        .await
+        .assign_case(pb::AssignCaseRequest {
+            request_id: "assign-1".into(),
+            case_id,
+            expected_version: None,
+            to_region: "140106".into(),
+            reason: "lives in Yingze".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        value(&scrape(metrics).await, "handover_unroutable_cases"),
+        Some(0.0)
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_handshake_with_a_certificate_from_another_ca_is_counted() {
     let (app, metrics) = spawn_app_with_metrics().await;

@@ -14,6 +14,7 @@ conformance!(
     due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines,
     lists_filter_by_jurisdiction_county_state_and_page_in_id_order,
     lists_show_a_closed_case_only_if_closed_since_the_cutoff,
+    unroutable_cases_are_counted_until_assigned,
 );
 
 fn ids(cases: &[&Case]) -> Vec<CaseId> {
@@ -232,5 +233,33 @@ async fn lists_show_a_closed_case_only_if_closed_since_the_cutoff(db: Db) {
         ..since(later)
     };
     assert!(listed(&*storage, &only_closed).await.is_empty());
+    storage.close().await;
+}
+
+async fn unroutable_cases_are_counted_until_assigned(db: Db) {
+    let storage = db.open().await;
+    let routed = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    let stray = discharged("D-2", "140108", person(2, "140108"), None);
+    storage
+        .write_case(write(&routed, 0, "r-1", &[]))
+        .await
+        .unwrap();
+    storage
+        .write_case(write(&stray, 0, "r-2", &[]))
+        .await
+        .unwrap();
+    assert_eq!(storage.count_unroutable().await.unwrap(), 1);
+
+    let assignment = CaseEvent::Assigned {
+        executing_region: region("140106"),
+        project: id("yingze-project"),
+        reason: "lives in Yingze".into(),
+    };
+    let assigned = next(&stray, "shanxi-office", assignment);
+    storage
+        .write_case(write(&assigned, 1, "r-3", &[]))
+        .await
+        .unwrap();
+    assert_eq!(storage.count_unroutable().await.unwrap(), 0);
     storage.close().await;
 }

@@ -88,6 +88,15 @@ pub(super) async fn count_overdue(pool: &PgPool, cutoffs: &Cutoffs) -> Result<u6
     u64::try_from(count).map_err(|e| corrupt(&e))
 }
 
+/// How many cases wait for an oversight office to assign them.
+pub(super) async fn count_unroutable(pool: &PgPool) -> Result<u64> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE unroutable")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    u64::try_from(count).map_err(|e| corrupt(&e))
+}
+
 /// A page of the cases `filter` picks, and the registry's version read in
 /// the same statement, with which the list confirms its caller (the
 /// cases' events are read after, in a second one). The one-row `VALUES`

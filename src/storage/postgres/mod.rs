@@ -301,6 +301,10 @@ impl Storage for PostgresStorage {
         lists::count_overdue(&self.pool, cutoffs).await
     }
 
+    async fn count_unroutable(&self) -> Result<u64> {
+        lists::count_unroutable(&self.pool).await
+    }
+
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Seen<Vec<Case>>> {
         lists::list_cases(&self.pool, self.sealer()?, filter).await
     }

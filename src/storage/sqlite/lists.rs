@@ -64,6 +64,15 @@ pub(super) async fn count_overdue(readers: &SqlitePool, cutoffs: &Cutoffs) -> Re
     u64::try_from(count).map_err(|e| corrupt(&e))
 }
 
+/// How many cases wait for an oversight office to assign them.
+pub(super) async fn count_unroutable(readers: &SqlitePool) -> Result<u64> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE unroutable = 1")
+        .fetch_one(readers)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    u64::try_from(count).map_err(|e| corrupt(&e))
+}
+
 /// The ids of a page of cases, in id order; the reader threads load them.
 pub(super) async fn list_case_ids(
     readers: &SqlitePool,

@@ -332,6 +332,10 @@ impl Storage for SqliteStorage {
         lists::count_overdue(&self.readers, cutoffs).await
     }
 
+    async fn count_unroutable(&self) -> Result<u64> {
+        lists::count_unroutable(&self.readers).await
+    }
+
     async fn list_cases(&self, filter: &CaseFilter) -> Result<Seen<Vec<Case>>> {
         let ids = lists::list_case_ids(&self.readers, filter).await?;
         let sealer = self.shared_sealer()?;

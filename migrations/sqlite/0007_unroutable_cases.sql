@@ -1,0 +1,5 @@
+-- The cases that wait for an oversight office to assign them: counted for
+-- the metrics at every refresh, and listed with `unroutable`. Few among
+-- all cases, so a partial index finds them without reading every case,
+-- and a case's other writes never touch it.
+CREATE INDEX cases_unroutable ON cases (id) WHERE unroutable = 1;
