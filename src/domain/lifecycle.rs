@@ -5,7 +5,7 @@
 
 use time::Date;
 
-use super::agency::{Agency, AgencyKind, AgencyRef};
+use super::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
 use super::case::{Case, CaseEvent, CaseState, ClosureReason};
 use super::policy::{Call, Denial, Relation, authorize_on_case, relation};
 use super::region::RegionCode;
@@ -124,6 +124,17 @@ fn project_of(agencies: &[Agency], county: RegionCode) -> Option<&Agency> {
         .min_by(|a, b| a.agency.id.cmp(&b.agency.id))
 }
 
+/// The project that takes a case over in `to_region`, by transfer or
+/// assignment.
+fn project_taking_over(agencies: &[Agency], to_region: RegionCode) -> Result<AgencyId, Refusal> {
+    project_of(agencies, to_region)
+        .map(|project| project.agency.id.clone())
+        .ok_or_else(|| Refusal::Unroutable {
+            field: "to_region",
+            message: format!("no county project is registered for {to_region}"),
+        })
+}
+
 /// Checks `command` by `caller` against `case` and the registry, and
 /// yields the event it causes.
 ///
@@ -167,13 +178,9 @@ pub fn decide(
                     Invalid::field("to_region", "is the county the case is already in").into(),
                 );
             }
-            let project = project_of(agencies, *to_region).ok_or_else(|| Refusal::Unroutable {
-                field: "to_region",
-                message: format!("no county project is registered for {to_region}"),
-            })?;
             CaseEvent::TransferRequested {
                 to_region: *to_region,
-                to_project: project.agency.id.clone(),
+                to_project: project_taking_over(agencies, *to_region)?,
                 reason: reason.clone(),
             }
         }

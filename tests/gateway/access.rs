@@ -165,39 +165,25 @@ async fn a_caller_disabled_since_the_registry_was_held_lists_no_case() {
     assert_eq!(list(&app, "taiyuan-police").await.unwrap(), [case_id]);
 }
 
-async fn close(app: &App, case_id: &str) {
-    app.supervision("yingze-project")
-        .await
-        .close_case(pb::CloseCaseRequest {
-            request_id: format!("close-{case_id}"),
-            case_id: case_id.into(),
-            expected_version: None,
-            reason: pb::ClosureReason::Completed.into(),
-            note: String::new(),
-        })
-        .await
-        .unwrap();
-}
-
-/// A command on `case_id` from an agency that may not give it: the
-/// refusal, which must not tell a hidden case from no case.
+/// `agency` closes `case_id` as completed; from an agency that may not,
+/// the refusal must not tell a hidden case from no case.
 async fn close_as(
     app: &App,
     agency: &str,
     case_id: &str,
     expected_version: Option<u32>,
-) -> tonic::Status {
+) -> Result<(), tonic::Status> {
     app.supervision(agency)
         .await
         .close_case(pb::CloseCaseRequest {
-            request_id: format!("close-{case_id}-{expected_version:?}"),
+            request_id: format!("close-{agency}-{case_id}-{expected_version:?}"),
             case_id: case_id.into(),
             expected_version,
             reason: pb::ClosureReason::Completed.into(),
             note: String::new(),
         })
         .await
-        .unwrap_err()
+        .map(drop)
 }
 
 async fn list_closed(app: &App, agency: &str) -> Vec<String> {
@@ -226,7 +212,9 @@ async fn police_lose_sight_of_a_closed_case_after_the_configured_period() {
     let app = start_with(dir, START, config).await;
     let number = id_number("19900307", 206);
     let case_id = discharge_in_yingze(&app, &number).await;
-    close(&app, &case_id).await;
+    close_as(&app, "yingze-project", &case_id, None)
+        .await
+        .unwrap();
     let by_number = || Key::IdNumber(number.clone());
     let by_id = || Key::CaseId(case_id.clone());
     let police = ["yingze-police", "taiyuan-police"];
@@ -268,8 +256,12 @@ async fn police_lose_sight_of_a_closed_case_after_the_configured_period() {
         assert!(list_closed(&app, agency).await.is_empty(), "{agency}");
     }
     for expected_version in [None, Some(1)] {
-        let hidden = close_as(&app, "yingze-police", &case_id, expected_version).await;
-        let unknown = close_as(&app, "yingze-police", &uuid_like(), expected_version).await;
+        let hidden = close_as(&app, "yingze-police", &case_id, expected_version)
+            .await
+            .unwrap_err();
+        let unknown = close_as(&app, "yingze-police", &uuid_like(), expected_version)
+            .await
+            .unwrap_err();
         assert_eq!(
             (hidden.code(), hidden.message()),
             (unknown.code(), unknown.message())

@@ -205,18 +205,16 @@ async fn lists_show_a_closed_case_only_if_closed_since_the_cutoff(db: Db) {
         note: String::new(),
     };
     let closed = next(&discharged, "yingze-project", closure);
-    storage
-        .write_case(write(&open, 0, "r-1", &[]))
-        .await
-        .unwrap();
-    storage
-        .write_case(write(&discharged, 0, "r-2", &[]))
-        .await
-        .unwrap();
-    storage
-        .write_case(write(&closed, 1, "r-3", &[]))
-        .await
-        .unwrap();
+    for (case, version, request) in [
+        (&open, 0, "r-1"),
+        (&discharged, 0, "r-2"),
+        (&closed, 1, "r-3"),
+    ] {
+        storage
+            .write_case(write(case, version, request, &[]))
+            .await
+            .unwrap();
+    }
     let closed_at = closed_at(&closed).unwrap();
 
     let everything = ids(&[&open, &closed]);
@@ -240,14 +238,12 @@ async fn unroutable_cases_are_counted_until_assigned(db: Db) {
     let storage = db.open().await;
     let routed = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
     let stray = discharged("D-2", "140108", person(2, "140108"), None);
-    storage
-        .write_case(write(&routed, 0, "r-1", &[]))
-        .await
-        .unwrap();
-    storage
-        .write_case(write(&stray, 0, "r-2", &[]))
-        .await
-        .unwrap();
+    for (case, request) in [(&routed, "r-1"), (&stray, "r-2")] {
+        storage
+            .write_case(write(case, 0, request, &[]))
+            .await
+            .unwrap();
+    }
     assert_eq!(storage.count_unroutable().await.unwrap(), 1);
 
     let assignment = CaseEvent::Assigned {

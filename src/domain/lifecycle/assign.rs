@@ -2,7 +2,7 @@
 //! county at discharge, so the oversight office holds it until it names a
 //! county whose project takes it.
 
-use super::{Refusal, project_of};
+use super::{Refusal, project_taking_over};
 use crate::domain::agency::{Agency, AgencyRef};
 use crate::domain::case::{Case, CaseEvent};
 use crate::domain::region::RegionCode;
@@ -40,13 +40,9 @@ pub(super) fn assign(
             message,
         });
     }
-    let project = project_of(agencies, to_region).ok_or_else(|| Refusal::Unroutable {
-        field: "to_region",
-        message: format!("no county project is registered for {to_region}"),
-    })?;
     Ok(CaseEvent::Assigned {
         executing_region: to_region,
-        project: project.agency.id.clone(),
+        project: project_taking_over(agencies, to_region)?,
         reason: reason.to_owned(),
     })
 }

@@ -69,6 +69,13 @@ fn optional(invalid: &mut Invalid, field: &str, value: &str) -> Option<String> {
     }
 }
 
+/// The county a case goes to and why: a transfer's, an assignment's.
+fn to_county(invalid: &mut Invalid, to_region: &str, reason: &str) -> Option<(RegionCode, String)> {
+    let to_region = invalid.check("to_region", RegionCode::parse_county(to_region));
+    let reason = required(invalid, "reason", reason);
+    to_region.zip(reason)
+}
+
 fn date(invalid: &mut Invalid, field: &str, value: &str) -> Option<Date> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     invalid.check(
@@ -129,17 +136,11 @@ impl CommandDraft {
             CommandDraft::ConfirmArrival => Some(Command::ConfirmArrival),
             CommandDraft::Resume => Some(Command::Resume),
             CommandDraft::RequestTransfer { to_region, reason } => {
-                let to_region = invalid.check("to_region", RegionCode::parse_county(to_region));
-                let reason = required(&mut invalid, "reason", reason);
-                to_region
-                    .zip(reason)
+                to_county(&mut invalid, to_region, reason)
                     .map(|(to_region, reason)| Command::RequestTransfer { to_region, reason })
             }
             CommandDraft::Assign { to_region, reason } => {
-                let to_region = invalid.check("to_region", RegionCode::parse_county(to_region));
-                let reason = required(&mut invalid, "reason", reason);
-                to_region
-                    .zip(reason)
+                to_county(&mut invalid, to_region, reason)
                     .map(|(to_region, reason)| Command::Assign { to_region, reason })
             }
             CommandDraft::RejectTransfer { reason } => required(&mut invalid, "reason", reason)
