@@ -127,6 +127,7 @@ fn discharge(n: u32) -> CaseWrite {
             project: Some(id(&project)),
             oversight: None,
             late_notice: false,
+            earlier_open_cases: Vec::new(),
         },
     };
     let case = Case::from_history(CaseId::new(uuid::Uuid::now_v7()), vec![event.clone()])

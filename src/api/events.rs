@@ -77,6 +77,8 @@ pub fn recipient_role(role: RecipientRole) -> pb::RecipientRole {
         RecipientRole::SendingPolice => pb::RecipientRole::SendingPolice,
         RecipientRole::HostProject => pb::RecipientRole::HostProject,
         RecipientRole::HostPolice => pb::RecipientRole::HostPolice,
+        RecipientRole::EarlierCaseProject => pb::RecipientRole::EarlierCaseProject,
+        RecipientRole::EarlierCasePolice => pb::RecipientRole::EarlierCasePolice,
     }
 }
 
@@ -101,12 +103,21 @@ fn detail(event: &CaseEvent) -> Detail {
             executing_region,
             project,
             late_notice,
+            earlier_open_cases,
             ..
         } => Detail::Discharged(pb::Discharged {
             released_at: Some(timestamp(*released_at)),
             executing_region: executing_region.to_string(),
             project_id: text(project.as_ref()),
             late_notice: *late_notice,
+            earlier_open_cases: earlier_open_cases
+                .iter()
+                .map(|earlier| pb::EarlierCase {
+                    case_id: earlier.case_id.to_string(),
+                    executing_region: earlier.executing_region.to_string(),
+                    project_id: text(earlier.project.as_ref()),
+                })
+                .collect(),
         }),
         CaseEvent::PickedUp => Detail::PickedUp(pb::PickedUp {}),
         CaseEvent::Reported => Detail::Reported(pb::Reported {}),

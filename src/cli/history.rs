@@ -69,6 +69,17 @@ pub fn target(event: &pb::CaseEvent) -> String {
         Some(Detail::DeadlineMissed(d)) => {
             format!(" {} due {}", deadline_kind(d.kind), at(d.due_at.as_ref()))
         }
+        Some(Detail::Discharged(d)) if !d.earlier_open_cases.is_empty() => {
+            let earlier: Vec<String> = d
+                .earlier_open_cases
+                .iter()
+                .map(|c| {
+                    let project = project(&c.project_id);
+                    format!("{} in {} ({project})", c.case_id, c.executing_region)
+                })
+                .collect();
+            format!(" while still open: case {}", earlier.join(", case "))
+        }
         _ => String::new(),
     }
 }
@@ -98,6 +109,10 @@ fn detail_json(event: &pb::CaseEvent) -> Value {
         Some(Detail::Discharged(d)) => json!({
             "released_at": at(d.released_at.as_ref()), "executing_region": d.executing_region,
             "project_id": d.project_id, "late_notice": d.late_notice,
+            "earlier_open_cases": d.earlier_open_cases.iter().map(|c| json!({
+                "case_id": c.case_id, "executing_region": c.executing_region,
+                "project_id": c.project_id,
+            })).collect::<Vec<_>>(),
         }),
         Some(Detail::TransferRequested(d)) => json!({
             "to_region": d.to_region, "to_project_id": d.to_project_id, "reason": d.reason,
@@ -145,4 +160,42 @@ pub fn line(event: &pb::CaseEvent) -> String {
             format!(": {note}")
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn discharged(earlier: &[(&str, &str, &str)]) -> pb::CaseEvent {
+        let earlier_open_cases = earlier
+            .iter()
+            .map(|(case_id, region, project)| pb::EarlierCase {
+                case_id: (*case_id).into(),
+                executing_region: (*region).into(),
+                project_id: (*project).into(),
+            })
+            .collect();
+        pb::CaseEvent {
+            detail: Some(Detail::Discharged(pb::Discharged {
+                earlier_open_cases,
+                ..pb::Discharged::default()
+            })),
+            ..pb::CaseEvent::default()
+        }
+    }
+
+    #[test]
+    fn a_discharge_names_the_cases_still_open_for_people_and_scripts() {
+        let event = discharged(&[("c-1", "140106", "yingze-project"), ("c-2", "140108", "")]);
+        assert_eq!(
+            target(&event),
+            " while still open: case c-1 in 140106 (yingze-project), case c-2 in 140108 (no project)"
+        );
+        let json = event_json(&event);
+        assert_eq!(
+            json["detail"]["earlier_open_cases"][1],
+            json!({"case_id": "c-2", "executing_region": "140108", "project_id": ""})
+        );
+        assert_eq!(target(&discharged(&[])), "");
+    }
 }

@@ -68,10 +68,11 @@ pub fn closed_at(case: &Case) -> Option<OffsetDateTime> {
 ///
 /// - a detox center, the cases it submitted;
 /// - a county project, the cases it was told of: as responsible project,
-///   before a release, as the receiver of a transfer or the host of an
-///   absence;
+///   before a release, as the receiver of a transfer, the host of an
+///   absence or the project of the person's earlier open case;
 /// - police and oversight, the cases that touched a county in their
-///   jurisdiction (executing, household, transfer target, host); oversight
+///   jurisdiction (executing, household, transfer target, host, an earlier
+///   open case's); oversight
 ///   also an unroutable case it received.
 pub fn can_view(caller: &AgencyRef, case: &Case) -> bool {
     match caller.kind {

@@ -8,7 +8,7 @@ use time::{Date, OffsetDateTime};
 
 use super::agency::AgencyId;
 use super::deadline::DeadlineKind;
-pub use super::event::{CaseEvent, ClosureReason, RecordedEvent};
+pub use super::event::{CaseEvent, ClosureReason, EarlierCase, RecordedEvent};
 use super::intake::{DecisionNumber, TermMonths};
 use super::person::Person;
 use super::region::RegionCode;
@@ -166,7 +166,8 @@ pub struct Case {
     #[serde(default)]
     pub projects_told: Vec<AgencyId>,
     /// Every county the case has touched: executing, household, transfer
-    /// targets, hosts of an absence.
+    /// targets, hosts of an absence, counties of the person's earlier open
+    /// cases.
     #[serde(default)]
     pub counties: Vec<RegionCode>,
     pub history: Vec<RecordedEvent>,
@@ -331,6 +332,7 @@ impl Case {
                 project,
                 oversight,
                 late_notice,
+                earlier_open_cases,
                 ..
             } => {
                 self.state = CaseState::AwaitingPickup;
@@ -347,6 +349,11 @@ impl Case {
                 self.touch(*executing_region, project.as_ref());
                 push_new(&mut self.counties, person.household_region);
                 self.set_responsible(project.clone());
+                // Told of this case so that they can close theirs: they may
+                // read it, as any county told of a case may.
+                for earlier in earlier_open_cases {
+                    self.touch(earlier.executing_region, earlier.project.as_ref());
+                }
             }
             CaseEvent::PickedUp => self.state = CaseState::PickedUp,
             CaseEvent::Reported => {

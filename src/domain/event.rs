@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use super::agency::AgencyId;
+use super::case::{Case, CaseId};
 use super::deadline::DeadlineKind;
 use super::intake::{DecisionNumber, TermMonths};
 use super::person::Person;
@@ -44,6 +45,11 @@ pub enum CaseEvent {
         oversight: Option<AgencyId>,
         /// No pre-release notice arrived at least three days before release.
         late_notice: bool,
+        /// The person's other cases that were still open when this one was
+        /// discharged: a relapse their project has not recorded, or a
+        /// mistaken identity. Their projects and police are told.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        earlier_open_cases: Vec<EarlierCase>,
     },
     /// The county project took the person over at the gate.
     PickedUp,
@@ -129,6 +135,32 @@ impl CaseEvent {
     }
 }
 
+/// Another case of the same person, open when a discharge arrived. The
+/// gateway never closes it itself: the discharge proves a release, not
+/// that the earlier case's person is the same (an identity number can be
+/// mistyped into another valid one), so its project decides.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlierCase {
+    pub case_id: CaseId,
+    pub executing_region: RegionCode,
+    /// `None` while the case is unroutable.
+    pub project: Option<AgencyId>,
+}
+
+impl EarlierCase {
+    /// `case` as a discharge for `decision_number` names it: only a case
+    /// of another decision that is discharged and not closed.
+    pub fn of(case: &Case, decision_number: &DecisionNumber) -> Option<EarlierCase> {
+        (case.state.is_supervised() && &case.decision_number != decision_number).then(|| {
+            EarlierCase {
+                case_id: case.id.clone(),
+                executing_region: case.executing_region,
+                project: case.responsible.clone(),
+            }
+        })
+    }
+}
+
 /// An event as recorded: its place in the case, when, and by whom.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedEvent {
@@ -194,5 +226,32 @@ impl FromStr for ClosureReason {
                     ClosureReason::ALL.map(ClosureReason::as_str).join(", ")
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::case::CaseState;
+    use crate::domain::testing::{discharged_case, id};
+
+    #[test]
+    fn only_an_open_case_of_another_decision_is_an_earlier_case() {
+        let case = discharged_case("140106", "140106", Some("yingze-project"));
+        let other = DecisionNumber::parse("D-2").unwrap();
+
+        let earlier = EarlierCase::of(&case, &other).unwrap();
+        assert_eq!(earlier.case_id, case.id);
+        assert_eq!(earlier.project, Some(id("yingze-project")));
+        assert_eq!(EarlierCase::of(&case, &case.decision_number), None);
+        for state in [CaseState::Announced, CaseState::Closed] {
+            let ended = Case {
+                state,
+                ..case.clone()
+            };
+            assert_eq!(EarlierCase::of(&ended, &other), None, "{state}");
+        }
+        let unroutable = discharged_case("140108", "140106", None);
+        assert_eq!(EarlierCase::of(&unroutable, &other).unwrap().project, None);
     }
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::agency::{Agency, AgencyId, AgencyKind};
+use super::event::EarlierCase;
 use super::person::Person;
 use super::region::RegionCode;
 
@@ -37,6 +38,10 @@ pub enum RecipientRole {
     HostProject,
     /// The police of a county the person stays in for a while.
     HostPolice,
+    /// The project responsible for the person's other open case.
+    EarlierCaseProject,
+    /// The police of the county of the person's other open case.
+    EarlierCasePolice,
 }
 
 impl RecipientRole {
@@ -54,6 +59,8 @@ impl RecipientRole {
             RecipientRole::SendingPolice => "sending-police",
             RecipientRole::HostProject => "host-project",
             RecipientRole::HostPolice => "host-police",
+            RecipientRole::EarlierCaseProject => "earlier-case-project",
+            RecipientRole::EarlierCasePolice => "earlier-case-police",
         }
     }
 }
@@ -81,15 +88,46 @@ impl Route {
     /// too.
     #[must_use]
     pub fn with_late_notice(mut self, agencies: &[Agency]) -> Route {
-        if let Some(office) = nearest(agencies, AgencyKind::Oversight, self.executing_region)
-            && !self.recipients.iter().any(|r| &r.agency == office)
-        {
-            self.recipients.push(Recipient {
-                agency: office.clone(),
-                role: RecipientRole::Oversight,
-            });
+        add(
+            &mut self.recipients,
+            nearest(agencies, AgencyKind::Oversight, self.executing_region),
+            RecipientRole::Oversight,
+        );
+        self
+    }
+
+    /// A discharge of a person whose other cases are still open also goes
+    /// to those cases' projects and police, who would otherwise go on
+    /// supervising, or searching for, a person now discharged elsewhere.
+    #[must_use]
+    pub fn with_earlier_cases(mut self, earlier: &[EarlierCase], agencies: &[Agency]) -> Route {
+        for case in earlier {
+            let recipients = &mut self.recipients;
+            add(
+                recipients,
+                case.project.as_ref(),
+                RecipientRole::EarlierCaseProject,
+            );
+            add(
+                recipients,
+                nearest(agencies, AgencyKind::Police, case.executing_region),
+                RecipientRole::EarlierCasePolice,
+            );
         }
         self
+    }
+}
+
+/// Adds `agency` as `role` unless it already receives the message in
+/// another role: one agency gets one message.
+fn add(recipients: &mut Vec<Recipient>, agency: Option<&AgencyId>, role: RecipientRole) {
+    if let Some(agency) = agency
+        && !recipients.iter().any(|r| &r.agency == agency)
+    {
+        recipients.push(Recipient {
+            agency: agency.clone(),
+            role,
+        });
     }
 }
 
@@ -128,23 +166,19 @@ pub fn route(person: &Person, submitter: RegionCode, agencies: &[Agency]) -> Rou
         .map(|a| a.agency.id.clone())
         .min();
     let mut recipients = Vec::new();
-    let mut add = |agency: Option<&AgencyId>, role| {
-        if let Some(agency) = agency
-            && !recipients.iter().any(|r: &Recipient| &r.agency == agency)
-        {
-            recipients.push(Recipient {
-                agency: agency.clone(),
-                role,
-            });
-        }
-    };
-    add(project.as_ref(), RecipientRole::ResponsibleProject);
     add(
+        &mut recipients,
+        project.as_ref(),
+        RecipientRole::ResponsibleProject,
+    );
+    add(
+        &mut recipients,
         nearest(agencies, AgencyKind::Police, executing_region),
         RecipientRole::ExecutingPolice,
     );
     if person.household_region != executing_region {
         add(
+            &mut recipients,
             nearest(agencies, AgencyKind::Police, person.household_region),
             RecipientRole::HouseholdPolice,
         );
@@ -155,7 +189,11 @@ pub fn route(person: &Person, submitter: RegionCode, agencies: &[Agency]) -> Rou
             .or_else(|| nearest(agencies, AgencyKind::Oversight, submitter))
             .cloned(),
     };
-    add(oversight.as_ref(), RecipientRole::UnroutableOversight);
+    add(
+        &mut recipients,
+        oversight.as_ref(),
+        RecipientRole::UnroutableOversight,
+    );
     Route {
         executing_region,
         project,

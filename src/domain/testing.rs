@@ -53,6 +53,7 @@ pub fn discharged_case(executing: &str, household: &str, project: Option<&str>) 
         project: project.map(|p| AgencyId::parse(p).unwrap()),
         oversight: None,
         late_notice: true,
+        earlier_open_cases: Vec::new(),
     };
     let recorded = RecordedEvent {
         sequence: 1,

@@ -6,9 +6,9 @@ use time::Time;
 use super::write::Submitted;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::AgencyRef;
-use crate::domain::case::{CaseEvent, CaseId, CaseState};
+use crate::domain::case::{CaseEvent, CaseId, CaseState, EarlierCase};
 use crate::domain::clock::CHINA;
-use crate::domain::intake::{AnnouncementDraft, DischargeDraft};
+use crate::domain::intake::{AnnouncementDraft, Discharge, DischargeDraft};
 use crate::domain::policy::Call;
 use crate::domain::routing::{Route, route};
 use crate::domain::submission::RequestKey;
@@ -72,6 +72,20 @@ fn decision_taken() -> GatewayError {
 }
 
 impl Gateway {
+    /// The person's other cases that are discharged and not closed. Read
+    /// beside the submission's lookup, not in its write: a discharge of
+    /// the same person racing this one may miss it, and each then opens
+    /// without naming the other (two detox centers releasing one person
+    /// at the same moment).
+    async fn earlier_open_cases(&self, discharge: &Discharge) -> Result<Vec<EarlierCase>> {
+        let key = self.keyer.key(&discharge.person.id_number);
+        let cases = self.storage.cases_of_person(&key).await?.found;
+        Ok(cases
+            .iter()
+            .filter_map(|case| EarlierCase::of(case, &discharge.decision_number))
+            .collect())
+    }
+
     /// The pre-release notice: opens the case as announced and tells the
     /// executing county in advance.
     ///
@@ -145,7 +159,8 @@ impl Gateway {
             Err(invalid) => return self.replay_or(&key, invalid).await,
         };
         let target = CaseKey::Decision(discharge.decision_number.clone());
-        self.submit(key, target, |existing, agencies| {
+        let earlier = self.earlier_open_cases(&discharge);
+        self.submit_with(key, target, earlier, |existing, agencies, earlier| {
             let (case_id, history, late_notice) = match existing {
                 None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new(), true),
                 Some(case)
@@ -164,6 +179,7 @@ impl Gateway {
             if late_notice {
                 route = route.with_late_notice(agencies);
             }
+            let route = route.with_earlier_cases(earlier, agencies);
             let event = CaseEvent::Discharged {
                 decision_number: discharge.decision_number.clone(),
                 person: discharge.person.clone(),
@@ -173,6 +189,7 @@ impl Gateway {
                 project: route.project.clone(),
                 oversight: route.oversight.clone(),
                 late_notice,
+                earlier_open_cases: earlier.clone(),
             };
             let route = routable(&route)?;
             self.prepare(

@@ -98,12 +98,30 @@ impl Gateway {
         target: CaseKey,
         plan: impl Fn(Option<Case>, &[Agency]) -> Result<CaseWrite>,
     ) -> Result<Submitted> {
+        let nothing = async { Ok(()) };
+        self.submit_with(key, target, nothing, |existing, agencies, ()| {
+            plan(existing, agencies)
+        })
+        .await
+    }
+
+    /// [`Gateway::submit`], with a read of its own that the plan needs
+    /// (`also`), made alongside the first lookup rather than after it.
+    pub(super) async fn submit_with<T>(
+        &self,
+        key: RequestKey,
+        target: CaseKey,
+        also: impl Future<Output = Result<T>>,
+        plan: impl Fn(Option<Case>, &[Agency], &T) -> Result<CaseWrite>,
+    ) -> Result<Submitted> {
         // Looked up before a place is taken, so that a retry is answered
         // even while new writes are refused.
-        let existing = match self.lookup(&key, &target).await? {
+        let (looked, also) = tokio::join!(self.lookup(&key, &target), also);
+        let existing = match looked? {
             Lookup::Answered(answer) => return self.replayed(&key, answer),
             Lookup::Unanswered(existing) => existing,
         };
+        let also = also?;
         let waiting = Instant::now();
         let mut place = self.admission.enter().await?;
         // The case may have moved on while this call waited for its place:
@@ -124,7 +142,7 @@ impl Gateway {
             } else {
                 self.registry().await?
             };
-            let mut write = match plan(existing.map(|case| *case), &agencies) {
+            let mut write = match plan(existing.map(|case| *case), &agencies, &also) {
                 Ok(write) => write,
                 // The same request may have been answered (by another
                 // replica, or a concurrent retry) since the lookup, so the

@@ -2,11 +2,9 @@
 //! mutual TLS: who may, what is refused, and who hears of it.
 
 use handover_gateway::api::pb;
-use handover_gateway::domain::agency::AgencyId;
-use handover_gateway::domain::case::CaseId;
 use tonic::{Code, Status};
 
-use crate::steps::pickup;
+use crate::steps::{heard, pickup};
 use crate::support::*;
 
 async fn assign(
@@ -26,22 +24,6 @@ async fn assign(
     };
     let response = app.supervision(agency).await.assign_case(request).await?;
     Ok(response.into_inner().receipt.unwrap())
-}
-
-/// The events of `case_id` in `agency`'s inbox, by name.
-async fn heard(app: &App, agency: &str, case_id: &str) -> Vec<&'static str> {
-    let id = CaseId::parse(case_id).unwrap();
-    let inbox = app
-        .gateway
-        .storage()
-        .inbox_after(&AgencyId::parse(agency).unwrap(), 0, 1000)
-        .await
-        .unwrap();
-    inbox
-        .iter()
-        .filter(|m| m.notice.case_id() == &id)
-        .map(|m| m.notice.event.event.name())
-        .collect()
 }
 
 async fn unroutable_listed(app: &App) -> Vec<String> {

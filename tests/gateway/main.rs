@@ -11,6 +11,7 @@ mod bench;
 mod cli;
 mod crash;
 mod deadlines;
+mod earlier_cases;
 mod inbox;
 mod intake;
 mod invariants;

@@ -2,6 +2,8 @@
 //! county project takes.
 
 use handover_gateway::api::pb;
+use handover_gateway::domain::agency::AgencyId;
+use handover_gateway::domain::case::CaseId;
 use tonic::Status;
 
 use crate::support::*;
@@ -17,6 +19,22 @@ pub async fn discharged_in_yingze(app: &App, seq: u32) -> pb::Receipt {
         discharge(&format!("d-{seq}"), &format!("D-{seq}"), person),
     )
     .await
+}
+
+/// The events of `case_id` in `agency`'s inbox, by name.
+pub async fn heard(app: &App, agency: &str, case_id: &str) -> Vec<&'static str> {
+    let id = CaseId::parse(case_id).unwrap();
+    let inbox = app
+        .gateway
+        .storage()
+        .inbox_after(&AgencyId::parse(agency).unwrap(), 0, 1000)
+        .await
+        .unwrap();
+    inbox
+        .iter()
+        .filter(|m| m.notice.case_id() == &id)
+        .map(|m| m.notice.event.event.name())
+        .collect()
 }
 
 pub async fn pickup(app: &App, agency: &str, case_id: &str) -> Answer {
@@ -166,4 +184,16 @@ pub fn event_name(message: &pb::InboxMessage) -> &'static str {
         Some(_) => "other",
         None => "none",
     }
+}
+
+pub async fn close(app: &App, agency: &str, case_id: &str, reason: pb::ClosureReason) -> Answer {
+    let request = pb::CloseCaseRequest {
+        request_id: format!("close-{case_id}"),
+        case_id: case_id.into(),
+        expected_version: None,
+        reason: reason.into(),
+        note: String::new(),
+    };
+    let response = app.supervision(agency).await.close_case(request).await?;
+    Ok(response.into_inner().receipt.unwrap())
 }

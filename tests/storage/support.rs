@@ -261,6 +261,7 @@ pub fn discharged(decision: &str, executing: &str, person: Person, project: Opti
         project: project.map(id),
         oversight: project.is_none().then(|| id("shanxi-office")),
         late_notice: false,
+        earlier_open_cases: Vec::new(),
     };
     let recorded = RecordedEvent {
         sequence: 1,

@@ -117,6 +117,7 @@ fn message(position: u64, case: pb::Case) -> pb::SubscribeResponse {
             executing_region: case.executing_region.clone(),
             project_id: case.responsible_project_id.clone(),
             late_notice: true,
+            earlier_open_cases: Vec::new(),
         })),
     };
     pb::SubscribeResponse {

@@ -28,7 +28,7 @@ use serde::de::{
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use super::{CaseEvent, ClosureReason};
+use super::{CaseEvent, ClosureReason, EarlierCase};
 use crate::domain::agency::AgencyId;
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::intake::{DecisionNumber, TermMonths};
@@ -70,6 +70,8 @@ pub(super) enum Fields {
         #[serde(default)]
         oversight: Option<AgencyId>,
         late_notice: bool,
+        #[serde(default)]
+        earlier_open_cases: Vec<EarlierCase>,
     },
     PickedUp,
     Reported,

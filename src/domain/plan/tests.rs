@@ -242,6 +242,7 @@ fn discharge(person: &Person, released_at: OffsetDateTime, route: &Route) -> Cas
         project: route.project.clone(),
         oversight: route.oversight.clone(),
         late_notice: true,
+        earlier_open_cases: Vec::new(),
     }
 }
 
@@ -552,6 +553,7 @@ impl World {
             project: route.project.clone(),
             oversight: route.oversight.clone(),
             late_notice: release.late,
+            earlier_open_cases: Vec::new(),
         };
         let context = Context {
             agencies: &agencies,

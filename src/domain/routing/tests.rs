@@ -122,3 +122,37 @@ fn a_county_outside_the_province_goes_to_the_office_above_the_detox_center() {
         [("shanxi-office", RecipientRole::UnroutableOversight)]
     );
 }
+
+#[test]
+fn a_discharge_reaches_the_projects_and_police_of_the_persons_other_open_cases() {
+    let earlier = |county: &str, project: Option<&str>| EarlierCase {
+        case_id: crate::domain::case::CaseId::new(uuid::Uuid::now_v7()),
+        executing_region: region(county),
+        project: project.map(|p| AgencyId::parse(p).unwrap()),
+    };
+    let route = route(
+        &person("140106", None, false),
+        region("140100"),
+        &registry(),
+    )
+    .with_earlier_cases(
+        &[
+            earlier("140202", Some("datong-project")),
+            // An unroutable earlier case: its county's police still hear.
+            earlier("140105", None),
+            // Already a recipient in its own right: one message.
+            earlier("140106", Some("yingze-project")),
+        ],
+        &registry(),
+    );
+    assert_eq!(
+        recipients(&route),
+        [
+            ("yingze-project", RecipientRole::ResponsibleProject),
+            ("yingze-police", RecipientRole::ExecutingPolice),
+            ("datong-project", RecipientRole::EarlierCaseProject),
+            ("datong-police", RecipientRole::EarlierCasePolice),
+            ("taiyuan-police", RecipientRole::EarlierCasePolice),
+        ]
+    );
+}

@@ -3,7 +3,7 @@ use serde_json::Value;
 use time::macros::{date, datetime};
 
 use super::Fields;
-use crate::domain::case::CaseEvent;
+use crate::domain::case::{CaseEvent, CaseId, EarlierCase};
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::event::{ClosureReason, RecordedEvent};
 use crate::domain::intake::{DecisionNumber, TermMonths};
@@ -31,6 +31,11 @@ fn every_kind() -> Vec<CaseEvent> {
             project: None,
             oversight: Some(id("shanxi-office")),
             late_notice: true,
+            earlier_open_cases: vec![EarlierCase {
+                case_id: CaseId::new(uuid::Uuid::nil()),
+                executing_region: region("140105"),
+                project: None,
+            }],
         },
         CaseEvent::PickedUp,
         CaseEvent::Reported,
