@@ -79,6 +79,7 @@ pub fn recipient_role(role: RecipientRole) -> pb::RecipientRole {
         RecipientRole::HostPolice => pb::RecipientRole::HostPolice,
         RecipientRole::EarlierCaseProject => pb::RecipientRole::EarlierCaseProject,
         RecipientRole::EarlierCasePolice => pb::RecipientRole::EarlierCasePolice,
+        RecipientRole::EarlierCaseOversight => pb::RecipientRole::EarlierCaseOversight,
     }
 }
 
@@ -116,6 +117,7 @@ fn detail(event: &CaseEvent) -> Detail {
                     case_id: earlier.case_id.to_string(),
                     executing_region: earlier.executing_region.to_string(),
                     project_id: text(earlier.project.as_ref()),
+                    oversight_id: text(earlier.oversight.as_ref()),
                 })
                 .collect(),
         }),

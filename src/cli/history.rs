@@ -173,6 +173,7 @@ mod tests {
                 case_id: (*case_id).into(),
                 executing_region: (*region).into(),
                 project_id: (*project).into(),
+                oversight_id: String::new(),
             })
             .collect();
         pb::CaseEvent {

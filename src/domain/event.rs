@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use super::agency::AgencyId;
-use super::case::{Case, CaseId};
+use super::case::CaseId;
 use super::deadline::DeadlineKind;
 use super::intake::{DecisionNumber, TermMonths};
 use super::person::Person;
@@ -145,20 +145,9 @@ pub struct EarlierCase {
     pub executing_region: RegionCode,
     /// `None` while the case is unroutable.
     pub project: Option<AgencyId>,
-}
-
-impl EarlierCase {
-    /// `case` as a discharge for `decision_number` names it: only a case
-    /// of another decision that is discharged and not closed.
-    pub fn of(case: &Case, decision_number: &DecisionNumber) -> Option<EarlierCase> {
-        (case.state.is_supervised() && &case.decision_number != decision_number).then(|| {
-            EarlierCase {
-                case_id: case.id.clone(),
-                executing_region: case.executing_region,
-                project: case.responsible.clone(),
-            }
-        })
-    }
+    /// The oversight office holding the case while it is unroutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oversight: Option<AgencyId>,
 }
 
 /// An event as recorded: its place in the case, when, and by whom.
@@ -226,32 +215,5 @@ impl FromStr for ClosureReason {
                     ClosureReason::ALL.map(ClosureReason::as_str).join(", ")
                 )
             })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::case::CaseState;
-    use crate::domain::testing::{discharged_case, id};
-
-    #[test]
-    fn only_an_open_case_of_another_decision_is_an_earlier_case() {
-        let case = discharged_case("140106", "140106", Some("yingze-project"));
-        let other = DecisionNumber::parse("D-2").unwrap();
-
-        let earlier = EarlierCase::of(&case, &other).unwrap();
-        assert_eq!(earlier.case_id, case.id);
-        assert_eq!(earlier.project, Some(id("yingze-project")));
-        assert_eq!(EarlierCase::of(&case, &case.decision_number), None);
-        for state in [CaseState::Announced, CaseState::Closed] {
-            let ended = Case {
-                state,
-                ..case.clone()
-            };
-            assert_eq!(EarlierCase::of(&ended, &other), None, "{state}");
-        }
-        let unroutable = discharged_case("140108", "140106", None);
-        assert_eq!(EarlierCase::of(&unroutable, &other).unwrap().project, None);
     }
 }

@@ -42,6 +42,9 @@ pub enum RecipientRole {
     EarlierCaseProject,
     /// The police of the county of the person's other open case.
     EarlierCasePolice,
+    /// The oversight office holding the person's other open case, while
+    /// that case is unroutable.
+    EarlierCaseOversight,
 }
 
 impl RecipientRole {
@@ -61,6 +64,7 @@ impl RecipientRole {
             RecipientRole::HostPolice => "host-police",
             RecipientRole::EarlierCaseProject => "earlier-case-project",
             RecipientRole::EarlierCasePolice => "earlier-case-police",
+            RecipientRole::EarlierCaseOversight => "earlier-case-oversight",
         }
     }
 }
@@ -103,16 +107,15 @@ impl Route {
     pub fn with_earlier_cases(mut self, earlier: &[EarlierCase], agencies: &[Agency]) -> Route {
         for case in earlier {
             let recipients = &mut self.recipients;
-            add(
-                recipients,
-                case.project.as_ref(),
-                RecipientRole::EarlierCaseProject,
-            );
+            let project = case.project.as_ref().and_then(|id| enabled(agencies, id));
+            add(recipients, project, RecipientRole::EarlierCaseProject);
             add(
                 recipients,
                 nearest(agencies, AgencyKind::Police, case.executing_region),
                 RecipientRole::EarlierCasePolice,
             );
+            let office = case.oversight.as_ref().and_then(|id| enabled(agencies, id));
+            add(recipients, office, RecipientRole::EarlierCaseOversight);
         }
         self
     }
@@ -129,6 +132,14 @@ fn add(recipients: &mut Vec<Recipient>, agency: Option<&AgencyId>, role: Recipie
             role,
         });
     }
+}
+
+/// `id`, if it is a registered, enabled agency.
+fn enabled<'a>(agencies: &'a [Agency], id: &AgencyId) -> Option<&'a AgencyId> {
+    agencies
+        .iter()
+        .find(|a| a.enabled && &a.agency.id == id)
+        .map(|a| &a.agency.id)
 }
 
 /// The registered, enabled agency of `kind` nearest to `county`: one of the

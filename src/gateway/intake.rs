@@ -79,11 +79,8 @@ impl Gateway {
     /// at the same moment).
     async fn earlier_open_cases(&self, discharge: &Discharge) -> Result<Vec<EarlierCase>> {
         let key = self.keyer.key(&discharge.person.id_number);
-        let cases = self.storage.cases_of_person(&key).await?.found;
-        Ok(cases
-            .iter()
-            .filter_map(|case| EarlierCase::of(case, &discharge.decision_number))
-            .collect())
+        let decision = &discharge.decision_number;
+        Ok(self.storage.open_cases_of_person(&key, decision).await?)
     }
 
     /// The pre-release notice: opens the case as announced and tells the
@@ -179,6 +176,9 @@ impl Gateway {
             if late_notice {
                 route = route.with_late_notice(agencies);
             }
+            // Routable on its own: the earlier cases' agencies are told,
+            // but none of them takes this case on.
+            routable(&route)?;
             let route = route.with_earlier_cases(earlier, agencies);
             let event = CaseEvent::Discharged {
                 decision_number: discharge.decision_number.clone(),
@@ -191,14 +191,13 @@ impl Gateway {
                 late_notice,
                 earlier_open_cases: earlier.clone(),
             };
-            let route = routable(&route)?;
             self.prepare(
                 &caller.id,
                 case_id,
                 history,
                 vec![event],
                 agencies,
-                Some(route),
+                Some(&route),
             )
         })
         .await

@@ -18,7 +18,7 @@ use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use time::OffsetDateTime;
 
-use crate::domain::case::{Case, CaseId, CaseState};
+use crate::domain::case::{Case, CaseId, CaseState, EarlierCase};
 use crate::domain::deadline::{Deadline, DeadlineKind};
 use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::{InboxMessage, Notice};
@@ -44,6 +44,36 @@ pub enum StorageError {
     Unavailable(String),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
+}
+
+/// The SQL both backends read [`Storage::open_cases_of_person`] with:
+/// `$1` the person's key, `$2` the decision left out (SQLite numbers `$`
+/// parameters in the order they appear).
+const OPEN_CASES_OF_PERSON: &str = "
+    SELECT id, executing_region, responsible, CASE WHEN unroutable THEN oversight END
+    FROM cases
+    WHERE person_key = $1 AND decision_number <> $2 AND state NOT IN ('announced', 'closed')
+    ORDER BY opened_at, id";
+
+/// A case of [`OPEN_CASES_OF_PERSON`] from its columns.
+fn earlier_case(
+    id: &str,
+    executing_region: &str,
+    project: Option<&str>,
+    oversight: Option<&str>,
+) -> Result<EarlierCase> {
+    let corrupt = |e: &dyn std::fmt::Display| StorageError::Corrupt(format!("case {id}: {e}"));
+    let agency = |text: Option<&str>| {
+        text.map(AgencyId::parse)
+            .transpose()
+            .map_err(|e| corrupt(&e))
+    };
+    Ok(EarlierCase {
+        case_id: CaseId::parse(id).map_err(|e| corrupt(&e))?,
+        executing_region: RegionCode::parse(executing_region).map_err(|e| corrupt(&e))?,
+        project: agency(project)?,
+        oversight: agency(oversight)?,
+    })
 }
 
 /// What another writer got to first.
@@ -203,6 +233,14 @@ pub trait Storage: Send + Sync + 'static {
     /// The person's cases, newest first, with the registry's version as of
     /// the same read.
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Seen<Vec<Case>>>;
+    /// The person's cases that are discharged and not closed, other than
+    /// `decision`'s, oldest first: what a new discharge names as still
+    /// open. Read from the cases' columns, without opening their events.
+    async fn open_cases_of_person(
+        &self,
+        key: &PersonKey,
+        decision: &DecisionNumber,
+    ) -> Result<Vec<EarlierCase>>;
     /// Up to `limit` cases with a deadline due by `cutoffs` and not yet
     /// escalated.
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>>;

@@ -55,7 +55,8 @@ const ASSIGNED: &str = r#"[
 {"sequence":2,"at":"2026-12-01T10:00:00Z","by":"shanxi-office","event":{"type":"assigned","executing_region":"140106","project":"yingze-project","reason":"lives with family in Yingze"}}
 ]"#;
 
-/// A discharge to Yingze of a person whose case in Datong was still open.
+/// A discharge to Yingze of a person whose case in Datong was still open,
+/// as the version of 2026-12-01 wrote it.
 const RELAPSE: &str = r#"[
 {"sequence":1,"at":"2026-12-01T09:00:00Z","by":"taiyuan-detox","event":{"type":"discharged","decision_number":"D-4","person":{"id_number":"11010519491231002X","name":"张三","sex":"female","household_region":"140106","residence_region":null,"residence_consent":false},"released_at":"2026-12-01T08:00:00Z","term":36,"executing_region":"140106","project":"yingze-project","oversight":null,"late_notice":true,"earlier_open_cases":[{"case_id":"0193f3a0-0000-7000-8000-000000000001","executing_region":"140202","project":"datong-project"}]}}
 ]"#;
@@ -188,7 +189,7 @@ fn a_stored_assignment_still_folds_into_a_case_its_project_supervises() {
 }
 
 #[test]
-fn a_stored_discharge_with_an_earlier_open_case_still_folds_into_one_responsible_project() {
+fn a_stored_discharge_with_an_earlier_open_case_folds_into_one_responsible_project() {
     let events: Vec<RecordedEvent> = serde_json::from_str(RELAPSE).unwrap();
 
     let case = fold(&events);

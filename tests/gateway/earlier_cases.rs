@@ -18,8 +18,12 @@ fn deliveries(receipt: &pb::Receipt) -> Vec<(&str, pb::RecipientRole)> {
 
 /// The case ids, counties and projects its discharge named as still open.
 fn earlier_named(case: &pb::Case) -> Vec<(String, String, String)> {
-    match &case.history[0].detail {
-        Some(Detail::Discharged(d)) => d
+    let discharge = case.history.iter().find_map(|event| match &event.detail {
+        Some(Detail::Discharged(d)) => Some(d),
+        _ => None,
+    });
+    match discharge {
+        Some(d) => d
             .earlier_open_cases
             .iter()
             .map(|c| {
@@ -27,7 +31,7 @@ fn earlier_named(case: &pb::Case) -> Vec<(String, String, String)> {
                 (c.case_id, c.executing_region, c.project_id)
             })
             .collect(),
-        other => panic!("a case opens with its discharge, not {other:?}"),
+        None => panic!("no discharge in {case:?}"),
     }
 }
 
@@ -82,8 +86,6 @@ async fn a_second_discharge_names_the_open_case_and_tells_its_project_and_police
     // Told of it, they may read it, to find where the person is now.
     assert!(readable_by(&app, "yingze-project", &second).await);
     assert!(readable_by(&app, "yingze-police", &second).await);
-    let retried = submit_as_detox(&app, second_request).await;
-    assert_eq!(retried, receipt, "a retry gets the first receipt");
 
     // The earlier case is left to its project: still open, unchanged.
     let earlier = app.case_for_office(&first).await;
@@ -100,6 +102,9 @@ async fn a_second_discharge_names_the_open_case_and_tells_its_project_and_police
     )
     .await
     .unwrap();
+    // A retry that planned again would now name nothing.
+    let retried = submit_as_detox(&app, second_request).await;
+    assert_eq!(retried, receipt, "a retry gets the first receipt");
     let third = discharge("r-3", "D-43", in_xiaodian.clone());
     let receipt = submit_as_detox(&app, third).await;
     let names: Vec<_> = earlier_named(&app.case_for_office(&receipt.case_id).await)
@@ -126,4 +131,70 @@ async fn a_second_discharge_names_the_open_case_and_tells_its_project_and_police
     }
     let fourth = submit_as_detox(&app, discharge("r-4", "D-44", in_xiaodian)).await;
     assert!(earlier_named(&app.case_for_office(&fourth.case_id).await).is_empty());
+}
+
+#[tokio::test]
+async fn a_discharge_continuing_its_announcement_names_an_unroutable_open_case_and_its_office() {
+    let app = spawn_app().await;
+    let number = id_number("19790606", 51);
+    // Jiancaoping (140108) has no project: the province's office holds it.
+    let in_jiancaoping = person(&number, "140108", None);
+    let first = submit_as_detox(&app, discharge("r-1", "D-51", in_jiancaoping))
+        .await
+        .case_id;
+    let in_yingze = person(&number, "140108", Some("140106"));
+    let announcement = pb::AnnounceReleaseRequest {
+        request_id: "a-2".into(),
+        decision_number: "D-52".into(),
+        person: Some(in_yingze.clone()),
+        planned_release_date: "2026-12-05".into(),
+        term_months: 12,
+    };
+    let mut intake = app.intake("taiyuan-detox").await;
+    let announced = intake.announce_release(announcement).await.unwrap();
+    let announced = announced.into_inner().receipt.unwrap();
+
+    let receipt = submit_as_detox(&app, discharge("r-2", "D-52", in_yingze)).await;
+
+    assert_eq!(
+        receipt.case_id, announced.case_id,
+        "the announced case goes on"
+    );
+    let case = app.case_for_office(&receipt.case_id).await;
+    let Some(Detail::Discharged(discharged)) = &case.history[1].detail else {
+        panic!("the discharge follows the announcement: {case:?}");
+    };
+    assert_eq!(discharged.earlier_open_cases.len(), 1);
+    let earlier = &discharged.earlier_open_cases[0];
+    assert_eq!(earlier.case_id, first);
+    assert_eq!(earlier.executing_region, "140108");
+    assert_eq!(earlier.project_id, "");
+    assert_eq!(earlier.oversight_id, "shanxi-office");
+    assert_eq!(case.responsible_project_id, "yingze-project");
+}
+
+#[tokio::test]
+async fn a_discharge_nobody_could_take_on_is_refused_though_an_earlier_county_hears_of_it() {
+    let app = spawn_app().await;
+    let number = id_number("19790606", 61);
+    // Registered in Beijing, the first term served in Yingze.
+    let in_yingze = person(&number, "110105", Some("140106"));
+    submit_as_detox(&app, discharge("r-1", "D-61", in_yingze)).await;
+    // With the province's office gone, nobody covers Beijing.
+    disable(&app, "shanxi-office").await;
+
+    let in_beijing = person(&number, "110105", None);
+    let refused = app
+        .intake("taiyuan-detox")
+        .await
+        .submit_discharge(discharge("r-2", "D-62", in_beijing))
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    assert!(refused.message().contains("110105"), "{refused:?}");
 }

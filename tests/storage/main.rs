@@ -41,6 +41,7 @@ mod group_commit;
 mod inbox;
 mod lists;
 mod lock_order;
+mod open_cases;
 mod registry;
 mod replica;
 mod replicas;

@@ -125,26 +125,31 @@ fn a_county_outside_the_province_goes_to_the_office_above_the_detox_center() {
 
 #[test]
 fn a_discharge_reaches_the_projects_and_police_of_the_persons_other_open_cases() {
-    let earlier = |county: &str, project: Option<&str>| EarlierCase {
+    let agency = |id: &str| AgencyId::parse(id).unwrap();
+    let earlier = |county: &str, project: Option<&str>, oversight: Option<&str>| EarlierCase {
         case_id: crate::domain::case::CaseId::new(uuid::Uuid::now_v7()),
         executing_region: region(county),
-        project: project.map(|p| AgencyId::parse(p).unwrap()),
+        project: project.map(agency),
+        oversight: oversight.map(agency),
     };
-    let route = route(
-        &person("140106", None, false),
-        region("140100"),
-        &registry(),
-    )
-    .with_earlier_cases(
-        &[
-            earlier("140202", Some("datong-project")),
-            // An unroutable earlier case: its county's police still hear.
-            earlier("140105", None),
-            // Already a recipient in its own right: one message.
-            earlier("140106", Some("yingze-project")),
-        ],
-        &registry(),
-    );
+    let mut agencies = registry();
+    agencies.push(Agency {
+        enabled: false,
+        ..registered("county-project", "140203", "gone-project")
+    });
+    let route = route(&person("140106", None, false), region("140100"), &agencies)
+        .with_earlier_cases(
+            &[
+                earlier("140202", Some("datong-project"), None),
+                // Unroutable: the office holding it and its county's police.
+                earlier("140105", None, Some("shanxi-office")),
+                // Already a recipient in its own right: one message.
+                earlier("140106", Some("yingze-project"), None),
+                // A disabled project hears nothing.
+                earlier("140203", Some("gone-project"), None),
+            ],
+            &agencies,
+        );
     assert_eq!(
         recipients(&route),
         [
@@ -153,6 +158,7 @@ fn a_discharge_reaches_the_projects_and_police_of_the_persons_other_open_cases()
             ("datong-project", RecipientRole::EarlierCaseProject),
             ("datong-police", RecipientRole::EarlierCasePolice),
             ("taiyuan-police", RecipientRole::EarlierCasePolice),
+            ("shanxi-office", RecipientRole::EarlierCaseOversight),
         ]
     );
 }

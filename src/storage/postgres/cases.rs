@@ -5,10 +5,14 @@ use sqlx::{PgConnection, PgPool, Row, ValueRef};
 
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{Case, CaseId};
+use crate::domain::case::{Case, CaseId, EarlierCase};
+use crate::domain::intake::DecisionNumber;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::seal::{Sealer, open_case};
-use crate::storage::{CaseKey, Looked, Lookup, PersonKey, Result, Seen, StoredAnswer};
+use crate::storage::{
+    CaseKey, Looked, Lookup, OPEN_CASES_OF_PERSON, PersonKey, Result, Seen, StoredAnswer,
+    earlier_case,
+};
 
 pub(super) async fn answer(
     pool: &PgPool,
@@ -239,4 +243,29 @@ pub(super) fn open_rows(sealer: &Sealer, id: &CaseId, rows: &[PgRow]) -> Result<
         })
         .collect::<Result<Vec<_>>>()?;
     open_case(sealer, id, events)
+}
+
+/// See [`crate::storage::Storage::open_cases_of_person`]; the outer
+/// result is the connection's, the inner one the rows'.
+pub(super) async fn open_of_person(
+    connection: &mut PgConnection,
+    key: &PersonKey,
+    decision: &DecisionNumber,
+) -> sqlx::Result<Result<Vec<EarlierCase>>> {
+    let rows = sqlx::query(OPEN_CASES_OF_PERSON)
+        .bind(key.as_slice())
+        .bind(decision.as_str())
+        .fetch_all(connection)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let column = |i: usize| row.try_get::<Option<&str>, _>(i).map_err(|e| corrupt(&e));
+            let (id, region) = (column(0)?, column(1)?);
+            let (Some(id), Some(region)) = (id, region) else {
+                return Err(corrupt(&"a case without id or county"));
+            };
+            earlier_case(id, region, column(2)?, column(3)?)
+        })
+        .collect())
 }

@@ -8,12 +8,16 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{Case, CaseId, RecordedEvent};
+use crate::domain::case::{Case, CaseId, EarlierCase, RecordedEvent};
+use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::{StoredMessage, open_messages};
 use crate::storage::seal::{Sealer, open_case, open_event};
-use crate::storage::{CaseKey, InboxState, Looked, Lookup, PersonKey, Result, Seen, StoredAnswer};
+use crate::storage::{
+    CaseKey, InboxState, Looked, Lookup, OPEN_CASES_OF_PERSON, PersonKey, Result, Seen,
+    StoredAnswer, earlier_case,
+};
 
 fn failed(error: rusqlite::Error) -> crate::storage::StorageError {
     unavailable(&error)
@@ -176,6 +180,30 @@ pub(super) fn cases_of_person(
 ) -> Result<Seen<Vec<Case>>> {
     let sql = "SELECT id FROM cases WHERE person_key = ? ORDER BY opened_at DESC, id DESC";
     seen(db, |read| cases_where(read, sealer, sql, key.as_slice()))
+}
+
+/// See [`crate::storage::Storage::open_cases_of_person`].
+pub(super) fn open_cases_of_person(
+    db: &Connection,
+    key: &PersonKey,
+    decision: &DecisionNumber,
+) -> Result<Vec<EarlierCase>> {
+    let mut select = db.prepare_cached(OPEN_CASES_OF_PERSON).map_err(failed)?;
+    let rows = select
+        .query_map(params![key.as_slice(), decision.as_str()], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .map_err(failed)?;
+    rows.map(|row| {
+        let (id, region, project, oversight) = row.map_err(failed)?;
+        earlier_case(&id, &region, project.as_deref(), oversight.as_deref())
+    })
+    .collect()
 }
 
 /// A page of `agency`'s inbox, opened.

@@ -35,6 +35,7 @@ fn every_kind() -> Vec<CaseEvent> {
                 case_id: CaseId::new(uuid::Uuid::nil()),
                 executing_region: region("140105"),
                 project: None,
+                oversight: Some(id("shanxi-office")),
             }],
         },
         CaseEvent::PickedUp,
