@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::domain::audit::hex;
-use crate::gateway::verify_audit;
+use crate::domain::audit::{Head, hex};
+use crate::gateway::verify_audit_keeping;
 use crate::storage::{Backend, Database};
 
 #[derive(Subcommand, Debug)]
@@ -20,6 +20,10 @@ pub enum AuditCommand {
         /// SQLite database file, or a postgres:// URL.
         #[arg(long, env = "HANDOVER_DATABASE", default_value = "data/gateway.db")]
         database: PathBuf,
+        /// A head printed by an earlier run (`ENTRIES:HASH`) and kept
+        /// elsewhere: the log must still reach it, with the same hash.
+        #[arg(long, value_name = "ENTRIES:HASH")]
+        expect_head: Option<Head>,
     },
     /// Print entries as stored, one JSON object per line.
     Show {
@@ -38,16 +42,26 @@ pub enum AuditCommand {
 /// When the database cannot be read, or the log is broken.
 pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
-        AuditCommand::Verify { database } => {
+        AuditCommand::Verify {
+            database,
+            expect_head,
+        } => {
             let backend = open(&database).await?;
             let storage = backend.storage();
-            let checked = verify_audit(storage).await;
+            let checked = verify_audit_keeping(storage, expect_head).await;
             storage.close().await;
             let head = checked?.map_err(|found| anyhow::anyhow!("audit log broken: {found}"))?;
             println!(
                 "audit log intact: {} entries, head {}",
                 head.entries,
                 hex(&head.hash)
+            );
+            if let Some(kept) = expect_head {
+                println!("it still reaches the head kept: {kept}");
+            }
+            println!(
+                "keep this head elsewhere; check against it later with --expect-head {}",
+                head.token()
             );
             Ok(())
         }

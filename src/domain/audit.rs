@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-pub use verify::{Break, BreakKind, Head, Verifier, verify};
+pub use verify::{Break, BreakKind, Head, Verifier, verify, verify_keeping};
 
 /// A SHA-256 digest: an entry's place in the chain.
 pub type Hash = [u8; 32];

@@ -239,4 +239,10 @@ mod tests;
 mod assign_tests;
 
 #[cfg(test)]
+mod draft_tests;
+
+#[cfg(test)]
+mod transfer_tests;
+
+#[cfg(test)]
 mod proptests;

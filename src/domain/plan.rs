@@ -102,3 +102,6 @@ pub fn plan(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod invariant_tests;

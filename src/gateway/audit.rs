@@ -206,7 +206,20 @@ impl Drop for Unfinished {
 pub async fn verify_audit(
     storage: &dyn Storage,
 ) -> std::result::Result<std::result::Result<Head, Break>, StorageError> {
-    let mut verifier = Verifier::new();
+    verify_audit_keeping(storage, None).await
+}
+
+/// [`verify_audit`], requiring also that the log reach `kept`, a head
+/// recorded earlier and kept elsewhere: the tail cut, or the log rewritten
+/// up to that head, is then found too.
+///
+/// # Errors
+/// As [`verify_audit`].
+pub async fn verify_audit_keeping(
+    storage: &dyn Storage,
+    kept: Option<Head>,
+) -> std::result::Result<std::result::Result<Head, Break>, StorageError> {
+    let mut verifier = kept.map_or_else(Verifier::new, Verifier::keeping);
     let mut after = 0;
     loop {
         let page = storage.audit_entries(after, VERIFY_PAGE).await?;

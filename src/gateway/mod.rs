@@ -36,7 +36,7 @@ use crate::metrics::Metrics;
 use crate::storage::Storage;
 use registry::Standing;
 
-pub use audit::verify_audit;
+pub use audit::{verify_audit, verify_audit_keeping};
 pub use error::{GatewayError, Result};
 pub use inbox::InboxEvent;
 pub use keys::{MasterKey, PersonKeyer};

@@ -114,6 +114,35 @@ fn an_inserted_entry_is_named() {
 }
 
 #[test]
+fn a_kept_head_finds_the_tail_cut_and_the_log_rewritten_up_to_it() {
+    let rows = chain(6);
+    let kept = verify(rows[..4].to_vec()).unwrap();
+    assert_eq!(verify_keeping(rows.clone(), Some(kept)).unwrap().entries, 6);
+
+    let cut = verify_keeping(rows[..3].to_vec(), Some(kept)).unwrap_err();
+    assert_eq!((cut.sequence, cut.kind), (4, BreakKind::Removed));
+    assert_eq!(verify(rows[..3].to_vec()).unwrap().entries, 3);
+
+    let mut forger = Chain::new();
+    let forged: Vec<_> = (1..=6)
+        .map(|n| forger.seal(&record(n + 100)).unwrap())
+        .collect();
+    assert_eq!(verify(forged.clone()).unwrap().entries, 6, "it chains");
+    let found = verify_keeping(forged, Some(kept)).unwrap_err();
+    assert_eq!((found.sequence, found.kind), (4, BreakKind::Changed));
+}
+
+#[test]
+fn a_head_is_kept_as_its_entries_and_hash() {
+    let head = verify(chain(3)).unwrap();
+    assert_eq!(head.token().parse::<Head>().unwrap(), head);
+    assert!(head.token().starts_with("3:"));
+    for bad in ["", "3", "x:00", "3:abc", ":", "-1:00"] {
+        assert!(bad.parse::<Head>().is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn identity_numbers_are_masked_in_any_form() {
     let text = "查 11010519491231002X and 110105194912310021, old 110105491231002 \
                 and １１０１０５１９４９１２３１００２ｘ; phone 13800138000 stays";

@@ -20,10 +20,13 @@
 //! tampered with (a property test checks it); beyond that these are best
 //! guesses, never past the first row that breaks the chain. What the check
 //! cannot see is the tail: entries removed from the end, or appended with
-//! a correctly computed hash. Compare the [`Head`] with one recorded
-//! earlier.
+//! a correctly computed hash, or a whole log rewritten from some entry on.
+//! A [`Head`] recorded earlier and kept elsewhere shows those: given one
+//! ([`Verifier::keeping`]), the check also requires the log to reach it
+//! with the same hash.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::Deserialize;
 
@@ -39,6 +42,27 @@ pub struct Head {
 impl fmt::Display for Head {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} entries, head {}", self.entries, hex(&self.hash))
+    }
+}
+
+impl Head {
+    /// The head as `audit verify --expect-head` takes it: `ENTRIES:HASH`.
+    pub fn token(&self) -> String {
+        format!("{}:{}", self.entries, hex(&self.hash))
+    }
+}
+
+impl FromStr for Head {
+    type Err = String;
+
+    /// `ENTRIES:HASH`, as [`Head::token`] writes it.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wrong = || format!("{text:?} is not a head: expected ENTRIES:HASH (64 hex digits)");
+        let (entries, hash) = text.split_once(':').ok_or_else(wrong)?;
+        Ok(Head {
+            entries: entries.parse().map_err(|_| wrong())?,
+            hash: parse_hash(hash).ok_or_else(wrong)?,
+        })
     }
 }
 
@@ -74,6 +98,7 @@ impl fmt::Display for BreakKind {
 pub struct Verifier {
     head: Head,
     pending: Option<SealedEntry>,
+    kept: Option<Head>,
 }
 
 impl Default for Verifier {
@@ -90,6 +115,16 @@ impl Verifier {
                 hash: GENESIS,
             },
             pending: None,
+            kept: None,
+        }
+    }
+
+    /// A verifier that also requires the log to reach `kept`, a head
+    /// recorded earlier, with the same hash.
+    pub fn keeping(kept: Head) -> Self {
+        Self {
+            kept: Some(kept),
+            ..Self::new()
         }
     }
 
@@ -113,7 +148,14 @@ impl Verifier {
         if let Some(pending) = self.pending.take() {
             self.check(&pending, None)?;
         }
-        Ok(self.head)
+        match self.kept {
+            Some(kept) if self.head.entries < kept.entries => Err(Break {
+                sequence: self.head.entries + 1,
+                kind: BreakKind::Removed,
+                why: "the head kept earlier names more entries: the log's tail was cut",
+            }),
+            _ => Ok(self.head),
+        }
     }
 
     fn check(&mut self, row: &SealedEntry, next: Option<&SealedEntry>) -> Result<(), Break> {
@@ -121,6 +163,15 @@ impl Verifier {
         let seen = Seen::of(row);
         if seen.intact && seen.prev == Some(self.head.hash) && seen.sequence == Some(place) {
             if row.sequence == place {
+                if let Some(kept) = self.kept
+                    && kept.entries == place
+                    && kept.hash != row.hash
+                {
+                    return Err(changed(
+                        place,
+                        "its hash is not the head kept earlier: the log was rewritten up to it",
+                    ));
+                }
                 self.head = Head {
                     entries: place,
                     hash: row.hash,
@@ -178,7 +229,19 @@ fn changed(sequence: u64, why: &'static str) -> Break {
 /// # Errors
 /// The first break.
 pub fn verify(rows: impl IntoIterator<Item = SealedEntry>) -> Result<Head, Break> {
-    let mut verifier = Verifier::new();
+    verify_keeping(rows, None)
+}
+
+/// [`verify`], requiring also that the log reach `kept`, a head recorded
+/// earlier, when one is given.
+///
+/// # Errors
+/// The first break, or the place where the log parts from `kept`.
+pub fn verify_keeping(
+    rows: impl IntoIterator<Item = SealedEntry>,
+    kept: Option<Head>,
+) -> Result<Head, Break> {
+    let mut verifier = kept.map_or_else(Verifier::new, Verifier::keeping);
     for row in rows {
         verifier.push(row)?;
     }

@@ -5,23 +5,23 @@ use crate::domain::testing::{agency, discharged_case, region, shanxi, then};
 use time::macros::date;
 
 /// Answered by the county a transfer goes to, not the responsible one.
-fn is_receivers(command: &Command) -> bool {
+pub(super) fn is_receivers(command: &Command) -> bool {
     relation(command.call(), AgencyKind::CountyProject) == Some(Relation::TransferReceiver)
 }
 
-fn yingze() -> AgencyRef {
+pub(super) fn yingze() -> AgencyRef {
     agency("county-project", "140106", "yingze-project")
 }
 
-fn xiaodian() -> AgencyRef {
+pub(super) fn xiaodian() -> AgencyRef {
     agency("county-project", "140105", "xiaodian-project")
 }
 
-fn xinghualing() -> AgencyRef {
+pub(super) fn xinghualing() -> AgencyRef {
     agency("county-project", "140107", "xinghualing-project")
 }
 
-fn fields(invalid: &Invalid) -> Vec<&str> {
+pub(super) fn fields(invalid: &Invalid) -> Vec<&str> {
     invalid
         .violations
         .iter()
@@ -29,7 +29,7 @@ fn fields(invalid: &Invalid) -> Vec<&str> {
         .collect()
 }
 
-fn refused_fields(draft: &CommandDraft) -> Vec<String> {
+pub(super) fn refused_fields(draft: &CommandDraft) -> Vec<String> {
     match draft.parse() {
         Ok(command) => panic!("{draft:?} parsed as {command:?}"),
         Err(invalid) => fields(&invalid).into_iter().map(str::to_owned).collect(),
@@ -37,49 +37,53 @@ fn refused_fields(draft: &CommandDraft) -> Vec<String> {
 }
 
 /// `case` after `command` by `by`, which must be accepted.
-fn act(case: &Case, by: &AgencyRef, command: &Command) -> Case {
+pub(super) fn act(case: &Case, by: &AgencyRef, command: &Command) -> Case {
     let event = decide(case, by, command, &shanxi())
         .unwrap_or_else(|refusal| panic!("{command:?} by {by} refused: {refusal}"));
     then(case, &by.id, event)
 }
 
-fn decided(case: &Case, by: &AgencyRef, command: &Command) -> Result<CaseEvent, Refusal> {
+pub(super) fn decided(
+    case: &Case,
+    by: &AgencyRef,
+    command: &Command,
+) -> Result<CaseEvent, Refusal> {
     decide(case, by, command, &shanxi())
 }
 
-fn transfer_to_xiaodian() -> Command {
+pub(super) fn transfer_to_xiaodian() -> Command {
     Command::RequestTransfer {
         to_region: region("140105"),
         reason: "moved for work".into(),
     }
 }
 
-fn text(value: &str) -> String {
+pub(super) fn text(value: &str) -> String {
     value.to_owned()
 }
 
 // The case executes in Yingze (140106), household there too.
-fn awaiting_pickup() -> Case {
+pub(super) fn awaiting_pickup() -> Case {
     discharged_case("140106", "140106", Some("yingze-project"))
 }
 
-fn picked_up() -> Case {
+pub(super) fn picked_up() -> Case {
     act(&awaiting_pickup(), &yingze(), &Command::ConfirmPickup)
 }
 
-fn supervised() -> Case {
+pub(super) fn supervised() -> Case {
     act(&picked_up(), &yingze(), &Command::ConfirmReport)
 }
 
-fn transfer_requested() -> Case {
+pub(super) fn transfer_requested() -> Case {
     act(&supervised(), &yingze(), &transfer_to_xiaodian())
 }
 
-fn transfer_accepted() -> Case {
+pub(super) fn transfer_accepted() -> Case {
     act(&transfer_requested(), &xiaodian(), &Command::AcceptTransfer)
 }
 
-fn lost_contact() -> Case {
+pub(super) fn lost_contact() -> Case {
     act(
         &supervised(),
         &yingze(),
@@ -87,7 +91,7 @@ fn lost_contact() -> Case {
     )
 }
 
-fn suspended() -> Case {
+pub(super) fn suspended() -> Case {
     act(
         &supervised(),
         &yingze(),
@@ -97,7 +101,7 @@ fn suspended() -> Case {
     )
 }
 
-fn closed() -> Case {
+pub(super) fn closed() -> Case {
     act(
         &supervised(),
         &yingze(),
@@ -109,7 +113,7 @@ fn closed() -> Case {
 }
 
 /// One valid command of each kind.
-fn every_command() -> Vec<Command> {
+pub(super) fn every_command() -> Vec<Command> {
     vec![
         Command::ConfirmPickup,
         Command::ConfirmReport,
@@ -143,171 +147,6 @@ fn every_command() -> Vec<Command> {
             note: String::new(),
         },
     ]
-}
-
-// ---- parsing ----------------------------------------------------------------
-
-#[test]
-fn well_formed_drafts_parse_into_their_commands() {
-    let drafts = [
-        CommandDraft::ConfirmPickup,
-        CommandDraft::ConfirmReport,
-        CommandDraft::RequestTransfer {
-            to_region: text("140105"),
-            reason: text("  moved for work "),
-        },
-        CommandDraft::AcceptTransfer,
-        CommandDraft::RejectTransfer {
-            reason: text("no housing"),
-        },
-        CommandDraft::WithdrawTransfer { reason: text(" ") },
-        CommandDraft::ConfirmArrival,
-        CommandDraft::NotifyAbsence {
-            host_region: text("140108"),
-            from: text("2026-12-01"),
-            until: text("2026-12-09"),
-            reason: text("visiting family"),
-        },
-        CommandDraft::ReportLostContact { note: text("") },
-        CommandDraft::RestoreContact {
-            note: text("came back"),
-        },
-        CommandDraft::Suspend {
-            reason: text("detained"),
-        },
-        CommandDraft::Resume,
-        CommandDraft::Close {
-            reason: text("completed"),
-            note: text(""),
-        },
-    ];
-    let parsed: Vec<Command> = drafts.iter().map(|d| d.parse().unwrap()).collect();
-    assert_eq!(parsed, every_command());
-}
-
-#[test]
-fn every_wrong_field_of_a_transfer_request_is_named() {
-    for (to_region, reason, expected) in [
-        ("140100", "moved", vec!["to_region"]),
-        ("140000", "moved", vec!["to_region"]),
-        ("14010", "moved", vec!["to_region"]),
-        ("990106", "moved", vec!["to_region"]),
-        ("140105", "   ", vec!["reason"]),
-        ("140105", "a\u{7}b", vec!["reason"]),
-        ("", "", vec!["to_region", "reason"]),
-    ] {
-        let draft = CommandDraft::RequestTransfer {
-            to_region: text(to_region),
-            reason: text(reason),
-        };
-        assert_eq!(refused_fields(&draft), expected, "{draft:?}");
-    }
-    let long = CommandDraft::RequestTransfer {
-        to_region: text("140105"),
-        reason: "理".repeat(501),
-    };
-    assert_eq!(refused_fields(&long), ["reason"]);
-    let longest = CommandDraft::RequestTransfer {
-        to_region: text("140105"),
-        reason: "理".repeat(500),
-    };
-    assert!(longest.parse().is_ok());
-}
-
-#[test]
-fn every_wrong_field_of_an_absence_is_named() {
-    let absence = |host: &str, from: &str, until: &str, reason: &str| CommandDraft::NotifyAbsence {
-        host_region: text(host),
-        from: text(from),
-        until: text(until),
-        reason: text(reason),
-    };
-    let cases = [
-        (
-            absence("140100", "2026-13-01", "tomorrow", "a\u{0}b"),
-            vec!["host_region", "from", "until", "reason"],
-        ),
-        (
-            absence("140108", "2026-12-09", "2026-12-01", ""),
-            vec!["until"],
-        ),
-        (
-            absence("140108", "2026-12-01", "2028-01-01", ""),
-            vec!["until"],
-        ),
-        (
-            absence("140108", "2026/12/01", "2026-12-09", ""),
-            vec!["from"],
-        ),
-        (
-            absence("x", "2026-12-01", "2026-12-09", ""),
-            vec!["host_region"],
-        ),
-    ];
-    for (draft, expected) in cases {
-        assert_eq!(refused_fields(&draft), expected, "{draft:?}");
-    }
-    // A day's absence and one of exactly a year are fine; the reason is optional.
-    assert!(
-        absence("140108", "2026-12-01", "2026-12-01", "")
-            .parse()
-            .is_ok()
-    );
-    assert!(
-        absence("140108", "2026-12-01", "2027-12-02", "")
-            .parse()
-            .is_ok()
-    );
-}
-
-#[test]
-fn required_reasons_and_notes_are_named_when_missing() {
-    for draft in [
-        CommandDraft::RejectTransfer { reason: text("") },
-        CommandDraft::Suspend {
-            reason: text(" \t"),
-        },
-        CommandDraft::WithdrawTransfer {
-            reason: "x".repeat(501),
-        },
-    ] {
-        assert_eq!(refused_fields(&draft), ["reason"], "{draft:?}");
-    }
-    for draft in [
-        CommandDraft::ReportLostContact {
-            note: "x".repeat(501),
-        },
-        CommandDraft::RestoreContact {
-            note: text("a\u{1b}b"),
-        },
-    ] {
-        assert_eq!(refused_fields(&draft), ["note"], "{draft:?}");
-    }
-}
-
-#[test]
-fn a_closure_names_a_known_reason_and_other_needs_a_note() {
-    let close = |reason: &str, note: &str| CommandDraft::Close {
-        reason: text(reason),
-        note: text(note),
-    };
-    assert_eq!(refused_fields(&close("retired", "")), ["reason"]);
-    assert_eq!(refused_fields(&close("", "")), ["reason"]);
-    assert_eq!(refused_fields(&close("other", " ")), ["note"]);
-    assert_eq!(
-        refused_fields(&close("retired", &"x".repeat(501))),
-        ["reason", "note"]
-    );
-    assert_eq!(
-        close("other", " emigrated ").parse(),
-        Ok(Command::Close {
-            reason: ClosureReason::Other,
-            note: text("emigrated"),
-        })
-    );
-    for reason in ClosureReason::ALL {
-        assert!(close(reason.as_str(), "why").parse().is_ok(), "{reason}");
-    }
 }
 
 // ---- deciding ---------------------------------------------------------------
@@ -557,169 +396,6 @@ fn an_agency_that_cannot_see_the_case_is_told_there_is_none() {
                     "{caller} {command:?}"
                 );
             }
-        }
-    }
-}
-
-#[test]
-fn a_transfer_within_the_county_is_invalid_and_one_to_a_county_without_a_project_unroutable() {
-    let case = supervised();
-    let to = |code: &str| Command::RequestTransfer {
-        to_region: region(code),
-        reason: text("moved"),
-    };
-    match decided(&case, &yingze(), &to("140106")) {
-        Err(Refusal::Invalid(invalid)) => assert_eq!(fields(&invalid), ["to_region"]),
-        other => panic!("{other:?}"),
-    }
-    for county in ["140108", "110105"] {
-        match decided(&case, &yingze(), &to(county)) {
-            Err(Refusal::Unroutable { field, message }) => {
-                assert_eq!(field, "to_region");
-                assert!(message.contains(county), "{message}");
-            }
-            other => panic!("{county}: {other:?}"),
-        }
-    }
-}
-
-#[test]
-fn a_disabled_project_cannot_receive_a_transfer() {
-    let mut agencies = shanxi();
-    for agency in &mut agencies {
-        agency.enabled = agency.agency.id != xiaodian().id;
-    }
-    assert!(matches!(
-        decide(&supervised(), &yingze(), &transfer_to_xiaodian(), &agencies),
-        Err(Refusal::Unroutable {
-            field: "to_region",
-            ..
-        })
-    ));
-}
-
-#[test]
-fn only_the_receiving_project_answers_a_transfer_and_confirms_arrival() {
-    let requested = transfer_requested();
-    let accepted = transfer_accepted();
-    let answers = [
-        (&requested, Command::AcceptTransfer),
-        (&requested, Command::RejectTransfer { reason: text("no") }),
-        (&accepted, Command::ConfirmArrival),
-    ];
-    for (case, command) in answers {
-        assert!(
-            matches!(
-                decided(case, &yingze(), &command),
-                Err(Refusal::NotPermitted(ref message)) if message.contains("xiaodian-project")
-            ),
-            "{command:?}"
-        );
-        assert!(decided(case, &xiaodian(), &command).is_ok(), "{command:?}");
-    }
-    // Withdrawing is the sender's, not the receiver's.
-    let withdraw = Command::WithdrawTransfer {
-        reason: String::new(),
-    };
-    assert!(matches!(
-        decided(&requested, &xiaodian(), &withdraw),
-        Err(Refusal::NotPermitted(_))
-    ));
-    assert!(decided(&requested, &yingze(), &withdraw).is_ok());
-}
-
-#[test]
-fn a_transfer_cannot_be_withdrawn_once_accepted() {
-    let withdraw = Command::WithdrawTransfer {
-        reason: text("changed our mind"),
-    };
-    match decided(&transfer_accepted(), &yingze(), &withdraw) {
-        Err(Refusal::WrongState { state, message }) => {
-            assert_eq!(state, CaseState::TransferPending);
-            assert!(
-                message.contains("accepted by xiaodian-project"),
-                "{message}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
-fn a_rejected_transfer_leaves_the_case_with_the_sender() {
-    let case = act(
-        &transfer_requested(),
-        &xiaodian(),
-        &Command::RejectTransfer { reason: text("no") },
-    );
-    assert_eq!(case.state, CaseState::UnderSupervision);
-    assert_eq!(case.transfer, None);
-    assert_eq!(case.responsible, Some(yingze().id));
-    assert!(matches!(
-        decided(&case, &xiaodian(), &Command::AcceptTransfer),
-        Err(Refusal::WrongState { .. })
-    ));
-    // The sender may ask again.
-    assert!(decided(&case, &yingze(), &transfer_to_xiaodian()).is_ok());
-}
-
-#[test]
-fn an_arrival_moves_the_case_in_one_step_and_the_sender_loses_it() {
-    let case = act(&transfer_accepted(), &xiaodian(), &Command::ConfirmArrival);
-    assert_eq!(case.state, CaseState::UnderSupervision);
-    assert_eq!(case.executing_region, region("140105"));
-    assert_eq!(case.responsible, Some(xiaodian().id));
-    assert_eq!(case.transfer, None);
-    let suspend = Command::Suspend {
-        reason: text("detained"),
-    };
-    assert!(matches!(
-        decided(&case, &yingze(), &suspend),
-        Err(Refusal::NotPermitted(_))
-    ));
-    assert!(decided(&case, &xiaodian(), &suspend).is_ok());
-    // A transfer back to where it came from is a transfer like any other.
-    let back = Command::RequestTransfer {
-        to_region: region("140106"),
-        reason: text("moved back"),
-    };
-    assert!(decided(&case, &xiaodian(), &back).is_ok());
-}
-
-#[test]
-fn loss_of_contact_or_suspension_ends_a_transfer_and_the_sender_keeps_the_case() {
-    let interruptions = [
-        Command::ReportLostContact {
-            note: String::new(),
-        },
-        Command::Suspend {
-            reason: text("detained"),
-        },
-    ];
-    for pending in [transfer_requested(), transfer_accepted()] {
-        for interruption in &interruptions {
-            let case = act(&pending, &yingze(), interruption);
-            assert_eq!(case.transfer, None, "{interruption:?}");
-            assert_eq!(case.responsible, Some(yingze().id));
-            assert_eq!(case.executing_region, region("140106"));
-            for answer in [Command::AcceptTransfer, Command::ConfirmArrival] {
-                assert!(
-                    matches!(
-                        decided(&case, &xiaodian(), &answer),
-                        Err(Refusal::WrongState { .. })
-                    ),
-                    "{answer:?} after {interruption:?}"
-                );
-            }
-            let back = match interruption {
-                Command::Suspend { .. } => Command::Resume,
-                _ => Command::RestoreContact {
-                    note: String::new(),
-                },
-            };
-            let case = act(&case, &yingze(), &back);
-            assert_eq!(case.state, CaseState::UnderSupervision);
-            assert_eq!(case.transfer, None);
         }
     }
 }

@@ -71,9 +71,14 @@ async fn verified(database: &Path) -> Result<u64, (u64, BreakKind)> {
 }
 
 fn audit_verify(database: &Path) -> (bool, String) {
+    audit_verify_with(database, &[])
+}
+
+fn audit_verify_with(database: &Path, more: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
         .args(["audit", "verify", "--database"])
         .arg(database)
+        .args(more)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
@@ -126,4 +131,41 @@ async fn tampering_with_the_stored_rows_is_found_at_the_entry_it_touched() {
         assert!(!ok, "{word}: {text}");
         assert!(text.contains(&format!("entry 3 was {word}")), "{text}");
     }
+}
+
+/// What the chain alone cannot show, a head kept from an earlier run does:
+/// the last entries deleted (a log rewritten with its hashes recomputed is
+/// the domain's tests', `src/domain/audit/tests.rs`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_kept_from_an_earlier_check_finds_the_tail_cut() {
+    let dir = stopped_with_five_entries().await;
+    let original = dir.path().join("data/gateway.db");
+    let (ok, text) = audit_verify(&original);
+    assert!(ok, "{text}");
+    let kept = text
+        .split("--expect-head ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no head to keep in {text}"))
+        .to_owned();
+    assert!(kept.starts_with("5:"), "{kept}");
+    let (ok, text) = audit_verify_with(&original, &["--expect-head", &kept]);
+    assert!(ok, "{text}");
+    assert!(text.contains("still reaches the head kept"), "{text}");
+
+    let cut = tampered(
+        dir.path(),
+        "cut",
+        &["DELETE FROM audit_log WHERE sequence >= 4"],
+    )
+    .await;
+    assert_eq!(verified(&cut).await, Ok(3), "the chain alone sees nothing");
+    let (ok, text) = audit_verify_with(&cut, &["--expect-head", &kept]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("entry 4 was removed"), "{text}");
+    assert!(text.contains("tail was cut"), "{text}");
+
+    let (ok, text) = audit_verify_with(&original, &["--expect-head", "5:beef"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("ENTRIES:HASH"), "{text}");
 }

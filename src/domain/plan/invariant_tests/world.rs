@@ -1,0 +1,349 @@
+//! One case through the gateway's write path, step by step, and the
+//! checks made after each.
+
+use std::collections::HashSet;
+
+use proptest::prelude::*;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+use crate::domain::agency::{AgencyKind, AgencyRef};
+use crate::domain::case::CaseState;
+use crate::domain::deadline::DeadlineKind;
+use crate::domain::intake::{DecisionNumber, TermMonths};
+use crate::domain::lifecycle::{CommandDraft, decide};
+use crate::domain::plan::{Context, plan};
+use crate::domain::region::RegionCode;
+use crate::domain::routing::route;
+use crate::domain::testing::{id, person, region, shanxi};
+
+/// The nearest registered agency of `kind` covering `county`.
+fn nearest_of(agencies: &[Agency], kind: AgencyKind, county: RegionCode) -> AgencyId {
+    county
+        .with_ancestors()
+        .find_map(|r| {
+            agencies
+                .iter()
+                .find(|a| a.agency.kind == kind && a.agency.region == r)
+        })
+        .map(|a| a.agency.id.clone())
+        .unwrap_or_else(|| panic!("no {kind} covers {county}"))
+}
+
+type Key = (DeadlineKind, u32);
+
+/// The gateway's write path on one case, and what it delivered.
+pub(super) struct World {
+    pub(super) agencies: Vec<Agency>,
+    policy: DeadlinePolicy,
+    now: OffsetDateTime,
+    case: Case,
+    routable: bool,
+    notices: Vec<(AgencyId, Notice)>,
+    /// The case as the checks have folded it, event by event.
+    checked: Option<Case>,
+    escalated: HashSet<Key>,
+    /// Deadlines met or ended for good, and the sequence that did it.
+    ended: Vec<(Key, u32)>,
+}
+
+impl World {
+    pub(super) fn discharge(release: &Release) -> World {
+        let agencies = shanxi();
+        let policy = short_policy();
+        let now = datetime!(2026-11-28 08:00 UTC);
+        let residence = release.residence.map(|r| REGIONS[r]);
+        let person = person(REGIONS[release.household], residence, release.consent);
+        let mut route = route(&person, region("140100"), &agencies);
+        if release.late {
+            route = route.with_late_notice(&agencies);
+        }
+        let event = CaseEvent::Discharged {
+            decision_number: DecisionNumber::parse("D-1").unwrap(),
+            person: person.clone(),
+            released_at: now - Duration::seconds(release.ago),
+            term: TermMonths::new(release.term).unwrap(),
+            executing_region: route.executing_region,
+            project: route.project.clone(),
+            oversight: route.oversight.clone(),
+            late_notice: release.late,
+            earlier_open_cases: Vec::new(),
+        };
+        let context = Context {
+            agencies: &agencies,
+            route: Some(&route),
+            policy: &policy,
+            now,
+        };
+        let case_id = CaseId::new(uuid::Uuid::nil());
+        let planned = plan(None, &case_id, &id("taiyuan-detox"), vec![event], &context).unwrap();
+        World {
+            routable: route.project.is_some(),
+            case: planned.case,
+            notices: planned.notices,
+            agencies,
+            policy,
+            now,
+            checked: None,
+            escalated: HashSet::new(),
+            ended: Vec::new(),
+        }
+    }
+
+    fn caller(&self, id: &AgencyId) -> AgencyRef {
+        let agency = self.agencies.iter().find(|a| &a.agency.id == id);
+        agency.map(|a| a.agency.clone()).unwrap()
+    }
+
+    fn plan(&mut self, by: &AgencyId, events: Vec<CaseEvent>) -> Result<(), TestCaseError> {
+        let context = Context {
+            agencies: &self.agencies,
+            route: None,
+            policy: &self.policy,
+            now: self.now,
+        };
+        let planned = plan(Some(self.case.clone()), &self.case.id, by, events, &context)
+            .map_err(|e| TestCaseError::fail(format!("an accepted event did not plan: {e}")))?;
+        let version = self.case.version();
+        prop_assert!(
+            planned
+                .notices
+                .iter()
+                .all(|(_, n)| n.event.sequence > version)
+        );
+        self.case = planned.case;
+        self.notices.extend(planned.notices);
+        Ok(())
+    }
+
+    pub(super) fn command(
+        &mut self,
+        caller: &AgencyRef,
+        draft: &CommandDraft,
+    ) -> Result<(), TestCaseError> {
+        let Ok(command) = draft.parse() else {
+            return Ok(());
+        };
+        match decide(&self.case, caller, &command, &self.agencies) {
+            Ok(event) => {
+                prop_assert!(self.case.state != CaseState::Closed, "a closed case moved");
+                self.plan(&caller.id, vec![event])
+            }
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Gives one of the commands (but closing) the case takes now, by `pick`.
+    pub(super) fn next(&mut self, pick: usize, fields: Fields) -> Result<(), TestCaseError> {
+        let takes: Vec<(AgencyRef, CommandDraft)> = (0..12)
+            .map(|c| draft(c, fields))
+            .filter_map(|draft| {
+                let caller = self.caller(&self.proper_agency(&draft)?);
+                let command = draft.parse().ok()?;
+                decide(&self.case, &caller, &command, &self.agencies).ok()?;
+                Some((caller, draft))
+            })
+            .collect();
+        // Mostly a step forward; a detour (absence, loss of contact,
+        // suspension, a transfer turned down) one time in four.
+        let detour = |draft: &CommandDraft| {
+            matches!(
+                draft.name(),
+                "notify-absence"
+                    | "report-lost-contact"
+                    | "suspend"
+                    | "reject-transfer"
+                    | "withdraw-transfer"
+            )
+        };
+        let forward: Vec<_> = takes.iter().filter(|(_, d)| !detour(d)).cloned().collect();
+        let takes = if pick.is_multiple_of(4) || forward.is_empty() {
+            takes
+        } else {
+            forward
+        };
+        match takes.get(pick / 4 % takes.len().max(1)) {
+            Some((caller, draft)) => self.command(caller, draft),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn proper(&mut self, draft: &CommandDraft) -> Result<(), TestCaseError> {
+        match self.proper_agency(draft) {
+            Some(agency) => self.command(&self.caller(&agency), draft),
+            None => Ok(()),
+        }
+    }
+
+    fn proper_agency(&self, draft: &CommandDraft) -> Option<AgencyId> {
+        let receiver = self.case.transfer.as_ref().map(|t| t.to_project.clone());
+        let answer = matches!(
+            draft,
+            CommandDraft::AcceptTransfer
+                | CommandDraft::RejectTransfer { .. }
+                | CommandDraft::ConfirmArrival
+        );
+        match (answer, receiver) {
+            (true, Some(receiver)) => Some(receiver),
+            _ => self.case.responsible.clone(),
+        }
+    }
+
+    /// Time passes and the scanner does what the gateway's does.
+    pub(super) fn wait(&mut self, seconds: i64) -> Result<(), TestCaseError> {
+        self.now += Duration::seconds(seconds);
+        let due = self.case.due_escalations(&self.policy, self.now);
+        if due.is_empty() {
+            return Ok(());
+        }
+        let version = self.case.version();
+        self.plan(&AgencyId::gateway(), Vec::new())?;
+        let added = &self.case.history[version as usize..];
+        let added: Vec<CaseEvent> = added.iter().map(|e| e.event.clone()).collect();
+        prop_assert_eq!(added, due, "the scan recorded other than what was due");
+        Ok(())
+    }
+
+    fn delivered(&self, to: &AgencyId, event: &RecordedEvent) -> bool {
+        self.notices
+            .iter()
+            .any(|(agency, notice)| agency == to && &notice.event == event)
+    }
+
+    /// Folds the new events one by one and checks each, then the case.
+    pub(super) fn check(&mut self) -> Result<(), TestCaseError> {
+        let from = self.checked.as_ref().map_or(0, Case::version) as usize;
+        let new: Vec<RecordedEvent> = self.case.history[from..].to_vec();
+        for recorded in new {
+            let before = self.checked.take();
+            let after = match &before {
+                None => Case::from_history(self.case.id.clone(), vec![recorded.clone()]),
+                Some(before) => {
+                    let mut after = before.clone();
+                    after.apply(recorded.clone()).map(|()| after)
+                }
+            };
+            let after = after.map_err(|e| TestCaseError::fail(format!("history: {e}")))?;
+            self.check_event(before.as_ref(), &after, &recorded)?;
+            self.checked = Some(after);
+        }
+        prop_assert_eq!(self.checked.as_ref(), Some(&self.case));
+        let due = self.case.due_escalations(&self.policy, self.now);
+        prop_assert!(due.is_empty(), "due and not escalated: {:?}", due);
+        Ok(())
+    }
+
+    fn check_event(
+        &mut self,
+        before: Option<&Case>,
+        after: &Case,
+        recorded: &RecordedEvent,
+    ) -> Result<(), TestCaseError> {
+        let what = recorded.event.name();
+        // (i) exactly one responsible county project, in the executing county.
+        if self.routable && after.state.is_supervised() {
+            let responsible = after.responsible.as_ref();
+            let project = responsible.map(|p| self.caller(p));
+            prop_assert!(
+                project
+                    .as_ref()
+                    .is_some_and(|p| p.kind == AgencyKind::CountyProject
+                        && p.region == after.executing_region),
+                "after {}: {:?} responsible in {}",
+                what,
+                responsible,
+                after.executing_region
+            );
+        }
+        if !self.routable {
+            prop_assert_eq!(&after.responsible, &None);
+        }
+        // (ii) the police of the executing county hear of every event.
+        let police = nearest_of(&self.agencies, AgencyKind::Police, after.executing_region);
+        prop_assert!(
+            self.delivered(&police, recorded),
+            "{} never reached {}",
+            what,
+            police
+        );
+        if let Some(project) = &after.responsible
+            && project != &recorded.by
+        {
+            prop_assert!(
+                self.delivered(project, recorded),
+                "{} never reached {}",
+                what,
+                project
+            );
+        }
+        let Some(before) = before else {
+            return Ok(());
+        };
+        if let CaseEvent::DeadlineMissed {
+            kind,
+            anchor,
+            due_at,
+        } = recorded.event
+        {
+            let office = nearest_of(
+                &self.agencies,
+                AgencyKind::Oversight,
+                after.executing_region,
+            );
+            prop_assert!(
+                self.delivered(&office, recorded),
+                "escalation missed {}",
+                office
+            );
+            // (iii) once per deadline, and only for one that was due.
+            prop_assert!(self.escalated.insert((kind, anchor)), "{:?} twice", kind);
+            prop_assert!(due_at <= recorded.at, "{:?} escalated early", kind);
+            prop_assert!(
+                before.deadlines(&self.policy).iter().any(|d| d.kind == kind
+                    && d.anchor == anchor
+                    && d.due_at == due_at
+                    && !d.escalated),
+                "{:?} escalated but not pending",
+                kind
+            );
+            // A deadline met or ended is never escalated after (so no
+            // pickup escalation is due after the pickup, and so on).
+            let ended = self.ended.iter().find(|(key, _)| key == &(kind, anchor));
+            prop_assert!(
+                ended.is_none(),
+                "{:?}/{} escalated at {} after it ended at {:?}",
+                kind,
+                anchor,
+                recorded.sequence,
+                ended
+            );
+        }
+        // Deadlines this event met or ended: one already due was escalated
+        // first, by this write or an earlier one.
+        let left: Vec<Key> = after
+            .deadlines(&self.policy)
+            .iter()
+            .map(|d| (d.kind, d.anchor))
+            .collect();
+        for deadline in before.deadlines(&self.policy) {
+            let key = (deadline.kind, deadline.anchor);
+            if left.contains(&key) {
+                continue;
+            }
+            prop_assert!(
+                deadline.escalated || deadline.due_at > recorded.at,
+                "{:?} passed silently before {}",
+                deadline.kind,
+                what
+            );
+            // A suspension pauses the term; it comes back on resumption.
+            let paused = after.state == CaseState::Suspended
+                && deadline.kind == DeadlineKind::TermCompletion;
+            if !paused {
+                self.ended.push((key, recorded.sequence));
+            }
+        }
+        Ok(())
+    }
+}
