@@ -6,9 +6,9 @@ use time::Time;
 use super::write::Submitted;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::AgencyRef;
-use crate::domain::case::{CaseEvent, CaseId, CaseState, EarlierCase};
+use crate::domain::case::{CaseEvent, CaseId, CaseState};
 use crate::domain::clock::CHINA;
-use crate::domain::intake::{AnnouncementDraft, Discharge, DischargeDraft};
+use crate::domain::intake::{AnnouncementDraft, DischargeDraft};
 use crate::domain::policy::Call;
 use crate::domain::routing::{Route, route};
 use crate::domain::submission::RequestKey;
@@ -72,17 +72,6 @@ fn decision_taken() -> GatewayError {
 }
 
 impl Gateway {
-    /// The person's other cases that are discharged and not closed. Read
-    /// beside the submission's lookup, not in its write: a discharge of
-    /// the same person racing this one may miss it, and each then opens
-    /// without naming the other (two detox centers releasing one person
-    /// at the same moment).
-    async fn earlier_open_cases(&self, discharge: &Discharge) -> Result<Vec<EarlierCase>> {
-        let key = self.keyer.key(&discharge.person.id_number);
-        let decision = &discharge.decision_number;
-        Ok(self.storage.open_cases_of_person(&key, decision).await?)
-    }
-
     /// The pre-release notice: opens the case as announced and tells the
     /// executing county in advance.
     ///
@@ -109,7 +98,7 @@ impl Gateway {
             .assume_offset(CHINA);
         let late = release - self.clock.now() < self.settings.deadlines.notice_ahead;
         let target = CaseKey::Decision(announcement.decision_number.clone());
-        self.submit(key, target, |existing, agencies| {
+        self.submit(key, target, |existing, _, agencies| {
             if existing.is_some() {
                 return Err(decision_taken());
             }
@@ -155,9 +144,13 @@ impl Gateway {
             Ok(discharge) => discharge,
             Err(invalid) => return self.replay_or(&key, invalid).await,
         };
-        let target = CaseKey::Decision(discharge.decision_number.clone());
-        let earlier = self.earlier_open_cases(&discharge);
-        self.submit_with(key, target, earlier, |existing, agencies, earlier| {
+        // The person's other open cases are read with the case, not in the
+        // write: a discharge of the same person racing this one may miss
+        // it, and each then opens without naming the other (two detox
+        // centers releasing one person at the same moment).
+        let person = self.keyer.key(&discharge.person.id_number);
+        let target = CaseKey::Discharge(discharge.decision_number.clone(), person);
+        self.submit(key, target, |existing, earlier, agencies| {
             let (case_id, history, late_notice) = match existing {
                 None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new(), true),
                 Some(case)
@@ -189,7 +182,7 @@ impl Gateway {
                 project: route.project.clone(),
                 oversight: route.oversight.clone(),
                 late_notice,
-                earlier_open_cases: earlier.clone(),
+                earlier_open_cases: earlier.to_vec(),
             };
             self.prepare(
                 &caller.id,

@@ -74,7 +74,7 @@ impl Gateway {
             Ok(parsed) => parsed,
             Err(invalid) => return self.replay_or(&key, invalid).await,
         };
-        self.submit(key, CaseKey::Id(id), |existing, agencies| {
+        self.submit(key, CaseKey::Id(id), |existing, _, agencies| {
             let case = existing
                 .filter(|case| self.can_read(caller, case))
                 .ok_or(GatewayError::NotFound)?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::{Agency, AgencyId};
-use crate::domain::case::{Case, CaseEvent, CaseId, RecordedEvent};
+use crate::domain::case::{Case, CaseEvent, CaseId, EarlierCase, RecordedEvent};
 use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::plan::{Context, Planned, plan};
 use crate::domain::routing::Route;
@@ -87,52 +87,34 @@ impl Gateway {
     /// The idempotent write path every submission shares, once its request
     /// id and content are valid: the stored answer to `key` is replayed,
     /// or else the write is planned from the case `target` finds (read
-    /// together with the answer, and with the registry version that
-    /// confirms the caller) and the registry its caller was checked
-    /// against. A lost race is re-read (the registry too) and
-    /// planned again, unless the race was to the same request, whose
-    /// answer is then returned.
+    /// together with the answer, with the registry version that confirms
+    /// the caller, and for a discharge with the person's other open cases)
+    /// and the registry its caller was checked against. A lost race is
+    /// re-read (the registry too) and planned again, unless the race was
+    /// to the same request, whose answer is then returned.
     pub(super) async fn submit(
         &self,
         key: RequestKey,
         target: CaseKey,
-        plan: impl Fn(Option<Case>, &[Agency]) -> Result<CaseWrite>,
-    ) -> Result<Submitted> {
-        let nothing = async { Ok(()) };
-        self.submit_with(key, target, nothing, |existing, agencies, ()| {
-            plan(existing, agencies)
-        })
-        .await
-    }
-
-    /// [`Gateway::submit`], with a read of its own that the plan needs
-    /// (`also`), made alongside the first lookup rather than after it.
-    pub(super) async fn submit_with<T>(
-        &self,
-        key: RequestKey,
-        target: CaseKey,
-        also: impl Future<Output = Result<T>>,
-        plan: impl Fn(Option<Case>, &[Agency], &T) -> Result<CaseWrite>,
+        plan: impl Fn(Option<Case>, &[EarlierCase], &[Agency]) -> Result<CaseWrite>,
     ) -> Result<Submitted> {
         // Looked up before a place is taken, so that a retry is answered
         // even while new writes are refused.
-        let (looked, also) = tokio::join!(self.lookup(&key, &target), also);
-        let existing = match looked? {
+        let found = match self.lookup(&key, &target).await? {
             Lookup::Answered(answer) => return self.replayed(&key, answer),
-            Lookup::Unanswered(existing) => existing,
+            Lookup::Unanswered(existing, open) => (existing, open),
         };
-        let also = also?;
         let waiting = Instant::now();
         let mut place = self.admission.enter().await?;
         // The case may have moved on while this call waited for its place:
         // planning from it would only lose the race and spend an attempt.
-        let mut first = (waiting.elapsed() <= STALE_AFTER_WAIT).then_some(existing);
+        let mut first = (waiting.elapsed() <= STALE_AFTER_WAIT).then_some(found);
         for attempt in 0..ATTEMPTS {
-            let existing = match first.take() {
-                Some(existing) => existing,
+            let (existing, open) = match first.take() {
+                Some(found) => found,
                 None => match self.lookup(&key, &target).await? {
                     Lookup::Answered(answer) => return self.replayed(&key, answer),
-                    Lookup::Unanswered(existing) => existing,
+                    Lookup::Unanswered(existing, open) => (existing, open),
                 },
             };
             // A retry reads the registry again; the first try plans with
@@ -142,7 +124,7 @@ impl Gateway {
             } else {
                 self.registry().await?
             };
-            let mut write = match plan(existing.map(|case| *case), &agencies, &also) {
+            let mut write = match plan(existing.map(|case| *case), &open, &agencies) {
                 Ok(write) => write,
                 // The same request may have been answered (by another
                 // replica, or a concurrent retry) since the lookup, so the

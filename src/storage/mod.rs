@@ -46,16 +46,8 @@ pub enum StorageError {
     Corrupt(String),
 }
 
-/// The SQL both backends read [`Storage::open_cases_of_person`] with:
-/// `$1` the person's key, `$2` the decision left out (SQLite numbers `$`
-/// parameters in the order they appear).
-const OPEN_CASES_OF_PERSON: &str = "
-    SELECT id, executing_region, responsible, CASE WHEN unroutable THEN oversight END
-    FROM cases
-    WHERE person_key = $1 AND decision_number <> $2 AND state NOT IN ('announced', 'closed')
-    ORDER BY opened_at, id";
-
-/// A case of [`OPEN_CASES_OF_PERSON`] from its columns.
+/// A case of [`CaseKey::Discharge`]'s other open cases, from its columns:
+/// `id`, `executing_region`, `responsible`, and `oversight` while unroutable.
 fn earlier_case(
     id: &str,
     executing_region: &str,
@@ -133,6 +125,9 @@ pub struct StoredAnswer {
 pub enum CaseKey {
     Id(CaseId),
     Decision(DecisionNumber),
+    /// A discharge's: the case of its decision, and the person's other
+    /// cases that are discharged and not closed, in the same read.
+    Discharge(DecisionNumber, PersonKey),
 }
 
 /// What a submission reads before it plans.
@@ -140,8 +135,10 @@ pub enum CaseKey {
 pub enum Lookup {
     /// Its request id was answered before.
     Answered(StoredAnswer),
-    /// It was not: the case as it stands, if there is one.
-    Unanswered(Option<Box<Case>>),
+    /// It was not: the case as it stands, if there is one, and for a
+    /// [`CaseKey::Discharge`] the person's other open cases, oldest first
+    /// (read from the cases' columns, without opening their events).
+    Unanswered(Option<Box<Case>>, Vec<EarlierCase>),
 }
 
 /// What a read found, and the registry's version as of the same read
@@ -233,14 +230,6 @@ pub trait Storage: Send + Sync + 'static {
     /// The person's cases, newest first, with the registry's version as of
     /// the same read.
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Seen<Vec<Case>>>;
-    /// The person's cases that are discharged and not closed, other than
-    /// `decision`'s, oldest first: what a new discharge names as still
-    /// open. Read from the cases' columns, without opening their events.
-    async fn open_cases_of_person(
-        &self,
-        key: &PersonKey,
-        decision: &DecisionNumber,
-    ) -> Result<Vec<EarlierCase>>;
     /// Up to `limit` cases with a deadline due by `cutoffs` and not yet
     /// escalated.
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>>;

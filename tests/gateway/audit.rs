@@ -155,7 +155,7 @@ async fn a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
         .await
         .map(|looked| looked.found);
     assert!(
-        matches!(found, Ok(Found::Unanswered(None))),
+        matches!(found, Ok(Found::Unanswered(None, _))),
         "neither the answer nor the case: {found:?}"
     );
 
@@ -166,7 +166,7 @@ async fn a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
         .await
         .map(|looked| looked.found);
     match found {
-        Ok(Found::Unanswered(Some(stored))) => assert_eq!(stored.id.as_str(), receipt.case_id),
+        Ok(Found::Unanswered(Some(stored), _)) => assert_eq!(stored.id.as_str(), receipt.case_id),
         other => panic!("the case: {other:?}"),
     }
     let log = entries(&app).await;

@@ -309,7 +309,7 @@ async fn a_caller_disabled_since_the_registry_was_held_writes_nothing() {
         .await
         .unwrap()
         .found;
-    assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
+    assert!(matches!(found, Lookup::Unanswered(None, _)), "{found:?}");
     assert_last_call_unauthenticated(&app, "taiyuan-detox").await;
 }
 

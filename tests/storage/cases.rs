@@ -51,7 +51,7 @@ async fn a_new_case_its_answer_and_its_deliveries_read_back(db: Db) {
     assert_eq!(storage.case(&case.id).await.unwrap(), Some(case.clone()));
     let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
     match look(&*storage, "r-2", &decision).await {
-        Lookup::Unanswered(Some(found)) => assert_eq!(*found, case),
+        Lookup::Unanswered(Some(found), _) => assert_eq!(*found, case),
         other => panic!("expected the case, got {other:?}"),
     }
     let answer = storage
@@ -79,7 +79,7 @@ async fn a_new_case_its_answer_and_its_deliveries_read_back(db: Db) {
     assert_eq!(storage.case(&unknown).await.unwrap(), None);
     let other = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
     let found = look(&*storage, "r-2", &other).await;
-    assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
+    assert!(matches!(found, Lookup::Unanswered(None, _)), "{found:?}");
     storage.close().await;
 }
 
@@ -317,7 +317,7 @@ async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
     let keys = [&decision, &by_id];
     for key in keys {
         let found = look(&*storage, "r-1", key).await;
-        assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
+        assert!(matches!(found, Lookup::Unanswered(None, _)), "{found:?}");
     }
 
     storage
@@ -331,12 +331,12 @@ async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
     // Not answered: the whole case, by either key; none for an unknown id.
     for key in keys {
         match look(&*storage, "r-3", key).await {
-            Lookup::Unanswered(Some(case)) => assert_eq!(*case, picked_up),
+            Lookup::Unanswered(Some(case), _) => assert_eq!(*case, picked_up),
             other => panic!("expected the case, got {other:?}"),
         }
     }
     let found = look(&*storage, "r-3", &unknown).await;
-    assert!(matches!(found, Lookup::Unanswered(None)), "{found:?}");
+    assert!(matches!(found, Lookup::Unanswered(None, _)), "{found:?}");
 
     // Answered: the answer with its inbox positions, whatever the key.
     for key in [&decision, &by_id, &unknown] {
@@ -362,6 +362,6 @@ async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
         .await
         .unwrap()
         .found;
-    assert!(matches!(other, Lookup::Unanswered(Some(_))), "{other:?}");
+    assert!(matches!(other, Lookup::Unanswered(Some(_), _)), "{other:?}");
     storage.close().await;
 }

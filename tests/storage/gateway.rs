@@ -314,7 +314,7 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
             .await
             .map(|looked| looked.found);
         assert!(
-            matches!(found, Ok(Lookup::Unanswered(None))),
+            matches!(found, Ok(Lookup::Unanswered(None, _))),
             "neither the answer nor the case: {found:?}"
         );
         let drop = "DROP TRIGGER audit_log_refuses ON audit_log";
@@ -325,7 +325,9 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
             .await
             .map(|looked| looked.found);
         match found {
-            Ok(Lookup::Unanswered(Some(stored))) => assert_eq!(stored.id.as_str(), receipt.case_id),
+            Ok(Lookup::Unanswered(Some(stored), _)) => {
+                assert_eq!(stored.id.as_str(), receipt.case_id)
+            }
             other => panic!("the case: {other:?}"),
         }
         app.stop().await;
@@ -360,7 +362,7 @@ async fn on_postgres_a_caller_disabled_since_the_registry_was_held_writes_nothin
             .await
             .unwrap();
         assert!(
-            matches!(looked.found, Lookup::Unanswered(None)),
+            matches!(looked.found, Lookup::Unanswered(None, _)),
             "{looked:?}"
         );
         app::assert_last_call_unauthenticated(&app, "taiyuan-detox").await;

@@ -1,10 +1,12 @@
 //! The person's cases a new discharge names as still open: discharged and
-//! not closed, of another decision, read from the cases' columns.
+//! not closed, of another decision, read with the discharge's lookup.
 
 use handover_gateway::domain::agency::AgencyId;
-use handover_gateway::domain::case::{Case, CaseEvent, CaseId, ClosureReason, RecordedEvent};
+use handover_gateway::domain::case::{
+    Case, CaseEvent, CaseId, ClosureReason, EarlierCase, RecordedEvent,
+};
 use handover_gateway::domain::intake::{DecisionNumber, TermMonths};
-use handover_gateway::storage::Storage;
+use handover_gateway::storage::{CaseKey, Lookup, Storage};
 
 use crate::support::{Db, discharged, id, next, person, person_key, region, write};
 
@@ -28,13 +30,26 @@ fn announced(decision: &str) -> Case {
     Case::from_history(CaseId::new(uuid::Uuid::now_v7()), vec![recorded]).unwrap()
 }
 
+/// The other open cases a discharge of person `n` for `decision` finds
+/// with its lookup.
+async fn open_of(storage: &dyn Storage, n: u32, decision: &str) -> Vec<EarlierCase> {
+    let decision = DecisionNumber::parse(decision).unwrap();
+    let key = CaseKey::Discharge(decision, person_key(n));
+    let detox = id("taiyuan-detox");
+    match storage
+        .answer_or_case(&detox, "r-new", &key)
+        .await
+        .unwrap()
+        .found
+    {
+        Lookup::Unanswered(_, open) => open,
+        other => panic!("no answer was stored for r-new: {other:?}"),
+    }
+}
+
 /// `(case, county, project, oversight)` of each case named.
 async fn named(storage: &dyn Storage, except: &str) -> Vec<(CaseId, String, String, String)> {
-    let except = DecisionNumber::parse(except).unwrap();
-    let found = storage
-        .open_cases_of_person(&person_key(1), &except)
-        .await
-        .unwrap();
+    let found = open_of(storage, 1, except).await;
     let text = |agency: Option<AgencyId>| agency.map(|a| a.to_string()).unwrap_or_default();
     found
         .into_iter()
@@ -123,9 +138,13 @@ async fn only_open_discharged_cases_of_the_person_are_named_oldest_first(db: Db)
         named(&*storage, "D-1").await,
         [(assigned.id, "140106".into(), yingze, String::new())]
     );
-    let nobody = storage
-        .open_cases_of_person(&person_key(3), &DecisionNumber::parse("D-1").unwrap())
-        .await
-        .unwrap();
-    assert!(nobody.is_empty());
+    assert!(open_of(&*storage, 3, "D-1").await.is_empty());
+    // Another lookup reads no other cases.
+    let by_decision = CaseKey::Decision(DecisionNumber::parse("D-9").unwrap());
+    let detox = id("taiyuan-detox");
+    let looked = storage.answer_or_case(&detox, "r-new", &by_decision).await;
+    assert!(matches!(
+        looked.unwrap().found,
+        Lookup::Unanswered(None, open) if open.is_empty()
+    ));
 }

@@ -105,8 +105,8 @@ async fn a_submission_lookup_reads_the_registry_version_with_it(db: Db) {
             );
             let found = match looked.found {
                 Lookup::Answered(_) => "answer",
-                Lookup::Unanswered(Some(_)) => "case",
-                Lookup::Unanswered(None) => "nothing",
+                Lookup::Unanswered(Some(_), _) => "case",
+                Lookup::Unanswered(None, _) => "nothing",
             };
             let expected = match (written, *request_id) {
                 (false, _) => "nothing",

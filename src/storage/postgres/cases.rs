@@ -6,12 +6,10 @@ use sqlx::{PgConnection, PgPool, Row, ValueRef};
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId, EarlierCase};
-use crate::domain::intake::DecisionNumber;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::seal::{Sealer, open_case};
 use crate::storage::{
-    CaseKey, Looked, Lookup, OPEN_CASES_OF_PERSON, PersonKey, Result, Seen, StoredAnswer,
-    earlier_case,
+    CaseKey, Looked, Lookup, PersonKey, Result, Seen, StoredAnswer, earlier_case,
 };
 
 pub(super) async fn answer(
@@ -37,7 +35,8 @@ pub(super) async fn answer(
 /// returned only then. One round trip instead of two before every write.
 const ANSWER_OR_CASE_BY_ID: &str = "
     SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body,
-        (SELECT version FROM registry_version WHERE id = 1) AS registry_version
+        (SELECT version FROM registry_version WHERE id = 1) AS registry_version,
+        NULL::text AS open_of_person
     FROM (VALUES (1)) AS one (x)
     LEFT JOIN requests r ON r.agency_id = $1 AND r.request_id = $2
     LEFT JOIN case_events e ON e.case_id = $3 AND r.agency_id IS NULL
@@ -45,7 +44,28 @@ const ANSWER_OR_CASE_BY_ID: &str = "
 
 const ANSWER_OR_CASE_BY_DECISION: &str = "
     SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body,
-        (SELECT version FROM registry_version WHERE id = 1) AS registry_version
+        (SELECT version FROM registry_version WHERE id = 1) AS registry_version,
+        NULL::text AS open_of_person
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN requests r ON r.agency_id = $1 AND r.request_id = $2
+    LEFT JOIN (cases c JOIN case_events e ON e.case_id = c.id)
+        ON c.decision_number = $3 AND r.agency_id IS NULL
+    ORDER BY e.sequence";
+
+/// [`ANSWER_OR_CASE_BY_DECISION`], with the person's (`$4`) other cases
+/// that are discharged and not closed, as one JSON array of
+/// `[id, executing_region, responsible, oversight while unroutable]`,
+/// oldest first, in every row: the statement a discharge already makes
+/// reads them, and no second one is sent.
+const ANSWER_OR_CASE_FOR_DISCHARGE: &str = "
+    SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body,
+        (SELECT version FROM registry_version WHERE id = 1) AS registry_version,
+        (SELECT json_agg(json_build_array(o.id, o.executing_region, o.responsible,
+                    CASE WHEN o.unroutable THEN o.oversight END)
+                ORDER BY o.opened_at, o.id)::text
+            FROM cases o
+            WHERE o.person_key = $4 AND o.decision_number <> $3
+                AND o.state NOT IN ('announced', 'closed')) AS open_of_person
     FROM (VALUES (1)) AS one (x)
     LEFT JOIN requests r ON r.agency_id = $1 AND r.request_id = $2
     LEFT JOIN (cases c JOIN case_events e ON e.case_id = c.id)
@@ -59,16 +79,23 @@ pub(super) async fn answer_or_case(
     request_id: &str,
     key: &CaseKey,
 ) -> sqlx::Result<Vec<PgRow>> {
-    let (sql, case) = match key {
-        CaseKey::Id(id) => (ANSWER_OR_CASE_BY_ID, id.as_str()),
-        CaseKey::Decision(decision) => (ANSWER_OR_CASE_BY_DECISION, decision.as_str()),
+    let (sql, case, person) = match key {
+        CaseKey::Id(id) => (ANSWER_OR_CASE_BY_ID, id.as_str(), None),
+        CaseKey::Decision(decision) => (ANSWER_OR_CASE_BY_DECISION, decision.as_str(), None),
+        CaseKey::Discharge(decision, person) => (
+            ANSWER_OR_CASE_FOR_DISCHARGE,
+            decision.as_str(),
+            Some(person),
+        ),
     };
-    sqlx::query(sql)
+    let mut query = sqlx::query(sql)
         .bind(agency.as_str())
         .bind(request_id)
-        .bind(case)
-        .fetch_all(connection)
-        .await
+        .bind(case);
+    if let Some(person) = person {
+        query = query.bind(person.as_slice());
+    }
+    query.fetch_all(connection).await
 }
 
 /// The stored answer, or else the case, and the registry's version, in
@@ -90,14 +117,33 @@ fn lookup_from(sealer: &Sealer, first: &PgRow, rows: &[PgRow]) -> Result<Lookup>
     if digest.is_some() {
         return stored_answer(first).map(Lookup::Answered);
     }
+    let open = open_of_person(first)?;
     let id: Option<&str> = first.try_get("case_id").map_err(|e| corrupt(&e))?;
     let Some(id) = id else {
-        return Ok(Lookup::Unanswered(None));
+        return Ok(Lookup::Unanswered(None, open));
     };
     let id = CaseId::parse(id).map_err(|e| corrupt(&e))?;
     Ok(Lookup::Unanswered(
         open_rows(sealer, &id, rows)?.map(Box::new),
+        open,
     ))
+}
+
+/// The person's other open cases in a row of [`ANSWER_OR_CASE_FOR_DISCHARGE`]
+/// (none in the other lookups' rows).
+fn open_of_person(row: &PgRow) -> Result<Vec<EarlierCase>> {
+    type Columns = (String, String, Option<String>, Option<String>);
+    let json: Option<&str> = row.try_get("open_of_person").map_err(|e| corrupt(&e))?;
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let cases: Vec<Columns> = serde_json::from_str(json).map_err(|e| corrupt(&e))?;
+    cases
+        .iter()
+        .map(|(id, region, project, oversight)| {
+            earlier_case(id, region, project.as_deref(), oversight.as_deref())
+        })
+        .collect()
 }
 
 /// The answer in a row of `digest`, `outcome` and `positions`, with the
@@ -243,29 +289,4 @@ pub(super) fn open_rows(sealer: &Sealer, id: &CaseId, rows: &[PgRow]) -> Result<
         })
         .collect::<Result<Vec<_>>>()?;
     open_case(sealer, id, events)
-}
-
-/// See [`crate::storage::Storage::open_cases_of_person`]; the outer
-/// result is the connection's, the inner one the rows'.
-pub(super) async fn open_of_person(
-    connection: &mut PgConnection,
-    key: &PersonKey,
-    decision: &DecisionNumber,
-) -> sqlx::Result<Result<Vec<EarlierCase>>> {
-    let rows = sqlx::query(OPEN_CASES_OF_PERSON)
-        .bind(key.as_slice())
-        .bind(decision.as_str())
-        .fetch_all(connection)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let column = |i: usize| row.try_get::<Option<&str>, _>(i).map_err(|e| corrupt(&e));
-            let (id, region) = (column(0)?, column(1)?);
-            let (Some(id), Some(region)) = (id, region) else {
-                return Err(corrupt(&"a case without id or county"));
-            };
-            earlier_case(id, region, column(2)?, column(3)?)
-        })
-        .collect())
 }

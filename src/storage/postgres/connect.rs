@@ -17,9 +17,9 @@ pub(super) const POOL_SIZE: u32 = 8;
 
 /// Connections for the registry version, which calls read on their own
 /// (a submission, a status query or a list only when refused before its
-/// read, or when the held registry does not admit its caller), each
-/// submission's lookup, which reads it too, and a discharge's read of the
-/// person's open cases beside it; held outside the pool.
+/// read, or when the held registry does not admit its caller), and each
+/// submission's lookup, which reads it too (a discharge's, the person's
+/// other open cases as well); held outside the pool.
 pub(super) const HOT_CONNECTIONS: usize = 5;
 
 /// Connections for reading cases by id or person (status queries, the

@@ -41,8 +41,7 @@ use super::{
 };
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
-use crate::domain::case::{Case, CaseId, EarlierCase};
-use crate::domain::intake::DecisionNumber;
+use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 
@@ -292,19 +291,6 @@ impl Storage for PostgresStorage {
         let rows = cases::person_rows(taken.connection(), key).await;
         let rows = taken.settle(rows)?;
         cases::cases_from_rows(sealer, &rows)
-    }
-
-    /// On the connections of submissions' lookups, beside which it runs,
-    /// not on the status queries': a burst of those must not hold a
-    /// discharge.
-    async fn open_cases_of_person(
-        &self,
-        key: &PersonKey,
-        decision: &DecisionNumber,
-    ) -> Result<Vec<EarlierCase>> {
-        let mut taken = self.hot.take().await?;
-        let rows = cases::open_of_person(taken.connection(), key, decision).await;
-        taken.settle(rows)?
     }
 
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {

@@ -32,8 +32,7 @@ use super::{
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
-use crate::domain::case::{Case, CaseId, EarlierCase};
-use crate::domain::intake::DecisionNumber;
+use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
 use reader::Readers;
@@ -315,17 +314,6 @@ impl Storage for SqliteStorage {
         let (sealer, key) = (self.shared_sealer()?, *key);
         self.reads
             .read(move |db| read_sql::cases_of_person(db, &sealer, &key))
-            .await
-    }
-
-    async fn open_cases_of_person(
-        &self,
-        key: &PersonKey,
-        decision: &DecisionNumber,
-    ) -> Result<Vec<EarlierCase>> {
-        let (key, decision) = (*key, decision.clone());
-        self.reads
-            .read(move |db| read_sql::open_cases_of_person(db, &key, &decision))
             .await
     }
 

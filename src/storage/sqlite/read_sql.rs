@@ -15,8 +15,7 @@ use crate::domain::submission::SubmissionOutcome;
 use crate::storage::messages::{StoredMessage, open_messages};
 use crate::storage::seal::{Sealer, open_case, open_event};
 use crate::storage::{
-    CaseKey, InboxState, Looked, Lookup, OPEN_CASES_OF_PERSON, PersonKey, Result, Seen,
-    StoredAnswer, earlier_case,
+    CaseKey, InboxState, Looked, Lookup, PersonKey, Result, Seen, StoredAnswer, earlier_case,
 };
 
 fn failed(error: rusqlite::Error) -> crate::storage::StorageError {
@@ -75,11 +74,18 @@ pub(super) fn answer_or_case(
         if let Some(answer) = answer(read, agency, request_id)? {
             return Ok(Lookup::Answered(answer));
         }
-        let case = match key {
-            CaseKey::Id(id) => case(read, sealer, id)?,
-            CaseKey::Decision(decision) => case_by_decision(read, sealer, decision.as_str())?,
+        let (case, open) = match key {
+            CaseKey::Id(id) => (case(read, sealer, id)?, Vec::new()),
+            CaseKey::Decision(decision) => (
+                case_by_decision(read, sealer, decision.as_str())?,
+                Vec::new(),
+            ),
+            CaseKey::Discharge(decision, person) => (
+                case_by_decision(read, sealer, decision.as_str())?,
+                open_cases_of_person(read, person, decision)?,
+            ),
         };
-        Ok(Lookup::Unanswered(case.map(Box::new)))
+        Ok(Lookup::Unanswered(case.map(Box::new), open))
     })
 }
 
@@ -182,13 +188,21 @@ pub(super) fn cases_of_person(
     seen(db, |read| cases_where(read, sealer, sql, key.as_slice()))
 }
 
-/// See [`crate::storage::Storage::open_cases_of_person`].
-pub(super) fn open_cases_of_person(
+/// The person's cases that are discharged and not closed, other than
+/// `decision`'s, oldest first.
+fn open_cases_of_person(
     db: &Connection,
     key: &PersonKey,
     decision: &DecisionNumber,
 ) -> Result<Vec<EarlierCase>> {
-    let mut select = db.prepare_cached(OPEN_CASES_OF_PERSON).map_err(failed)?;
+    let mut select = db
+        .prepare_cached(
+            "SELECT id, executing_region, responsible, CASE WHEN unroutable THEN oversight END
+             FROM cases
+             WHERE person_key = ? AND decision_number <> ? AND state NOT IN ('announced', 'closed')
+             ORDER BY opened_at, id",
+        )
+        .map_err(failed)?;
     let rows = select
         .query_map(params![key.as_slice(), decision.as_str()], |row| {
             Ok((
