@@ -130,6 +130,17 @@ fn a_kept_head_finds_the_tail_cut_and_the_log_rewritten_up_to_it() {
     assert_eq!(verify(forged.clone()).unwrap().entries, 6, "it chains");
     let found = verify_keeping(forged, Some(kept)).unwrap_err();
     assert_eq!((found.sequence, found.kind), (4, BreakKind::Changed));
+
+    let empty = verify(Vec::new()).unwrap();
+    assert_eq!(
+        verify_keeping(rows.clone(), Some(empty)).unwrap().entries,
+        6
+    );
+    let bogus = Head {
+        entries: 0,
+        hash: kept.hash,
+    };
+    assert!(verify_keeping(rows, Some(bogus)).is_err());
 }
 
 #[test]
@@ -137,7 +148,20 @@ fn a_head_is_kept_as_its_entries_and_hash() {
     let head = verify(chain(3)).unwrap();
     assert_eq!(head.token().parse::<Head>().unwrap(), head);
     assert!(head.token().starts_with("3:"));
-    for bad in ["", "3", "x:00", "3:abc", ":", "-1:00"] {
+    let empty = verify(Vec::new()).unwrap();
+    assert_eq!(empty.token().parse::<Head>().unwrap(), empty);
+    let hash = hex(&head.hash);
+    for bad in [
+        String::new(),
+        "3".into(),
+        "3:abc".into(),
+        ":".into(),
+        format!("x:{hash}"),
+        format!("-1:{hash}"),
+        format!(":{hash}"),
+        format!("3:{hash}0"),
+        format!("0:{hash}"),
+    ] {
         assert!(bad.parse::<Head>().is_err(), "{bad}");
     }
 }

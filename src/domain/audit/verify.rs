@@ -59,10 +59,16 @@ impl FromStr for Head {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let wrong = || format!("{text:?} is not a head: expected ENTRIES:HASH (64 hex digits)");
         let (entries, hash) = text.split_once(':').ok_or_else(wrong)?;
-        Ok(Head {
+        let head = Head {
             entries: entries.parse().map_err(|_| wrong())?,
             hash: parse_hash(hash).ok_or_else(wrong)?,
-        })
+        };
+        if head.entries == 0 && head.hash != GENESIS {
+            return Err(format!(
+                "{text:?} names no entries, so its hash must be 64 zeros"
+            ));
+        }
+        Ok(head)
     }
 }
 
@@ -154,6 +160,12 @@ impl Verifier {
                 kind: BreakKind::Removed,
                 why: "the head kept earlier names more entries: the log's tail was cut",
             }),
+            // No entry reaches the place of an empty head: its hash can
+            // only be the chain's start.
+            Some(kept) if kept.entries == 0 && kept.hash != GENESIS => Err(changed(
+                0,
+                "the head kept earlier names no entries but a hash other than the chain's start",
+            )),
             _ => Ok(self.head),
         }
     }
@@ -169,7 +181,7 @@ impl Verifier {
                 {
                     return Err(changed(
                         place,
-                        "its hash is not the head kept earlier: the log was rewritten up to it",
+                        "its hash is not the head kept earlier: the log was rewritten at or before it",
                     ));
                 }
                 self.head = Head {
