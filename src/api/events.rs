@@ -3,7 +3,7 @@
 use super::convert::timestamp;
 use super::pb;
 use super::pb::case_event::Detail;
-use crate::domain::case::{CaseEvent, CaseState, ClosureReason, RecordedEvent};
+use crate::domain::case::{CaseEvent, CaseState, ClosureReason, EarlierCase, RecordedEvent};
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::routing::RecipientRole;
 
@@ -87,17 +87,31 @@ fn text(value: Option<&impl ToString>) -> String {
     value.map(ToString::to_string).unwrap_or_default()
 }
 
+fn earlier(cases: &[EarlierCase]) -> Vec<pb::EarlierCase> {
+    cases
+        .iter()
+        .map(|case| pb::EarlierCase {
+            case_id: case.case_id.to_string(),
+            executing_region: case.executing_region.to_string(),
+            project_id: text(case.project.as_ref()),
+            oversight_id: text(case.oversight.as_ref()),
+        })
+        .collect()
+}
+
 fn detail(event: &CaseEvent) -> Detail {
     match event {
         CaseEvent::ReleaseAnnounced {
             planned_release_date,
             executing_region,
             project,
+            earlier_open_cases,
             ..
         } => Detail::ReleaseAnnounced(pb::ReleaseAnnounced {
             planned_release_date: planned_release_date.to_string(),
             executing_region: executing_region.to_string(),
             project_id: text(project.as_ref()),
+            earlier_open_cases: earlier(earlier_open_cases),
         }),
         CaseEvent::Discharged {
             released_at,
@@ -111,15 +125,7 @@ fn detail(event: &CaseEvent) -> Detail {
             executing_region: executing_region.to_string(),
             project_id: text(project.as_ref()),
             late_notice: *late_notice,
-            earlier_open_cases: earlier_open_cases
-                .iter()
-                .map(|earlier| pb::EarlierCase {
-                    case_id: earlier.case_id.to_string(),
-                    executing_region: earlier.executing_region.to_string(),
-                    project_id: text(earlier.project.as_ref()),
-                    oversight_id: text(earlier.oversight.as_ref()),
-                })
-                .collect(),
+            earlier_open_cases: earlier(earlier_open_cases),
         }),
         CaseEvent::PickedUp => Detail::PickedUp(pb::PickedUp {}),
         CaseEvent::Reported => Detail::Reported(pb::Reported {}),

@@ -69,19 +69,38 @@ pub fn target(event: &pb::CaseEvent) -> String {
         Some(Detail::DeadlineMissed(d)) => {
             format!(" {} due {}", deadline_kind(d.kind), at(d.due_at.as_ref()))
         }
-        Some(Detail::Discharged(d)) if !d.earlier_open_cases.is_empty() => {
-            let earlier: Vec<String> = d
-                .earlier_open_cases
-                .iter()
-                .map(|c| {
-                    let project = project(&c.project_id);
-                    format!("{} in {} ({project})", c.case_id, c.executing_region)
-                })
-                .collect();
-            format!(" while still open: case {}", earlier.join(", case "))
-        }
+        Some(Detail::ReleaseAnnounced(d)) => still_open(&d.earlier_open_cases),
+        Some(Detail::Discharged(d)) => still_open(&d.earlier_open_cases),
         _ => String::new(),
     }
+}
+
+/// ` while still open: case <id> in <county> (<project>), case …`; empty
+/// when no other case of the person was open.
+fn still_open(cases: &[pb::EarlierCase]) -> String {
+    if cases.is_empty() {
+        return String::new();
+    }
+    let cases: Vec<String> = cases
+        .iter()
+        .map(|c| {
+            let project = project(&c.project_id);
+            format!("{} in {} ({project})", c.case_id, c.executing_region)
+        })
+        .collect();
+    format!(" while still open: case {}", cases.join(", case "))
+}
+
+fn still_open_json(cases: &[pb::EarlierCase]) -> Vec<Value> {
+    cases
+        .iter()
+        .map(|c| {
+            json!({
+                "case_id": c.case_id, "executing_region": c.executing_region,
+                "project_id": c.project_id, "oversight_id": c.oversight_id,
+            })
+        })
+        .collect()
 }
 
 /// The reason or note the agency gave; empty when none.
@@ -105,14 +124,12 @@ fn detail_json(event: &pb::CaseEvent) -> Value {
         Some(Detail::ReleaseAnnounced(d)) => json!({
             "planned_release_date": d.planned_release_date,
             "executing_region": d.executing_region, "project_id": d.project_id,
+            "earlier_open_cases": still_open_json(&d.earlier_open_cases),
         }),
         Some(Detail::Discharged(d)) => json!({
             "released_at": at(d.released_at.as_ref()), "executing_region": d.executing_region,
             "project_id": d.project_id, "late_notice": d.late_notice,
-            "earlier_open_cases": d.earlier_open_cases.iter().map(|c| json!({
-                "case_id": c.case_id, "executing_region": c.executing_region,
-                "project_id": c.project_id,
-            })).collect::<Vec<_>>(),
+            "earlier_open_cases": still_open_json(&d.earlier_open_cases),
         }),
         Some(Detail::TransferRequested(d)) => json!({
             "to_region": d.to_region, "to_project_id": d.to_project_id, "reason": d.reason,
@@ -195,7 +212,7 @@ mod tests {
         let json = event_json(&event);
         assert_eq!(
             json["detail"]["earlier_open_cases"][1],
-            json!({"case_id": "c-2", "executing_region": "140108", "project_id": ""})
+            json!({"case_id": "c-2", "executing_region": "140108", "project_id": "", "oversight_id": ""})
         );
         assert_eq!(target(&discharged(&[])), "");
     }

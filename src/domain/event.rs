@@ -30,6 +30,10 @@ pub enum CaseEvent {
         term: TermMonths,
         executing_region: RegionCode,
         project: Option<AgencyId>,
+        /// The person's other cases still open when the release was
+        /// announced; their projects and police are told in advance.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        earlier_open_cases: Vec<EarlierCase>,
     },
     Discharged {
         decision_number: DecisionNumber,
@@ -135,10 +139,10 @@ impl CaseEvent {
     }
 }
 
-/// Another case of the same person, open when a discharge arrived. The
-/// gateway never closes it itself: the discharge proves a release, not
-/// that the earlier case's person is the same (an identity number can be
-/// mistyped into another valid one), so its project decides.
+/// Another case of the same person, open when a release was announced or
+/// discharged. The gateway never closes it itself: the new release does
+/// not prove that the earlier case's person is the same (an identity
+/// number can be mistyped into another valid one), so its project decides.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EarlierCase {
     pub case_id: CaseId,

@@ -100,9 +100,10 @@ impl Route {
         self
     }
 
-    /// A discharge of a person whose other cases are still open also goes
-    /// to those cases' projects and police, who would otherwise go on
-    /// supervising, or searching for, a person now discharged elsewhere.
+    /// A release (announced or discharged) of a person whose other cases
+    /// are still open also goes to those cases' projects and police, who
+    /// would otherwise go on supervising, or searching for, a person
+    /// released elsewhere.
     #[must_use]
     pub fn with_earlier_cases(mut self, earlier: &[EarlierCase], agencies: &[Agency]) -> Route {
         for case in earlier {

@@ -97,12 +97,15 @@ impl Gateway {
             .with_time(Time::MIDNIGHT)
             .assume_offset(CHINA);
         let late = release - self.clock.now() < self.settings.deadlines.notice_ahead;
-        let target = CaseKey::Decision(announcement.decision_number.clone());
-        self.submit(key, target, |existing, _, agencies| {
+        let person = self.keyer.key(&announcement.person.id_number);
+        let target = CaseKey::Release(announcement.decision_number.clone(), person);
+        self.submit(key, target, |existing, earlier, agencies| {
             if existing.is_some() {
                 return Err(decision_taken());
             }
             let route = route(&announcement.person, caller.region, agencies);
+            routable(&route)?;
+            let route = route.with_earlier_cases(earlier, agencies);
             let event = CaseEvent::ReleaseAnnounced {
                 decision_number: announcement.decision_number.clone(),
                 person: announcement.person.clone(),
@@ -110,6 +113,7 @@ impl Gateway {
                 term: announcement.term,
                 executing_region: route.executing_region,
                 project: route.project.clone(),
+                earlier_open_cases: earlier.to_vec(),
             };
             let mut write = self.prepare(
                 &caller.id,
@@ -117,7 +121,7 @@ impl Gateway {
                 Vec::new(),
                 vec![event],
                 agencies,
-                Some(routable(&route)?),
+                Some(&route),
             )?;
             write.outcome.late_notice = late;
             Ok(write)
@@ -145,11 +149,11 @@ impl Gateway {
             Err(invalid) => return self.replay_or(&key, invalid).await,
         };
         // The person's other open cases are read with the case, not in the
-        // write: a discharge of the same person racing this one may miss
-        // it, and each then opens without naming the other (two detox
-        // centers releasing one person at the same moment).
+        // write: a release of the same person racing this one may miss it,
+        // and each then opens without naming the other (two detox centers
+        // releasing one person at the same moment).
         let person = self.keyer.key(&discharge.person.id_number);
-        let target = CaseKey::Discharge(discharge.decision_number.clone(), person);
+        let target = CaseKey::Release(discharge.decision_number.clone(), person);
         self.submit(key, target, |existing, earlier, agencies| {
             let (case_id, history, late_notice) = match existing {
                 None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new(), true),

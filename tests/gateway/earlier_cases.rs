@@ -1,6 +1,7 @@
-//! A discharge of a person whose earlier case is still open (a relapse the
-//! project did not record): the new case opens as always, names the open
-//! one, and that case's project and police are told.
+//! A release (announced or discharged) of a person whose earlier case is
+//! still open (a relapse the project did not record): the new case opens
+//! as always, names the open one, and that case's project and police are
+//! told.
 
 use handover_gateway::api::pb;
 use pb::case_event::Detail;
@@ -133,8 +134,24 @@ async fn a_second_discharge_names_the_open_case_and_tells_its_project_and_police
     assert!(earlier_named(&app.case_for_office(&fourth.case_id).await).is_empty());
 }
 
+/// The open cases a release event named, as `(case, county, project, office)`.
+fn named_by(event: &pb::CaseEvent) -> Vec<(String, String, String, String)> {
+    let earlier = match &event.detail {
+        Some(Detail::ReleaseAnnounced(d)) => &d.earlier_open_cases,
+        Some(Detail::Discharged(d)) => &d.earlier_open_cases,
+        other => panic!("not a release: {other:?}"),
+    };
+    earlier
+        .iter()
+        .map(|c| {
+            let c = c.clone();
+            (c.case_id, c.executing_region, c.project_id, c.oversight_id)
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn a_discharge_continuing_its_announcement_names_an_unroutable_open_case_and_its_office() {
+async fn an_announcement_and_its_discharge_name_an_unroutable_open_case_and_tell_its_office() {
     let app = spawn_app().await;
     let number = id_number("19790606", 51);
     // Jiancaoping (140108) has no project: the province's office holds it.
@@ -154,6 +171,17 @@ async fn a_discharge_continuing_its_announcement_names_an_unroutable_open_case_a
     let announced = intake.announce_release(announcement).await.unwrap();
     let announced = announced.into_inner().receipt.unwrap();
 
+    // Told in advance: the office holding the open case, as its holder.
+    use pb::RecipientRole as Role;
+    assert_eq!(
+        deliveries(&announced),
+        [
+            ("yingze-project", Role::ResponsibleProject),
+            ("yingze-police", Role::ExecutingPolice),
+            ("taiyuan-police", Role::HouseholdPolice),
+            ("shanxi-office", Role::EarlierCaseOversight),
+        ]
+    );
     let receipt = submit_as_detox(&app, discharge("r-2", "D-52", in_yingze)).await;
 
     assert_eq!(
@@ -161,16 +189,19 @@ async fn a_discharge_continuing_its_announcement_names_an_unroutable_open_case_a
         "the announced case goes on"
     );
     let case = app.case_for_office(&receipt.case_id).await;
-    let Some(Detail::Discharged(discharged)) = &case.history[1].detail else {
-        panic!("the discharge follows the announcement: {case:?}");
-    };
-    assert_eq!(discharged.earlier_open_cases.len(), 1);
-    let earlier = &discharged.earlier_open_cases[0];
-    assert_eq!(earlier.case_id, first);
-    assert_eq!(earlier.executing_region, "140108");
-    assert_eq!(earlier.project_id, "");
-    assert_eq!(earlier.oversight_id, "shanxi-office");
+    let named = [(
+        first.clone(),
+        "140108".to_owned(),
+        String::new(),
+        "shanxi-office".to_owned(),
+    )];
+    assert_eq!(named_by(&case.history[0]), named, "the announcement");
+    assert_eq!(named_by(&case.history[1]), named, "the discharge");
     assert_eq!(case.responsible_project_id, "yingze-project");
+    assert_eq!(
+        heard(&app, "shanxi-office", &receipt.case_id).await,
+        ["release-announced", "discharged"]
+    );
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ fn announced(decision: &str) -> Case {
         term: TermMonths::new(12).unwrap(),
         executing_region: region("140106"),
         project: Some(id("yingze-project")),
+        earlier_open_cases: Vec::new(),
     };
     let recorded = RecordedEvent {
         sequence: 1,
@@ -34,7 +35,7 @@ fn announced(decision: &str) -> Case {
 /// with its lookup.
 async fn open_of(storage: &dyn Storage, n: u32, decision: &str) -> Vec<EarlierCase> {
     let decision = DecisionNumber::parse(decision).unwrap();
-    let key = CaseKey::Discharge(decision, person_key(n));
+    let key = CaseKey::Release(decision, person_key(n));
     let detox = id("taiyuan-detox");
     match storage
         .answer_or_case(&detox, "r-new", &key)

@@ -1,7 +1,7 @@
 //! How each event changes a case: the fold that [`Case::apply`] runs once
 //! [`Case::allows`] has admitted the event.
 
-use super::{Anchor, Case, CaseEvent, CaseState, RecordedEvent, Transfer};
+use super::{Anchor, Case, CaseEvent, CaseState, EarlierCase, RecordedEvent, Transfer};
 use crate::domain::agency::AgencyId;
 use crate::domain::region::RegionCode;
 
@@ -22,6 +22,7 @@ impl Case {
                 planned_release_date,
                 executing_region,
                 project,
+                earlier_open_cases,
                 ..
             } => {
                 self.state = CaseState::Announced;
@@ -30,6 +31,7 @@ impl Case {
                 self.executing_region = *executing_region;
                 self.touch(*executing_region, project.as_ref());
                 push_new(&mut self.counties, self.person.household_region);
+                self.touch_earlier(earlier_open_cases);
             }
             CaseEvent::Discharged {
                 person,
@@ -56,11 +58,7 @@ impl Case {
                 self.touch(*executing_region, project.as_ref());
                 push_new(&mut self.counties, person.household_region);
                 self.set_responsible(project.clone());
-                // Told of this case so that they can close theirs: they may
-                // read it, as any county told of a case may.
-                for earlier in earlier_open_cases {
-                    self.touch(earlier.executing_region, earlier.project.as_ref());
-                }
+                self.touch_earlier(earlier_open_cases);
             }
             CaseEvent::PickedUp => self.state = CaseState::PickedUp,
             CaseEvent::Reported => {
@@ -157,6 +155,15 @@ impl Case {
         push_new(&mut self.counties, county);
         if let Some(project) = project {
             push_new(&mut self.projects_told, project.clone());
+        }
+    }
+
+    /// The projects and counties of the person's other open cases are told
+    /// of this one, so that they can close theirs: they may read it, as
+    /// any county told of a case may.
+    fn touch_earlier(&mut self, earlier: &[EarlierCase]) {
+        for case in earlier {
+            self.touch(case.executing_region, case.project.as_ref());
         }
     }
 

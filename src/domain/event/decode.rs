@@ -58,6 +58,8 @@ pub(super) enum Fields {
         term: TermMonths,
         executing_region: RegionCode,
         project: Option<AgencyId>,
+        #[serde(default)]
+        earlier_open_cases: Vec<EarlierCase>,
     },
     Discharged {
         decision_number: DecisionNumber,

@@ -55,9 +55,9 @@ const ANSWER_OR_CASE_BY_DECISION: &str = "
 /// [`ANSWER_OR_CASE_BY_DECISION`], with the person's (`$4`) other cases
 /// that are discharged and not closed, as one JSON array of
 /// `[id, executing_region, responsible, oversight while unroutable]`,
-/// oldest first, in every row: the statement a discharge already makes
+/// oldest first, in every row: the statement an announcement or a discharge already makes
 /// reads them, and no second one is sent.
-const ANSWER_OR_CASE_FOR_DISCHARGE: &str = "
+const ANSWER_OR_CASE_FOR_RELEASE: &str = "
     SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body,
         (SELECT version FROM registry_version WHERE id = 1) AS registry_version,
         (SELECT json_agg(json_build_array(o.id, o.executing_region, o.responsible,
@@ -82,11 +82,9 @@ pub(super) async fn answer_or_case(
     let (sql, case, person) = match key {
         CaseKey::Id(id) => (ANSWER_OR_CASE_BY_ID, id.as_str(), None),
         CaseKey::Decision(decision) => (ANSWER_OR_CASE_BY_DECISION, decision.as_str(), None),
-        CaseKey::Discharge(decision, person) => (
-            ANSWER_OR_CASE_FOR_DISCHARGE,
-            decision.as_str(),
-            Some(person),
-        ),
+        CaseKey::Release(decision, person) => {
+            (ANSWER_OR_CASE_FOR_RELEASE, decision.as_str(), Some(person))
+        }
     };
     let mut query = sqlx::query(sql)
         .bind(agency.as_str())
@@ -129,7 +127,7 @@ fn lookup_from(sealer: &Sealer, first: &PgRow, rows: &[PgRow]) -> Result<Lookup>
     ))
 }
 
-/// The person's other open cases in a row of [`ANSWER_OR_CASE_FOR_DISCHARGE`]
+/// The person's other open cases in a row of [`ANSWER_OR_CASE_FOR_RELEASE`]
 /// (none in the other lookups' rows).
 fn open_of_person(row: &PgRow) -> Result<Vec<EarlierCase>> {
     type Columns = (String, String, Option<String>, Option<String>);

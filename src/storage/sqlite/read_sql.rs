@@ -80,7 +80,7 @@ pub(super) fn answer_or_case(
                 case_by_decision(read, sealer, decision.as_str())?,
                 Vec::new(),
             ),
-            CaseKey::Discharge(decision, person) => (
+            CaseKey::Release(decision, person) => (
                 case_by_decision(read, sealer, decision.as_str())?,
                 open_cases_of_person(read, person, decision)?,
             ),

@@ -21,6 +21,7 @@ fn every_kind() -> Vec<CaseEvent> {
             term,
             executing_region: region("140106"),
             project: Some(id("yingze-project")),
+            earlier_open_cases: Vec::new(),
         },
         CaseEvent::Discharged {
             decision_number: decision_number.clone(),
