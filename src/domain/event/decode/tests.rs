@@ -21,7 +21,12 @@ fn every_kind() -> Vec<CaseEvent> {
             term,
             executing_region: region("140106"),
             project: Some(id("yingze-project")),
-            earlier_open_cases: Vec::new(),
+            earlier_open_cases: vec![EarlierCase {
+                case_id: CaseId::new(uuid::Uuid::max()),
+                executing_region: region("140202"),
+                project: Some(id("datong-project")),
+                oversight: None,
+            }],
         },
         CaseEvent::Discharged {
             decision_number: decision_number.clone(),

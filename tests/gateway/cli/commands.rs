@@ -1,0 +1,123 @@
+//! Supervision commands on the command line: a refusal a person can read,
+//! a command given again later, and an oversight office's assignment.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_from_the_wrong_agency_fails_with_a_clear_message() {
+    let app = spawn_app().await;
+    let case_id = discharge_example(&app);
+    let case = case_id.as_str();
+
+    let police = run(&app, &["pickup", "--as", "yingze-police", "--case", case]);
+    let message = stderr_of_failure(&police);
+    assert!(
+        message.contains("PermissionDenied: only a county project may confirm the pickup"),
+        "{message}"
+    );
+
+    let project = run(&app, &["cases", "--as", "yingze-project"]);
+    let message = stderr_of_failure(&project);
+    assert!(message.contains("PermissionDenied"), "{message}");
+
+    let stranger = run(
+        &app,
+        &["pickup", "--as", "xiaodian-project", "--case", case],
+    );
+    let message = stderr_of_failure(&stranger);
+    assert!(message.contains("NotFound"), "{message}");
+
+    let early = run(&app, &["resume", "--as", "yingze-project", "--case", case]);
+    let message = stderr_of_failure(&early);
+    assert!(
+        message.contains(
+            "FailedPrecondition: cannot resume the case while the case is awaiting-pickup"
+        ),
+        "{message}"
+    );
+    let shown = stdout(&run(
+        &app,
+        &["case", "--as", "yingze-project", "--case-id", case],
+    ));
+    assert!(shown.contains("(awaiting-pickup), decision"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_command_given_again_later_needs_the_expected_version() {
+    let app = spawn_app().await;
+    let case_id = discharge_example(&app);
+    let case = case_id.as_str();
+    let lost = ["lost-contact", "--as", "yingze-project", "--case", case];
+
+    assert!(stdout(&run(&app, &lost)).contains("(lost-contact), version 2"));
+    let restored = run(
+        &app,
+        &["contact-restored", "--as", "yingze-project", "--case", case],
+    );
+    assert!(stdout(&restored).contains("(awaiting-pickup), version 3"));
+
+    let replayed = run(&app, &lost);
+    assert!(stdout(&replayed).contains("(lost-contact), version 2"));
+    let warning = String::from_utf8_lossy(&replayed.stderr);
+    assert!(
+        warning.contains("moved on to version 3") && warning.contains("--expected-version 3"),
+        "{warning}"
+    );
+
+    let mut again = lost.to_vec();
+    again.extend(["--expected-version", "3"]);
+    let lost_again = stdout(&run(&app, &again));
+    assert!(
+        lost_again.contains("(lost-contact), version 4"),
+        "{lost_again}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_office_assigns_an_unroutable_case_on_the_command_line() {
+    let app = spawn_app().await;
+    let person = person(&id_number("19880808", 302), "140108", None);
+    let case_id = submit_as_detox(&app, discharge("r-1", "D-302", person))
+        .await
+        .case_id;
+    let case = case_id.as_str();
+
+    let held = stdout(&run(
+        &app,
+        &["cases", "--as", "shanxi-office", "--unroutable"],
+    ));
+    assert!(
+        held.contains(&format!("{case_id} awaiting-pickup county 140108"))
+            && held.contains("UNROUTABLE"),
+        "{held}"
+    );
+    let reason = "lives with family in Yingze";
+    let assign = |agency: &str| {
+        let args = ["assign", "--as", agency, "--case", case, "--to", "140106"];
+        run(&app, &[&args[..], &["--reason", reason]].concat())
+    };
+    let by_police = assign("taiyuan-police");
+    assert!(
+        stderr_of_failure(&by_police)
+            .contains("only an oversight office may assign the case to a project"),
+        "{by_police:?}"
+    );
+
+    let assigned = stdout(&assign("shanxi-office"));
+    assert!(
+        assigned.contains(&format!("case {case_id} (awaiting-pickup), version 2"))
+            && assigned.contains("executing county 140106, responsible project yingze-project")
+            && assigned.contains("delivered to yingze-project at #1 (responsible-project)"),
+        "{assigned}"
+    );
+    let shown = stdout(&run(
+        &app,
+        &["case", "--as", "yingze-project", "--case-id", case],
+    ));
+    assert!(
+        shown.contains(&format!(
+            "assigned to 140106 (yingze-project) by shanxi-office: {reason}"
+        )),
+        "{shown}"
+    );
+}
