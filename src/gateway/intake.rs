@@ -98,7 +98,7 @@ impl Gateway {
             .assume_offset(CHINA);
         let late = release - self.clock.now() < self.settings.deadlines.notice_ahead;
         let person = self.keyer.key(&announcement.person.id_number);
-        let target = CaseKey::Release(announcement.decision_number.clone(), person);
+        let target = CaseKey::Decision(announcement.decision_number.clone(), person);
         self.submit(key, target, |existing, earlier, agencies| {
             if existing.is_some() {
                 return Err(decision_taken());
@@ -153,7 +153,7 @@ impl Gateway {
         // and each then opens without naming the other (two detox centers
         // releasing one person at the same moment).
         let person = self.keyer.key(&discharge.person.id_number);
-        let target = CaseKey::Release(discharge.decision_number.clone(), person);
+        let target = CaseKey::Decision(discharge.decision_number.clone(), person);
         self.submit(key, target, |existing, earlier, agencies| {
             let (case_id, history, late_notice) = match existing {
                 None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new(), true),

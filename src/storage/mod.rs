@@ -46,7 +46,7 @@ pub enum StorageError {
     Corrupt(String),
 }
 
-/// A case of [`CaseKey::Release`]'s other open cases, from its columns:
+/// A case of [`CaseKey::Decision`]'s other open cases, from its columns:
 /// `id`, `executing_region`, `responsible`, and `oversight` while unroutable.
 fn earlier_case(
     id: &str,
@@ -124,11 +124,10 @@ pub struct StoredAnswer {
 #[derive(Debug, Clone)]
 pub enum CaseKey {
     Id(CaseId),
-    Decision(DecisionNumber),
     /// An announcement's or a discharge's: the case of its decision, and
     /// the person's other cases that are discharged and not closed, in
     /// the same read.
-    Release(DecisionNumber, PersonKey),
+    Decision(DecisionNumber, PersonKey),
 }
 
 /// What a submission reads before it plans.
@@ -137,7 +136,7 @@ pub enum Lookup {
     /// Its request id was answered before.
     Answered(StoredAnswer),
     /// It was not: the case as it stands, if there is one, and for a
-    /// [`CaseKey::Release`] the person's other open cases, oldest first
+    /// [`CaseKey::Decision`] the person's other open cases, oldest first
     /// (read from the cases' columns, without opening their events).
     Unanswered(Option<Box<Case>>, Vec<EarlierCase>),
 }

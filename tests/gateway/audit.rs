@@ -147,7 +147,7 @@ async fn a_write_whose_audit_entry_cannot_be_written_is_not_written_either() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
-    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
+    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap(), [0; 32]);
     let storage = app.gateway.storage();
     let detox = AgencyId::parse("taiyuan-detox").unwrap();
     let found = storage

@@ -19,21 +19,15 @@ fn deliveries(receipt: &pb::Receipt) -> Vec<(&str, pb::RecipientRole)> {
 
 /// The case ids, counties and projects its discharge named as still open.
 fn earlier_named(case: &pb::Case) -> Vec<(String, String, String)> {
-    let discharge = case.history.iter().find_map(|event| match &event.detail {
-        Some(Detail::Discharged(d)) => Some(d),
-        _ => None,
-    });
-    match discharge {
-        Some(d) => d
-            .earlier_open_cases
-            .iter()
-            .map(|c| {
-                let c = c.clone();
-                (c.case_id, c.executing_region, c.project_id)
-            })
-            .collect(),
-        None => panic!("no discharge in {case:?}"),
-    }
+    let discharge = case
+        .history
+        .iter()
+        .find(|event| matches!(event.detail, Some(Detail::Discharged(_))))
+        .unwrap_or_else(|| panic!("no discharge in {case:?}"));
+    named_by(discharge)
+        .into_iter()
+        .map(|(case_id, county, project, _)| (case_id, county, project))
+        .collect()
 }
 
 async fn readable_by(app: &App, agency: &str, case_id: &str) -> bool {

@@ -303,7 +303,7 @@ async fn a_caller_disabled_since_the_registry_was_held_writes_nothing() {
     assert_eq!(refused, Err("Unauthenticated".into()));
 
     let storage = app.gateway.storage();
-    let decision = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
+    let decision = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap(), [0; 32]);
     let found = storage
         .answer_or_case(&detox().id, "r-2", &decision)
         .await

@@ -49,7 +49,7 @@ async fn a_new_case_its_answer_and_its_deliveries_read_back(db: Db) {
     );
     assert!(storage.holds_cases().await.unwrap());
     assert_eq!(storage.case(&case.id).await.unwrap(), Some(case.clone()));
-    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
+    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap(), [0; 32]);
     match look(&*storage, "r-2", &decision).await {
         Lookup::Unanswered(Some(found), _) => assert_eq!(*found, case),
         other => panic!("expected the case, got {other:?}"),
@@ -77,7 +77,7 @@ async fn a_new_case_its_answer_and_its_deliveries_read_back(db: Db) {
     );
     let unknown = CaseId::new(uuid::Uuid::now_v7());
     assert_eq!(storage.case(&unknown).await.unwrap(), None);
-    let other = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
+    let other = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap(), [0; 32]);
     let found = look(&*storage, "r-2", &other).await;
     assert!(matches!(found, Lookup::Unanswered(None, _)), "{found:?}");
     storage.close().await;
@@ -310,7 +310,7 @@ async fn look(storage: &dyn Storage, request_id: &str, key: &CaseKey) -> Lookup 
 
 async fn a_lookup_finds_the_answer_or_else_the_case(db: Db) {
     let storage = db.open().await;
-    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
+    let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap(), [0; 32]);
     let opened = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
     let unknown = CaseKey::Id(CaseId::new(uuid::Uuid::now_v7()));
     let by_id = CaseKey::Id(opened.id.clone());

@@ -307,7 +307,7 @@ async fn on_postgres_a_write_whose_audit_entry_cannot_be_written_is_not_written_
 
         assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
         let storage = app.gateway.storage();
-        let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap());
+        let decision = CaseKey::Decision(DecisionNumber::parse("D-1").unwrap(), [0; 32]);
         let detox = AgencyId::parse("taiyuan-detox").unwrap();
         let found = storage
             .answer_or_case(&detox, "r-1", &decision)
@@ -355,7 +355,7 @@ async fn on_postgres_a_caller_disabled_since_the_registry_was_held_writes_nothin
 
         assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
         let detox = AgencyId::parse("taiyuan-detox").unwrap();
-        let decision = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap());
+        let decision = CaseKey::Decision(DecisionNumber::parse("D-2").unwrap(), [0; 32]);
         let storage = app.gateway.storage();
         let looked = storage
             .answer_or_case(&detox, "r-2", &decision)

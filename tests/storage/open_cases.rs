@@ -35,7 +35,7 @@ fn announced(decision: &str) -> Case {
 /// with its lookup.
 async fn open_of(storage: &dyn Storage, n: u32, decision: &str) -> Vec<EarlierCase> {
     let decision = DecisionNumber::parse(decision).unwrap();
-    let key = CaseKey::Release(decision, person_key(n));
+    let key = CaseKey::Decision(decision, person_key(n));
     let detox = id("taiyuan-detox");
     match storage
         .answer_or_case(&detox, "r-new", &key)
@@ -140,12 +140,12 @@ async fn only_open_discharged_cases_of_the_person_are_named_oldest_first(db: Db)
         [(assigned.id, "140106".into(), yingze, String::new())]
     );
     assert!(open_of(&*storage, 3, "D-1").await.is_empty());
-    // Another lookup reads no other cases.
-    let by_decision = CaseKey::Decision(DecisionNumber::parse("D-9").unwrap());
+    // A command's lookup, by case id, reads no other cases.
+    let by_id = CaseKey::Id(supervised.id.clone());
     let detox = id("taiyuan-detox");
-    let looked = storage.answer_or_case(&detox, "r-new", &by_decision).await;
+    let looked = storage.answer_or_case(&detox, "r-new", &by_id).await;
     assert!(matches!(
         looked.unwrap().found,
-        Lookup::Unanswered(None, open) if open.is_empty()
+        Lookup::Unanswered(Some(_), open) if open.is_empty()
     ));
 }

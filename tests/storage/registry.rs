@@ -79,12 +79,12 @@ async fn a_submission_lookup_reads_the_registry_version_with_it(db: Db) {
     let lookups = [
         (
             "r-1",
-            CaseKey::Decision(DecisionNumber::parse("D-1").unwrap()),
+            CaseKey::Decision(DecisionNumber::parse("D-1").unwrap(), [0; 32]),
         ),
         ("r-2", CaseKey::Id(case.id.clone())),
         (
             "r-2",
-            CaseKey::Decision(DecisionNumber::parse("D-1").unwrap()),
+            CaseKey::Decision(DecisionNumber::parse("D-1").unwrap(), [0; 32]),
         ),
     ];
     // Every lookup's version, each checked against the registry's own,

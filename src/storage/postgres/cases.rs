@@ -42,22 +42,12 @@ const ANSWER_OR_CASE_BY_ID: &str = "
     LEFT JOIN case_events e ON e.case_id = $3 AND r.agency_id IS NULL
     ORDER BY e.sequence";
 
-const ANSWER_OR_CASE_BY_DECISION: &str = "
-    SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body,
-        (SELECT version FROM registry_version WHERE id = 1) AS registry_version,
-        NULL::text AS open_of_person
-    FROM (VALUES (1)) AS one (x)
-    LEFT JOIN requests r ON r.agency_id = $1 AND r.request_id = $2
-    LEFT JOIN (cases c JOIN case_events e ON e.case_id = c.id)
-        ON c.decision_number = $3 AND r.agency_id IS NULL
-    ORDER BY e.sequence";
-
-/// [`ANSWER_OR_CASE_BY_DECISION`], with the person's (`$4`) other cases
-/// that are discharged and not closed, as one JSON array of
+/// The same, for the case of decision `$3`, with the person's (`$4`) other
+/// cases that are discharged and not closed, as one JSON array of
 /// `[id, executing_region, responsible, oversight while unroutable]`,
-/// oldest first, in every row: the statement an announcement or a discharge already makes
-/// reads them, and no second one is sent.
-const ANSWER_OR_CASE_FOR_RELEASE: &str = "
+/// oldest first, in every row: the one statement an announcement or a
+/// discharge makes before its write reads them too.
+const ANSWER_OR_CASE_BY_DECISION: &str = "
     SELECT r.digest, r.outcome, r.positions, e.case_id, e.sequence, e.body,
         (SELECT version FROM registry_version WHERE id = 1) AS registry_version,
         (SELECT json_agg(json_build_array(o.id, o.executing_region, o.responsible,
@@ -81,9 +71,8 @@ pub(super) async fn answer_or_case(
 ) -> sqlx::Result<Vec<PgRow>> {
     let (sql, case, person) = match key {
         CaseKey::Id(id) => (ANSWER_OR_CASE_BY_ID, id.as_str(), None),
-        CaseKey::Decision(decision) => (ANSWER_OR_CASE_BY_DECISION, decision.as_str(), None),
-        CaseKey::Release(decision, person) => {
-            (ANSWER_OR_CASE_FOR_RELEASE, decision.as_str(), Some(person))
+        CaseKey::Decision(decision, person) => {
+            (ANSWER_OR_CASE_BY_DECISION, decision.as_str(), Some(person))
         }
     };
     let mut query = sqlx::query(sql)
@@ -127,8 +116,8 @@ fn lookup_from(sealer: &Sealer, first: &PgRow, rows: &[PgRow]) -> Result<Lookup>
     ))
 }
 
-/// The person's other open cases in a row of [`ANSWER_OR_CASE_FOR_RELEASE`]
-/// (none in the other lookups' rows).
+/// The person's other open cases in a row of [`ANSWER_OR_CASE_BY_DECISION`]
+/// (none in a lookup by id).
 fn open_of_person(row: &PgRow) -> Result<Vec<EarlierCase>> {
     type Columns = (String, String, Option<String>, Option<String>);
     let json: Option<&str> = row.try_get("open_of_person").map_err(|e| corrupt(&e))?;

@@ -76,11 +76,7 @@ pub(super) fn answer_or_case(
         }
         let (case, open) = match key {
             CaseKey::Id(id) => (case(read, sealer, id)?, Vec::new()),
-            CaseKey::Decision(decision) => (
-                case_by_decision(read, sealer, decision.as_str())?,
-                Vec::new(),
-            ),
-            CaseKey::Release(decision, person) => (
+            CaseKey::Decision(decision, person) => (
                 case_by_decision(read, sealer, decision.as_str())?,
                 open_cases_of_person(read, person, decision)?,
             ),
