@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/handover/v1/inbox.proto",
         "proto/handover/v1/cases.proto",
         "proto/handover/v1/supervision.proto",
+        "proto/handover/v1/audit.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     // sqlx::migrate! reads migrations/ at compile time, and a new file

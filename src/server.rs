@@ -14,11 +14,12 @@ use tonic::transport::Server as TonicServer;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::api::pb::audit_service_server::AuditServiceServer;
 use crate::api::pb::case_service_server::CaseServiceServer;
 use crate::api::pb::inbox_service_server::InboxServiceServer;
 use crate::api::pb::intake_service_server::IntakeServiceServer;
 use crate::api::pb::supervision_service_server::SupervisionServiceServer;
-use crate::api::{CaseApi, InboxApi, IntakeApi, SupervisionApi, pb};
+use crate::api::{AuditApi, CaseApi, InboxApi, IntakeApi, SupervisionApi, pb};
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::gateway::{Gateway, MasterKey, Settings};
@@ -198,7 +199,10 @@ impl Server {
             ))))
             .add_service(limited!(SupervisionServiceServer::new(
                 SupervisionApi::new(gateway.clone())
-            )));
+            )))
+            .add_service(limited!(AuditServiceServer::new(AuditApi::new(
+                gateway.clone()
+            ))));
         tokio::spawn(gateway.clone().run_escalations());
         tokio::spawn(gateway.clone().follow_other_replicas());
         let reloading = tokio::spawn(reloader.run(config.tls_reload, shutdown.clone()));
@@ -279,12 +283,13 @@ fn publish_receipt_key(master_key: &MasterKey, certs_dir: &std::path::Path) {
 
 /// The gateway's own services, as health checks name them, and `""`, the
 /// whole server, which load balancers ask by default.
-const SERVICES: [&str; 5] = [
+const SERVICES: [&str; 6] = [
     "",
     <IntakeServiceServer<IntakeApi> as NamedService>::NAME,
     <InboxServiceServer<InboxApi> as NamedService>::NAME,
     <CaseServiceServer<CaseApi> as NamedService>::NAME,
     <SupervisionServiceServer<SupervisionApi> as NamedService>::NAME,
+    <AuditServiceServer<AuditApi> as NamedService>::NAME,
 ];
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {

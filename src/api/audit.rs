@@ -250,6 +250,10 @@ impl Audited for pb::ListCasesRequest {
     const CONFIRMED_BY_ITS_READ: bool = true;
 }
 
+impl Audited for pb::GetAuditHeadRequest {
+    const CALL: &'static str = "handover.v1.AuditService/GetAuditHead";
+}
+
 macro_rules! audited_command {
     ($($request:ident => $method:literal),* $(,)?) => {$(
         impl Audited for pb::$request {
@@ -308,4 +312,5 @@ impl Disclosed for pb::GetCaseResponse {
 }
 
 impl Disclosed for pb::ListCasesResponse {}
+impl Disclosed for pb::GetAuditHeadResponse {}
 impl Disclosed for pb::AcknowledgeResponse {}

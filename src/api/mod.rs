@@ -2,6 +2,7 @@
 //! the domain, the services, and the one mapping of errors to status codes.
 
 mod audit;
+mod audit_head;
 mod cases;
 mod convert;
 mod events;
@@ -11,6 +12,9 @@ mod receipts;
 mod status;
 mod supervision;
 
+pub use audit_head::{
+    AuditApi, HEAD_CONTEXT, open_signed_head, shown_head, signed_audit_head, verify_audit_head,
+};
 pub use cases::CaseApi;
 pub use convert::{agency_kind, case_state, recipient_role, timestamp};
 pub use inbox::InboxApi;

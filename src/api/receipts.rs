@@ -129,7 +129,7 @@ fn fields(receipt: &pb::Receipt) -> [(&'static str, String); 10] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::domain::agency::AgencyId;
     use crate::domain::case::{CaseId, CaseState};
@@ -138,7 +138,7 @@ mod tests {
     use crate::domain::submission::{Delivery, SubmissionOutcome};
     use crate::gateway::MasterKey;
 
-    fn submitted() -> Submitted {
+    pub(crate) fn submitted() -> Submitted {
         let agency = |id: &str| AgencyId::parse(id).unwrap();
         Submitted {
             request_id: "r-1".into(),

@@ -51,6 +51,10 @@ pub fn to_status(error: GatewayError) -> Status {
             }
             Status::unavailable(GatewayError::Unavailable(None).to_string())
         }
+        GatewayError::DataLoss(message) => {
+            tracing::error!(%message, "stored data damaged");
+            Status::data_loss(message)
+        }
         GatewayError::Internal(detail) => {
             tracing::error!(%detail, "internal error");
             Status::internal("internal error")

@@ -1,15 +1,22 @@
 //! `handover-gateway audit verify | show`: the audit log, read from the
 //! database (a SQLite file or a `postgres://` URL) without the master key.
 //! A SQLite file is opened read-only, so both work beside a running
-//! gateway and cannot change what they check.
+//! gateway and cannot change what they check. `audit head` asks a running
+//! gateway for its signed head, to keep for `verify --signed-head`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
+use serde_json::{Value, json};
 
+use super::client::Connection;
+use super::output::{self, print_json};
+use super::receipt::{Signed, read, same_fields, signed_fields};
+use crate::api::pb::audit_service_client::AuditServiceClient;
+use crate::api::{open_signed_head, pb, shown_head};
 use crate::domain::audit::{Head, hex};
-use crate::gateway::verify_audit_keeping;
+use crate::gateway::{ReceiptError, ReceiptPublicKey, to_hex, verify_audit_keeping};
 use crate::storage::{Backend, Database};
 
 #[derive(Subcommand, Debug)]
@@ -22,8 +29,26 @@ pub enum AuditCommand {
         database: PathBuf,
         /// A head printed by an earlier run (`ENTRIES:HASH`) and kept
         /// elsewhere: the log must still reach it, with the same hash.
-        #[arg(long, value_name = "ENTRIES:HASH")]
+        #[arg(long, value_name = "ENTRIES:HASH", conflicts_with = "signed_head")]
         expect_head: Option<Head>,
+        /// A head the gateway signed (`audit head --json`) and kept
+        /// elsewhere: its signature is checked, then the log must still
+        /// reach it, with the same hash.
+        #[arg(long, value_name = "FILE")]
+        signed_head: Option<PathBuf>,
+        /// The gateway's receipt public key, which also signs heads.
+        #[arg(
+            long,
+            env = "HANDOVER_RECEIPT_KEY",
+            default_value = "certs/receipt-signing.pub"
+        )]
+        public_key: PathBuf,
+    },
+    /// Ask a running gateway for the log's head, signed; keep it with
+    /// --json > FILE and check against it later with verify --signed-head.
+    Head {
+        #[command(flatten)]
+        connection: Connection,
     },
     /// Print entries as stored, one JSON object per line.
     Show {
@@ -45,7 +70,14 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Verify {
             database,
             expect_head,
+            signed_head,
+            public_key,
         } => {
+            let signed = match &signed_head {
+                Some(file) => Some(open_saved_head(file, &public_key)?),
+                None => None,
+            };
+            let expect_head = expect_head.or(signed.as_ref().map(|(head, _)| *head));
             let backend = open(&database).await?;
             let storage = backend.storage();
             let checked = verify_audit_keeping(storage, expect_head).await;
@@ -56,12 +88,44 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                 head.entries,
                 hex(&head.hash)
             );
-            if let Some(kept) = expect_head {
-                println!("it still reaches the head kept: {kept}");
+            match (&signed, expect_head) {
+                (Some((kept, saved)), _) => println!(
+                    "it still reaches the head the gateway signed at {} for {}: {kept}",
+                    saved["signed_at"].as_str().unwrap_or_default(),
+                    saved["requested_by"].as_str().unwrap_or_default(),
+                ),
+                (None, Some(kept)) => println!("it still reaches the head kept: {kept}"),
+                (None, None) => {}
             }
             println!(
                 "keep this head elsewhere; check against it later with --expect-head {}",
                 head.token()
+            );
+            Ok(())
+        }
+        AuditCommand::Head { connection } => {
+            let mut client = AuditServiceClient::new(connection.channel().await?);
+            let response = client
+                .get_audit_head(pb::GetAuditHeadRequest {})
+                .await
+                .map_err(output::status)?
+                .into_inner();
+            let signed = response
+                .head
+                .ok_or_else(|| anyhow::anyhow!("the gateway answered without a head"))?;
+            if connection.json {
+                return print_json(&head_json(&signed));
+            }
+            println!(
+                "audit log head signed by the gateway's key {} at {}: {} entries, head {}",
+                signed.signing_key_id,
+                output::at(signed.signed_at.as_ref()),
+                signed.entries,
+                hex(&signed.hash)
+            );
+            println!(
+                "keep it where the gateway's operators cannot write: run again with --json > FILE, \
+                 and check later with audit verify --signed-head FILE"
             );
             Ok(())
         }
@@ -87,4 +151,52 @@ async fn open(setting: &std::path::Path) -> anyhow::Result<Backend> {
     Backend::open_read_only(&database)
         .await
         .with_context(|| format!("opening database {database}"))
+}
+
+/// A signed head as `audit head --json` prints it, and as `verify
+/// --signed-head` reads it back.
+fn head_json(head: &pb::SignedAuditHead) -> Value {
+    json!({
+        "entries": head.entries,
+        "hash": hex(&head.hash),
+        "signed_at": output::at(head.signed_at.as_ref()),
+        "requested_by": head.requested_by,
+        "signed_content": to_hex(&head.signed_content),
+        "signature": to_hex(&head.signature),
+        "signing_key_id": head.signing_key_id,
+    })
+}
+
+/// The head a saved file names, once its signature is checked and every
+/// field of the file matches the signed content.
+fn open_saved_head(file: &Path, public_key: &Path) -> anyhow::Result<(Head, Value)> {
+    let refused = |error: ReceiptError| {
+        anyhow::anyhow!(
+            "the signed head {} does NOT verify: {error}",
+            file.display()
+        )
+    };
+    let key = ReceiptPublicKey::parse(&read(public_key)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", public_key.display()))?;
+    let saved: Value = serde_json::from_str(&read(file)?).with_context(|| {
+        format!(
+            "{} is not a head saved from audit head --json",
+            file.display()
+        )
+    })?;
+    let Signed {
+        key_id,
+        signed_content,
+        signature,
+    } = signed_fields(&saved).map_err(refused)?;
+    let (content, head) =
+        open_signed_head(&key, &key_id, &signed_content, &signature).map_err(refused)?;
+    let expected = head_json(&pb::SignedAuditHead {
+        signed_content,
+        signature,
+        signing_key_id: key_id,
+        ..shown_head(content)
+    });
+    same_fields(&saved, &expected).map_err(refused)?;
+    Ok((head, expected))
 }

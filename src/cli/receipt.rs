@@ -61,7 +61,7 @@ pub fn run(command: ReceiptCommand) -> anyhow::Result<()> {
     }
 }
 
-fn read(path: &Path) -> anyhow::Result<String> {
+pub(super) fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
@@ -82,30 +82,46 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             args.file.display()
         )
     })?;
-    let text = |name: &str| saved.get(name).and_then(Value::as_str).unwrap_or_default();
-    let bytes = |name: &str| match from_hex(text(name)) {
-        Some(bytes) if bytes.is_empty() => Err(refused(ReceiptError::Unsigned)),
-        Some(bytes) => Ok(bytes),
-        None => Err(refused(ReceiptError::Unreadable(format!(
-            "{name} is not hex"
-        )))),
-    };
-    let key_id = text("signing_key_id");
-    let (signed_content, signature) = (bytes("signed_content")?, bytes("signature")?);
-    let content = open_signed(&key, key_id, &signed_content, &signature).map_err(refused)?;
+    let Signed {
+        key_id,
+        signed_content,
+        signature,
+    } = signed_fields(&saved).map_err(refused)?;
+    let content = open_signed(&key, &key_id, &signed_content, &signature).map_err(refused)?;
     let expected = output::receipt_json(&pb::Receipt {
         signed_content,
         signature,
-        signing_key_id: key_id.to_owned(),
+        signing_key_id: key_id.clone(),
         ..shown(content.clone())
     });
     same_fields(&saved, &expected).map_err(refused)?;
-    report(&content, key_id, &expected, args.json)
+    report(&content, &key_id, &expected, args.json)
+}
+
+/// The signature fields of a receipt or a head saved from `--json`.
+pub(super) struct Signed {
+    pub key_id: String,
+    pub signed_content: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+pub(super) fn signed_fields(saved: &Value) -> Result<Signed, ReceiptError> {
+    let text = |name: &str| saved.get(name).and_then(Value::as_str).unwrap_or_default();
+    let bytes = |name: &str| match from_hex(text(name)) {
+        Some(bytes) if bytes.is_empty() => Err(ReceiptError::Unsigned),
+        Some(bytes) => Ok(bytes),
+        None => Err(ReceiptError::Unreadable(format!("{name} is not hex"))),
+    };
+    Ok(Signed {
+        key_id: text("signing_key_id").to_owned(),
+        signed_content: bytes("signed_content")?,
+        signature: bytes("signature")?,
+    })
 }
 
 /// The first field where the saved receipt and the signed content differ,
 /// including a field either one lacks.
-fn same_fields(saved: &Value, expected: &Value) -> Result<(), ReceiptError> {
+pub(super) fn same_fields(saved: &Value, expected: &Value) -> Result<(), ReceiptError> {
     let (Some(saved), Some(expected)) = (saved.as_object(), expected.as_object()) else {
         return Err(ReceiptError::Unreadable(
             "the receipt is not a JSON object".into(),

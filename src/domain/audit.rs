@@ -12,8 +12,8 @@
 //!
 //! The chain has no key: someone who can write the database can rewrite
 //! the whole tail consistently, or drop the last entries. Comparing the
-//! head (`entries`, `hash`) with one recorded earlier catches that; signed
-//! checkpoints of the head are the planned remedy.
+//! head (`entries`, `hash`) with one recorded earlier catches that, and a
+//! head the gateway signed (`api::audit_head`) proves who vouched for it.
 
 mod verify;
 

@@ -26,6 +26,7 @@ fn only_county_projects_act_on_cases_and_oversight_assigns_and_only_detox_center
         match rule.call {
             Call::AnnounceRelease | Call::SubmitDischarge => assert_eq!(rule.kind, DetoxCenter),
             Call::Subscribe | Call::Acknowledge | Call::GetCase => {}
+            Call::GetAuditHead => assert_eq!(rule.relation, Anyone),
             Call::ListCases => assert!(matches!(rule.kind, Police | Oversight)),
             Call::AssignCase => assert_eq!(rule.kind, Oversight),
             _ => assert_eq!(rule.kind, CountyProject, "{rule:?}"),

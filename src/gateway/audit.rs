@@ -219,8 +219,20 @@ pub async fn verify_audit_keeping(
     storage: &dyn Storage,
     kept: Option<Head>,
 ) -> std::result::Result<std::result::Result<Head, Break>, StorageError> {
-    let mut verifier = kept.map_or_else(Verifier::new, Verifier::keeping);
-    let mut after = 0;
+    let verifier = kept.map_or_else(Verifier::new, Verifier::keeping);
+    walk_audit(storage, verifier, 0).await
+}
+
+/// Feeds `verifier` the log's rows after sequence `after`, a page at a
+/// time, to the end.
+///
+/// # Errors
+/// As [`verify_audit`].
+pub(super) async fn walk_audit(
+    storage: &dyn Storage,
+    mut verifier: Verifier,
+    mut after: u64,
+) -> std::result::Result<std::result::Result<Head, Break>, StorageError> {
     loop {
         let page = storage.audit_entries(after, VERIFY_PAGE).await?;
         let Some(last) = page.last() else { break };

@@ -38,6 +38,10 @@ pub enum GatewayError {
     /// The gateway is stopping, or its database is unreachable.
     #[error("the gateway is unavailable, retry later")]
     Unavailable(#[source] Option<StorageError>),
+    /// Stored data was found damaged or tampered with; the message says
+    /// where, and nothing personal.
+    #[error("{0}")]
+    DataLoss(String),
     /// Something that should not happen; details go to the log only.
     #[error("internal error")]
     Internal(String),

@@ -4,6 +4,7 @@
 
 mod admission;
 mod audit;
+mod audit_head;
 mod audit_queue;
 mod cases;
 pub use cases::{CaseQuery, ListQuery};
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::access::AccessPolicy;
 use crate::domain::agency::{Agency, AgencyRef};
+use crate::domain::audit::Head;
 use crate::domain::clock::Clock;
 use crate::domain::deadline::DeadlinePolicy;
 use crate::domain::policy::{self, Call, Denial, Relation};
@@ -105,6 +107,9 @@ pub struct Gateway {
     metrics: Metrics,
     registry: Arc<registry::RegistryCache>,
     audit_queue: Arc<audit_queue::AuditQueue>,
+    /// The last head of the audit log this process vouched for
+    /// ([`Gateway::audit_head`]).
+    audit_heads: Arc<tokio::sync::Mutex<Option<Head>>>,
 }
 
 impl Gateway {
@@ -132,6 +137,7 @@ impl Gateway {
             metrics: Metrics::new(),
             registry: Arc::default(),
             audit_queue: Arc::default(),
+            audit_heads: Arc::default(),
         }
     }
 

@@ -17,16 +17,16 @@ use sha2::{Digest, Sha256};
 /// not a secret, and clients already read that folder.
 pub const PUBLIC_KEY_FILE: &str = "receipt-signing.pub";
 
-/// Why a receipt does not verify. The messages go to people checking a
-/// receipt, so they say what to suspect.
+/// Why a receipt, or a signed head of the audit log, does not verify. The
+/// messages go to people checking one, so they say what to suspect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptError {
-    #[error("the receipt carries no signature")]
+    #[error("it carries no signature")]
     Unsigned,
-    #[error("the receipt names signing key {found}, but the public key given is {expected}")]
+    #[error("it names signing key {found}, but the public key given is {expected}")]
     OtherKey { found: String, expected: String },
     #[error(
-        "the signature does not match the signed content: the receipt was changed, \
+        "the signature does not match the signed content: it was changed, \
          or was not signed by this gateway"
     )]
     BadSignature,

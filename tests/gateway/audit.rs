@@ -3,6 +3,7 @@
 //! at the entry it touched, by the library and by `audit verify`
 //! ([`tamper`]).
 
+mod heads;
 mod tamper;
 
 use handover_gateway::api::pb;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use handover_gateway::api::pb;
+use handover_gateway::api::pb::audit_service_client::AuditServiceClient;
 use handover_gateway::api::pb::case_service_client::CaseServiceClient;
 use handover_gateway::api::pb::inbox_service_client::InboxServiceClient;
 use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
@@ -160,6 +161,10 @@ impl App {
 
     pub async fn cases(&self, agency: &str) -> CaseServiceClient<Channel> {
         CaseServiceClient::new(self.channel(agency).await)
+    }
+
+    pub async fn audit_heads(&self, agency: &str) -> AuditServiceClient<Channel> {
+        AuditServiceClient::new(self.channel(agency).await)
     }
 
     pub async fn supervision(&self, agency: &str) -> SupervisionServiceClient<Channel> {

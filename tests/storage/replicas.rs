@@ -297,3 +297,51 @@ async fn a_stream_still_learns_of_messages_when_the_hints_connection_drops() {
     })
     .await;
 }
+
+async fn signed_head(
+    replica: &App,
+    agency: &str,
+) -> Result<handover_gateway::domain::audit::Head, tonic::Status> {
+    let response = replica
+        .audit_heads(agency)
+        .await
+        .get_audit_head(pb::GetAuditHeadRequest {})
+        .await?;
+    let signed = response.into_inner().head.expect("a head");
+    let key = replica.gateway.receipt_signer().public_key();
+    Ok(handover_gateway::api::verify_audit_head(&signed, &key).unwrap())
+}
+
+/// Each replica signs heads of the one log the replicas share, and each
+/// checks from the last head it signed itself: a log cut under them is
+/// refused by both, each naming where it parts from its own last head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn both_replicas_sign_heads_of_the_one_log_and_refuse_it_cut() {
+    run(Kind::Postgres, |db| async move {
+        let (a, b) = two_replicas(&db, NO_HEARTBEAT).await;
+        app::submit_as_detox(&a, discharge(1)).await;
+        let first = signed_head(&a, "shanxi-office").await.unwrap();
+        app::submit_as_detox(&b, discharge(2)).await;
+        let second = signed_head(&b, "yingze-police").await.unwrap();
+        assert!(second.entries > first.entries, "{first} then {second}");
+        let third = signed_head(&a, "yingze-police").await.unwrap();
+        assert!(third.entries > second.entries, "{second} then {third}");
+
+        db.raw_execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+            .await
+            .unwrap();
+        let cut = format!("DELETE FROM audit_log WHERE sequence >= {}", second.entries);
+        db.raw_execute(&cut).await.unwrap();
+        // A finds its head gone; its refused call's entry then takes the
+        // place of B's head, chained well, and B finds that by the hash.
+        for (replica, found) in [
+            (&a, format!("entry {} was removed", third.entries)),
+            (&b, format!("entry {} was changed", second.entries)),
+        ] {
+            let refused = signed_head(replica, "shanxi-office").await.unwrap_err();
+            assert_eq!(refused.code(), Code::DataLoss, "{refused:?}");
+            assert!(refused.message().contains(&found), "{}", refused.message());
+        }
+    })
+    .await;
+}

@@ -143,6 +143,52 @@ fn a_kept_head_finds_the_tail_cut_and_the_log_rewritten_up_to_it() {
     assert!(verify_keeping(rows, Some(bogus)).is_err());
 }
 
+/// Rows from the entry of `checked` on, through a verifier resuming there.
+fn resumed(checked: Head, rows: &[SealedEntry]) -> Result<Head, (u64, BreakKind)> {
+    let mut verifier = Verifier::resuming(checked);
+    let from = usize::try_from(checked.entries.saturating_sub(1)).unwrap();
+    for row in rows.iter().skip(from).cloned() {
+        verifier.push(row).map_err(|b| (b.sequence, b.kind))?;
+    }
+    verifier.finish().map_err(|b| (b.sequence, b.kind))
+}
+
+#[test]
+fn resuming_at_a_checked_head_reads_from_its_entry_on() {
+    let rows = chain(6);
+    let checked = verify(rows[..4].to_vec()).unwrap();
+    assert_eq!(
+        resumed(checked, &rows).unwrap(),
+        verify(rows.clone()).unwrap()
+    );
+    assert_eq!(
+        resumed(checked, &rows[..4]).unwrap(),
+        checked,
+        "nothing new"
+    );
+    let empty = verify(Vec::new()).unwrap();
+    assert_eq!(resumed(empty, &rows).unwrap().entries, 6);
+
+    assert_eq!(resumed(checked, &rows[..3]), Err((4, BreakKind::Removed)));
+    let mut gone = rows.clone();
+    gone.remove(3);
+    assert_eq!(resumed(checked, &gone), Err((4, BreakKind::Removed)));
+
+    let mut forger = Chain::new();
+    let forged: Vec<_> = (1..=6)
+        .map(|n| forger.seal(&record(n + 100)).unwrap())
+        .collect();
+    assert_eq!(resumed(checked, &forged), Err((4, BreakKind::Changed)));
+
+    let mut edited = rows.clone();
+    edited[3].entry = edited[3].entry.replace("purpose 4", "purpose 5");
+    assert_eq!(resumed(checked, &edited), Err((4, BreakKind::Changed)));
+
+    let mut after = rows.clone();
+    after[4].entry = after[4].entry.replace("purpose 5", "purpose 6");
+    assert_eq!(resumed(checked, &after), Err((5, BreakKind::Changed)));
+}
+
 #[test]
 fn a_head_is_kept_as_its_entries_and_hash() {
     let head = verify(chain(3)).unwrap();

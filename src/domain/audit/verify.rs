@@ -105,6 +105,8 @@ pub struct Verifier {
     head: Head,
     pending: Option<SealedEntry>,
     kept: Option<Head>,
+    /// A head checked before, whose own entry must be the first row.
+    resumed: Option<Head>,
 }
 
 impl Default for Verifier {
@@ -122,6 +124,24 @@ impl Verifier {
             },
             pending: None,
             kept: None,
+            resumed: None,
+        }
+    }
+
+    /// A verifier that checks only the log from `checked` on, a head that
+    /// was verified before: the first row must be the entry at `checked`,
+    /// intact and with that hash, and the rows after it must continue the
+    /// chain. Rows before it are not read again, so a change there that
+    /// leaves its hashes alone is left to a whole check; a rewrite that
+    /// recomputed them reaches `checked` with another hash and is found.
+    pub fn resuming(checked: Head) -> Self {
+        if checked.entries == 0 {
+            return Self::keeping(checked);
+        }
+        Self {
+            head: checked,
+            resumed: Some(checked),
+            ..Self::new()
         }
     }
 
@@ -139,6 +159,9 @@ impl Verifier {
     /// # Errors
     /// The first break, found once the row after it is known.
     pub fn push(&mut self, row: SealedEntry) -> Result<(), Break> {
+        if let Some(checked) = self.resumed.take() {
+            return Self::check_resumed(checked, &row);
+        }
         if let Some(pending) = self.pending.take() {
             self.check(&pending, Some(&row))?;
         }
@@ -151,15 +174,14 @@ impl Verifier {
     /// # Errors
     /// The first break.
     pub fn finish(mut self) -> Result<Head, Break> {
+        if let Some(checked) = self.resumed {
+            return Err(cut(checked.entries));
+        }
         if let Some(pending) = self.pending.take() {
             self.check(&pending, None)?;
         }
         match self.kept {
-            Some(kept) if self.head.entries < kept.entries => Err(Break {
-                sequence: self.head.entries + 1,
-                kind: BreakKind::Removed,
-                why: "the head kept earlier names more entries: the log's tail was cut",
-            }),
+            Some(kept) if self.head.entries < kept.entries => Err(cut(self.head.entries + 1)),
             // No entry reaches the place of an empty head: its hash can
             // only be the chain's start.
             Some(kept) if kept.entries == 0 && kept.hash != GENESIS => Err(changed(
@@ -168,6 +190,35 @@ impl Verifier {
             )),
             _ => Ok(self.head),
         }
+    }
+
+    /// The first row after [`Verifier::resuming`]: the entry of the head
+    /// checked before, unchanged.
+    fn check_resumed(checked: Head, row: &SealedEntry) -> Result<(), Break> {
+        let seen = Seen::of(row);
+        if row.sequence > checked.entries {
+            return Err(Break {
+                sequence: checked.entries,
+                kind: BreakKind::Removed,
+                why: "the entry of the head kept earlier is gone from the log",
+            });
+        }
+        if !seen.intact {
+            return Err(changed(
+                checked.entries,
+                "its hash does not match its content",
+            ));
+        }
+        if row.sequence != checked.entries || seen.sequence != Some(checked.entries) {
+            return Err(changed(checked.entries, "its sequence was altered"));
+        }
+        if row.hash != checked.hash {
+            return Err(changed(
+                checked.entries,
+                "its hash is not the head kept earlier: the log was rewritten at or before it",
+            ));
+        }
+        Ok(())
     }
 
     fn check(&mut self, row: &SealedEntry, next: Option<&SealedEntry>) -> Result<(), Break> {
@@ -225,6 +276,14 @@ impl Verifier {
             (true, _) => Err(changed(place, "it does not continue the chain")),
             (false, _) => Err(changed(place, "its hash does not match its content")),
         }
+    }
+}
+
+fn cut(sequence: u64) -> Break {
+    Break {
+        sequence,
+        kind: BreakKind::Removed,
+        why: "the head kept earlier names more entries: the log's tail was cut",
     }
 }
 

@@ -35,7 +35,7 @@ async fn stopped_with_five_entries() -> tempfile::TempDir {
 
 /// A copy of the stopped database, tampered with by `statements` run
 /// directly (the append-only triggers dropped first, as an intruder would).
-async fn tampered(dir: &Path, name: &str, statements: &[&str]) -> PathBuf {
+pub(super) async fn tampered(dir: &Path, name: &str, statements: &[&str]) -> PathBuf {
     let copy = dir.join(format!("{name}.db"));
     for suffix in ["", "-wal", "-shm"] {
         let original = dir.join(format!("data/gateway.db{suffix}"));
@@ -74,7 +74,7 @@ fn audit_verify(database: &Path) -> (bool, String) {
     audit_verify_with(database, &[])
 }
 
-fn audit_verify_with(database: &Path, more: &[&str]) -> (bool, String) {
+pub(super) fn audit_verify_with(database: &Path, more: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
         .args(["audit", "verify", "--database"])
         .arg(database)
