@@ -151,6 +151,7 @@ pub fn inbox_message(
         role: recipient_role(notice.role).into(),
         event: Some(event(&notice.event)),
         case: Some(summary),
+        withheld: String::new(),
     }
 }
 

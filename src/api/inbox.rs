@@ -12,7 +12,7 @@ use super::pb::subscribe_response::Event;
 use super::pb::{
     AcknowledgeRequest, AcknowledgeResponse, Heartbeat, SubscribeRequest, SubscribeResponse,
 };
-use super::{convert, to_status};
+use super::{convert, pb, to_status};
 use crate::gateway::{Gateway, InboxEvent};
 
 pub struct InboxApi {
@@ -52,6 +52,18 @@ impl InboxService for InboxApi {
                         let deadlines = gateway.deadlines(&message.notice.case);
                         Event::Message(convert::inbox_message(&message, &deadlines, gateway.now()))
                     }
+                    InboxEvent::Withheld {
+                        position,
+                        created_at,
+                        role,
+                        reason,
+                    } => Event::Message(pb::InboxMessage {
+                        position,
+                        created_at: Some(convert::timestamp(created_at)),
+                        role: convert::recipient_role(role).into(),
+                        withheld: reason,
+                        ..Default::default()
+                    }),
                     InboxEvent::Heartbeat { at, state } => Event::Heartbeat(Heartbeat {
                         at: Some(convert::timestamp(at)),
                         head_position: state.head,

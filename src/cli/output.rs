@@ -262,6 +262,9 @@ pub fn case(case: Option<&pb::Case>, json: bool) -> anyhow::Result<()> {
 }
 
 pub fn message(message: &pb::InboxMessage, json: bool) -> anyhow::Result<()> {
+    if !message.withheld.is_empty() {
+        return withheld(message, json);
+    }
     let case = message.case.clone().unwrap_or_default();
     let event = message.event.clone().unwrap_or_default();
     if json {
@@ -291,6 +294,26 @@ pub fn message(message: &pb::InboxMessage, json: bool) -> anyhow::Result<()> {
         } else {
             &case.responsible_project_id
         },
+        role(message.role),
+    );
+    Ok(())
+}
+
+/// A message whose case the caller may no longer read: its place only.
+fn withheld(message: &pb::InboxMessage, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&json!({
+            "position": message.position,
+            "created_at": at(message.created_at.as_ref()),
+            "role": role(message.role),
+            "withheld": message.withheld,
+        }));
+    }
+    println!(
+        "#{} {} withheld: {} [you: {}]",
+        message.position,
+        at(message.created_at.as_ref()),
+        message.withheld,
         role(message.role),
     );
     Ok(())

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use super::agency::{AgencyKind, AgencyRef};
-use super::case::{Case, CaseState};
+use super::case::{Case, CaseEvent, CaseState, RecordedEvent};
 use super::deadline::human;
 
 /// How long police see a closed case. After three years without drugs a
@@ -33,6 +33,17 @@ impl AccessPolicy {
     pub fn police_closed_cutoff(&self, now: OffsetDateTime) -> OffsetDateTime {
         now - self.police_see_closed_cases_for
     }
+
+    /// Why police are shown no more than the place of a message about a
+    /// case past the cutoff.
+    pub fn withheld_from_police(&self) -> String {
+        let period = self.police_see_closed_cases_for;
+        let period = match period.whole_days() {
+            0 => format!("{} seconds", period.whole_seconds()),
+            days => format!("{days} days"),
+        };
+        format!("the case closed more than {period} ago; police no longer read it")
+    }
 }
 
 /// Whether `caller` may read `case` at `now`: [`can_view`], except that
@@ -44,13 +55,20 @@ pub fn can_read(
     now: OffsetDateTime,
     policy: &AccessPolicy,
 ) -> bool {
-    if caller.kind == AgencyKind::Police
-        && let Some(closed) = closed_at(case)
-        && closed < policy.police_closed_cutoff(now)
-    {
-        return false;
-    }
-    can_view(caller, case)
+    !police_lost_sight(caller, closed_at(case), now, policy) && can_view(caller, case)
+}
+
+/// Whether `caller` is police and a case that closed at `closed` is past
+/// [`AccessPolicy::police_closed_cutoff`]: such a case is not read to
+/// them, in a status query, a list or a replayed inbox message.
+pub fn police_lost_sight(
+    caller: &AgencyRef,
+    closed: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    policy: &AccessPolicy,
+) -> bool {
+    caller.kind == AgencyKind::Police
+        && closed.is_some_and(|closed| closed < policy.police_closed_cutoff(now))
 }
 
 /// When a closed case last changed: its closure, which nothing follows but
@@ -60,6 +78,17 @@ pub fn can_read(
 pub fn closed_at(case: &Case) -> Option<OffsetDateTime> {
     (case.state == CaseState::Closed)
         .then(|| case.history.last().map(|event| event.at))
+        .flatten()
+}
+
+/// [`closed_at`] of the case whose events are `history`, without folding
+/// them: closure is final, so the case is closed once any event closed
+/// it, and its newest event is the instant.
+pub fn closed_at_of_history(history: &[RecordedEvent]) -> Option<OffsetDateTime> {
+    history
+        .iter()
+        .any(|recorded| matches!(recorded.event, CaseEvent::Closed { .. }))
+        .then(|| history.last().map(|recorded| recorded.at))
         .flatten()
 }
 
@@ -145,6 +174,22 @@ mod tests {
         let closure = time::macros::datetime!(2026-11-28 10:00 UTC);
         assert_eq!(closed_at(&closed), Some(closure));
         assert_eq!(closed_at(&open), None);
+        assert_eq!(closed_at_of_history(&closed.history), Some(closure));
+        assert_eq!(closed_at_of_history(&open.history), None);
+        let escalated_late = then(
+            &closed,
+            &id("yingze-project"),
+            CaseEvent::DeadlineMissed {
+                kind: crate::domain::deadline::DeadlineKind::Pickup,
+                anchor: 1,
+                due_at: closure,
+            },
+        );
+        assert_eq!(
+            closed_at_of_history(&escalated_late.history),
+            closed_at(&escalated_late),
+            "the newest event, as the folded case tells it"
+        );
 
         let policy = AccessPolicy {
             police_see_closed_cases_for: Duration::days(30),
@@ -180,6 +225,26 @@ mod tests {
         }
         let stranger = agency("police", "140105", "xiaodian-police");
         assert!(!can_read(&stranger, &closed, last_moment, &policy));
+
+        let yingze = &police[0];
+        assert!(!police_lost_sight(
+            yingze,
+            Some(closure),
+            last_moment,
+            &policy
+        ));
+        assert!(police_lost_sight(yingze, Some(closure), after, &policy));
+        assert!(!police_lost_sight(yingze, None, after, &policy));
+        assert!(!police_lost_sight(
+            &keepers[1],
+            Some(closure),
+            after,
+            &policy
+        ));
+        assert_eq!(
+            policy.withheld_from_police(),
+            "the case closed more than 30 days ago; police no longer read it"
+        );
     }
 
     #[test]

@@ -29,4 +29,13 @@ pub struct InboxMessage {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub notice: Notice,
+    /// When the message's case closed, as known when the message was read
+    /// (the notice's case is as it stood at the event, often still open):
+    /// police stop reading a case some time after ([`super::access`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub case_closed_at: Option<OffsetDateTime>,
 }

@@ -8,15 +8,25 @@ use tokio::sync::{mpsc, watch};
 
 use super::wakeups::Tail;
 use super::{Gateway, GatewayError, Result};
+use crate::domain::access::police_lost_sight;
 use crate::domain::agency::{AgencyId, AgencyRef};
 use crate::domain::notice::InboxMessage;
 use crate::domain::policy::Call;
+use crate::domain::routing::RecipientRole;
 use crate::storage::{InboxChange, InboxState};
 
 /// What a subscriber receives.
 #[derive(Debug, Clone)]
 pub enum InboxEvent {
     Message(Arc<InboxMessage>),
+    /// A message about a case the subscriber may no longer read: it keeps
+    /// its place, to acknowledge, and nothing of the case.
+    Withheld {
+        position: u64,
+        created_at: OffsetDateTime,
+        role: RecipientRole,
+        reason: String,
+    },
     Heartbeat {
         at: OffsetDateTime,
         state: InboxState,
@@ -60,12 +70,13 @@ impl Gateway {
         self.wakeups.notify(&caller.id, state.head);
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let gateway = self.clone();
-        let agency = caller.id.clone();
+        let subscriber = caller.clone();
         let open = self.metrics.stream_opened(caller);
         tokio::spawn(async move {
             // Counted as open until the producer ends, whatever ends it.
             let _open = open;
-            if let Err(error) = gateway.feed(&agency, start, wakeup, &sender).await {
+            let agency = &subscriber.id;
+            if let Err(error) = gateway.feed(&subscriber, start, wakeup, &sender).await {
                 tracing::warn!(%agency, error = %error, "inbox stream ended with an error");
                 let _ = sender.send(Err(error)).await;
             }
@@ -78,13 +89,14 @@ impl Gateway {
     /// the gateway is stopping.
     async fn feed(
         &self,
-        agency: &AgencyId,
+        subscriber: &AgencyRef,
         mut cursor: u64,
         mut wakeup: watch::Receiver<Tail>,
         sender: &mpsc::Sender<Result<InboxEvent>>,
     ) -> Result<()> {
         let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
         heartbeat.reset();
+        let agency = &subscriber.id;
         let size = self.settings.replay_batch;
         let mut ahead = None;
         loop {
@@ -109,7 +121,7 @@ impl Gateway {
                 // two, not on both.
                 let last = batch.last().map_or(cursor, |message| message.position);
                 let (delivered, next) = tokio::join!(
-                    self.deliver_all(sender, batch),
+                    self.deliver_all(sender, subscriber, batch),
                     self.read_backlog(agency, last),
                 );
                 if !delivered {
@@ -125,7 +137,7 @@ impl Gateway {
             if let Some(last) = batch.last() {
                 cursor = last.position;
             }
-            if !self.deliver_all(sender, batch).await {
+            if !self.deliver_all(sender, subscriber, batch).await {
                 return Ok(());
             }
             tokio::select! {
@@ -198,14 +210,29 @@ impl Gateway {
         Ok(messages)
     }
 
-    /// Hands `messages` to the stream in order; `false` as [`Self::deliver`].
+    /// Hands `messages` to `subscriber`'s stream in order, each withheld
+    /// that is about a case `subscriber` may no longer read; `false` as
+    /// [`Self::deliver`].
     async fn deliver_all(
         &self,
         sender: &mpsc::Sender<Result<InboxEvent>>,
+        subscriber: &AgencyRef,
         messages: Vec<Arc<InboxMessage>>,
     ) -> bool {
+        let now = self.clock.now();
+        let access = &self.settings.access;
         for message in messages {
-            if !self.deliver(sender, InboxEvent::Message(message)).await {
+            let event = if police_lost_sight(subscriber, message.case_closed_at, now, access) {
+                InboxEvent::Withheld {
+                    position: message.position,
+                    created_at: message.created_at,
+                    role: message.notice.role,
+                    reason: access.withheld_from_police(),
+                }
+            } else {
+                InboxEvent::Message(message)
+            };
+            if !self.deliver(sender, event).await {
                 return false;
             }
         }

@@ -152,6 +152,7 @@ mod tests {
                 event,
                 case: case.summary(),
             },
+            case_closed_at: None,
         })
     }
 

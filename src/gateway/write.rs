@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::{Agency, AgencyId};
-use crate::domain::case::{Case, CaseEvent, CaseId, EarlierCase, RecordedEvent};
+use crate::domain::case::{Case, CaseEvent, CaseId, CaseState, EarlierCase, RecordedEvent};
 use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::plan::{Context, Planned, plan};
 use crate::domain::routing::Route;
@@ -185,6 +185,10 @@ impl Gateway {
                             InboxMessage {
                                 position: delivery.position,
                                 created_at: as_stored(outcome.accepted_at),
+                                // Exact when this event closed the case; an
+                                // event after a closure is a late escalation.
+                                case_closed_at: (notice.case.state == CaseState::Closed)
+                                    .then_some(notice.event.at),
                                 notice,
                             },
                         ),

@@ -22,8 +22,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::seal::{Sealer, message_address, open_json};
 use super::{Result, StorageError};
+use crate::domain::access::closed_at_of_history;
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{Case, CaseId, RecordedEvent};
+use crate::domain::case::{Case, CaseId, CaseState, RecordedEvent};
 use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::routing::RecipientRole;
 
@@ -155,15 +156,23 @@ pub(crate) fn open_messages(
     messages
         .into_iter()
         .map(|message| {
-            let notice = match message.notice {
+            let (notice, case_closed_at) = match message.notice {
                 StoredNotice::Copy(body) => {
-                    open_json(sealer, &message_address(agency, message.position), &body)?
+                    let notice: Notice =
+                        open_json(sealer, &message_address(agency, message.position), &body)?;
+                    // All such a message tells of its case's end.
+                    let closed =
+                        (notice.case.state == CaseState::Closed).then_some(notice.event.at);
+                    (notice, closed)
                 }
                 StoredNotice::Reference {
                     case,
                     sequence,
                     role,
                 } => {
+                    let closed = histories
+                        .get(&case)
+                        .and_then(|history| closed_at_of_history(history));
                     let Entry::Occupied(mut stored) = snapshots.entry((case, sequence)) else {
                         return Err(corrupt(format_args!(
                             "an inbox message refers to an event that is not stored \
@@ -177,13 +186,14 @@ pub(crate) fn open_messages(
                     } else {
                         (stored.get().event.clone(), stored.get().case.clone())
                     };
-                    Notice { role, event, case }
+                    (Notice { role, event, case }, closed)
                 }
             };
             Ok(InboxMessage {
                 position: u64::try_from(message.position).map_err(corrupt)?,
                 created_at: from_millis(message.created_at)?,
                 notice,
+                case_closed_at,
             })
         })
         .collect()

@@ -291,3 +291,67 @@ async fn police_lose_sight_of_a_closed_case_after_the_configured_period() {
         );
     }
 }
+
+/// `agency`'s inbox read from the start up to its head, as a fresh replay.
+async fn replay(app: &App, agency: &str) -> Vec<pb::InboxMessage> {
+    let id = handover_gateway::domain::agency::AgencyId::parse(agency).unwrap();
+    let head = app.gateway.storage().inbox_state(&id).await.unwrap().head;
+    let mut stream = subscribe(&mut app.inbox(agency).await, Some(0)).await;
+    let mut messages = Vec::new();
+    while messages.len() < usize::try_from(head).unwrap() {
+        messages.push(next_message(&mut stream).await);
+    }
+    messages
+}
+
+/// A replay is no way around the period: once police no longer read a
+/// closed case, its messages in their inbox come withheld, in their
+/// places, to acknowledge; the project that ran it still reads them all.
+#[tokio::test]
+async fn a_replayed_police_inbox_withholds_a_case_police_no_longer_read() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path()).await;
+    let mut config = config(dir.path());
+    config.access.police_see_closed_cases_for = time::Duration::days(30);
+    let app = start_with(dir, START, config).await;
+    let release = |n: u32| {
+        let person = person(&id_number("19900307", n), "140106", None);
+        discharge(&format!("w-{n}"), &format!("D-W{n}"), person)
+    };
+    let closed = submit_as_detox(&app, release(210)).await.case_id;
+    close_as(&app, "yingze-project", &closed, None)
+        .await
+        .unwrap();
+    app.clock.advance(time::Duration::days(30));
+    let open = submit_as_detox(&app, release(211)).await.case_id;
+    let about = |message: &pb::InboxMessage| message.case.as_ref().map(|c| c.case_id.clone());
+
+    let within = replay(&app, "yingze-police").await;
+    assert!(within.iter().all(|m| m.withheld.is_empty()), "{within:?}");
+    let closed_messages = within
+        .iter()
+        .filter(|m| about(m).as_ref() == Some(&closed))
+        .count();
+    assert!(closed_messages >= 2, "the discharge and the closure");
+
+    app.clock.advance(time::Duration::seconds(1));
+    let after = replay(&app, "yingze-police").await;
+    assert_eq!(after.len(), within.len());
+    for (message, before) in after.iter().zip(&within) {
+        assert_eq!(message.position, before.position);
+        assert_eq!(message.role, before.role);
+        if about(before).as_ref() == Some(&closed) {
+            assert!(message.case.is_none() && message.event.is_none());
+            assert_eq!(
+                message.withheld,
+                "the case closed more than 30 days ago; police no longer read it"
+            );
+        } else {
+            assert_eq!(about(message).as_ref(), Some(&open));
+            assert!(message.withheld.is_empty());
+        }
+    }
+    let project = replay(&app, "yingze-project").await;
+    assert!(project.iter().all(|m| m.withheld.is_empty()));
+    assert!(project.iter().any(|m| about(m).as_ref() == Some(&closed)));
+}

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use handover_gateway::domain::case::CaseEvent;
+use handover_gateway::domain::case::{CaseEvent, ClosureReason};
 use handover_gateway::domain::routing::RecipientRole;
 use handover_gateway::storage::{InboxState, StorageError};
 
@@ -152,6 +152,33 @@ async fn a_notice_reads_back_with_the_case_as_it_stood_after_its_event(db: Db) {
     assert_eq!(messages[1].notice.event, picked_up.history[1]);
     assert_eq!(messages[1].notice.case, picked_up.summary());
     assert_ne!(messages[0].notice.case.state, messages[1].notice.case.state);
+    assert!(messages.iter().all(|m| m.case_closed_at.is_none()));
+
+    // Once the case closes, every message about it says when, for the
+    // readers whose sight of it ends some time after.
+    let closed = next(
+        &picked_up,
+        "yingze-project",
+        CaseEvent::Closed {
+            reason: ClosureReason::Imprisoned,
+            note: String::new(),
+        },
+    );
+    storage
+        .write_case(write(&closed, 2, "r-close", &["yingze-project"]))
+        .await
+        .unwrap();
+    let messages = storage.inbox_after(&project, 0, 10).await.unwrap();
+    let closure = closed.history.last().unwrap().at;
+    assert_eq!(messages.len(), 3);
+    for message in &messages {
+        assert_eq!(
+            message.case_closed_at,
+            Some(closure),
+            "{}",
+            message.position
+        );
+    }
 
     let other = discharged("D-3", "140106", person(3, "140106"), Some("yingze-project"));
     let mut stray = write(&other, 0, "r-3", &["yingze-project"]);

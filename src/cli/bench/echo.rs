@@ -127,6 +127,7 @@ fn message(position: u64, case: pb::Case) -> pb::SubscribeResponse {
             role: pb::RecipientRole::ResponsibleProject.into(),
             event: Some(event),
             case: Some(case),
+            withheld: String::new(),
         })),
     }
 }

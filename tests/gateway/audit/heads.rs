@@ -70,6 +70,14 @@ async fn every_agency_gets_a_signed_head_that_the_log_still_reaches() {
         let reached = verify_audit_keeping(storage.as_ref(), Some(verified)).await;
         assert!(matches!(reached, Ok(Ok(_))), "{reached:?}");
     }
+
+    // What was appended since, over more than one page of the check.
+    let record = entries(&app).await.last().unwrap().record.clone();
+    let records = vec![record; 2_500];
+    app.gateway.storage().append_audit(&records).await.unwrap();
+    let signed = head(&app, "shanxi-office").await.unwrap();
+    let verified = verify_audit_head(&signed, &key(&app)).unwrap();
+    assert_eq!(verified.entries, last + 1 + 2_500);
 }
 
 /// The last entries deleted from the live database, with the append-only
