@@ -51,6 +51,7 @@ impl Gateway {
         purpose: &str,
     ) -> Result<Case> {
         let relation = self.authorize(caller, Call::GetCase)?;
+        self.count_query(caller, Call::GetCase).await?;
         let purpose = match (relation, purpose.trim().is_empty()) {
             (Relation::SeesWithPurpose, true) => {
                 return Err(
@@ -105,6 +106,7 @@ impl Gateway {
         query: &ListQuery,
     ) -> Result<(Vec<Case>, Option<String>)> {
         self.authorize(caller, Call::ListCases)?;
+        self.count_query(caller, Call::ListCases).await?;
         let mut invalid = Invalid::default();
         let county = if query.county.is_empty() {
             None

@@ -6,8 +6,12 @@
 //! [`Clock`](crate::domain::clock::Clock), so tests move time instead of
 //! sleeping, and the whole thing is some fifty lines. Buckets are kept only
 //! for authenticated agencies, so their number is bounded by the registry.
-//! Each replica counts on its own: with `n` replicas an agency gets up to
-//! `n` times the rate, which is the intent (the limit protects a replica).
+//! Each replica counts calls on its own: with `n` replicas an agency gets
+//! up to `n` times the rate, which is the intent (the limit protects a
+//! replica). The police quota guards people's data, not a replica: where
+//! replicas share a database it is counted there
+//! ([`crate::storage::Storage::count_police_query`]), and only a gateway
+//! with a database of its own counts it here.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -90,34 +94,55 @@ impl Limiter {
         }
     }
 
-    /// Counts one `call` by `agency` at `now`.
+    /// Counts one call by `agency` at `now` against its bucket.
     ///
     /// # Errors
-    /// [`Exhausted`] when the agency's bucket is empty or, for a police
-    /// query, its daily quota is used up; nothing is counted then.
-    pub fn admit(
-        &self,
-        agency: &AgencyRef,
-        call: Call,
-        now: OffsetDateTime,
-    ) -> Result<(), Exhausted> {
-        let quota_counts = agency.kind == AgencyKind::Police
+    /// [`Exhausted`] when the agency's bucket is empty.
+    pub fn admit(&self, agency: &AgencyRef, now: OffsetDateTime) -> Result<(), Exhausted> {
+        self.take_token(&agency.id, now)
+    }
+
+    /// The daily quota `call` by `agency` counts against: police case
+    /// queries, unless the quota is off.
+    pub fn query_quota(&self, agency: &AgencyRef, call: Call) -> Option<u32> {
+        (agency.kind == AgencyKind::Police
             && matches!(call, Call::GetCase | Call::ListCases)
-            && self.limits.police_queries_per_day > 0;
-        if quota_counts {
-            self.check_quota(&agency.id, now)?;
+            && self.limits.police_queries_per_day > 0)
+            .then_some(self.limits.police_queries_per_day)
+    }
+
+    /// Counts one police case query by `agency` at `now` in memory;
+    /// `false`, and nothing counted, when the day's quota is used up.
+    pub fn count_query(&self, agency: &AgencyId, now: OffsetDateTime) -> bool {
+        let today = now.to_offset(CHINA).date();
+        let mut queries = self.queries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = queries.entry(agency.clone()).or_insert((today, 0));
+        if entry.0 != today {
+            *entry = (today, 0);
         }
-        self.take_token(&agency.id, now)?;
-        if quota_counts {
-            let today = now.to_offset(CHINA).date();
-            let mut queries = self.queries.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = queries.entry(agency.id.clone()).or_insert((today, 0));
-            if entry.0 != today {
-                *entry = (today, 0);
-            }
-            entry.1 += 1;
+        if entry.1 >= self.limits.police_queries_per_day {
+            return false;
         }
-        Ok(())
+        entry.1 += 1;
+        true
+    }
+
+    /// The refusal of a police case query once `agency`'s quota of the day
+    /// is used up, with the wait until midnight China time.
+    pub fn quota_used_up(&self, agency: &AgencyId, now: OffsetDateTime) -> Exhausted {
+        let local = now.to_offset(CHINA);
+        let midnight = local
+            .date()
+            .next_day()
+            .map_or(local, |next| next.midnight().assume_offset(CHINA));
+        Exhausted {
+            message: format!(
+                "{agency} used its {} case queries of today; the quota renews at midnight China time",
+                self.limits.police_queries_per_day
+            ),
+            retry_after: (midnight - local).try_into().unwrap_or(Duration::ZERO),
+            subject: format!("agency:{agency}/case-queries-per-day"),
+        }
     }
 
     fn take_token(&self, agency: &AgencyId, now: OffsetDateTime) -> Result<(), Exhausted> {
@@ -148,31 +173,6 @@ impl Limiter {
             subject: format!("agency:{agency}/calls"),
         })
     }
-
-    fn check_quota(&self, agency: &AgencyId, now: OffsetDateTime) -> Result<(), Exhausted> {
-        let local = now.to_offset(CHINA);
-        let queries = self.queries.lock().unwrap_or_else(|e| e.into_inner());
-        match queries.get(agency) {
-            Some((day, used))
-                if *day == local.date() && *used >= self.limits.police_queries_per_day =>
-            {
-                let midnight = local
-                    .date()
-                    .next_day()
-                    .map_or(local, |next| next.midnight().assume_offset(CHINA));
-                let wait = (midnight - local).try_into().unwrap_or(Duration::ZERO);
-                Err(Exhausted {
-                    message: format!(
-                        "{agency} used its {} case queries of today; the quota renews at midnight China time",
-                        self.limits.police_queries_per_day
-                    ),
-                    retry_after: wait,
-                    subject: format!("agency:{agency}/case-queries-per-day"),
-                })
-            }
-            _ => Ok(()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -197,13 +197,13 @@ mod tests {
         let project = agency("county-project", "140106", "yingze-project");
         let t = datetime!(2026-11-28 02:00 UTC);
         for _ in 0..3 {
-            limiter.admit(&project, Call::ConfirmPickup, t).unwrap();
+            limiter.admit(&project, t).unwrap();
         }
-        let refused = limiter.admit(&project, Call::ConfirmPickup, t).unwrap_err();
+        let refused = limiter.admit(&project, t).unwrap_err();
         assert_eq!(refused.retry_after, Duration::from_millis(500));
         let later = t + time::Duration::milliseconds(500);
-        limiter.admit(&project, Call::ConfirmPickup, later).unwrap();
-        assert!(limiter.admit(&project, Call::ConfirmPickup, later).is_err());
+        limiter.admit(&project, later).unwrap();
+        assert!(limiter.admit(&project, later).is_err());
     }
 
     #[test]
@@ -211,29 +211,36 @@ mod tests {
         let limiter = limiter(1.0, 1, 0);
         let t = datetime!(2026-11-28 02:00 UTC);
         let flood = agency("detox-center", "140100", "taiyuan-detox");
-        limiter.admit(&flood, Call::SubmitDischarge, t).unwrap();
-        assert!(limiter.admit(&flood, Call::SubmitDischarge, t).is_err());
+        limiter.admit(&flood, t).unwrap();
+        assert!(limiter.admit(&flood, t).is_err());
         let other = agency("county-project", "140106", "yingze-project");
-        limiter.admit(&other, Call::ConfirmPickup, t).unwrap();
+        limiter.admit(&other, t).unwrap();
     }
 
     #[test]
     fn police_queries_stop_at_the_daily_quota_until_midnight_china_time() {
         let limiter = limiter(1000.0, 1000, 2);
         let police = agency("police", "140106", "yingze-police");
+        let office = agency("oversight", "140000", "shanxi-office");
+        assert_eq!(limiter.query_quota(&police, Call::GetCase), Some(2));
+        assert_eq!(limiter.query_quota(&police, Call::ListCases), Some(2));
+        assert_eq!(limiter.query_quota(&police, Call::Subscribe), None);
+        assert_eq!(limiter.query_quota(&office, Call::GetCase), None);
+        assert_eq!(limiter.query_quota(&police, Call::GetAuditHead), None);
         // 22:00 China time.
         let t = datetime!(2026-11-28 14:00 UTC);
-        limiter.admit(&police, Call::GetCase, t).unwrap();
-        limiter.admit(&police, Call::ListCases, t).unwrap();
-        limiter.admit(&police, Call::Subscribe, t).unwrap();
-        let refused = limiter.admit(&police, Call::GetCase, t).unwrap_err();
+        assert!(limiter.count_query(&police.id, t));
+        assert!(limiter.count_query(&police.id, t));
+        assert!(!limiter.count_query(&police.id, t));
+        let refused = limiter.quota_used_up(&police.id, t);
         assert_eq!(refused.retry_after, Duration::from_secs(2 * 3600));
         assert!(refused.subject.ends_with("case-queries-per-day"));
-        let office = agency("oversight", "140000", "shanxi-office");
-        limiter.admit(&office, Call::GetCase, t).unwrap();
-        limiter
-            .admit(&police, Call::GetCase, t + time::Duration::hours(2))
-            .unwrap();
+        assert!(limiter.count_query(&police.id, t + time::Duration::hours(2)));
+        let off = Limiter::new(Limits {
+            police_queries_per_day: 0,
+            ..Limits::default()
+        });
+        assert_eq!(off.query_quota(&police, Call::GetCase), None);
     }
 
     #[test]
@@ -241,13 +248,9 @@ mod tests {
         let limiter = limiter(1.0, 1, 0);
         let project = agency("county-project", "140106", "yingze-project");
         let t = datetime!(2026-11-28 02:00 UTC);
-        limiter.admit(&project, Call::ConfirmPickup, t).unwrap();
+        limiter.admit(&project, t).unwrap();
         let earlier = t - time::Duration::hours(1);
-        assert!(
-            limiter
-                .admit(&project, Call::ConfirmPickup, earlier)
-                .is_err()
-        );
-        assert!(limiter.admit(&project, Call::ConfirmPickup, t).is_err());
+        assert!(limiter.admit(&project, earlier).is_err());
+        assert!(limiter.admit(&project, t).is_err());
     }
 }

@@ -166,17 +166,46 @@ impl Gateway {
     /// `ResourceExhausted` over a limit, `PermissionDenied` for a kind the
     /// table does not list.
     fn authorize(&self, caller: &AgencyRef, call: Call) -> Result<Relation> {
-        self.limit(caller, call)?;
+        self.limit(caller)?;
         policy::authorize(caller, call).map_err(|denial| match denial {
             Denial::Unseen => GatewayError::NotFound,
             Denial::Denied(message) => GatewayError::PermissionDenied(message),
         })
     }
 
-    /// Counts the call against the caller's limits.
-    fn limit(&self, caller: &AgencyRef, call: Call) -> Result<()> {
+    /// Counts the call against the caller's bucket of calls.
+    fn limit(&self, caller: &AgencyRef) -> Result<()> {
         self.limiter
-            .admit(caller, call, self.clock.now())
+            .admit(caller, self.clock.now())
             .map_err(GatewayError::Exhausted)
+    }
+
+    /// Counts a police case query against the agency's daily quota: in the
+    /// database where replicas share one, else in memory.
+    ///
+    /// # Errors
+    /// `ResourceExhausted` once the day's quota is used up; `Unavailable`
+    /// when the shared count cannot be reached.
+    async fn count_query(&self, caller: &AgencyRef, call: Call) -> Result<()> {
+        let Some(quota) = self.limiter.query_quota(caller, call) else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let day = now.to_offset(crate::domain::clock::CHINA).date();
+        let counted = match self
+            .storage
+            .count_police_query(&caller.id, day, quota)
+            .await?
+        {
+            Some(counted) => counted,
+            None => self.limiter.count_query(&caller.id, now),
+        };
+        if counted {
+            Ok(())
+        } else {
+            Err(GatewayError::Exhausted(
+                self.limiter.quota_used_up(&caller.id, now),
+            ))
+        }
     }
 }

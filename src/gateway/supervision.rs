@@ -54,7 +54,7 @@ impl Gateway {
         expected_version: Option<u32>,
         draft: &CommandDraft,
     ) -> Result<Submitted> {
-        self.limit(caller, draft.call())?;
+        self.limit(caller)?;
         let parse = || {
             let mut invalid = Invalid::default();
             let id = invalid.check("case_id", CaseId::parse(case_id));

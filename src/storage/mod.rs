@@ -265,6 +265,20 @@ pub trait Storage: Send + Sync + 'static {
     /// Whether the database answers now: health checks and operators ask.
     async fn ping(&self) -> Result<()>;
 
+    /// Counts one case query by police `agency` on `day` (China time)
+    /// against `quota`, where every process sharing the database counts:
+    /// `Some(false)`, and nothing counted, when the day's quota is used up.
+    /// `None` when the database is one process's own (SQLite), whose
+    /// gateway counts in memory.
+    async fn count_police_query(
+        &self,
+        _agency: &AgencyId,
+        _day: time::Date,
+        _quota: u32,
+    ) -> Result<Option<bool>> {
+        Ok(None)
+    }
+
     /// Reports inbox heads that any process sharing this database moves,
     /// until `changes` closes. Hints only: a reader must still read storage,
     /// and [`InboxChange::Unknown`] says some were missed. Returns at once

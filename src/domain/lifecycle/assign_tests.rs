@@ -160,7 +160,6 @@ fn an_assignment_names_a_county_and_a_reason() {
             reason: "moved".into(),
         })
     );
-    assert_eq!(draft.call(), Call::AssignCase);
     assert_eq!(draft.name(), "assign");
 }
 

@@ -6,7 +6,6 @@ use time::Date;
 
 use super::Command;
 use crate::domain::case::ClosureReason;
-use crate::domain::policy::Call;
 use crate::domain::region::RegionCode;
 use crate::domain::validation::{self, Invalid};
 
@@ -85,26 +84,6 @@ fn date(invalid: &mut Invalid, field: &str, value: &str) -> Option<Date> {
 }
 
 impl CommandDraft {
-    /// The call of the policy table this command is.
-    pub fn call(&self) -> Call {
-        match self {
-            CommandDraft::ConfirmPickup => Call::ConfirmPickup,
-            CommandDraft::ConfirmReport => Call::ConfirmReport,
-            CommandDraft::RequestTransfer { .. } => Call::RequestTransfer,
-            CommandDraft::AcceptTransfer => Call::AcceptTransfer,
-            CommandDraft::RejectTransfer { .. } => Call::RejectTransfer,
-            CommandDraft::WithdrawTransfer { .. } => Call::WithdrawTransfer,
-            CommandDraft::ConfirmArrival => Call::ConfirmArrival,
-            CommandDraft::NotifyAbsence { .. } => Call::NotifyAbsence,
-            CommandDraft::ReportLostContact { .. } => Call::ReportLostContact,
-            CommandDraft::RestoreContact { .. } => Call::RestoreContact,
-            CommandDraft::Suspend { .. } => Call::SuspendCase,
-            CommandDraft::Resume => Call::ResumeCase,
-            CommandDraft::Close { .. } => Call::CloseCase,
-            CommandDraft::Assign { .. } => Call::AssignCase,
-        }
-    }
-
     /// The command's name, as the API and the audit know it.
     pub fn name(&self) -> &'static str {
         match self {

@@ -359,6 +359,27 @@ impl Storage for PostgresStorage {
         self.auditor.check_idle().await
     }
 
+    async fn count_police_query(
+        &self,
+        agency: &AgencyId,
+        day: time::Date,
+        quota: u32,
+    ) -> Result<Option<bool>> {
+        let counted = sqlx::query(
+            "INSERT INTO police_queries AS q (agency_id, day, queries) VALUES ($1, $2::date, 1)
+             ON CONFLICT (agency_id, day) DO UPDATE SET queries = q.queries + 1
+             WHERE q.queries < $3
+             RETURNING queries",
+        )
+        .bind(agency.as_str())
+        .bind(day.to_string())
+        .bind(i64::from(quota))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        Ok(Some(counted.is_some()))
+    }
+
     async fn follow_inboxes(&self, changes: tokio::sync::mpsc::Sender<InboxChange>) {
         notify::follow(&self.pool, changes).await;
     }
