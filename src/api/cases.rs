@@ -67,6 +67,7 @@ impl CaseService for CaseApi {
                 state,
                 overdue: request.overdue,
                 unroutable: request.unroutable,
+                open_elsewhere: request.open_elsewhere,
                 county: request.county,
                 page_size: request.page_size,
                 page_token: request.page_token,

@@ -22,6 +22,10 @@ pub struct CasesArgs {
     /// Only discharges no county project could take.
     #[arg(long)]
     unroutable: bool,
+    /// Only open cases whose person has another open case (a relapse never
+    /// recorded, or one identity number for two people).
+    #[arg(long)]
+    open_elsewhere: bool,
     /// Only cases executing in this county (six digits, within your
     /// jurisdiction).
     #[arg(long, value_name = "COUNTY")]
@@ -77,6 +81,7 @@ pub async fn list(args: CasesArgs) -> anyhow::Result<()> {
         state: args.state.unwrap_or_default().into(),
         overdue: args.overdue,
         unroutable: args.unroutable,
+        open_elsewhere: args.open_elsewhere,
         county: args.county.unwrap_or_default(),
         page_size: args.page_size.unwrap_or_default(),
         page_token: args.page_token.unwrap_or_default(),

@@ -30,6 +30,8 @@ pub struct ListQuery {
     pub state: Option<CaseState>,
     pub overdue: bool,
     pub unroutable: bool,
+    /// Only open cases whose person has another open case.
+    pub open_elsewhere: bool,
     /// A county code, or empty for the whole jurisdiction.
     pub county: String,
     pub page_size: u32,
@@ -145,6 +147,7 @@ impl Gateway {
             state: query.state,
             overdue: query.overdue.then(|| self.settings.deadlines.cutoffs(now)),
             unroutable: query.unroutable,
+            open_elsewhere: query.open_elsewhere,
             closed_since: (caller.kind == AgencyKind::Police)
                 .then(|| self.settings.access.police_closed_cutoff(now)),
             after,

@@ -177,6 +177,8 @@ pub struct CaseFilter {
     /// Only cases with a deadline due by these cutoffs.
     pub overdue: Option<Cutoffs>,
     pub unroutable: bool,
+    /// Only open cases (discharged, not closed) whose person has another.
+    pub open_elsewhere: bool,
     /// Closed cases only when their newest event (the closure) was
     /// recorded at or after this; see [`crate::domain::access::closed_at`].
     pub closed_since: Option<OffsetDateTime>,
@@ -184,6 +186,13 @@ pub struct CaseFilter {
     pub after: Option<CaseId>,
     pub limit: u32,
 }
+
+/// [`CaseFilter::open_elsewhere`] on the cases `c`, in the SQL of both
+/// backends: the person's open cases are found by the index on
+/// `person_key`, as a discharge finds them.
+pub(crate) const OPEN_ELSEWHERE: &str = " AND c.state NOT IN ('announced', 'closed') \
+     AND EXISTS (SELECT 1 FROM cases o WHERE o.person_key = c.person_key AND o.id <> c.id \
+     AND o.state NOT IN ('announced', 'closed'))";
 
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {

@@ -82,6 +82,24 @@ async fn a_second_discharge_names_the_open_case_and_tells_its_project_and_police
     assert!(readable_by(&app, "yingze-project", &second).await);
     assert!(readable_by(&app, "yingze-police", &second).await);
 
+    // The office finds the person's two open cases in one list.
+    let twice = pb::ListCasesRequest {
+        open_elsewhere: true,
+        ..Default::default()
+    };
+    let listed = app.cases("shanxi-office").await.list_cases(twice).await;
+    let mut ids: Vec<_> = listed
+        .unwrap()
+        .into_inner()
+        .cases
+        .into_iter()
+        .map(|c| c.case_id)
+        .collect();
+    ids.sort();
+    let mut both = vec![first.clone(), second.clone()];
+    both.sort();
+    assert_eq!(ids, both);
+
     // The earlier case is left to its project: still open, unchanged.
     let earlier = app.case_for_office(&first).await;
     assert_eq!(earlier.state(), pb::CaseState::UnderSupervision);

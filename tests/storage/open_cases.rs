@@ -6,9 +6,9 @@ use handover_gateway::domain::case::{
     Case, CaseEvent, CaseId, ClosureReason, EarlierCase, RecordedEvent,
 };
 use handover_gateway::domain::intake::{DecisionNumber, TermMonths};
-use handover_gateway::storage::{CaseKey, Lookup, Storage};
+use handover_gateway::storage::{CaseFilter, CaseKey, Lookup, Storage};
 
-use crate::support::{Db, discharged, id, next, person, person_key, region, write};
+use crate::support::{Db, discharged, filter, id, next, person, person_key, region, write};
 
 conformance!(only_open_discharged_cases_of_the_person_are_named_oldest_first);
 
@@ -137,9 +137,35 @@ async fn only_open_discharged_cases_of_the_person_are_named_oldest_first(db: Db)
         .unwrap();
     assert_eq!(
         named(&*storage, "D-1").await,
-        [(assigned.id, "140106".into(), yingze, String::new())]
+        [(assigned.id.clone(), "140106".into(), yingze, String::new())]
     );
     assert!(open_of(&*storage, 3, "D-1").await.is_empty());
+
+    // The lists for oversight find both open cases of the person, and
+    // neither the closed one, the announced one nor the stranger's.
+    let twice = CaseFilter {
+        open_elsewhere: true,
+        ..filter("140000")
+    };
+    let mut both = vec![supervised.id.clone(), assigned.id.clone()];
+    both.sort();
+    let listed = storage.list_cases(&twice).await.unwrap().found;
+    assert_eq!(
+        listed.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        both
+    );
+    let elsewhere_only = CaseFilter {
+        county: Some(region("140108")),
+        ..twice
+    };
+    assert!(
+        storage
+            .list_cases(&elsewhere_only)
+            .await
+            .unwrap()
+            .found
+            .is_empty()
+    );
     // A command's lookup, by case id, reads no other cases.
     let by_id = CaseKey::Id(supervised.id.clone());
     let detox = id("taiyuan-detox");

@@ -210,6 +210,7 @@ pub fn filter(code: &str) -> CaseFilter {
         state: None,
         overdue: None,
         unroutable: false,
+        open_elsewhere: false,
         closed_since: None,
         after: None,
         limit: 100,

@@ -6,7 +6,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use super::cases::millis;
 use super::{corrupt, unavailable};
 use crate::domain::case::CaseId;
-use crate::storage::{CaseFilter, Cutoffs, Result};
+use crate::storage::{CaseFilter, Cutoffs, OPEN_ELSEWHERE, Result};
 
 /// `(kind = ? AND starts_at <= ?) OR ...`: a deadline is due when it
 /// started before its kind's cutoff.
@@ -100,6 +100,9 @@ pub(super) async fn list_case_ids(
     }
     if filter.unroutable {
         query.push(" AND c.unroutable = 1");
+    }
+    if filter.open_elsewhere {
+        query.push(OPEN_ELSEWHERE);
     }
     if let Some(cutoffs) = &filter.overdue {
         query.push(" AND EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND ");
