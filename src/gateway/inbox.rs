@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use super::wakeups::Tail;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::access::police_lost_sight;
-use crate::domain::agency::{AgencyId, AgencyRef};
+use crate::domain::agency::{AgencyId, AgencyKind, AgencyRef};
 use crate::domain::notice::InboxMessage;
 use crate::domain::policy::Call;
 use crate::domain::routing::RecipientRole;
@@ -106,7 +106,7 @@ impl Gateway {
                     // Only a fresh read marks wake-ups seen: one that came
                     // after a read ahead started must still wake us.
                     let held = wakeup.borrow_and_update().after(cursor);
-                    match held {
+                    match held.filter(|held| !self.may_hide_a_closure(subscriber, held)) {
                         Some(messages) => {
                             self.metrics.streamed("memory", messages.len());
                             messages
@@ -158,6 +158,19 @@ impl Gateway {
                 }
             }
         }
+    }
+
+    /// Whether messages held in memory may be about a case `subscriber`
+    /// no longer reads, closed after they were written: memory does not
+    /// know of that closure, storage does. Only police lose sight of a
+    /// case, and only of one that closed before the cutoff, so only
+    /// messages written before it.
+    fn may_hide_a_closure(&self, subscriber: &AgencyRef, held: &[Arc<InboxMessage>]) -> bool {
+        let cutoff = self.settings.access.police_closed_cutoff(self.clock.now());
+        subscriber.kind == AgencyKind::Police
+            && held
+                .first()
+                .is_some_and(|oldest| oldest.created_at < cutoff)
     }
 
     /// The next page of `agency`'s inbox after `cursor`, from storage.
@@ -221,13 +234,16 @@ impl Gateway {
     ) -> bool {
         let now = self.clock.now();
         let access = &self.settings.access;
+        let mut reason = None;
         for message in messages {
             let event = if police_lost_sight(subscriber, message.case_closed_at, now, access) {
                 InboxEvent::Withheld {
                     position: message.position,
                     created_at: message.created_at,
                     role: message.notice.role,
-                    reason: access.withheld_from_police(),
+                    reason: reason
+                        .get_or_insert_with(|| access.withheld_from_police())
+                        .clone(),
                 }
             } else {
                 InboxEvent::Message(message)

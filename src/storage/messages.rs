@@ -24,7 +24,7 @@ use super::seal::{Sealer, message_address, open_json};
 use super::{Result, StorageError};
 use crate::domain::access::closed_at_of_history;
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{Case, CaseId, CaseState, RecordedEvent};
+use crate::domain::case::{Case, CaseId, RecordedEvent};
 use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::routing::RecipientRole;
 
@@ -82,6 +82,7 @@ pub(crate) fn as_stored(at: time::OffsetDateTime) -> time::OffsetDateTime {
 pub(crate) struct StoredMessage {
     position: i64,
     created_at: i64,
+    case: CaseId,
     notice: StoredNotice,
 }
 
@@ -109,9 +110,10 @@ impl StoredMessage {
         role: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> Result<Self> {
+        let case = CaseId::parse(case_id).map_err(corrupt)?;
         let notice = match (sequence, role, body) {
             (Some(sequence), Some(role), _) => StoredNotice::Reference {
-                case: CaseId::parse(case_id).map_err(corrupt)?,
+                case: case.clone(),
                 sequence: u32::try_from(sequence).map_err(corrupt)?,
                 role: parse_role(role)?,
             },
@@ -125,19 +127,19 @@ impl StoredMessage {
         Ok(Self {
             position,
             created_at,
+            case,
             notice,
         })
     }
 }
 
-/// The cases whose events `messages` refer to.
+/// The cases of `messages`, whose events opening them reads: a
+/// reference's to rebuild its notice, and every one's to tell whether its
+/// case has closed since.
 pub(crate) fn referenced_cases(messages: &[StoredMessage]) -> BTreeSet<CaseId> {
     messages
         .iter()
-        .filter_map(|message| match &message.notice {
-            StoredNotice::Reference { case, .. } => Some(case.clone()),
-            StoredNotice::Copy(_) => None,
-        })
+        .map(|message| message.case.clone())
         .collect()
 }
 
@@ -153,26 +155,23 @@ pub(crate) fn open_messages(
     histories: &HashMap<CaseId, Vec<RecordedEvent>>,
 ) -> Result<Vec<InboxMessage>> {
     let mut snapshots = snapshots(&messages, histories)?;
+    let closed: HashMap<&CaseId, time::OffsetDateTime> = histories
+        .iter()
+        .filter_map(|(case, history)| Some((case, closed_at_of_history(history)?)))
+        .collect();
     messages
         .into_iter()
         .map(|message| {
-            let (notice, case_closed_at) = match message.notice {
+            let case_closed_at = closed.get(&message.case).copied();
+            let notice = match message.notice {
                 StoredNotice::Copy(body) => {
-                    let notice: Notice =
-                        open_json(sealer, &message_address(agency, message.position), &body)?;
-                    // All such a message tells of its case's end.
-                    let closed =
-                        (notice.case.state == CaseState::Closed).then_some(notice.event.at);
-                    (notice, closed)
+                    open_json(sealer, &message_address(agency, message.position), &body)?
                 }
                 StoredNotice::Reference {
                     case,
                     sequence,
                     role,
                 } => {
-                    let closed = histories
-                        .get(&case)
-                        .and_then(|history| closed_at_of_history(history));
                     let Entry::Occupied(mut stored) = snapshots.entry((case, sequence)) else {
                         return Err(corrupt(format_args!(
                             "an inbox message refers to an event that is not stored \
@@ -186,7 +185,7 @@ pub(crate) fn open_messages(
                     } else {
                         (stored.get().event.clone(), stored.get().case.clone())
                     };
-                    (Notice { role, event, case }, closed)
+                    Notice { role, event, case }
                 }
             };
             Ok(InboxMessage {

@@ -318,6 +318,9 @@ async fn a_replayed_police_inbox_withholds_a_case_police_no_longer_read() {
         let person = person(&id_number("19900307", n), "140106", None);
         discharge(&format!("w-{n}"), &format!("D-W{n}"), person)
     };
+    // A stream open all along keeps the newest messages in memory, where a
+    // later replay may find them; that must not get round the period either.
+    let _watching = subscribe(&mut app.inbox("yingze-police").await, Some(0)).await;
     let closed = submit_as_detox(&app, release(210)).await.case_id;
     close_as(&app, "yingze-project", &closed, None)
         .await

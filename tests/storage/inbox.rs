@@ -233,5 +233,24 @@ async fn a_message_copied_by_an_older_version_reads_back_beside_references(db: D
         (3, &newer.summary())
     );
     assert!(storage.inbox_after(&other, 0, 10).await.unwrap().is_empty());
+
+    // A copy tells when its case closed since, as a reference does.
+    let picked_up = next(&case, "yingze-project", CaseEvent::PickedUp);
+    let closed = next(
+        &picked_up,
+        "yingze-project",
+        CaseEvent::Closed {
+            reason: ClosureReason::Deceased,
+            note: String::new(),
+        },
+    );
+    for (n, (case, version)) in [(&picked_up, 1), (&closed, 2)].into_iter().enumerate() {
+        let written = write(case, version, &format!("r-later-{n}"), &[]);
+        storage.write_case(written).await.unwrap();
+    }
+    let messages = storage.inbox_after(&project, 0, 10).await.unwrap();
+    let closure = closed.history.last().unwrap().at;
+    let closed_at: Vec<_> = messages.iter().map(|m| m.case_closed_at).collect();
+    assert_eq!(closed_at, [Some(closure), Some(closure), None]);
     storage.close().await;
 }

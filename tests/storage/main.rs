@@ -42,6 +42,7 @@ mod inbox;
 mod lists;
 mod lock_order;
 mod open_cases;
+mod quota;
 mod registry;
 mod replica;
 mod replicas;

@@ -20,6 +20,7 @@ mod held;
 mod inbox;
 mod lists;
 mod notify;
+mod quota;
 mod write;
 mod write_sql;
 mod writer;
@@ -365,19 +366,7 @@ impl Storage for PostgresStorage {
         day: time::Date,
         quota: u32,
     ) -> Result<Option<bool>> {
-        let counted = sqlx::query(
-            "INSERT INTO police_queries AS q (agency_id, day, queries) VALUES ($1, $2::date, 1)
-             ON CONFLICT (agency_id, day) DO UPDATE SET queries = q.queries + 1
-             WHERE q.queries < $3
-             RETURNING queries",
-        )
-        .bind(agency.as_str())
-        .bind(day.to_string())
-        .bind(i64::from(quota))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        Ok(Some(counted.is_some()))
+        quota::count(&self.pool, agency, day, quota).await.map(Some)
     }
 
     async fn follow_inboxes(&self, changes: tokio::sync::mpsc::Sender<InboxChange>) {

@@ -289,16 +289,15 @@ fn inbox_page(
         )?);
     }
     let mut events = Vec::new();
-    // A page of copies only (written by older versions) finds no events.
+    // A copy (written by an older version) needs no events to be read, but
+    // its case's tell whether the case has closed since.
     if !messages.is_empty() {
         let mut select = read
             .prepare_cached(
                 "SELECT case_id, sequence, body FROM case_events
                  WHERE case_id IN (
-                     SELECT case_id FROM (
-                         SELECT case_id, sequence FROM inbox_messages
-                         WHERE agency_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3
-                     ) WHERE sequence IS NOT NULL
+                     SELECT case_id FROM inbox_messages
+                     WHERE agency_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3
                  )
                  ORDER BY case_id, sequence",
             )
