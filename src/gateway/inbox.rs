@@ -164,13 +164,12 @@ impl Gateway {
     /// no longer reads, closed after they were written: memory does not
     /// know of that closure, storage does. Only police lose sight of a
     /// case, and only of one that closed before the cutoff, so only
-    /// messages written before it.
+    /// messages written before it. (With a period of a few minutes, that is
+    /// nearly every message, and police streams read storage each time.)
     fn may_hide_a_closure(&self, subscriber: &AgencyRef, held: &[Arc<InboxMessage>]) -> bool {
         let cutoff = self.settings.access.police_closed_cutoff(self.clock.now());
         subscriber.kind == AgencyKind::Police
-            && held
-                .first()
-                .is_some_and(|oldest| oldest.created_at < cutoff)
+            && held.iter().any(|message| message.created_at < cutoff)
     }
 
     /// The next page of `agency`'s inbox after `cursor`, from storage.

@@ -24,7 +24,7 @@ use super::seal::{Sealer, message_address, open_json};
 use super::{Result, StorageError};
 use crate::domain::access::closed_at_of_history;
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{Case, CaseId, RecordedEvent};
+use crate::domain::case::{Case, CaseId, CaseState, RecordedEvent};
 use crate::domain::notice::{InboxMessage, Notice};
 use crate::domain::routing::RecipientRole;
 
@@ -162,10 +162,16 @@ pub(crate) fn open_messages(
     messages
         .into_iter()
         .map(|message| {
-            let case_closed_at = closed.get(&message.case).copied();
+            let mut case_closed_at = closed.get(&message.case).copied();
             let notice = match message.notice {
                 StoredNotice::Copy(body) => {
-                    open_json(sealer, &message_address(agency, message.position), &body)?
+                    let notice: Notice =
+                        open_json(sealer, &message_address(agency, message.position), &body)?;
+                    // A copy closes its own case at least, should the
+                    // case's events be missing.
+                    let closure = notice.case.state == CaseState::Closed;
+                    case_closed_at = case_closed_at.or(closure.then_some(notice.event.at));
+                    notice
                 }
                 StoredNotice::Reference {
                     case,

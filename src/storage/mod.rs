@@ -177,7 +177,8 @@ pub struct CaseFilter {
     /// Only cases with a deadline due by these cutoffs.
     pub overdue: Option<Cutoffs>,
     pub unroutable: bool,
-    /// Only open cases (discharged, not closed) whose person has another.
+    /// Only open cases (discharged, not closed) whose person has another
+    /// in the jurisdiction.
     pub open_elsewhere: bool,
     /// Closed cases only when their newest event (the closure) was
     /// recorded at or after this; see [`crate::domain::access::closed_at`].
@@ -189,10 +190,26 @@ pub struct CaseFilter {
 
 /// [`CaseFilter::open_elsewhere`] on the cases `c`, in the SQL of both
 /// backends: the person's open cases are found by the index on
-/// `person_key`, as a discharge finds them.
-pub(crate) const OPEN_ELSEWHERE: &str = " AND c.state NOT IN ('announced', 'closed') \
-     AND EXISTS (SELECT 1 FROM cases o WHERE o.person_key = c.person_key AND o.id <> c.id \
-     AND o.state NOT IN ('announced', 'closed'))";
+/// `person_key`, as a discharge finds them. Only another case in the same
+/// jurisdiction counts (`prefix`, as [`CaseFilter::jurisdiction`] is
+/// matched), so that the list tells the caller of no case it may not see.
+pub(crate) fn push_open_elsewhere<'a, DB: sqlx::Database>(
+    query: &mut sqlx::QueryBuilder<'a, DB>,
+    prefix: &str,
+) where
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query
+        .push(
+            " AND c.state NOT IN ('announced', 'closed') AND EXISTS (SELECT 1 FROM cases o \
+             WHERE o.person_key = c.person_key AND o.id <> c.id \
+             AND o.state NOT IN ('announced', 'closed') AND (o.executing_region LIKE ",
+        )
+        .push_bind(prefix.to_owned())
+        .push(" OR o.household_region LIKE ")
+        .push_bind(prefix.to_owned())
+        .push("))");
+}
 
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {

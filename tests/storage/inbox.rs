@@ -252,5 +252,11 @@ async fn a_message_copied_by_an_older_version_reads_back_beside_references(db: D
     let closure = closed.history.last().unwrap().at;
     let closed_at: Vec<_> = messages.iter().map(|m| m.case_closed_at).collect();
     assert_eq!(closed_at, [Some(closure), Some(closure), None]);
+    let copy_alone = storage.inbox_after(&project, 1, 1).await.unwrap();
+    assert_eq!(
+        copy_alone[0].case_closed_at,
+        Some(closure),
+        "a page of a copy only"
+    );
     storage.close().await;
 }

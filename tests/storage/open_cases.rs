@@ -141,31 +141,40 @@ async fn only_open_discharged_cases_of_the_person_are_named_oldest_first(db: Db)
     );
     assert!(open_of(&*storage, 3, "D-1").await.is_empty());
 
-    // The lists for oversight find both open cases of the person, and
-    // neither the closed one, the announced one nor the stranger's.
-    let twice = CaseFilter {
+    // Lists find the person's open cases, and neither the closed one, the
+    // announced one nor the stranger's; only another case in the caller's
+    // jurisdiction counts, so a list tells of none the caller cannot see.
+    let datong = discharged(
+        "D-6",
+        "140211",
+        person(1, "140211"),
+        Some("pingcheng-project"),
+    );
+    storage
+        .write_case(write(&datong, 0, "r-datong", &[]))
+        .await
+        .unwrap();
+    let twice = |code: &str| CaseFilter {
         open_elsewhere: true,
-        ..filter("140000")
+        ..filter(code)
     };
-    let mut both = vec![supervised.id.clone(), assigned.id.clone()];
-    both.sort();
-    let listed = storage.list_cases(&twice).await.unwrap().found;
-    assert_eq!(
-        listed.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
-        both
+    let yingze = sorted(vec![supervised.id.clone(), assigned.id.clone()]);
+    assert_eq!(listed(&*storage, twice("140106")).await, yingze);
+    let province = vec![
+        supervised.id.clone(),
+        assigned.id.clone(),
+        datong.id.clone(),
+    ];
+    assert_eq!(listed(&*storage, twice("140000")).await, sorted(province));
+    assert!(
+        listed(&*storage, twice("140211")).await.is_empty(),
+        "the others lie outside Datong"
     );
     let elsewhere_only = CaseFilter {
         county: Some(region("140108")),
-        ..twice
+        ..twice("140000")
     };
-    assert!(
-        storage
-            .list_cases(&elsewhere_only)
-            .await
-            .unwrap()
-            .found
-            .is_empty()
-    );
+    assert!(listed(&*storage, elsewhere_only).await.is_empty());
     // A command's lookup, by case id, reads no other cases.
     let by_id = CaseKey::Id(supervised.id.clone());
     let detox = id("taiyuan-detox");
@@ -174,4 +183,14 @@ async fn only_open_discharged_cases_of_the_person_are_named_oldest_first(db: Db)
         looked.unwrap().found,
         Lookup::Unanswered(Some(_), open) if open.is_empty()
     ));
+}
+
+fn sorted(mut ids: Vec<CaseId>) -> Vec<CaseId> {
+    ids.sort();
+    ids
+}
+
+async fn listed(storage: &dyn Storage, filter: CaseFilter) -> Vec<CaseId> {
+    let found = storage.list_cases(&filter).await.unwrap().found;
+    found.into_iter().map(|c| c.id).collect()
 }

@@ -10,7 +10,7 @@ use super::inbox::{event_rows, histories};
 use super::{corrupt, millis, unavailable};
 use crate::domain::case::{Case, CaseId};
 use crate::storage::seal::Sealer;
-use crate::storage::{CaseFilter, Cutoffs, OPEN_ELSEWHERE, Result, Seen};
+use crate::storage::{CaseFilter, Cutoffs, Result, Seen, push_open_elsewhere};
 
 /// `(kind = $n AND starts_at <= $m) OR ...`: a deadline is due when it
 /// started before its kind's cutoff.
@@ -158,7 +158,7 @@ fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &CaseFilter) {
         query.push(" AND c.unroutable");
     }
     if filter.open_elsewhere {
-        query.push(OPEN_ELSEWHERE);
+        push_open_elsewhere(query, &format!("{}%", filter.jurisdiction.prefix()));
     }
     if let Some(cutoffs) = &filter.overdue {
         query.push(" AND EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND ");

@@ -6,7 +6,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use super::cases::millis;
 use super::{corrupt, unavailable};
 use crate::domain::case::CaseId;
-use crate::storage::{CaseFilter, Cutoffs, OPEN_ELSEWHERE, Result};
+use crate::storage::{CaseFilter, Cutoffs, Result, push_open_elsewhere};
 
 /// `(kind = ? AND starts_at <= ?) OR ...`: a deadline is due when it
 /// started before its kind's cutoff.
@@ -102,7 +102,7 @@ pub(super) async fn list_case_ids(
         query.push(" AND c.unroutable = 1");
     }
     if filter.open_elsewhere {
-        query.push(OPEN_ELSEWHERE);
+        push_open_elsewhere(&mut query, &format!("{}%", filter.jurisdiction.prefix()));
     }
     if let Some(cutoffs) = &filter.overdue {
         query.push(" AND EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND ");
