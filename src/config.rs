@@ -178,11 +178,21 @@ impl Config {
                 "{name} must be between one second and ten years"
             );
         }
-        let sight = self.access.police_see_closed_cases_for;
-        anyhow::ensure!(
-            !sight.is_negative() && sight <= ten_years,
-            "access.police_see_closed_cases_for must be between zero and ten years"
-        );
+        for (name, value) in [
+            (
+                "access.police_see_closed_cases_for",
+                self.access.police_see_closed_cases_for,
+            ),
+            (
+                "access.passing_parts_read_for",
+                self.access.passing_parts_read_for,
+            ),
+        ] {
+            anyhow::ensure!(
+                !value.is_negative() && value <= ten_years,
+                "{name} must be between zero and ten years"
+            );
+        }
         Ok(())
     }
 }
@@ -297,6 +307,15 @@ mod tests {
                 .to_string()
                 .contains("deadlines.report")
         );
+        let mut forever = Config::default();
+        forever.access.passing_parts_read_for = time::Duration::days(4000);
+        assert!(
+            forever
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("access.passing_parts_read_for")
+        );
     }
 
     #[test]
@@ -343,6 +362,7 @@ mod proptests {
             "metrics_refresh",
             "deadlines.pickup",
             "deadlines.report",
+            "access.passing_parts_read_for",
             "unknown",
         ])
     }

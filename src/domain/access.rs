@@ -8,22 +8,34 @@ use super::agency::{AgencyKind, AgencyRef};
 use super::case::{Case, CaseEvent, CaseState, RecordedEvent};
 use super::deadline::human;
 
-/// How long police see a closed case. After three years without drugs a
-/// person is no longer under dynamic control and their data are
-/// confidential, so police lose sight of a case some time after it closed;
-/// the agencies that ran the case keep it as their record.
+mod parts;
+
+pub use parts::{Part, part};
+
+/// How long agencies read a case once their need of it ended. After three
+/// years without drugs a person is no longer under dynamic control and
+/// their data are confidential, so police lose sight of a case some time
+/// after it closed; the agencies that ran the case keep it as their record.
+/// An agency told of a case only in passing (see [`Part`]) reads it for a
+/// while after its part ended, then no more.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccessPolicy {
     /// Police see a closed case for this long after its closure.
     #[serde(with = "human")]
     pub police_see_closed_cases_for: Duration,
+    /// An agency told of a case in passing reads it for this long after
+    /// its part ended: time to follow up an absence, a transfer that did
+    /// not happen or the person's earlier case.
+    #[serde(with = "human")]
+    pub passing_parts_read_for: Duration,
 }
 
 impl Default for AccessPolicy {
     fn default() -> Self {
         Self {
             police_see_closed_cases_for: Duration::days(3 * 365),
+            passing_parts_read_for: Duration::days(90),
         }
     }
 }
@@ -46,16 +58,22 @@ impl AccessPolicy {
     }
 }
 
-/// Whether `caller` may read `case` at `now`: [`can_view`], except that
-/// police no longer see a case closed before
-/// [`AccessPolicy::police_closed_cutoff`].
+/// Whether `caller` may read `case` at `now`: it takes a [`part`] in the
+/// case, a passing one ended no more than
+/// [`AccessPolicy::passing_parts_read_for`] ago, and police no longer see
+/// a case closed before [`AccessPolicy::police_closed_cutoff`].
 pub fn can_read(
     caller: &AgencyRef,
     case: &Case,
     now: OffsetDateTime,
     policy: &AccessPolicy,
 ) -> bool {
-    !police_lost_sight(caller, closed_at(case), now, policy) && can_view(caller, case)
+    let reads = match part(caller, case) {
+        None => false,
+        Some(Part::Lasting | Part::Passing { ends: None }) => true,
+        Some(Part::Passing { ends: Some(ends) }) => now <= ends + policy.passing_parts_read_for,
+    };
+    reads && !police_lost_sight(caller, closed_at(case), now, policy)
 }
 
 /// Whether `caller` is police and a case that closed at `closed` is past
@@ -126,6 +144,9 @@ fn covers(caller: &AgencyRef, case: &Case) -> bool {
 }
 
 #[cfg(test)]
+mod parts_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::case::CaseEvent;
@@ -193,6 +214,7 @@ mod tests {
 
         let policy = AccessPolicy {
             police_see_closed_cases_for: Duration::days(30),
+            ..AccessPolicy::default()
         };
         let last_moment = closure + Duration::days(30);
         let after = last_moment + Duration::SECOND;

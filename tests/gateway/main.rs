@@ -18,6 +18,7 @@ mod invariants;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod passing_parts;
 mod privacy;
 mod process;
 mod receipts;

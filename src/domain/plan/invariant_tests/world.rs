@@ -8,6 +8,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use super::*;
+use crate::domain::access::{AccessPolicy, Part, can_read, can_view, part};
 use crate::domain::agency::{AgencyKind, AgencyRef};
 use crate::domain::case::CaseState;
 use crate::domain::deadline::DeadlineKind;
@@ -234,6 +235,37 @@ impl World {
         Ok(())
     }
 
+    /// (iv) every agency told of the event may read the case then, even
+    /// with no time to read after a passing part; the responsible project
+    /// and the executing county's police take a lasting part; and an agency
+    /// takes a part exactly when it can view the case.
+    fn check_access(&self, after: &Case, recorded: &RecordedEvent) -> Result<(), TestCaseError> {
+        let strict = AccessPolicy {
+            passing_parts_read_for: Duration::ZERO,
+            ..AccessPolicy::default()
+        };
+        for agency in &self.agencies {
+            let caller = &agency.agency;
+            let part = part(caller, after);
+            prop_assert_eq!(part.is_some(), can_view(caller, after), "{}", caller);
+            if self.delivered(&caller.id, recorded) {
+                prop_assert!(
+                    can_read(caller, after, recorded.at, &strict),
+                    "{} was told of {} but may not read the case ({:?})",
+                    caller,
+                    recorded.event.name(),
+                    part
+                );
+            }
+        }
+        let police = nearest_of(&self.agencies, AgencyKind::Police, after.executing_region);
+        let lasting = [Some(police), after.responsible.clone()];
+        for agency in lasting.iter().flatten() {
+            prop_assert_eq!(part(&self.caller(agency), after), Some(Part::Lasting));
+        }
+        Ok(())
+    }
+
     fn check_event(
         &mut self,
         before: Option<&Case>,
@@ -277,6 +309,7 @@ impl World {
                 project
             );
         }
+        self.check_access(after, recorded)?;
         let Some(before) = before else {
             return Ok(());
         };

@@ -1,0 +1,209 @@
+//! The part an agency takes in a case, and how long it lets the agency
+//! read the case.
+//!
+//! Running a case or holding it in one's jurisdiction is a lasting part:
+//! the detox center that submitted it, every project that was responsible,
+//! the police and offices over the household county and over every county
+//! the case executed in, the office that received it as unroutable. Being
+//! told of a case in passing is not: the project and county an
+//! announcement named when the discharge went elsewhere, the county asked
+//! to take a transfer it did not complete, the host of an absence, the
+//! county of the person's earlier open case. Such a part lets its agency
+//! read the case while it lasts and for
+//! [`AccessPolicy::passing_parts_read_for`](super::AccessPolicy) after it
+//! ended; the messages it brought stay in the agency's inbox.
+
+use time::{Date, OffsetDateTime};
+
+use crate::domain::agency::{AgencyId, AgencyKind, AgencyRef};
+use crate::domain::case::{Case, CaseEvent, EarlierCase};
+use crate::domain::clock::CHINA;
+use crate::domain::region::RegionCode;
+
+/// The part `caller` takes in a case, as [`part`] finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Ran the case or holds it in its jurisdiction.
+    Lasting,
+    /// Told of the case in passing only; the latest of those parts ends,
+    /// or ended, at `ends`, or has no end yet (a transfer not answered).
+    Passing { ends: Option<OffsetDateTime> },
+}
+
+/// The part `caller` takes in `case`, `None` when it takes none; some
+/// part exactly when [`can_view`](super::can_view) holds.
+pub fn part(caller: &AgencyRef, case: &Case) -> Option<Part> {
+    if lasting(caller, case) {
+        return Some(Part::Lasting);
+    }
+    let mut latest: Option<Part> = None;
+    for passing in passing_parts(case) {
+        if !passing.concerns(caller) {
+            continue;
+        }
+        latest = Some(match (latest, passing.ends) {
+            (Some(Part::Passing { ends: None }), _) | (_, None) => Part::Passing { ends: None },
+            (Some(Part::Passing { ends: Some(before) }), Some(ends)) => Part::Passing {
+                ends: Some(before.max(ends)),
+            },
+            (_, Some(ends)) => Part::Passing { ends: Some(ends) },
+        });
+    }
+    latest
+}
+
+fn lasting(caller: &AgencyRef, case: &Case) -> bool {
+    match caller.kind {
+        AgencyKind::DetoxCenter => case.detox_center == caller.id,
+        AgencyKind::CountyProject => case.responsible_history.contains(&caller.id),
+        AgencyKind::Police => executed_or_household(case).any(|c| caller.region.covers(c)),
+        AgencyKind::Oversight => {
+            case.oversight.as_ref() == Some(&caller.id)
+                || executed_or_household(case).any(|c| caller.region.covers(c))
+        }
+    }
+}
+
+/// The counties whose police and offices keep the case: the household
+/// county, and every county the case was routed, assigned or transferred
+/// to.
+fn executed_or_household(case: &Case) -> impl Iterator<Item = RegionCode> + '_ {
+    let mut transfer_to = None;
+    let executed = case.history.iter().filter_map(move |recorded| {
+        match &recorded.event {
+            CaseEvent::Discharged {
+                executing_region, ..
+            }
+            | CaseEvent::Assigned {
+                executing_region, ..
+            } => return Some(*executing_region),
+            CaseEvent::TransferRequested { to_region, .. } => transfer_to = Some(*to_region),
+            CaseEvent::Arrived => return transfer_to,
+            _ => {}
+        }
+        None
+    });
+    [case.executing_region, case.person.household_region]
+        .into_iter()
+        .chain(executed)
+}
+
+struct Passing {
+    county: RegionCode,
+    project: Option<AgencyId>,
+    ends: Option<OffsetDateTime>,
+}
+
+impl Passing {
+    fn concerns(&self, caller: &AgencyRef) -> bool {
+        match caller.kind {
+            AgencyKind::CountyProject => self.project.as_ref() == Some(&caller.id),
+            AgencyKind::Police | AgencyKind::Oversight => caller.region.covers(self.county),
+            AgencyKind::DetoxCenter => false,
+        }
+    }
+}
+
+/// Every passing part of `case`, with its end as the history tells it.
+fn passing_parts(case: &Case) -> Vec<Passing> {
+    let mut parts: Vec<Passing> = Vec::new();
+    // The parts still open, by what ends them.
+    let mut announced: Vec<usize> = Vec::new();
+    let mut transfer: Option<usize> = None;
+    for recorded in &case.history {
+        let at = recorded.at;
+        let end = |parts: &mut Vec<Passing>, index: usize| {
+            let part = &mut parts[index];
+            part.ends = Some(part.ends.map_or(at, |ends| ends.min(at)));
+        };
+        match &recorded.event {
+            CaseEvent::ReleaseAnnounced {
+                person,
+                executing_region,
+                project,
+                earlier_open_cases,
+                ..
+            } => {
+                for (county, project) in [
+                    (*executing_region, project.clone()),
+                    (person.household_region, None),
+                ] {
+                    announced.push(parts.len());
+                    parts.push(Passing {
+                        county,
+                        project,
+                        ends: None,
+                    });
+                }
+                told_once(&mut parts, earlier_open_cases, at);
+            }
+            CaseEvent::Discharged {
+                earlier_open_cases, ..
+            } => {
+                for index in announced.drain(..) {
+                    end(&mut parts, index);
+                }
+                told_once(&mut parts, earlier_open_cases, at);
+            }
+            CaseEvent::TransferRequested {
+                to_region,
+                to_project,
+                ..
+            } => {
+                transfer = Some(parts.len());
+                parts.push(Passing {
+                    county: *to_region,
+                    project: Some(to_project.clone()),
+                    ends: None,
+                });
+            }
+            CaseEvent::TransferRejected { .. }
+            | CaseEvent::TransferWithdrawn { .. }
+            | CaseEvent::Arrived
+            | CaseEvent::ContactLost { .. }
+            | CaseEvent::Suspended { .. } => {
+                if let Some(index) = transfer.take() {
+                    end(&mut parts, index);
+                }
+            }
+            CaseEvent::AbsenceNotified {
+                host_region,
+                host_project,
+                until,
+                ..
+            } => parts.push(Passing {
+                county: *host_region,
+                project: host_project.clone(),
+                ends: Some(end_of(*until).max(at)),
+            }),
+            // Closure ends every part, an absence planned past it too.
+            CaseEvent::Closed { .. } => {
+                for index in 0..parts.len() {
+                    end(&mut parts, index);
+                }
+                announced.clear();
+                transfer = None;
+            }
+            _ => {}
+        }
+    }
+    parts
+}
+
+/// The projects and counties of the person's earlier open cases are told
+/// once, so that they can close theirs.
+fn told_once(parts: &mut Vec<Passing>, earlier: &[EarlierCase], at: OffsetDateTime) {
+    parts.extend(earlier.iter().map(|case| Passing {
+        county: case.executing_region,
+        project: case.project.clone(),
+        ends: Some(at),
+    }));
+}
+
+/// The end of `day` in China, where absences are planned.
+fn end_of(day: Date) -> OffsetDateTime {
+    day.next_day()
+        .unwrap_or(day)
+        .midnight()
+        .assume_offset(CHINA)
+}

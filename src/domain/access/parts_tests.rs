@@ -1,0 +1,250 @@
+use time::macros::{date, datetime};
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+use crate::domain::agency::AgencyRef;
+use crate::domain::case::{CaseId, EarlierCase, RecordedEvent};
+use crate::domain::event::ClosureReason;
+use crate::domain::intake::{DecisionNumber, TermMonths};
+use crate::domain::testing::{agency, discharged_case, id, person, region, then};
+
+fn policy() -> AccessPolicy {
+    AccessPolicy {
+        passing_parts_read_for: Duration::days(30),
+        ..AccessPolicy::default()
+    }
+}
+
+fn reads_until(caller: &AgencyRef, case: &Case, last: OffsetDateTime) {
+    let policy = policy();
+    assert!(can_read(caller, case, last, &policy), "{caller} at {last}");
+    let after = last + Duration::SECOND;
+    assert!(
+        !can_read(caller, case, after, &policy),
+        "{caller} at {after}"
+    );
+    assert!(can_view(caller, case), "{caller} still took a part");
+}
+
+fn reads_for_good(caller: &AgencyRef, case: &Case) {
+    let far = datetime!(2029-01-01 00:00 UTC);
+    assert!(can_read(caller, case, far, &policy()), "{caller}");
+}
+
+fn last_at(case: &Case) -> OffsetDateTime {
+    case.history.last().unwrap().at
+}
+
+/// Yingze (140106) runs the case; the person's household is Datong.
+fn yingze() -> Case {
+    discharged_case("140106", "140202", Some("yingze-project"))
+}
+
+fn under_supervision() -> Case {
+    let project = id("yingze-project");
+    let picked_up = then(&yingze(), &project, CaseEvent::PickedUp);
+    then(&picked_up, &project, CaseEvent::Reported)
+}
+
+fn closed(case: &Case) -> Case {
+    then(
+        case,
+        &id("yingze-project"),
+        CaseEvent::Closed {
+            reason: ClosureReason::Completed,
+            note: String::new(),
+        },
+    )
+}
+
+#[test]
+fn the_host_of_an_absence_reads_the_case_while_it_lasts_and_a_while_after() {
+    let case = then(
+        &under_supervision(),
+        &id("yingze-project"),
+        CaseEvent::AbsenceNotified {
+            host_region: region("140105"),
+            host_project: Some(id("xiaodian-project")),
+            from: date!(2026 - 12 - 01),
+            until: date!(2026 - 12 - 10),
+            reason: "work".into(),
+        },
+    );
+    // The last day of the absence ends at midnight in China.
+    let absence_over = datetime!(2026-12-10 16:00 UTC);
+    let last = absence_over + Duration::days(30);
+    for host in [
+        agency("county-project", "140105", "xiaodian-project"),
+        agency("police", "140105", "xiaodian-police"),
+    ] {
+        assert_eq!(
+            part(&host, &case),
+            Some(Part::Passing {
+                ends: Some(absence_over)
+            })
+        );
+        reads_until(&host, &case, last);
+    }
+    for keeper in [
+        agency("county-project", "140106", "yingze-project"),
+        agency("police", "140106", "yingze-police"),
+        agency("police", "140202", "datong-police"),
+        agency("oversight", "140100", "taiyuan-office"),
+    ] {
+        assert_eq!(part(&keeper, &case), Some(Part::Lasting), "{keeper}");
+        reads_for_good(&keeper, &case);
+    }
+    // An office over both counties keeps the case for the county it runs in.
+    let province = agency("police", "140000", "shanxi-police");
+    assert_eq!(part(&province, &case), Some(Part::Lasting));
+
+    // Closure ends an absence planned past it.
+    let ended_early = closed(&case);
+    let host = agency("police", "140105", "xiaodian-police");
+    reads_until(
+        &host,
+        &ended_early,
+        last_at(&ended_early) + Duration::days(30),
+    );
+}
+
+#[test]
+fn a_transfer_not_completed_is_a_passing_part_and_one_completed_lasts() {
+    let requested = then(
+        &under_supervision(),
+        &id("yingze-project"),
+        CaseEvent::TransferRequested {
+            to_region: region("140105"),
+            to_project: id("xiaodian-project"),
+            reason: "moved".into(),
+        },
+    );
+    let receivers = [
+        agency("county-project", "140105", "xiaodian-project"),
+        agency("police", "140105", "xiaodian-police"),
+    ];
+    for receiver in &receivers {
+        assert_eq!(
+            part(receiver, &requested),
+            Some(Part::Passing { ends: None }),
+            "a transfer not answered has no end"
+        );
+        reads_for_good(receiver, &requested);
+    }
+
+    let rejected = then(
+        &requested,
+        &id("xiaodian-project"),
+        CaseEvent::TransferRejected {
+            reason: "no room".into(),
+        },
+    );
+    for receiver in &receivers {
+        reads_until(receiver, &rejected, last_at(&rejected) + Duration::days(30));
+    }
+
+    let accepted = then(
+        &requested,
+        &id("xiaodian-project"),
+        CaseEvent::TransferAccepted,
+    );
+    let arrived = then(&accepted, &id("xiaodian-project"), CaseEvent::Arrived);
+    for receiver in &receivers {
+        assert_eq!(part(receiver, &arrived), Some(Part::Lasting), "{receiver}");
+    }
+    // The county the case left ran it: its project and police keep it.
+    for sender in [
+        agency("county-project", "140106", "yingze-project"),
+        agency("police", "140106", "yingze-police"),
+    ] {
+        assert_eq!(part(&sender, &arrived), Some(Part::Lasting), "{sender}");
+    }
+}
+
+#[test]
+fn an_announcement_for_a_county_the_discharge_did_not_go_to_is_passing() {
+    let announced_person = person("140107", None, false);
+    let announcement = RecordedEvent {
+        sequence: 1,
+        at: datetime!(2026-11-20 08:00 UTC),
+        by: id("taiyuan-detox"),
+        event: CaseEvent::ReleaseAnnounced {
+            decision_number: DecisionNumber::parse("D-1").unwrap(),
+            executing_region: announced_person.executing_region(),
+            person: announced_person,
+            planned_release_date: date!(2026 - 11 - 28),
+            term: TermMonths::new(12).unwrap(),
+            project: Some(id("xinghualing-project")),
+            earlier_open_cases: Vec::new(),
+        },
+    };
+    let announced = Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![announcement]).unwrap();
+    let named = agency("county-project", "140107", "xinghualing-project");
+    assert_eq!(part(&named, &announced), Some(Part::Passing { ends: None }));
+
+    // The discharge corrected the household and went to Yingze.
+    let mut case = announced;
+    let discharge = yingze().history.remove(0);
+    case.apply(RecordedEvent {
+        sequence: 2,
+        ..discharge
+    })
+    .unwrap();
+    let discharged_at = last_at(&case);
+    for told in [named, agency("police", "140107", "xinghualing-police")] {
+        assert_eq!(
+            part(&told, &case),
+            Some(Part::Passing {
+                ends: Some(discharged_at)
+            }),
+            "{told}"
+        );
+        reads_until(&told, &case, discharged_at + Duration::days(30));
+    }
+}
+
+#[test]
+fn the_county_of_an_earlier_open_case_is_told_once() {
+    let mut case = yingze();
+    let mut discharge = case.history.remove(0);
+    if let CaseEvent::Discharged {
+        earlier_open_cases, ..
+    } = &mut discharge.event
+    {
+        earlier_open_cases.push(EarlierCase {
+            case_id: CaseId::new(uuid::Uuid::max()),
+            executing_region: region("140105"),
+            project: Some(id("xiaodian-project")),
+            oversight: None,
+        });
+    }
+    let case = Case::from_history(case.id, vec![discharge]).unwrap();
+    for told in [
+        agency("county-project", "140105", "xiaodian-project"),
+        agency("police", "140105", "xiaodian-police"),
+    ] {
+        reads_until(&told, &case, last_at(&case) + Duration::days(30));
+    }
+}
+
+#[test]
+fn no_part_no_reading_and_police_lose_a_closed_case_whatever_their_part() {
+    let case = closed(&yingze());
+    let stranger = agency("county-project", "140105", "xiaodian-project");
+    assert_eq!(part(&stranger, &case), None);
+    assert!(!can_read(&stranger, &case, last_at(&case), &policy()));
+
+    let police = agency("police", "140106", "yingze-police");
+    let policy = AccessPolicy {
+        police_see_closed_cases_for: Duration::days(10),
+        passing_parts_read_for: Duration::days(90),
+    };
+    let cutoff = last_at(&case) + Duration::days(10);
+    assert!(can_read(&police, &case, cutoff, &policy));
+    assert!(!can_read(
+        &police,
+        &case,
+        cutoff + Duration::SECOND,
+        &policy
+    ));
+}
