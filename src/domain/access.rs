@@ -71,7 +71,11 @@ pub fn can_read(
     let reads = match part(caller, case) {
         None => false,
         Some(Part::Lasting | Part::Passing { ends: None }) => true,
-        Some(Part::Passing { ends: Some(ends) }) => now <= ends + policy.passing_parts_read_for,
+        // An absence may be planned to end near the last representable
+        // day; a part that ends past it is read to the end.
+        Some(Part::Passing { ends: Some(ends) }) => ends
+            .checked_add(policy.passing_parts_read_for)
+            .is_none_or(|last| now <= last),
     };
     reads && !police_lost_sight(caller, closed_at(case), now, policy)
 }
@@ -120,27 +124,10 @@ pub fn closed_at_of_history(history: &[RecordedEvent]) -> Option<OffsetDateTime>
 /// - police and oversight, the cases that touched a county in their
 ///   jurisdiction (executing, household, transfer target, host, an earlier
 ///   open case's); oversight
-///   also an unroutable case it received.
+///   also an unroutable case it received, or whose person's earlier
+///   unroutable case it held.
 pub fn can_view(caller: &AgencyRef, case: &Case) -> bool {
-    match caller.kind {
-        AgencyKind::DetoxCenter => case.detox_center == caller.id,
-        AgencyKind::CountyProject => {
-            case.projects_told.contains(&caller.id) || case.responsible_history.contains(&caller.id)
-        }
-        AgencyKind::Police => covers(caller, case),
-        AgencyKind::Oversight => {
-            covers(caller, case) || case.oversight.as_ref() == Some(&caller.id)
-        }
-    }
-}
-
-fn covers(caller: &AgencyRef, case: &Case) -> bool {
-    caller.region.covers(case.executing_region)
-        || caller.region.covers(case.person.household_region)
-        || case
-            .counties
-            .iter()
-            .any(|county| caller.region.covers(*county))
+    part(caller, case).is_some()
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use crate::storage::{InboxChange, InboxState};
 #[derive(Debug, Clone)]
 pub enum InboxEvent {
     Message(Arc<InboxMessage>),
-    /// A message about a case the subscriber may no longer read: it keeps
-    /// its place, to acknowledge, and nothing of the case.
+    /// A message to police about a case closed before their cutoff: it
+    /// keeps its place, to acknowledge, and nothing of the case.
     Withheld {
         position: u64,
         created_at: OffsetDateTime,
@@ -223,7 +223,7 @@ impl Gateway {
     }
 
     /// Hands `messages` to `subscriber`'s stream in order, each withheld
-    /// that is about a case `subscriber` may no longer read; `false` as
+    /// that is about a case police `subscriber` lost sight of; `false` as
     /// [`Self::deliver`].
     async fn deliver_all(
         &self,

@@ -8,7 +8,8 @@
 //! told of a case in passing is not: the project and county an
 //! announcement named when the discharge went elsewhere, the county asked
 //! to take a transfer it did not complete, the host of an absence, the
-//! county of the person's earlier open case. Such a part lets its agency
+//! county of the person's earlier open case (and the office holding it
+//! when it is unroutable). Such a part lets its agency
 //! read the case while it lasts and for
 //! [`AccessPolicy::passing_parts_read_for`](super::AccessPolicy) after it
 //! ended; the messages it brought stay in the agency's inbox.
@@ -26,12 +27,13 @@ pub enum Part {
     /// Ran the case or holds it in its jurisdiction.
     Lasting,
     /// Told of the case in passing only; the latest of those parts ends,
-    /// or ended, at `ends`, or has no end yet (a transfer not answered).
+    /// or ended, at `ends`, or has no end yet (a transfer before the
+    /// person arrives, an announcement before the discharge).
     Passing { ends: Option<OffsetDateTime> },
 }
 
-/// The part `caller` takes in `case`, `None` when it takes none; some
-/// part exactly when [`can_view`](super::can_view) holds.
+/// The part `caller` takes in `case`, `None` when it takes none, as
+/// [`can_view`](super::can_view) says.
 pub fn part(caller: &AgencyRef, case: &Case) -> Option<Part> {
     if lasting(caller, case) {
         return Some(Part::Lasting);
@@ -91,14 +93,29 @@ fn executed_or_household(case: &Case) -> impl Iterator<Item = RegionCode> + '_ {
 struct Passing {
     county: RegionCode,
     project: Option<AgencyId>,
+    /// The office told by name: the one holding the person's earlier
+    /// unroutable case, which may be above another county.
+    office: Option<AgencyId>,
     ends: Option<OffsetDateTime>,
 }
 
 impl Passing {
+    fn new(county: RegionCode, project: Option<AgencyId>, ends: Option<OffsetDateTime>) -> Self {
+        Self {
+            county,
+            project,
+            office: None,
+            ends,
+        }
+    }
+
     fn concerns(&self, caller: &AgencyRef) -> bool {
         match caller.kind {
             AgencyKind::CountyProject => self.project.as_ref() == Some(&caller.id),
-            AgencyKind::Police | AgencyKind::Oversight => caller.region.covers(self.county),
+            AgencyKind::Police => caller.region.covers(self.county),
+            AgencyKind::Oversight => {
+                caller.region.covers(self.county) || self.office.as_ref() == Some(&caller.id)
+            }
             AgencyKind::DetoxCenter => false,
         }
     }
@@ -129,11 +146,7 @@ fn passing_parts(case: &Case) -> Vec<Passing> {
                     (person.household_region, None),
                 ] {
                     announced.push(parts.len());
-                    parts.push(Passing {
-                        county,
-                        project,
-                        ends: None,
-                    });
+                    parts.push(Passing::new(county, project, None));
                 }
                 told_once(&mut parts, earlier_open_cases, at);
             }
@@ -151,11 +164,7 @@ fn passing_parts(case: &Case) -> Vec<Passing> {
                 ..
             } => {
                 transfer = Some(parts.len());
-                parts.push(Passing {
-                    county: *to_region,
-                    project: Some(to_project.clone()),
-                    ends: None,
-                });
+                parts.push(Passing::new(*to_region, Some(to_project.clone()), None));
             }
             CaseEvent::TransferRejected { .. }
             | CaseEvent::TransferWithdrawn { .. }
@@ -171,11 +180,11 @@ fn passing_parts(case: &Case) -> Vec<Passing> {
                 host_project,
                 until,
                 ..
-            } => parts.push(Passing {
-                county: *host_region,
-                project: host_project.clone(),
-                ends: Some(end_of(*until).max(at)),
-            }),
+            } => parts.push(Passing::new(
+                *host_region,
+                host_project.clone(),
+                Some(end_of(*until).max(at)),
+            )),
             // Closure ends every part, an absence planned past it too.
             CaseEvent::Closed { .. } => {
                 for index in 0..parts.len() {
@@ -194,9 +203,8 @@ fn passing_parts(case: &Case) -> Vec<Passing> {
 /// once, so that they can close theirs.
 fn told_once(parts: &mut Vec<Passing>, earlier: &[EarlierCase], at: OffsetDateTime) {
     parts.extend(earlier.iter().map(|case| Passing {
-        county: case.executing_region,
-        project: case.project.clone(),
-        ends: Some(at),
+        office: case.oversight.clone(),
+        ..Passing::new(case.executing_region, case.project.clone(), Some(at))
     }));
 }
 

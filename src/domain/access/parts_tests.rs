@@ -248,3 +248,130 @@ fn no_part_no_reading_and_police_lose_a_closed_case_whatever_their_part() {
         &policy
     ));
 }
+
+fn requested(case: &Case) -> Case {
+    then(
+        case,
+        &id("yingze-project"),
+        CaseEvent::TransferRequested {
+            to_region: region("140105"),
+            to_project: id("xiaodian-project"),
+            reason: "moved".into(),
+        },
+    )
+}
+
+fn absence(case: &Case, until: time::Date) -> Case {
+    then(
+        case,
+        &id("yingze-project"),
+        CaseEvent::AbsenceNotified {
+            host_region: region("140105"),
+            host_project: Some(id("xiaodian-project")),
+            from: date!(2026 - 11 - 28),
+            until,
+            reason: "work".into(),
+        },
+    )
+}
+
+#[test]
+fn whatever_cancels_a_transfer_ends_the_receivers_part() {
+    let receiver = agency("police", "140105", "xiaodian-police");
+    let project = id("yingze-project");
+    let cancellations = [
+        CaseEvent::TransferWithdrawn {
+            reason: String::new(),
+        },
+        CaseEvent::ContactLost {
+            note: String::new(),
+        },
+        CaseEvent::Suspended {
+            reason: String::new(),
+        },
+        CaseEvent::Closed {
+            reason: ClosureReason::Deceased,
+            note: String::new(),
+        },
+    ];
+    for event in cancellations {
+        let name = event.name();
+        let cancelled = then(&requested(&under_supervision()), &project, event);
+        assert_eq!(
+            part(&receiver, &cancelled),
+            Some(Part::Passing {
+                ends: Some(last_at(&cancelled))
+            }),
+            "{name}"
+        );
+        reads_until(
+            &receiver,
+            &cancelled,
+            last_at(&cancelled) + Duration::days(30),
+        );
+    }
+}
+
+#[test]
+fn the_latest_of_several_passing_parts_counts() {
+    let case = under_supervision();
+    let first = absence(&case, date!(2026 - 12 - 05));
+    let second = absence(&first, date!(2026 - 12 - 20));
+    let host = agency("county-project", "140105", "xiaodian-project");
+    assert_eq!(
+        part(&host, &second),
+        Some(Part::Passing {
+            ends: Some(datetime!(2026-12-20 16:00 UTC))
+        })
+    );
+    // A shorter absence after a longer one does not cut it short.
+    let shorter = absence(&second, date!(2026 - 12 - 01));
+    assert_eq!(part(&host, &shorter), part(&host, &second));
+    // A pending transfer to the host county has no end yet.
+    let pending = requested(&second);
+    assert_eq!(part(&host, &pending), Some(Part::Passing { ends: None }));
+    reads_for_good(&host, &pending);
+}
+
+#[test]
+fn an_absence_planned_to_the_last_day_there_is_reads_without_overflow() {
+    let case = absence(&under_supervision(), time::Date::MAX);
+    let host = agency("police", "140105", "xiaodian-police");
+    let policy = AccessPolicy {
+        passing_parts_read_for: Duration::days(3653),
+        ..AccessPolicy::default()
+    };
+    let now = datetime!(2030-01-01 00:00 UTC);
+    assert!(can_read(&host, &case, now, &policy));
+}
+
+#[test]
+fn the_office_holding_an_earlier_unroutable_case_is_told_by_name() {
+    let mut case = yingze();
+    let mut discharge = case.history.remove(0);
+    if let CaseEvent::Discharged {
+        earlier_open_cases, ..
+    } = &mut discharge.event
+    {
+        // Held by the office above the detox center, not above its county.
+        earlier_open_cases.push(EarlierCase {
+            case_id: CaseId::new(uuid::Uuid::max()),
+            executing_region: region("110105"),
+            project: None,
+            oversight: Some(id("taiyuan-office")),
+        });
+    }
+    let case = Case::from_history(case.id, vec![discharge]).unwrap();
+    let holder = agency("oversight", "140100", "taiyuan-office");
+    let other = agency("oversight", "140200", "datong-office");
+    let beijing = agency("police", "110105", "chaoyang-police");
+    assert!(
+        can_view(&other, &case),
+        "Datong's office: the household county"
+    );
+    reads_until(&beijing, &case, last_at(&case) + Duration::days(30));
+    // Taiyuan covers Yingze anyway; an office named only by id is found by it.
+    assert_eq!(part(&holder, &case), Some(Part::Lasting));
+    let named = agency("oversight", "130000", "taiyuan-office");
+    reads_until(&named, &case, last_at(&case) + Duration::days(30));
+}
