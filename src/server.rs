@@ -28,6 +28,8 @@ use crate::pki::accept::incoming_observed;
 use crate::pki::{CRL_FILE, ServerConfigHandle, ServerFiles, TlsReloader};
 use crate::storage::{Backend, Database, Sealer, Storage};
 
+mod crl_floor;
+
 /// A gateway bound to its port, ready to serve.
 pub struct Server {
     listener: TcpListener,
@@ -80,6 +82,7 @@ impl Server {
         publish_receipt_key(&master_key, &config.certs_dir);
         let tls = ServerConfigHandle::load(&files)
             .with_context(|| format!("TLS files in {}", config.certs_dir.display()))?;
+        crl_floor::check_at_start(storage.as_ref(), &tls, &config.certs_dir).await?;
         let reloader = TlsReloader::new(config.certs_dir.clone(), tls.clone(), files);
         let listener = TcpListener::bind(config.listen)
             .await
@@ -206,6 +209,12 @@ impl Server {
         tokio::spawn(gateway.clone().run_escalations());
         tokio::spawn(gateway.clone().follow_other_replicas());
         let reloading = tokio::spawn(reloader.run(config.tls_reload, shutdown.clone()));
+        tokio::spawn(crl_floor::keep(
+            storage.clone(),
+            tls.clone(),
+            config.tls_reload,
+            shutdown.clone(),
+        ));
         let scraping = metrics.map(|metrics| {
             let refresh = Arc::new(gateway.clone());
             let counters = gateway.metrics().clone();

@@ -163,6 +163,9 @@ struct ReloadCounts {
     refused: AtomicU64,
     /// The CRL number in force.
     crl_number: AtomicU64,
+    /// The highest CRL number the deployment put in force, which may be
+    /// above this process's own: no list numbered lower is put in force.
+    crl_floor: AtomicU64,
 }
 
 impl ServerConfigHandle {
@@ -219,11 +222,17 @@ impl ServerConfigHandle {
     /// numbered lower than the one in force: it was not made from that one,
     /// and would take revocations back.
     pub fn reload(&self, files: &ServerFiles) -> Result<usize, PkiError> {
-        let in_force = self.reloads.crl_number.load(Ordering::Relaxed);
+        let in_force = self.crl_number();
+        let floor = self.reloads.crl_floor.load(Ordering::Relaxed);
         let built = build(files).and_then(|(config, list)| {
             if list.number < in_force {
                 return Err(PkiError::InvalidCrl(
                     "its CRL number is lower than that of the list in force",
+                ));
+            }
+            if list.number < floor {
+                return Err(PkiError::InvalidCrl(
+                    "its CRL number is lower than that of a list another gateway of this deployment put in force",
                 ));
             }
             Ok((config, list))
@@ -237,6 +246,17 @@ impl ServerConfigHandle {
         self.replace(config);
         self.reloads.applied.fetch_add(1, Ordering::Relaxed);
         Ok(self.live.set_revoked(list.serials()))
+    }
+
+    /// The number of the revocation list in force.
+    pub fn crl_number(&self) -> u64 {
+        self.reloads.crl_number.load(Ordering::Relaxed)
+    }
+
+    /// Refuses from now on any list numbered below `floor`, the highest
+    /// number the deployment put in force; the list in force stays.
+    pub fn hold_crl_floor(&self, floor: u64) {
+        self.reloads.crl_floor.fetch_max(floor, Ordering::Relaxed);
     }
 
     /// How many reloads were put in force, and how many refused, so far.

@@ -35,6 +35,7 @@ mod audit;
 mod availability;
 mod batches;
 mod cases;
+mod crl_floor;
 mod failover;
 mod gateway;
 mod group_commit;

@@ -15,6 +15,7 @@ mod agencies;
 mod audit;
 mod cases;
 mod connect;
+mod crl_floor;
 mod group;
 mod held;
 mod inbox;
@@ -367,6 +368,10 @@ impl Storage for PostgresStorage {
         quota: u32,
     ) -> Result<Option<bool>> {
         quota::count(&self.pool, agency, day, quota).await.map(Some)
+    }
+
+    async fn raise_crl_floor(&self, number: u64) -> Result<u64> {
+        crl_floor::raise(&self.pool, number).await
     }
 
     async fn follow_inboxes(&self, changes: tokio::sync::mpsc::Sender<InboxChange>) {

@@ -220,6 +220,19 @@ impl Storage for SqliteStorage {
         }
     }
 
+    async fn raise_crl_floor(&self, number: u64) -> Result<u64> {
+        // Read first: the number seldom changes, and a write would cost a
+        // durable commit every reload period.
+        let floor = self.reads.read(read_sql::crl_floor).await?;
+        if floor >= number {
+            return Ok(floor);
+        }
+        match self.writes.submit(Work::RaiseCrlFloor(number)).await? {
+            Done::CrlFloor(floor) => Ok(floor),
+            _ => Err(writer::mismatched()),
+        }
+    }
+
     async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>> {
         let row = sqlx::query("SELECT id, kind, region, name, enabled FROM agencies WHERE id = ?")
             .bind(id.as_str())

@@ -72,6 +72,7 @@ pub(super) enum Work {
     Audit(Vec<AuditRecord>),
     Acknowledge { agency: AgencyId, position: u64 },
     RegisterAgency(Agency),
+    RaiseCrlFloor(u64),
 }
 
 /// What a job did, once its batch committed.
@@ -81,6 +82,7 @@ pub(super) enum Done {
     Audit(Chain),
     Acknowledged(Option<InboxState>),
     Registered,
+    CrlFloor(u64),
 }
 
 pub(super) struct Job {

@@ -1,0 +1,149 @@
+//! One revocation list floor per database: it only rises, whichever
+//! process raises it, and a gateway whose certificate folder holds an
+//! older list than one put in force neither starts nor reloads it.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use handover_gateway::config::Config;
+use handover_gateway::domain::clock::ManualClock;
+use handover_gateway::pki::{CRL_FILE, PkiError, Serial, ServerFiles, revoke};
+use handover_gateway::server::Server;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::app::{self, App, START};
+use crate::replicas::{NO_HEARTBEAT, two_replicas};
+use crate::support::{Db, Kind, run};
+
+conformance!(
+    the_floor_only_rises_and_outlives_the_process,
+    a_gateway_does_not_start_with_a_list_older_than_one_in_force,
+);
+
+async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn the_floor_only_rises_and_outlives_the_process(db: Db) {
+    let storage = db.open().await;
+    assert_eq!(storage.raise_crl_floor(0).await.unwrap(), 0);
+    for (number, floor) in [(3, 3), (2, 3), (3, 3), (7, 7)] {
+        assert_eq!(
+            storage.raise_crl_floor(number).await.unwrap(),
+            floor,
+            "{number}"
+        );
+    }
+    storage.close().await;
+    let reopened = db.open().await;
+    assert_eq!(reopened.raise_crl_floor(1).await.unwrap(), 7);
+    reopened.close().await;
+}
+
+/// Revokes `agency`'s certificate in `app`'s folder and waits until the
+/// gateway put the new list in force and recorded its number.
+async fn revoke_in(app: &App, agency: &str) -> u64 {
+    let before = app.tls.crl_number();
+    let serials = Serial::of_pem(&app.read(&format!("{agency}.pem"))).unwrap();
+    revoke(
+        &app.ca(),
+        &app::certs_dir(app.dir.path()),
+        &serials,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    eventually("the new list is in force", || async {
+        app.tls.crl_number() > before
+    })
+    .await;
+    let number = app.tls.crl_number();
+    let storage = app.gateway.storage();
+    eventually("its number is recorded", || async {
+        storage.raise_crl_floor(0).await.unwrap() == number
+    })
+    .await;
+    number
+}
+
+fn config_on(db: &Db, dir: &std::path::Path) -> Config {
+    Config {
+        database: db.setting.clone(),
+        ..app::config(dir)
+    }
+}
+
+async fn refused_start(config: Config) -> String {
+    let clock = Arc::new(ManualClock::new(START));
+    match Server::build(config, clock).await {
+        Ok(_) => panic!("the gateway started"),
+        Err(error) => format!("{error:#}"),
+    }
+}
+
+async fn a_gateway_does_not_start_with_a_list_older_than_one_in_force(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = db.unsealed().await;
+    handover_gateway::bootstrap::development(&app::certs_dir(dir.path()), backend.storage())
+        .await
+        .unwrap();
+    backend.storage().close().await;
+    let config = config_on(&db, dir.path());
+    let app = app::start_with(dir, START, config).await;
+    let crl = app::certs_dir(app.dir.path()).join(CRL_FILE);
+    let older = std::fs::read(&crl).unwrap();
+    let number = revoke_in(&app, "yingze-project").await;
+    let newer = std::fs::read(&crl).unwrap();
+    let dir = app.stop().await;
+
+    std::fs::write(&crl, &older).unwrap();
+    let refused = refused_start(config_on(&db, dir.path())).await;
+    assert!(
+        refused.contains(&format!("but number {number} was put in force")),
+        "{refused}"
+    );
+
+    std::fs::write(&crl, &newer).unwrap();
+    let config = config_on(&db, dir.path());
+    let app = app::start_with(dir, START, config).await;
+    assert_eq!(app.tls.crl_number(), number);
+    app.stop().await;
+}
+
+/// A list revoked on replica A only: B, still on the older list, learns
+/// the newer number, refuses to reload its older list, and does not start
+/// again with it; with A's list it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_left_with_an_older_list_neither_reloads_it_nor_starts() {
+    run(Kind::Postgres, |db| async move {
+        let (a, b) = two_replicas(&db, NO_HEARTBEAT).await;
+        let b_certs = app::certs_dir(b.dir.path());
+        let number = revoke_in(&a, "yingze-project").await;
+        assert!(b.tls.crl_number() < number);
+        eventually("B refuses its older list", || async {
+            let files = ServerFiles::load(&b_certs).unwrap();
+            matches!(b.tls.reload(&files), Err(PkiError::InvalidCrl(_)))
+        })
+        .await;
+
+        let b_dir = b.stop().await;
+        let refused = refused_start(config_on(&db, b_dir.path())).await;
+        assert!(
+            refused.contains(&format!("but number {number} was put in force")),
+            "{refused}"
+        );
+        let a_list = app::certs_dir(a.dir.path()).join(CRL_FILE);
+        std::fs::copy(a_list, b_certs.join(CRL_FILE)).unwrap();
+        let config = config_on(&db, b_dir.path());
+        let b = app::start_with(b_dir, START, config).await;
+        assert_eq!(b.tls.crl_number(), number);
+        b.stop().await;
+        a.stop().await;
+    })
+    .await;
+}
