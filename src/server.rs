@@ -75,7 +75,7 @@ impl Server {
             .context("sealing personal data")?;
         anyhow::ensure!(
             config.certs_dir.join(CRL_FILE).exists(),
-            "{} has no revocation list {CRL_FILE}; `handover-gateway certs crl --dir {0}` writes one",
+            "{} has no revocation list {CRL_FILE}: copy the CA's (or another replica's), or, where the CA's key is, `handover-gateway certs crl --dir {0}` writes one",
             config.certs_dir.display()
         );
         let files = ServerFiles::load(&config.certs_dir)?;
@@ -209,7 +209,7 @@ impl Server {
         tokio::spawn(gateway.clone().run_escalations());
         tokio::spawn(gateway.clone().follow_other_replicas());
         let reloading = tokio::spawn(reloader.run(config.tls_reload, shutdown.clone()));
-        tokio::spawn(crl_floor::keep(
+        let keeping_floor = tokio::spawn(crl_floor::keep(
             storage.clone(),
             tls.clone(),
             config.tls_reload,
@@ -254,6 +254,9 @@ impl Server {
         shutdown.cancel();
         if let Err(error) = reloading.await {
             tracing::error!(%error, "TLS reloader failed");
+        }
+        if let Err(error) = keeping_floor.await {
+            tracing::error!(%error, "revocation list floor task failed");
         }
         if let Err(error) = health_checking.await {
             tracing::error!(%error, "health check failed");

@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 use crate::bootstrap;
 use crate::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
 use crate::domain::region::RegionCode;
-use crate::pki::{CRL_FILE, CertificateAuthority, RevocationList, Serial, revoke};
+use crate::pki::{
+    CRL_FILE, CertificateAuthority, RevocationList, Serial, ca_fingerprint, renumber_above, revoke,
+};
 use crate::storage::{Backend, Database};
 
 #[derive(Subcommand, Debug)]
@@ -161,17 +163,30 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
         println!("no database at {database}: the registry is unchanged");
         return Ok(());
     }
-    let disabled = disable(id, &database).await.with_context(|| {
+    let issuer = ca_fingerprint(ca.cert_pem())?;
+    let (disabled, floor) = disable(id, &database, &issuer).await.with_context(|| {
         format!("the certificate is revoked, but the registry in {database} could not be updated")
     })?;
     match disabled {
         Some(agency) => println!("disabled {agency} in the registry"),
         None => println!("{id} is not in the registry in {database}"),
     }
+    if let Some(number) = renumber_above(&ca, dir, floor, OffsetDateTime::now_utc())? {
+        println!(
+            "{}/{CRL_FILE} was behind list {floor}, put in force on {database}: signed again as list {number}",
+            dir.display()
+        );
+    }
     Ok(())
 }
 
-async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<AgencyRef>> {
+/// Disables `id` in the registry, and reads the highest list number of the
+/// CA `issuer` a gateway put in force.
+async fn disable(
+    id: &AgencyId,
+    database: &Database,
+    issuer: &str,
+) -> anyhow::Result<(Option<AgencyRef>, u64)> {
     let backend = Backend::open(database).await?;
     let storage = backend.storage();
     let found = storage.agency(id).await?;
@@ -183,6 +198,7 @@ async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<Ag
             })
             .await?;
     }
+    let floor = storage.raise_crl_floor(issuer, 0).await?;
     storage.close().await;
-    Ok(found.map(|agency| agency.agency))
+    Ok((found.map(|agency| agency.agency), floor))
 }

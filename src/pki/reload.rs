@@ -231,6 +231,43 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_floor_holds_for_its_own_ca_and_a_new_ca_starts_afresh() {
+        let (dir, ca, mut reloader) = folder();
+        let handle = reloader.handle.clone();
+        let (issuer, number) = handle.crl_in_force();
+        assert_eq!(issuer, crate::pki::ca_fingerprint(ca.cert_pem()).unwrap());
+        handle.hold_crl_floor("another CA", number + 99);
+        handle.hold_crl_floor(&issuer, number + 5);
+        let now = time::OffsetDateTime::now_utc();
+        let crl = dir.path().join(crate::pki::CRL_FILE);
+
+        std::fs::write(&crl, ca.sign_crl(number + 4, &[], now).unwrap()).unwrap();
+        assert!(matches!(
+            reloader.check(),
+            Reload::Refused(PkiError::InvalidCrl(_))
+        ));
+        std::fs::write(&crl, ca.sign_crl(number + 5, &[], now).unwrap()).unwrap();
+        assert!(matches!(reloader.check(), Reload::Applied { .. }));
+        assert_eq!(handle.crl_in_force(), (issuer.clone(), number + 5));
+
+        // A new CA numbers its lists from the start again.
+        let new_ca = CertificateAuthority::generate("CA 2").unwrap();
+        for file in ["ca.pem", "ca-key.pem", "ca.crl"] {
+            std::fs::remove_file(dir.path().join(file)).unwrap();
+        }
+        new_ca.save(dir.path()).unwrap();
+        new_ca
+            .issue_server(&["localhost"])
+            .unwrap()
+            .write(dir.path(), "server")
+            .unwrap();
+        assert!(matches!(reloader.check(), Reload::Applied { .. }));
+        let (new_issuer, new_number) = handle.crl_in_force();
+        assert_ne!(new_issuer, issuer);
+        assert!(new_number < number + 5, "{new_number}");
+    }
+
     #[cfg(unix)]
     #[tokio::test]
     async fn sighup_reads_the_folder_at_once() {

@@ -118,12 +118,14 @@ impl RevocationList {
             .map_err(|_| PkiError::Malformed("the CA certificate"))?;
         crl.verify_signature(ca.public_key())
             .map_err(|_| PkiError::InvalidCrl("it is not signed by the gateway CA"))?;
-        let number =
-            crl.crl_number()
-                .and_then(|n| u64::try_from(n).ok())
-                .ok_or(PkiError::InvalidCrl(
-                    "it has no CRL number the gateway can read",
-                ))?;
+        // Bounded to what both databases store as a signed 64-bit number.
+        let number = crl
+            .crl_number()
+            .and_then(|n| i64::try_from(n).ok())
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or(PkiError::InvalidCrl(
+                "it has no CRL number the gateway can read",
+            ))?;
         let mut revoked: Vec<_> = crl
             .iter_revoked_certificates()
             .map(|entry| {
@@ -247,6 +249,29 @@ pub fn revoke(
         already,
         number,
     })
+}
+
+/// Signs the list in `dir` again, numbered `floor + 1`, when its number is
+/// not above `floor`, the highest number a gateway put in force: a
+/// folder put back from a backup would otherwise sign lists every gateway
+/// refuses. Returns the new number, or `None` when the list was ahead.
+///
+/// # Errors
+/// As [`revoke`].
+pub fn renumber_above(
+    ca: &CertificateAuthority,
+    dir: &Path,
+    floor: u64,
+    now: OffsetDateTime,
+) -> Result<Option<u64>, PkiError> {
+    let path = dir.join(CRL_FILE);
+    let list = RevocationList::from_pem(&files::read(&path)?, ca.cert_pem())?;
+    if list.number > floor {
+        return Ok(None);
+    }
+    let number = floor + 1;
+    files::write_public_atomic(&path, &ca.sign_crl(number, &list.revoked, now)?)?;
+    Ok(Some(number))
 }
 
 /// Writes an empty list numbered 1 into `dir`, next to a new CA.

@@ -4,13 +4,14 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use sha2::{Digest, Sha256};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 use super::PkiError;
@@ -161,11 +162,32 @@ pub struct ServerConfigHandle {
 struct ReloadCounts {
     applied: AtomicU64,
     refused: AtomicU64,
-    /// The CRL number in force.
-    crl_number: AtomicU64,
-    /// The highest CRL number the deployment put in force, which may be
-    /// above this process's own: no list numbered lower is put in force.
-    crl_floor: AtomicU64,
+    crl: Mutex<CrlInForce>,
+}
+
+/// The revocation list in force. CRL numbers count per CA, so a list is
+/// known by its issuer and number.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct CrlInForce {
+    issuer: String,
+    number: u64,
+    /// The highest number the deployment put in force for this issuer,
+    /// which may be above this process's own: no list of the issuer
+    /// numbered lower is put in force.
+    floor: u64,
+}
+
+/// What names a CA in the revocation list floor: the SHA-256 of its
+/// certificate, in hex.
+///
+/// # Errors
+/// [`PkiError::Pem`] or [`PkiError::NoCertificate`] if `ca_pem` holds no
+/// certificate.
+pub fn ca_fingerprint(ca_pem: &str) -> Result<String, PkiError> {
+    let certs = certificates(ca_pem, "the CA certificate")?;
+    Ok(crate::domain::audit::hex(&Sha256::digest(
+        certs[0].as_ref(),
+    )))
 }
 
 impl ServerConfigHandle {
@@ -184,13 +206,23 @@ impl ServerConfigHandle {
     /// As [`server_config`].
     pub fn load(files: &ServerFiles) -> Result<Self, PkiError> {
         let (config, list) = build(files)?;
+        let issuer = ca_fingerprint(&files.ca)?;
         let handle = Self::new(config);
         handle.live.set_revoked(list.serials());
-        handle
-            .reloads
-            .crl_number
-            .store(list.number, Ordering::Relaxed);
+        *handle.crl() = CrlInForce {
+            issuer,
+            number: list.number,
+            floor: 0,
+        };
         Ok(handle)
+    }
+
+    fn crl(&self) -> std::sync::MutexGuard<'_, CrlInForce> {
+        // Every writer leaves a whole value, so a poisoned lock is sound.
+        self.reloads
+            .crl
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The configuration in force now.
@@ -218,31 +250,37 @@ impl ServerConfigHandle {
     /// that were. If the files do not load, nothing changes.
     ///
     /// # Errors
-    /// As [`server_config`], and [`PkiError::InvalidCrl`] for a list
-    /// numbered lower than the one in force: it was not made from that one,
-    /// and would take revocations back.
+    /// As [`server_config`], and [`PkiError::InvalidCrl`] for a list of
+    /// the CA in force numbered lower than the one in force, or than one
+    /// another gateway put in force: it would take revocations back.
     pub fn reload(&self, files: &ServerFiles) -> Result<usize, PkiError> {
-        let in_force = self.crl_number();
-        let floor = self.reloads.crl_floor.load(Ordering::Relaxed);
+        let mut crl = self.crl();
         let built = build(files).and_then(|(config, list)| {
-            if list.number < in_force {
-                return Err(PkiError::InvalidCrl(
-                    "its CRL number is lower than that of the list in force",
-                ));
+            let issuer = ca_fingerprint(&files.ca)?;
+            if issuer == crl.issuer {
+                if list.number < crl.number {
+                    return Err(PkiError::InvalidCrl(
+                        "its CRL number is lower than that of the list in force",
+                    ));
+                }
+                if list.number < crl.floor {
+                    return Err(PkiError::InvalidCrl(
+                        "its CRL number is lower than that of a list another gateway of this deployment put in force",
+                    ));
+                }
             }
-            if list.number < floor {
-                return Err(PkiError::InvalidCrl(
-                    "its CRL number is lower than that of a list another gateway of this deployment put in force",
-                ));
-            }
-            Ok((config, list))
+            Ok((config, list, issuer))
         });
-        let (config, list) = built.inspect_err(|_| {
+        let (config, list, issuer) = built.inspect_err(|_| {
             self.reloads.refused.fetch_add(1, Ordering::Relaxed);
         })?;
-        self.reloads
-            .crl_number
-            .store(list.number, Ordering::Relaxed);
+        let floor = if issuer == crl.issuer { crl.floor } else { 0 };
+        *crl = CrlInForce {
+            issuer,
+            number: list.number,
+            floor,
+        };
+        drop(crl);
         self.replace(config);
         self.reloads.applied.fetch_add(1, Ordering::Relaxed);
         Ok(self.live.set_revoked(list.serials()))
@@ -250,13 +288,24 @@ impl ServerConfigHandle {
 
     /// The number of the revocation list in force.
     pub fn crl_number(&self) -> u64 {
-        self.reloads.crl_number.load(Ordering::Relaxed)
+        self.crl().number
     }
 
-    /// Refuses from now on any list numbered below `floor`, the highest
-    /// number the deployment put in force; the list in force stays.
-    pub fn hold_crl_floor(&self, floor: u64) {
-        self.reloads.crl_floor.fetch_max(floor, Ordering::Relaxed);
+    /// The revocation list in force: its CA's [`ca_fingerprint`] and its
+    /// number.
+    pub fn crl_in_force(&self) -> (String, u64) {
+        let crl = self.crl();
+        (crl.issuer.clone(), crl.number)
+    }
+
+    /// Refuses from now on any list of `issuer` numbered below `floor`,
+    /// the highest number the deployment put in force for it; the list in
+    /// force stays. A floor of another CA than the one in force is none.
+    pub fn hold_crl_floor(&self, issuer: &str, floor: u64) {
+        let mut crl = self.crl();
+        if crl.issuer == issuer {
+            crl.floor = crl.floor.max(floor);
+        }
     }
 
     /// How many reloads were put in force, and how many refused, so far.
@@ -305,70 +354,5 @@ fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, PkiError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::pki::CertificateAuthority;
-
-    #[test]
-    fn a_server_config_requires_h2_and_loads_from_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = CertificateAuthority::generate("CA").unwrap();
-        ca.save(dir.path()).unwrap();
-        ca.issue_server(&["localhost"])
-            .unwrap()
-            .write(dir.path(), "server")
-            .unwrap();
-
-        let files = ServerFiles::load(dir.path()).unwrap();
-        let config = files.server_config().unwrap();
-        assert_eq!(config.alpn_protocols, vec![b"h2".to_vec()]);
-        assert!(!format!("{files:?}").contains("PRIVATE KEY"));
-    }
-
-    #[test]
-    fn missing_or_broken_pem_is_reported() {
-        let ca = CertificateAuthority::generate("CA").unwrap();
-        let server = ca.issue_server(&["localhost"]).unwrap();
-        let good = ServerFiles::of(&ca, &server);
-        let with = |change: &dyn Fn(&mut ServerFiles)| {
-            let mut files = good.clone();
-            change(&mut files);
-            server_config(&files)
-        };
-        assert!(matches!(
-            with(&|f| f.ca.clear()),
-            Err(PkiError::NoCertificate(_))
-        ));
-        assert!(matches!(
-            with(&|f| f.key = "nothing".into()),
-            Err(PkiError::Pem { .. })
-        ));
-        let other = ca.issue_server(&["localhost"]).unwrap();
-        assert!(matches!(
-            with(&|f| f.key.clone_from(&other.key_pem)),
-            Err(PkiError::Tls(_))
-        ));
-        assert!(matches!(
-            with(&|f| f.crl.clear()),
-            Err(PkiError::InvalidCrl(_))
-        ));
-        let foreign = CertificateAuthority::generate("CA").unwrap();
-        let foreign_crl = foreign.sign_crl(1, &[], time::OffsetDateTime::now_utc());
-        assert!(matches!(
-            with(&|f| f.crl.clone_from(foreign_crl.as_ref().unwrap())),
-            Err(PkiError::InvalidCrl(_))
-        ));
-    }
-
-    #[test]
-    fn a_replaced_config_is_current() {
-        let ca = CertificateAuthority::generate("CA").unwrap();
-        let server = ca.issue_server(&["localhost"]).unwrap();
-        let first = server_config(&ServerFiles::of(&ca, &server)).unwrap();
-        let second = server_config(&ServerFiles::of(&ca, &server)).unwrap();
-        let handle = ServerConfigHandle::new(Arc::clone(&first));
-        assert!(Arc::ptr_eq(&handle.current(), &first));
-        handle.replace(Arc::clone(&second));
-        assert!(Arc::ptr_eq(&handle.current(), &second));
-    }
-}
+#[path = "tls_tests.rs"]
+mod tests;

@@ -305,11 +305,12 @@ pub trait Storage: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Records that a revocation list numbered `number` is in force, and
-    /// returns the highest number recorded by any process sharing the
-    /// database: a list numbered lower would let back in the certificates
-    /// revoked since.
-    async fn raise_crl_floor(&self, number: u64) -> Result<u64>;
+    /// Records that a revocation list of the CA `issuer` (its
+    /// fingerprint) numbered `number` is in force, and returns the highest
+    /// number recorded for that CA by any process sharing the database: a
+    /// list numbered lower would let back in the certificates revoked
+    /// since.
+    async fn raise_crl_floor(&self, issuer: &str, number: u64) -> Result<u64>;
 
     /// Reports inbox heads that any process sharing this database moves,
     /// until `changes` closes. Hints only: a reader must still read storage,

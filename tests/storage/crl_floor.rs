@@ -32,17 +32,20 @@ async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut(
 
 async fn the_floor_only_rises_and_outlives_the_process(db: Db) {
     let storage = db.open().await;
-    assert_eq!(storage.raise_crl_floor(0).await.unwrap(), 0);
+    assert_eq!(storage.raise_crl_floor("ca-a", 0).await.unwrap(), 0);
     for (number, floor) in [(3, 3), (2, 3), (3, 3), (7, 7)] {
         assert_eq!(
-            storage.raise_crl_floor(number).await.unwrap(),
+            storage.raise_crl_floor("ca-a", number).await.unwrap(),
             floor,
             "{number}"
         );
     }
+    // Numbers count per CA: a new one starts from its own.
+    assert_eq!(storage.raise_crl_floor("ca-b", 1).await.unwrap(), 1);
     storage.close().await;
     let reopened = db.open().await;
-    assert_eq!(reopened.raise_crl_floor(1).await.unwrap(), 7);
+    assert_eq!(reopened.raise_crl_floor("ca-a", 1).await.unwrap(), 7);
+    assert_eq!(reopened.raise_crl_floor("ca-b", 0).await.unwrap(), 1);
     reopened.close().await;
 }
 
@@ -62,10 +65,10 @@ async fn revoke_in(app: &App, agency: &str) -> u64 {
         app.tls.crl_number() > before
     })
     .await;
-    let number = app.tls.crl_number();
+    let (issuer, number) = app.tls.crl_in_force();
     let storage = app.gateway.storage();
     eventually("its number is recorded", || async {
-        storage.raise_crl_floor(0).await.unwrap() == number
+        storage.raise_crl_floor(&issuer, 0).await.unwrap() == number
     })
     .await;
     number
@@ -98,21 +101,42 @@ async fn a_gateway_does_not_start_with_a_list_older_than_one_in_force(db: Db) {
     let crl = app::certs_dir(app.dir.path()).join(CRL_FILE);
     let older = std::fs::read(&crl).unwrap();
     let number = revoke_in(&app, "yingze-project").await;
-    let newer = std::fs::read(&crl).unwrap();
     let dir = app.stop().await;
 
+    // The folder, the CA's too, put back from before the revocation.
     std::fs::write(&crl, &older).unwrap();
     let refused = refused_start(config_on(&db, dir.path())).await;
     assert!(
-        refused.contains(&format!("but number {number} was put in force")),
+        refused.contains(&format!(
+            "but number {number} of the same CA was put in force"
+        )),
         "{refused}"
     );
 
-    std::fs::write(&crl, &newer).unwrap();
+    // The next revocation there numbers its list above the one in force.
+    let stdout = certs_revoke(dir.path(), "xiaodian-project", &db);
+    assert!(
+        stdout.contains(&format!("was behind list {number}")),
+        "{stdout}"
+    );
     let config = config_on(&db, dir.path());
     let app = app::start_with(dir, START, config).await;
-    assert_eq!(app.tls.crl_number(), number);
+    assert_eq!(app.tls.crl_number(), number + 1);
     app.stop().await;
+}
+
+/// Runs `handover-gateway certs revoke` on `dir`'s certificates and `db`.
+fn certs_revoke(dir: &std::path::Path, agency: &str, db: &Db) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
+        .args(["certs", "revoke", "--id", agency, "--dir"])
+        .arg(app::certs_dir(dir))
+        .arg("--database")
+        .arg(&db.setting)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// A list revoked on replica A only: B, still on the older list, learns
@@ -134,7 +158,9 @@ async fn a_replica_left_with_an_older_list_neither_reloads_it_nor_starts() {
         let b_dir = b.stop().await;
         let refused = refused_start(config_on(&db, b_dir.path())).await;
         assert!(
-            refused.contains(&format!("but number {number} was put in force")),
+            refused.contains(&format!(
+                "but number {number} of the same CA was put in force"
+            )),
             "{refused}"
         );
         let a_list = app::certs_dir(a.dir.path()).join(CRL_FILE);

@@ -370,8 +370,8 @@ impl Storage for PostgresStorage {
         quota::count(&self.pool, agency, day, quota).await.map(Some)
     }
 
-    async fn raise_crl_floor(&self, number: u64) -> Result<u64> {
-        crl_floor::raise(&self.pool, number).await
+    async fn raise_crl_floor(&self, issuer: &str, number: u64) -> Result<u64> {
+        crl_floor::raise(&self.pool, issuer, number).await
     }
 
     async fn follow_inboxes(&self, changes: tokio::sync::mpsc::Sender<InboxChange>) {

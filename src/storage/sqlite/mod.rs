@@ -220,14 +220,23 @@ impl Storage for SqliteStorage {
         }
     }
 
-    async fn raise_crl_floor(&self, number: u64) -> Result<u64> {
+    async fn raise_crl_floor(&self, issuer: &str, number: u64) -> Result<u64> {
         // Read first: the number seldom changes, and a write would cost a
         // durable commit every reload period.
-        let floor = self.reads.read(read_sql::crl_floor).await?;
+        let issuer = issuer.to_owned();
+        let read_issuer = issuer.clone();
+        let floor = self
+            .reads
+            .read(move |db| read_sql::crl_floor(db, &read_issuer))
+            .await?;
         if floor >= number {
             return Ok(floor);
         }
-        match self.writes.submit(Work::RaiseCrlFloor(number)).await? {
+        match self
+            .writes
+            .submit(Work::RaiseCrlFloor { issuer, number })
+            .await?
+        {
             Done::CrlFloor(floor) => Ok(floor),
             _ => Err(writer::mismatched()),
         }

@@ -32,11 +32,11 @@ pub(super) fn registry_version(db: &Connection) -> Result<i64> {
         .map_err(failed)
 }
 
-/// The recorded revocation list number, 0 before any.
-pub(super) fn crl_floor(db: &Connection) -> Result<u64> {
+/// The recorded revocation list number of the CA `issuer`, 0 before any.
+pub(super) fn crl_floor(db: &Connection, issuer: &str) -> Result<u64> {
     let floor: Option<i64> = db
-        .prepare_cached("SELECT number FROM crl_floor WHERE id = 1")
-        .and_then(|mut select| select.query_row([], |row| row.get(0)).optional())
+        .prepare_cached("SELECT number FROM crl_floor WHERE issuer = ?")
+        .and_then(|mut select| select.query_row([issuer], |row| row.get(0)).optional())
         .map_err(failed)?;
     u64::try_from(floor.unwrap_or(0)).map_err(|e| corrupt(&e))
 }

@@ -369,15 +369,15 @@ pub(super) fn register_agency(db: &Connection, agency: &Agency) -> Result<()> {
 
 /// Raises the recorded revocation list number to `number` if lower, and
 /// returns the number recorded.
-pub(super) fn raise_crl_floor(db: &Connection, number: u64) -> Result<u64> {
+pub(super) fn raise_crl_floor(db: &Connection, issuer: &str, number: u64) -> Result<u64> {
     let number = i64::try_from(number).map_err(|e| corrupt(&e))?;
     let floor: i64 = db
         .prepare_cached(
-            "INSERT INTO crl_floor (id, number) VALUES (1, ?)
-             ON CONFLICT (id) DO UPDATE SET number = max(number, excluded.number)
+            "INSERT INTO crl_floor (issuer, number) VALUES (?, ?)
+             ON CONFLICT (issuer) DO UPDATE SET number = max(number, excluded.number)
              RETURNING number",
         )
-        .and_then(|mut upsert| upsert.query_row(params![number], |row| row.get(0)))
+        .and_then(|mut upsert| upsert.query_row(params![issuer, number], |row| row.get(0)))
         .map_err(failed)?;
     u64::try_from(floor).map_err(|e| corrupt(&e))
 }

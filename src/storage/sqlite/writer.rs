@@ -72,7 +72,7 @@ pub(super) enum Work {
     Audit(Vec<AuditRecord>),
     Acknowledge { agency: AgencyId, position: u64 },
     RegisterAgency(Agency),
-    RaiseCrlFloor(u64),
+    RaiseCrlFloor { issuer: String, number: u64 },
 }
 
 /// What a job did, once its batch committed.
