@@ -30,6 +30,10 @@ pub enum CaseEvent {
         term: TermMonths,
         executing_region: RegionCode,
         project: Option<AgencyId>,
+        /// The oversight office told of an announcement no project can
+        /// receive.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oversight: Option<AgencyId>,
         /// The person's other cases still open when the release was
         /// announced; their projects and police are told in advance.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]

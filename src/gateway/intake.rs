@@ -113,6 +113,7 @@ impl Gateway {
                 term: announcement.term,
                 executing_region: route.executing_region,
                 project: route.project.clone(),
+                oversight: route.oversight.clone(),
                 earlier_open_cases: earlier.to_vec(),
             };
             let mut write = self.prepare(

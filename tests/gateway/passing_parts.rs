@@ -168,3 +168,39 @@ async fn a_county_a_case_was_transferred_to_keeps_it_and_so_does_the_one_it_left
     assert!(xiaodian_reads(&app, &number, &case_id).await);
     yingze_reads(&app, &number, &case_id).await;
 }
+
+/// A release announced for a county outside the province reaches the
+/// office above the detox center, which reads the announced case though
+/// the county is not in its jurisdiction.
+#[tokio::test]
+async fn the_office_told_of_an_announcement_no_project_can_receive_reads_it() {
+    let app = spawn_app().await;
+    let number = id_number("19850101", 33);
+    let announced = app
+        .intake("taiyuan-detox")
+        .await
+        .announce_release(pb::AnnounceReleaseRequest {
+            request_id: "a-33".into(),
+            decision_number: "D-33".into(),
+            person: Some(person(&number, "110105", None)),
+            planned_release_date: "2026-12-05".into(),
+            term_months: 12,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    let case = read(
+        &app,
+        "shanxi-office",
+        Key::CaseId(announced.case_id.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(case.state(), pb::CaseState::Announced);
+    let stranger = read(&app, "xiaodian-police", Key::CaseId(announced.case_id))
+        .await
+        .unwrap_err();
+    assert_eq!(stranger.code(), Code::NotFound);
+}

@@ -20,6 +20,7 @@ fn announced(decision: &str) -> Case {
         term: TermMonths::new(12).unwrap(),
         executing_region: region("140106"),
         project: Some(id("yingze-project")),
+        oversight: None,
         earlier_open_cases: Vec::new(),
     };
     let recorded = RecordedEvent {

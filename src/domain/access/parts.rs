@@ -9,7 +9,8 @@
 //! announcement named when the discharge went elsewhere, the county asked
 //! to take a transfer it did not complete, the host of an absence, the
 //! county of the person's earlier open case (and the office holding it
-//! when it is unroutable). Such a part lets its agency
+//! when it is unroutable), the office told of an announcement no project
+//! could receive. Such a part lets its agency
 //! read the case while it lasts and for
 //! [`AccessPolicy::passing_parts_read_for`](super::AccessPolicy) after it
 //! ended; the messages it brought stay in the agency's inbox.
@@ -93,8 +94,9 @@ fn executed_or_household(case: &Case) -> impl Iterator<Item = RegionCode> + '_ {
 struct Passing {
     county: RegionCode,
     project: Option<AgencyId>,
-    /// The office told by name: the one holding the person's earlier
-    /// unroutable case, which may be above another county.
+    /// The office told by name, which may be above another county: the
+    /// one told of an announcement no project can receive, or holding
+    /// the person's earlier unroutable case.
     office: Option<AgencyId>,
     ends: Option<OffsetDateTime>,
 }
@@ -138,15 +140,19 @@ fn passing_parts(case: &Case) -> Vec<Passing> {
                 person,
                 executing_region,
                 project,
+                oversight,
                 earlier_open_cases,
                 ..
             } => {
-                for (county, project) in [
-                    (*executing_region, project.clone()),
-                    (person.household_region, None),
+                for (county, project, office) in [
+                    (*executing_region, project.clone(), oversight.clone()),
+                    (person.household_region, None, None),
                 ] {
                     announced.push(parts.len());
-                    parts.push(Passing::new(county, project, None));
+                    parts.push(Passing {
+                        office,
+                        ..Passing::new(county, project, None)
+                    });
                 }
                 told_once(&mut parts, earlier_open_cases, at);
             }

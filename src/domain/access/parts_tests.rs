@@ -175,6 +175,7 @@ fn an_announcement_for_a_county_the_discharge_did_not_go_to_is_passing() {
             planned_release_date: date!(2026 - 11 - 28),
             term: TermMonths::new(12).unwrap(),
             project: Some(id("xinghualing-project")),
+            oversight: None,
             earlier_open_cases: Vec::new(),
         },
     };
@@ -374,4 +375,45 @@ fn the_office_holding_an_earlier_unroutable_case_is_told_by_name() {
     assert_eq!(part(&holder, &case), Some(Part::Lasting));
     let named = agency("oversight", "130000", "taiyuan-office");
     reads_until(&named, &case, last_at(&case) + Duration::days(30));
+}
+
+#[test]
+fn the_office_told_of_an_announcement_no_project_could_receive_reads_it_until_the_discharge() {
+    // Announced for Beijing's Chaoyang: the office above the detox center
+    // is told, and reads the announced case.
+    let announced_person = person("110105", None, false);
+    let announcement = RecordedEvent {
+        sequence: 1,
+        at: datetime!(2026-11-20 08:00 UTC),
+        by: id("taiyuan-detox"),
+        event: CaseEvent::ReleaseAnnounced {
+            decision_number: DecisionNumber::parse("D-1").unwrap(),
+            executing_region: announced_person.executing_region(),
+            person: announced_person,
+            planned_release_date: date!(2026 - 11 - 28),
+            term: TermMonths::new(12).unwrap(),
+            project: None,
+            oversight: Some(id("taiyuan-office")),
+            earlier_open_cases: Vec::new(),
+        },
+    };
+    let announced = Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![announcement]).unwrap();
+    let office = agency("oversight", "140100", "taiyuan-office");
+    assert_eq!(
+        part(&office, &announced),
+        Some(Part::Passing { ends: None })
+    );
+
+    // The person was discharged to Datong after all, a county outside the
+    // office's jurisdiction.
+    let mut case = announced;
+    let discharge = discharged_case("140202", "140202", Some("datong-project"))
+        .history
+        .remove(0);
+    case.apply(RecordedEvent {
+        sequence: 2,
+        ..discharge
+    })
+    .unwrap();
+    reads_until(&office, &case, last_at(&case) + Duration::days(30));
 }

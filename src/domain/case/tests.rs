@@ -16,6 +16,7 @@ fn announced() -> RecordedEvent {
             planned_release_date: date!(2026 - 11 - 28),
             term: TermMonths::new(12).unwrap(),
             project: None,
+            oversight: None,
             earlier_open_cases: Vec::new(),
         },
     }

@@ -58,6 +58,8 @@ pub(super) enum Fields {
         term: TermMonths,
         executing_region: RegionCode,
         project: Option<AgencyId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oversight: Option<AgencyId>,
         #[serde(default)]
         earlier_open_cases: Vec<EarlierCase>,
     },

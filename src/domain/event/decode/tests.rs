@@ -21,6 +21,7 @@ fn every_kind() -> Vec<CaseEvent> {
             term,
             executing_region: region("140106"),
             project: Some(id("yingze-project")),
+            oversight: Some(id("taiyuan-office")),
             earlier_open_cases: vec![EarlierCase {
                 case_id: CaseId::new(uuid::Uuid::max()),
                 executing_region: region("140202"),
