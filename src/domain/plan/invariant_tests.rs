@@ -10,6 +10,8 @@ use crate::domain::lifecycle::CommandDraft;
 use crate::domain::testing::shanxi;
 use world::World;
 
+mod access;
+mod release;
 mod world;
 
 /// Short limits against time steps of seconds to weeks, so that deadlines
@@ -143,6 +145,11 @@ struct Release {
     /// How long before the discharge is filed the person left.
     ago: i64,
     term: u32,
+    /// A pre-release notice first, for a person of this household county
+    /// (the discharge may correct it).
+    announced: Option<usize>,
+    /// An earlier open case of the person, in this county.
+    earlier: Option<usize>,
 }
 
 fn release() -> impl Strategy<Value = Release> {
@@ -153,15 +160,20 @@ fn release() -> impl Strategy<Value = Release> {
         any::<bool>(),
         prop_oneof![Just(0i64), 0i64..3 * 86_400],
         prop_oneof![1u32..=2, 1u32..=36],
+        (prop::option::of(0..7usize), prop::option::of(0..7usize)),
     )
-        .prop_map(|(household, residence, consent, late, ago, term)| Release {
-            household,
-            residence,
-            consent,
-            late,
-            ago,
-            term,
-        })
+        .prop_map(
+            |(household, residence, consent, late, ago, term, (announced, earlier))| Release {
+                household,
+                residence,
+                consent,
+                late,
+                ago,
+                term,
+                announced,
+                earlier,
+            },
+        )
 }
 
 fn run(release: &Release, steps: &[Step]) -> Result<(), TestCaseError> {

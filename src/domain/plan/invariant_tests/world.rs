@@ -7,10 +7,11 @@ use proptest::prelude::*;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+use super::access;
+use super::release::{announce, earlier_case};
 use super::*;
-use crate::domain::access::{AccessPolicy, Part, can_read, part};
 use crate::domain::agency::{AgencyKind, AgencyRef};
-use crate::domain::case::CaseState;
+use crate::domain::case::{CaseState, EarlierCase};
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::intake::{DecisionNumber, TermMonths};
 use crate::domain::lifecycle::{CommandDraft, decide};
@@ -34,25 +35,6 @@ fn nearest_of(agencies: &[Agency], kind: AgencyKind, county: RegionCode) -> Agen
 
 type Key = (DeadlineKind, u32);
 
-/// Whether the folded case names `caller` or a county it covers: what
-/// [`part`] finds from the history, worked out another way.
-fn told_of(caller: &AgencyRef, case: &Case) -> bool {
-    let covers = || {
-        [case.executing_region, case.person.household_region]
-            .iter()
-            .chain(&case.counties)
-            .any(|county| caller.region.covers(*county))
-    };
-    match caller.kind {
-        AgencyKind::DetoxCenter => case.detox_center == caller.id,
-        AgencyKind::CountyProject => {
-            case.projects_told.contains(&caller.id) || case.responsible_history.contains(&caller.id)
-        }
-        AgencyKind::Police => covers(),
-        AgencyKind::Oversight => covers() || case.oversight.as_ref() == Some(&caller.id),
-    }
-}
-
 /// The gateway's write path on one case, and what it delivered.
 pub(super) struct World {
     pub(super) agencies: Vec<Agency>,
@@ -75,7 +57,20 @@ impl World {
         let now = datetime!(2026-11-28 08:00 UTC);
         let residence = release.residence.map(|r| REGIONS[r]);
         let person = person(REGIONS[release.household], residence, release.consent);
-        let mut route = route(&person, region("140100"), &agencies);
+        let earlier: Vec<EarlierCase> = release
+            .earlier
+            .map(|r| earlier_case(&agencies, region(REGIONS[r])))
+            .into_iter()
+            .collect();
+        let case_id = CaseId::new(uuid::Uuid::nil());
+        let mut notices = Vec::new();
+        let announced = release.announced.and_then(|household| {
+            let planned = announce(&agencies, &policy, &case_id, household, &earlier, now)?;
+            notices.extend(planned.notices);
+            Some(planned.case)
+        });
+        let mut route =
+            route(&person, region("140100"), &agencies).with_earlier_cases(&earlier, &agencies);
         if release.late {
             route = route.with_late_notice(&agencies);
         }
@@ -88,7 +83,7 @@ impl World {
             project: route.project.clone(),
             oversight: route.oversight.clone(),
             late_notice: release.late,
-            earlier_open_cases: Vec::new(),
+            earlier_open_cases: earlier,
         };
         let context = Context {
             agencies: &agencies,
@@ -96,12 +91,19 @@ impl World {
             policy: &policy,
             now,
         };
-        let case_id = CaseId::new(uuid::Uuid::nil());
-        let planned = plan(None, &case_id, &id("taiyuan-detox"), vec![event], &context).unwrap();
+        let planned = plan(
+            announced,
+            &case_id,
+            &id("taiyuan-detox"),
+            vec![event],
+            &context,
+        )
+        .unwrap();
+        notices.extend(planned.notices);
         World {
             routable: route.project.is_some(),
             case: planned.case,
-            notices: planned.notices,
+            notices,
             agencies,
             policy,
             now,
@@ -109,6 +111,25 @@ impl World {
             escalated: HashSet::new(),
             ended: Vec::new(),
         }
+    }
+
+    /// The police of `case`'s executing county; none only for a release
+    /// announced for a county outside the province.
+    fn executing_police(&self, case: &Case) -> Result<Option<AgencyId>, TestCaseError> {
+        let police = case.executing_region.with_ancestors().find_map(|r| {
+            self.agencies
+                .iter()
+                .find(|a| a.agency.kind == AgencyKind::Police && a.agency.region == r)
+        });
+        if police.is_none() {
+            prop_assert_eq!(
+                case.state,
+                CaseState::Announced,
+                "no police over {}",
+                case.executing_region
+            );
+        }
+        Ok(police.map(|a| a.agency.id.clone()))
     }
 
     fn caller(&self, id: &AgencyId) -> AgencyRef {
@@ -254,37 +275,6 @@ impl World {
         Ok(())
     }
 
-    /// (iv) every agency told of the event may read the case then, even
-    /// with no time to read after a passing part; the responsible project
-    /// and the executing county's police take a lasting part; and an agency
-    /// takes a part exactly when the folded case names it or its county.
-    fn check_access(&self, after: &Case, recorded: &RecordedEvent) -> Result<(), TestCaseError> {
-        let strict = AccessPolicy {
-            passing_parts_read_for: Duration::ZERO,
-            ..AccessPolicy::default()
-        };
-        for agency in &self.agencies {
-            let caller = &agency.agency;
-            let part = part(caller, after);
-            prop_assert_eq!(part.is_some(), told_of(caller, after), "{}", caller);
-            if self.delivered(&caller.id, recorded) {
-                prop_assert!(
-                    can_read(caller, after, recorded.at, &strict),
-                    "{} was told of {} but may not read the case ({:?})",
-                    caller,
-                    recorded.event.name(),
-                    part
-                );
-            }
-        }
-        let police = nearest_of(&self.agencies, AgencyKind::Police, after.executing_region);
-        let lasting = [Some(police), after.responsible.clone()];
-        for agency in lasting.iter().flatten() {
-            prop_assert_eq!(part(&self.caller(agency), after), Some(Part::Lasting));
-        }
-        Ok(())
-    }
-
     fn check_event(
         &mut self,
         before: Option<&Case>,
@@ -311,13 +301,14 @@ impl World {
             prop_assert_eq!(&after.responsible, &None);
         }
         // (ii) the police of the executing county hear of every event.
-        let police = nearest_of(&self.agencies, AgencyKind::Police, after.executing_region);
-        prop_assert!(
-            self.delivered(&police, recorded),
-            "{} never reached {}",
-            what,
-            police
-        );
+        if let Some(police) = self.executing_police(after)? {
+            prop_assert!(
+                self.delivered(&police, recorded),
+                "{} never reached {}",
+                what,
+                police
+            );
+        }
         if let Some(project) = &after.responsible
             && project != &recorded.by
         {
@@ -328,7 +319,10 @@ impl World {
                 project
             );
         }
-        self.check_access(after, recorded)?;
+        let lasting = [self.executing_police(after)?, after.responsible.clone()];
+        access::check(&self.agencies, after, recorded, &lasting, |agency| {
+            self.delivered(agency, recorded)
+        })?;
         let Some(before) = before else {
             return Ok(());
         };
