@@ -1,6 +1,7 @@
 //! `handover-gateway certs init | issue | revoke | crl`.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -9,9 +10,7 @@ use time::OffsetDateTime;
 use crate::bootstrap;
 use crate::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
 use crate::domain::region::RegionCode;
-use crate::pki::{
-    CRL_FILE, CertificateAuthority, RevocationList, Serial, ca_fingerprint, renumber_above, revoke,
-};
+use crate::pki::{CRL_FILE, CertificateAuthority, RevocationList, Serial, ca_fingerprint, revoke};
 use crate::storage::{Backend, Database};
 
 #[derive(Subcommand, Debug)]
@@ -144,6 +143,16 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
     let pem = std::fs::read_to_string(&cert_path)
         .with_context(|| format!("reading {}, the certificate to revoke", cert_path.display()))?;
     let serials = Serial::of_pem(&pem)?;
+    // Opening creates a missing SQLite file: a wrong path must not leave an
+    // empty one behind.
+    let database = Database::from_setting(database);
+    let present = match &database {
+        Database::Sqlite(path) => path.exists(),
+        Database::Postgres(_) => true,
+    };
+    if present {
+        ensure_list_is_current(&ca, dir, &database).await?;
+    }
     let done = revoke(&ca, dir, &serials, OffsetDateTime::now_utc())?;
     for serial in &done.added {
         println!(
@@ -154,39 +163,64 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
     for serial in &done.already {
         println!("{id} certificate {serial} was revoked already");
     }
-    // Opening creates a missing SQLite file: a wrong path must not leave an
-    // empty one behind.
-    let database = Database::from_setting(database);
-    if let Database::Sqlite(path) = &database
-        && !path.exists()
-    {
+    if !present {
         println!("no database at {database}: the registry is unchanged");
         return Ok(());
     }
-    let issuer = ca_fingerprint(ca.cert_pem())?;
-    let (disabled, floor) = disable(id, &database, &issuer).await.with_context(|| {
+    let disabled = disable(id, &database).await.with_context(|| {
         format!("the certificate is revoked, but the registry in {database} could not be updated")
     })?;
     match disabled {
         Some(agency) => println!("disabled {agency} in the registry"),
         None => println!("{id} is not in the registry in {database}"),
     }
-    if let Some(number) = renumber_above(&ca, dir, floor, OffsetDateTime::now_utc())? {
-        println!(
-            "{}/{CRL_FILE} was behind list {floor}, put in force on {database}: signed again as list {number}",
-            dir.display()
-        );
-    }
     Ok(())
 }
 
-/// Disables `id` in the registry, and reads the highest list number of the
-/// CA `issuer` a gateway put in force.
-async fn disable(
-    id: &AgencyId,
+/// Refuses to sign from a list behind the one a gateway put in force on
+/// `database` (a CA folder put back from a backup): it lacks the
+/// revocations made since, and signing it above the one in force would
+/// take them back. A database that does not answer holds nothing up: the
+/// list is what shuts a certificate out.
+async fn ensure_list_is_current(
+    ca: &CertificateAuthority,
+    dir: &Path,
     database: &Database,
-    issuer: &str,
-) -> anyhow::Result<(Option<AgencyRef>, u64)> {
+) -> anyhow::Result<()> {
+    let path = dir.join(CRL_FILE);
+    let number = match std::fs::read_to_string(&path) {
+        Ok(pem) => RevocationList::from_pem(&pem, ca.cert_pem())?.number,
+        Err(_) => 0,
+    };
+    let floor = tokio::time::timeout(Duration::from_secs(10), crl_floor(ca, database)).await;
+    let floor = match floor {
+        Ok(Ok(floor)) => floor,
+        Ok(Err(error)) => {
+            println!(
+                "{database}: {error:#}; the list's number is not compared with the one in force"
+            );
+            return Ok(());
+        }
+        Err(_) => {
+            println!(
+                "{database} does not answer; the list's number is not compared with the one in force"
+            );
+            return Ok(());
+        }
+    };
+    anyhow::ensure!(
+        number >= floor,
+        "{} is list {number}, behind list {floor} put in force on {database}: it lacks the \
+         revocations made since. Copy ca.crl from a gateway's certificate folder into {} and \
+         run this again; nothing was changed",
+        path.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Disables `id` in the registry.
+async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<AgencyRef>> {
     let backend = Backend::open(database).await?;
     let storage = backend.storage();
     let found = storage.agency(id).await?;
@@ -198,7 +232,15 @@ async fn disable(
             })
             .await?;
     }
-    let floor = storage.raise_crl_floor(issuer, 0).await?;
     storage.close().await;
-    Ok((found.map(|agency| agency.agency), floor))
+    Ok(found.map(|agency| agency.agency))
+}
+
+/// The highest list number of `ca` a gateway put in force on `database`.
+async fn crl_floor(ca: &CertificateAuthority, database: &Database) -> anyhow::Result<u64> {
+    let issuer = ca_fingerprint(ca.cert_pem())?;
+    let backend = Backend::open(database).await?;
+    let floor = backend.storage().raise_crl_floor(&issuer, 0).await;
+    backend.storage().close().await;
+    Ok(floor?)
 }

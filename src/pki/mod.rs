@@ -37,7 +37,7 @@ pub use authority::{AgencyCertOptions, CertificateAuthority, IssuedCertificate};
 pub use connections::LiveConnections;
 pub use identity::{IdentityError, TRUST_DOMAIN, agency_from_certificate, agency_uri};
 pub use reload::{Reload, TlsReloader};
-pub use revocation::{CRL_FILE, RevocationList, Revoked, Serial, renumber_above, revoke};
+pub use revocation::{CRL_FILE, RevocationList, Revoked, Serial, revoke};
 pub use tls::{ServerConfigHandle, ServerFiles, ca_fingerprint, client_tls, server_config};
 
 /// Why a certificate could not be generated, stored, loaded or turned into a

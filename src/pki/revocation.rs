@@ -242,36 +242,19 @@ pub fn revoke(
     }
     revoked.extend(added.iter().map(|s| (s.clone(), now)));
     revoked.sort();
-    let number = number + 1;
+    // Gateways read numbers up to i64::MAX, what the databases store.
+    let number = number
+        .checked_add(1)
+        .filter(|n| i64::try_from(*n).is_ok())
+        .ok_or(PkiError::InvalidCrl(
+            "its CRL number cannot grow any further",
+        ))?;
     files::write_public_atomic(&path, &ca.sign_crl(number, &revoked, now)?)?;
     Ok(Revoked {
         added,
         already,
         number,
     })
-}
-
-/// Signs the list in `dir` again, numbered `floor + 1`, when its number is
-/// not above `floor`, the highest number a gateway put in force: a
-/// folder put back from a backup would otherwise sign lists every gateway
-/// refuses. Returns the new number, or `None` when the list was ahead.
-///
-/// # Errors
-/// As [`revoke`].
-pub fn renumber_above(
-    ca: &CertificateAuthority,
-    dir: &Path,
-    floor: u64,
-    now: OffsetDateTime,
-) -> Result<Option<u64>, PkiError> {
-    let path = dir.join(CRL_FILE);
-    let list = RevocationList::from_pem(&files::read(&path)?, ca.cert_pem())?;
-    if list.number > floor {
-        return Ok(None);
-    }
-    let number = floor + 1;
-    files::write_public_atomic(&path, &ca.sign_crl(number, &list.revoked, now)?)?;
-    Ok(Some(number))
 }
 
 /// Writes an empty list numbered 1 into `dir`, next to a new CA.

@@ -101,6 +101,7 @@ async fn a_gateway_does_not_start_with_a_list_older_than_one_in_force(db: Db) {
     let crl = app::certs_dir(app.dir.path()).join(CRL_FILE);
     let older = std::fs::read(&crl).unwrap();
     let number = revoke_in(&app, "yingze-project").await;
+    let newer = std::fs::read(&crl).unwrap();
     let dir = app.stop().await;
 
     // The folder, the CA's too, put back from before the revocation.
@@ -112,21 +113,29 @@ async fn a_gateway_does_not_start_with_a_list_older_than_one_in_force(db: Db) {
         )),
         "{refused}"
     );
-
-    // The next revocation there numbers its list above the one in force.
-    let stdout = certs_revoke(dir.path(), "xiaodian-project", &db);
+    // Nor does the next revocation sign from it: that would take back
+    // the one it lacks.
+    let (revoked, output) = certs_revoke(dir.path(), "xiaodian-project", &db);
+    assert!(!revoked, "{output}");
     assert!(
-        stdout.contains(&format!("was behind list {number}")),
-        "{stdout}"
+        output.contains(&format!("behind list {number}")),
+        "{output}"
     );
+    assert_eq!(std::fs::read(&crl).unwrap(), older, "nothing was changed");
+
+    // With the list from a gateway's folder, it does.
+    std::fs::write(&crl, &newer).unwrap();
+    let (revoked, output) = certs_revoke(dir.path(), "xiaodian-project", &db);
+    assert!(revoked, "{output}");
     let config = config_on(&db, dir.path());
     let app = app::start_with(dir, START, config).await;
     assert_eq!(app.tls.crl_number(), number + 1);
     app.stop().await;
 }
 
-/// Runs `handover-gateway certs revoke` on `dir`'s certificates and `db`.
-fn certs_revoke(dir: &std::path::Path, agency: &str, db: &Db) -> String {
+/// Runs `handover-gateway certs revoke` on `dir`'s certificates and `db`:
+/// whether it succeeded, and what it printed.
+fn certs_revoke(dir: &std::path::Path, agency: &str, db: &Db) -> (bool, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
         .args(["certs", "revoke", "--id", agency, "--dir"])
         .arg(app::certs_dir(dir))
@@ -134,9 +143,12 @@ fn certs_revoke(dir: &std::path::Path, agency: &str, db: &Db) -> String {
         .arg(&db.setting)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    String::from_utf8(output.stdout).unwrap()
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
 }
 
 /// A list revoked on replica A only: B, still on the older list, learns

@@ -122,6 +122,7 @@ impl World {
                 .find(|a| a.agency.kind == AgencyKind::Police && a.agency.region == r)
         });
         if police.is_none() {
+            prop_assert!(!region("140000").covers(case.executing_region));
             prop_assert_eq!(
                 case.state,
                 CaseState::Announced,
