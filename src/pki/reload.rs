@@ -180,16 +180,13 @@ fn chain(error: &dyn Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pki::tls::tests::save_with_server;
     use crate::pki::{CertificateAuthority, Serial, revoke};
 
     fn folder() -> (tempfile::TempDir, CertificateAuthority, TlsReloader) {
         let dir = tempfile::tempdir().unwrap();
         let ca = CertificateAuthority::generate("CA").unwrap();
-        ca.save(dir.path()).unwrap();
-        ca.issue_server(&["localhost"])
-            .unwrap()
-            .write(dir.path(), "server")
-            .unwrap();
+        save_with_server(&ca, dir.path());
         let files = ServerFiles::load(dir.path()).unwrap();
         let handle = ServerConfigHandle::load(&files).unwrap();
         let reloader = TlsReloader::new(dir.path().to_path_buf(), handle, files);
@@ -256,12 +253,7 @@ mod tests {
         for file in ["ca.pem", "ca-key.pem", "ca.crl"] {
             std::fs::remove_file(dir.path().join(file)).unwrap();
         }
-        new_ca.save(dir.path()).unwrap();
-        new_ca
-            .issue_server(&["localhost"])
-            .unwrap()
-            .write(dir.path(), "server")
-            .unwrap();
+        save_with_server(&new_ca, dir.path());
         assert!(matches!(reloader.check(), Reload::Applied { .. }));
         let (new_issuer, new_number) = handle.crl_in_force();
         assert_ne!(new_issuer, issuer);

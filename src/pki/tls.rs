@@ -355,4 +355,4 @@ fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, PkiError> {
 
 #[cfg(test)]
 #[path = "tls_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -1,15 +1,20 @@
 use super::*;
 use crate::pki::CertificateAuthority;
 
+/// `ca` saved in `dir`, with a server certificate for localhost.
+pub(in crate::pki) fn save_with_server(ca: &CertificateAuthority, dir: &Path) {
+    ca.save(dir).unwrap();
+    ca.issue_server(&["localhost"])
+        .unwrap()
+        .write(dir, "server")
+        .unwrap();
+}
+
 #[test]
 fn a_server_config_requires_h2_and_loads_from_files() {
     let dir = tempfile::tempdir().unwrap();
     let ca = CertificateAuthority::generate("CA").unwrap();
-    ca.save(dir.path()).unwrap();
-    ca.issue_server(&["localhost"])
-        .unwrap()
-        .write(dir.path(), "server")
-        .unwrap();
+    save_with_server(&ca, dir.path());
 
     let files = ServerFiles::load(dir.path()).unwrap();
     let config = files.server_config().unwrap();

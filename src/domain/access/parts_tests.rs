@@ -40,6 +40,19 @@ fn yingze() -> Case {
     discharged_case("140106", "140202", Some("yingze-project"))
 }
 
+/// [`yingze`], discharged naming the person's `earlier` open case.
+fn yingze_naming(earlier: EarlierCase) -> Case {
+    let mut case = yingze();
+    let mut discharge = case.history.remove(0);
+    if let CaseEvent::Discharged {
+        earlier_open_cases, ..
+    } = &mut discharge.event
+    {
+        earlier_open_cases.push(earlier);
+    }
+    Case::from_history(case.id, vec![discharge]).unwrap()
+}
+
 fn under_supervision() -> Case {
     let project = id("yingze-project");
     let picked_up = then(&yingze(), &project, CaseEvent::PickedUp);
@@ -161,9 +174,10 @@ fn a_transfer_not_completed_is_a_passing_part_and_one_completed_lasts() {
     }
 }
 
-#[test]
-fn an_announcement_for_a_county_the_discharge_did_not_go_to_is_passing() {
-    let announced_person = person("140107", None, false);
+/// A case announced for a person of `household`, told to `project` or,
+/// when none can receive it, to `office`.
+fn announced(household: &str, project: Option<&str>, office: Option<&str>) -> Case {
+    let announced_person = person(household, None, false);
     let announcement = RecordedEvent {
         sequence: 1,
         at: datetime!(2026-11-20 08:00 UTC),
@@ -174,12 +188,17 @@ fn an_announcement_for_a_county_the_discharge_did_not_go_to_is_passing() {
             person: announced_person,
             planned_release_date: date!(2026 - 11 - 28),
             term: TermMonths::new(12).unwrap(),
-            project: Some(id("xinghualing-project")),
-            oversight: None,
+            project: project.map(id),
+            oversight: office.map(id),
             earlier_open_cases: Vec::new(),
         },
     };
-    let announced = Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![announcement]).unwrap();
+    Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![announcement]).unwrap()
+}
+
+#[test]
+fn an_announcement_for_a_county_the_discharge_did_not_go_to_is_passing() {
+    let announced = announced("140107", Some("xinghualing-project"), None);
     let named = agency("county-project", "140107", "xinghualing-project");
     assert_eq!(part(&named, &announced), Some(Part::Passing { ends: None }));
 
@@ -206,20 +225,12 @@ fn an_announcement_for_a_county_the_discharge_did_not_go_to_is_passing() {
 
 #[test]
 fn the_county_of_an_earlier_open_case_is_told_once() {
-    let mut case = yingze();
-    let mut discharge = case.history.remove(0);
-    if let CaseEvent::Discharged {
-        earlier_open_cases, ..
-    } = &mut discharge.event
-    {
-        earlier_open_cases.push(EarlierCase {
-            case_id: CaseId::new(uuid::Uuid::max()),
-            executing_region: region("140105"),
-            project: Some(id("xiaodian-project")),
-            oversight: None,
-        });
-    }
-    let case = Case::from_history(case.id, vec![discharge]).unwrap();
+    let case = yingze_naming(EarlierCase {
+        case_id: CaseId::new(uuid::Uuid::max()),
+        executing_region: region("140105"),
+        project: Some(id("xiaodian-project")),
+        oversight: None,
+    });
     for told in [
         agency("county-project", "140105", "xiaodian-project"),
         agency("police", "140105", "xiaodian-police"),
@@ -348,21 +359,13 @@ fn an_absence_planned_to_the_last_day_there_is_reads_without_overflow() {
 
 #[test]
 fn the_office_holding_an_earlier_unroutable_case_is_told_by_name() {
-    let mut case = yingze();
-    let mut discharge = case.history.remove(0);
-    if let CaseEvent::Discharged {
-        earlier_open_cases, ..
-    } = &mut discharge.event
-    {
-        // Held by the office above the detox center, not above its county.
-        earlier_open_cases.push(EarlierCase {
-            case_id: CaseId::new(uuid::Uuid::max()),
-            executing_region: region("110105"),
-            project: None,
-            oversight: Some(id("taiyuan-office")),
-        });
-    }
-    let case = Case::from_history(case.id, vec![discharge]).unwrap();
+    // Held by the office above the detox center, not above its county.
+    let case = yingze_naming(EarlierCase {
+        case_id: CaseId::new(uuid::Uuid::max()),
+        executing_region: region("110105"),
+        project: None,
+        oversight: Some(id("taiyuan-office")),
+    });
     let holder = agency("oversight", "140100", "taiyuan-office");
     let other = agency("oversight", "140200", "datong-office");
     let beijing = agency("police", "110105", "chaoyang-police");
@@ -381,23 +384,7 @@ fn the_office_holding_an_earlier_unroutable_case_is_told_by_name() {
 fn the_office_told_of_an_announcement_no_project_could_receive_reads_it_until_the_discharge() {
     // Announced for Beijing's Chaoyang: the office above the detox center
     // is told, and reads the announced case.
-    let announced_person = person("110105", None, false);
-    let announcement = RecordedEvent {
-        sequence: 1,
-        at: datetime!(2026-11-20 08:00 UTC),
-        by: id("taiyuan-detox"),
-        event: CaseEvent::ReleaseAnnounced {
-            decision_number: DecisionNumber::parse("D-1").unwrap(),
-            executing_region: announced_person.executing_region(),
-            person: announced_person,
-            planned_release_date: date!(2026 - 11 - 28),
-            term: TermMonths::new(12).unwrap(),
-            project: None,
-            oversight: Some(id("taiyuan-office")),
-            earlier_open_cases: Vec::new(),
-        },
-    };
-    let announced = Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![announcement]).unwrap();
+    let announced = announced("110105", None, Some("taiyuan-office"));
     let office = agency("oversight", "140100", "taiyuan-office");
     assert_eq!(
         part(&office, &announced),

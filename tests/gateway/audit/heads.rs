@@ -3,8 +3,6 @@
 //! log cut or rewritten under it, and `audit verify --signed-head` finds a
 //! log that no longer reaches a head kept from the API.
 
-use std::process::Command;
-
 use handover_gateway::api::{pb, verify_audit_head};
 use handover_gateway::domain::audit::{Head, parse_hash};
 use handover_gateway::gateway::{PUBLIC_KEY_FILE, ReceiptPublicKey, verify_audit_keeping};
@@ -13,7 +11,7 @@ use sqlx::sqlite::SqliteConnection;
 use tonic::Code;
 
 use super::entries;
-use super::tamper::{audit_verify_with, tampered};
+use super::tamper::{audit_verify_with, binary, tampered};
 use crate::support::*;
 
 const GET_AUDIT_HEAD: &str = "handover.v1.AuditService/GetAuditHead";
@@ -123,16 +121,6 @@ async fn the_gateway_signs_no_head_of_a_log_cut_or_rewritten_under_it() {
     assert_eq!(refused.code(), Code::DataLoss, "{refused:?}");
     let place = format!("entry {} was changed", kept.entries);
     assert!(refused.message().contains(&place), "{}", refused.message());
-}
-
-fn binary(args: &[&str]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,7 @@
 //! Tampering with the stored rows of a stopped server's database, found at
 //! the entry it touched by [`verify_audit`] and by `audit verify`.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -75,10 +76,21 @@ fn audit_verify(database: &Path) -> (bool, String) {
 }
 
 pub(super) fn audit_verify_with(database: &Path, more: &[&str]) -> (bool, String) {
+    let mut args = vec![
+        OsStr::new("audit"),
+        "verify".as_ref(),
+        "--database".as_ref(),
+    ];
+    args.push(database.as_os_str());
+    args.extend(more.iter().map(OsStr::new));
+    binary(args)
+}
+
+/// Runs the gateway's binary with `args`: whether it succeeded, and what
+/// it printed.
+pub(super) fn binary<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_handover-gateway"))
-        .args(["audit", "verify", "--database"])
-        .arg(database)
-        .args(more)
+        .args(args)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
