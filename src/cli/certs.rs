@@ -165,6 +165,7 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
     }
     if !present {
         println!("no database at {database}: the registry is unchanged");
+        warn_unchecked(&format!("no database at {database}"));
         return Ok(());
     }
     let disabled = disable(id, &database).await.with_context(|| {
@@ -189,22 +190,23 @@ async fn ensure_list_is_current(
 ) -> anyhow::Result<()> {
     let path = dir.join(CRL_FILE);
     let number = match std::fs::read_to_string(&path) {
-        Ok(pem) => RevocationList::from_pem(&pem, ca.cert_pem())?.number,
-        Err(_) => 0,
+        Ok(pem) => {
+            RevocationList::from_pem(&pem, ca.cert_pem())
+                .with_context(|| format!("reading {}", path.display()))?
+                .number
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
     };
     let floor = tokio::time::timeout(Duration::from_secs(10), crl_floor(ca, database)).await;
     let floor = match floor {
         Ok(Ok(floor)) => floor,
         Ok(Err(error)) => {
-            println!(
-                "{database}: {error:#}; the list's number is not compared with the one in force"
-            );
+            warn_unchecked(&format!("{database}: {error:#}"));
             return Ok(());
         }
         Err(_) => {
-            println!(
-                "{database} does not answer; the list's number is not compared with the one in force"
-            );
+            warn_unchecked(&format!("{database} does not answer"));
             return Ok(());
         }
     };
@@ -217,6 +219,16 @@ async fn ensure_list_is_current(
         dir.display()
     );
     Ok(())
+}
+
+/// A revocation is not held up by a database that fails, but its list is
+/// then unchecked: a running gateway refuses one that lacks a revocation
+/// in force, a restarting one compares only numbers.
+fn warn_unchecked(why: &str) {
+    eprintln!(
+        "warning: {why}; the revocation list was not compared with the one in force: if this \
+         CA folder may be older than a gateway's, do not copy its ca.crl out until it has been"
+    );
 }
 
 /// Disables `id` in the registry.

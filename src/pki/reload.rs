@@ -229,6 +229,34 @@ mod tests {
     }
 
     #[test]
+    fn a_list_that_lacks_a_revocation_in_force_is_refused_whatever_its_number() {
+        let (dir, ca, mut reloader) = folder();
+        let now = time::OffsetDateTime::now_utc();
+        let first = Serial::from_bytes(&[1]);
+        let done = revoke(&ca, dir.path(), std::slice::from_ref(&first), now).unwrap();
+        assert!(matches!(reloader.check(), Reload::Applied { .. }));
+
+        // Signed from the list before, as a CA folder put back would.
+        let second = (Serial::from_bytes(&[2]), now);
+        let crl = dir.path().join(crate::pki::CRL_FILE);
+        let lacking = ca
+            .sign_crl(done.number + 1, std::slice::from_ref(&second), now)
+            .unwrap();
+        std::fs::write(&crl, lacking).unwrap();
+        assert!(matches!(
+            reloader.check(),
+            Reload::Refused(PkiError::InvalidCrl(_))
+        ));
+        assert_eq!(reloader.handle.crl_number(), done.number);
+
+        let both = ca
+            .sign_crl(done.number + 1, &[(first, now), second], now)
+            .unwrap();
+        std::fs::write(&crl, both).unwrap();
+        assert!(matches!(reloader.check(), Reload::Applied { .. }));
+    }
+
+    #[test]
     fn a_floor_holds_for_its_own_ca_and_a_new_ca_starts_afresh() {
         let (dir, ca, mut reloader) = folder();
         let handle = reloader.handle.clone();

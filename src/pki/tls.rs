@@ -1,6 +1,7 @@
 //! TLS configurations: the gateway's server side (a client certificate from
 //! the gateway CA is required) and the client side agencies use.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +19,7 @@ use super::PkiError;
 use super::authority::CA_CERT_FILE;
 use super::connections::LiveConnections;
 use super::files;
-use super::revocation::{CRL_FILE, RevocationList, crl_der};
+use super::revocation::{CRL_FILE, RevocationList, Serial, crl_der};
 
 // The accept loop lives in its own file; it is part of the gateway's TLS.
 pub use super::accept::{AuthenticatedStream, PeerIdentity, incoming};
@@ -175,6 +176,10 @@ struct CrlInForce {
     /// which may be above this process's own: no list of the issuer
     /// numbered lower is put in force.
     floor: u64,
+    /// The certificates it revokes: a later list of the issuer must
+    /// revoke them too, whatever its number, since no revocation is ever
+    /// taken back.
+    revoked: BTreeSet<Serial>,
 }
 
 /// What names a CA in the revocation list floor: the SHA-256 of its
@@ -213,6 +218,7 @@ impl ServerConfigHandle {
             issuer,
             number: list.number,
             floor: 0,
+            revoked: list.serials(),
         };
         Ok(handle)
     }
@@ -252,7 +258,8 @@ impl ServerConfigHandle {
     /// # Errors
     /// As [`server_config`], and [`PkiError::InvalidCrl`] for a list of
     /// the CA in force numbered lower than the one in force, or than one
-    /// another gateway put in force: it would take revocations back.
+    /// another gateway put in force, or lacking a certificate the one in
+    /// force revokes: it would take revocations back.
     pub fn reload(&self, files: &ServerFiles) -> Result<usize, PkiError> {
         let mut crl = self.crl();
         let built = build(files).and_then(|(config, list)| {
@@ -268,6 +275,14 @@ impl ServerConfigHandle {
                         "its CRL number is lower than that of a list another gateway of this deployment put in force",
                     ));
                 }
+                // A list signed from an older one (a CA folder put back
+                // from a backup) may carry a number no lower than the one
+                // in force and still lack its revocations.
+                if !list.serials().is_superset(&crl.revoked) {
+                    return Err(PkiError::InvalidCrl(
+                        "it lacks certificates the list in force revokes",
+                    ));
+                }
             }
             Ok((config, list, issuer))
         });
@@ -275,15 +290,17 @@ impl ServerConfigHandle {
             self.reloads.refused.fetch_add(1, Ordering::Relaxed);
         })?;
         let floor = if issuer == crl.issuer { crl.floor } else { 0 };
+        let revoked = list.serials();
         *crl = CrlInForce {
             issuer,
             number: list.number,
             floor,
+            revoked: revoked.clone(),
         };
         drop(crl);
         self.replace(config);
         self.reloads.applied.fetch_add(1, Ordering::Relaxed);
-        Ok(self.live.set_revoked(list.serials()))
+        Ok(self.live.set_revoked(revoked))
     }
 
     /// The number of the revocation list in force.
