@@ -5,7 +5,10 @@
 -- back in the certificates revoked since: it does not start, and a reload
 -- refuses such a list; replicas that run learn the number within a reload
 -- period. A new CA starts from nothing.
+-- `revoked`: the serials that list revokes (hex, space-separated), which
+-- every later list of the CA must revoke too.
 CREATE TABLE crl_floor (
-    issuer TEXT PRIMARY KEY,
-    number BIGINT NOT NULL
+    issuer  TEXT PRIMARY KEY,
+    number  BIGINT NOT NULL,
+    revoked TEXT NOT NULL
 );

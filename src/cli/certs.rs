@@ -1,5 +1,6 @@
 //! `handover-gateway certs init | issue | revoke | crl`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use crate::bootstrap;
 use crate::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
 use crate::domain::region::RegionCode;
 use crate::pki::{CRL_FILE, CertificateAuthority, RevocationList, Serial, ca_fingerprint, revoke};
-use crate::storage::{Backend, Database};
+use crate::storage::{Backend, CrlFloor, Database};
 
 #[derive(Subcommand, Debug)]
 pub enum CertsCommand {
@@ -189,13 +190,13 @@ async fn ensure_list_is_current(
     database: &Database,
 ) -> anyhow::Result<()> {
     let path = dir.join(CRL_FILE);
-    let number = match std::fs::read_to_string(&path) {
+    let (number, revoked) = match std::fs::read_to_string(&path) {
         Ok(pem) => {
-            RevocationList::from_pem(&pem, ca.cert_pem())
-                .with_context(|| format!("reading {}", path.display()))?
-                .number
+            let list = RevocationList::from_pem(&pem, ca.cert_pem())
+                .with_context(|| format!("reading {}", path.display()))?;
+            (list.number, list.serials())
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => (0, BTreeSet::new()),
         Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
     };
     let floor = tokio::time::timeout(Duration::from_secs(10), crl_floor(ca, database)).await;
@@ -210,20 +211,26 @@ async fn ensure_list_is_current(
             return Ok(());
         }
     };
+    let lacking = floor
+        .revoked
+        .iter()
+        .filter(|serial| Serial::from_hex(serial).is_none_or(|s| !revoked.contains(&s)))
+        .count();
     anyhow::ensure!(
-        number >= floor,
-        "{} is list {number}, behind list {floor} put in force on {database}: it lacks the \
+        number >= floor.number && lacking == 0,
+        "{} is list {number}, behind list {} put in force on {database}: it lacks the \
          revocations made since. Copy ca.crl from a gateway's certificate folder into {} and \
          run this again; nothing was changed",
         path.display(),
+        floor.number,
         dir.display()
     );
     Ok(())
 }
 
 /// A revocation is not held up by a database that fails, but its list is
-/// then unchecked: a running gateway refuses one that lacks a revocation
-/// in force, a restarting one compares only numbers.
+/// then unchecked here; the gateways still refuse it if it lacks a
+/// revocation of the newest list.
 fn warn_unchecked(why: &str) {
     eprintln!(
         "warning: {why}; the revocation list was not compared with the one in force: if this \
@@ -248,11 +255,15 @@ async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<Ag
     Ok(found.map(|agency| agency.agency))
 }
 
-/// The highest list number of `ca` a gateway put in force on `database`.
-async fn crl_floor(ca: &CertificateAuthority, database: &Database) -> anyhow::Result<u64> {
+/// The highest-numbered list of `ca` a gateway put in force on
+/// `database`.
+async fn crl_floor(ca: &CertificateAuthority, database: &Database) -> anyhow::Result<CrlFloor> {
     let issuer = ca_fingerprint(ca.cert_pem())?;
     let backend = Backend::open(database).await?;
-    let floor = backend.storage().raise_crl_floor(&issuer, 0).await;
+    let floor = backend
+        .storage()
+        .raise_crl_floor(&issuer, &CrlFloor::default())
+        .await;
     backend.storage().close().await;
     Ok(floor?)
 }

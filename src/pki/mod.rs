@@ -38,7 +38,9 @@ pub use connections::LiveConnections;
 pub use identity::{IdentityError, TRUST_DOMAIN, agency_from_certificate, agency_uri};
 pub use reload::{Reload, TlsReloader};
 pub use revocation::{CRL_FILE, RevocationList, Revoked, Serial, revoke};
-pub use tls::{ServerConfigHandle, ServerFiles, ca_fingerprint, client_tls, server_config};
+pub use tls::{
+    ListInForce, ServerConfigHandle, ServerFiles, ca_fingerprint, client_tls, server_config,
+};
 
 /// Why a certificate could not be generated, stored, loaded or turned into a
 /// TLS configuration. Meant for operators and logs, not for remote clients.

@@ -260,10 +260,12 @@ mod tests {
     fn a_floor_holds_for_its_own_ca_and_a_new_ca_starts_afresh() {
         let (dir, ca, mut reloader) = folder();
         let handle = reloader.handle.clone();
-        let (issuer, number) = handle.crl_in_force();
+        let crate::pki::ListInForce { issuer, number, .. } = handle.crl_in_force();
         assert_eq!(issuer, crate::pki::ca_fingerprint(ca.cert_pem()).unwrap());
-        handle.hold_crl_floor("another CA", number + 99);
-        handle.hold_crl_floor(&issuer, number + 5);
+        let held = Serial::from_bytes(&[7]);
+        let revoking = || std::collections::BTreeSet::from([held.clone()]);
+        handle.hold_crl_floor("another CA", number + 99, revoking());
+        handle.hold_crl_floor(&issuer, number + 5, revoking());
         let now = time::OffsetDateTime::now_utc();
         let crl = dir.path().join(crate::pki::CRL_FILE);
 
@@ -272,9 +274,20 @@ mod tests {
             reloader.check(),
             Reload::Refused(PkiError::InvalidCrl(_))
         ));
+        // At the floor, but without what the list at the floor revokes.
         std::fs::write(&crl, ca.sign_crl(number + 5, &[], now).unwrap()).unwrap();
+        assert!(matches!(
+            reloader.check(),
+            Reload::Refused(PkiError::InvalidCrl(_))
+        ));
+        let list = ca.sign_crl(number + 5, &[(held.clone(), now)], now);
+        std::fs::write(&crl, list.unwrap()).unwrap();
         assert!(matches!(reloader.check(), Reload::Applied { .. }));
-        assert_eq!(handle.crl_in_force(), (issuer.clone(), number + 5));
+        let in_force = handle.crl_in_force();
+        assert_eq!(
+            (in_force.issuer.as_str(), in_force.number),
+            (issuer.as_str(), number + 5)
+        );
 
         // A new CA numbers its lists from the start again.
         let new_ca = CertificateAuthority::generate("CA 2").unwrap();
@@ -283,7 +296,11 @@ mod tests {
         }
         save_with_server(&new_ca, dir.path());
         assert!(matches!(reloader.check(), Reload::Applied { .. }));
-        let (new_issuer, new_number) = handle.crl_in_force();
+        let crate::pki::ListInForce {
+            issuer: new_issuer,
+            number: new_number,
+            ..
+        } = handle.crl_in_force();
         assert_ne!(new_issuer, issuer);
         assert!(new_number < number + 5, "{new_number}");
     }

@@ -45,6 +45,19 @@ impl Serial {
         Self(bytes[start..].to_vec())
     }
 
+    /// The serial written as [`Serial`]'s `Display` writes it.
+    #[must_use]
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if !text.len().is_multiple_of(2) || !text.is_ascii() {
+            return None;
+        }
+        let bytes = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        Some(Self::from_bytes(&bytes))
+    }
+
     /// The serial of a DER-encoded certificate.
     ///
     /// # Errors

@@ -140,3 +140,19 @@ fn garbage_is_not_a_list() {
     );
     assert!(matches!(crl_der(&two), Err(PkiError::InvalidCrl(_))));
 }
+
+#[test]
+fn a_serial_reads_back_from_its_hex() {
+    for bytes in [
+        &[0x01, 0xff][..],
+        &[0x00, 0x7f][..],
+        &[][..],
+        &[0x54, 0xfd, 0x63][..],
+    ] {
+        let serial = Serial::from_bytes(bytes);
+        assert_eq!(Serial::from_hex(&serial.to_string()), Some(serial));
+    }
+    for junk in ["0", "zz", "0g", "é1"] {
+        assert_eq!(Serial::from_hex(junk), None, "{junk}");
+    }
+}

@@ -180,6 +180,19 @@ struct CrlInForce {
     /// revoke them too, whatever its number, since no revocation is ever
     /// taken back.
     revoked: BTreeSet<Serial>,
+    /// The certificates the list at the floor revokes, which a later list
+    /// must revoke too.
+    floor_revoked: BTreeSet<Serial>,
+}
+
+/// The revocation list in force, as [`ServerConfigHandle::crl_in_force`]
+/// tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListInForce {
+    /// Its CA's [`ca_fingerprint`].
+    pub issuer: String,
+    pub number: u64,
+    pub revoked: BTreeSet<Serial>,
 }
 
 /// What names a CA in the revocation list floor: the SHA-256 of its
@@ -219,6 +232,7 @@ impl ServerConfigHandle {
             number: list.number,
             floor: 0,
             revoked: list.serials(),
+            floor_revoked: BTreeSet::new(),
         };
         Ok(handle)
     }
@@ -278,9 +292,10 @@ impl ServerConfigHandle {
                 // A list signed from an older one (a CA folder put back
                 // from a backup) may carry a number no lower than the one
                 // in force and still lack its revocations.
-                if !list.serials().is_superset(&crl.revoked) {
+                let serials = list.serials();
+                if !serials.is_superset(&crl.revoked) || !serials.is_superset(&crl.floor_revoked) {
                     return Err(PkiError::InvalidCrl(
-                        "it lacks certificates the list in force revokes",
+                        "it lacks certificates the list in force, or one another gateway of this deployment put in force, revokes",
                     ));
                 }
             }
@@ -289,13 +304,18 @@ impl ServerConfigHandle {
         let (config, list, issuer) = built.inspect_err(|_| {
             self.reloads.refused.fetch_add(1, Ordering::Relaxed);
         })?;
-        let floor = if issuer == crl.issuer { crl.floor } else { 0 };
+        let (floor, floor_revoked) = if issuer == crl.issuer {
+            (crl.floor, std::mem::take(&mut crl.floor_revoked))
+        } else {
+            (0, BTreeSet::new())
+        };
         let revoked = list.serials();
         *crl = CrlInForce {
             issuer,
             number: list.number,
             floor,
             revoked: revoked.clone(),
+            floor_revoked,
         };
         drop(crl);
         self.replace(config);
@@ -308,20 +328,25 @@ impl ServerConfigHandle {
         self.crl().number
     }
 
-    /// The revocation list in force: its CA's [`ca_fingerprint`] and its
-    /// number.
-    pub fn crl_in_force(&self) -> (String, u64) {
+    /// The revocation list in force.
+    pub fn crl_in_force(&self) -> ListInForce {
         let crl = self.crl();
-        (crl.issuer.clone(), crl.number)
+        ListInForce {
+            issuer: crl.issuer.clone(),
+            number: crl.number,
+            revoked: crl.revoked.clone(),
+        }
     }
 
     /// Refuses from now on any list of `issuer` numbered below `floor`,
-    /// the highest number the deployment put in force for it; the list in
+    /// the highest number the deployment put in force for it, or lacking
+    /// a certificate of `revoked`, what that list revokes; the list in
     /// force stays. A floor of another CA than the one in force is none.
-    pub fn hold_crl_floor(&self, issuer: &str, floor: u64) {
+    pub fn hold_crl_floor(&self, issuer: &str, floor: u64, revoked: BTreeSet<Serial>) {
         let mut crl = self.crl();
         if crl.issuer == issuer {
             crl.floor = crl.floor.max(floor);
+            crl.floor_revoked.extend(revoked);
         }
     }
 

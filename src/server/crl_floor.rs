@@ -1,9 +1,11 @@
 //! One revocation list for the whole deployment: the database keeps the
-//! highest list number any gateway put in force, per CA (a new CA numbers
-//! its lists from the start again), so that a gateway whose
+//! highest-numbered list any gateway put in force, per CA (a new CA
+//! numbers its lists from the start again), so that a gateway whose
 //! certificate folder holds an older list (a copy missed on one host, a
-//! backup put back) does not let back in the certificates revoked since.
+//! backup put back), or one that lacks a revocation of it, does not let
+//! back in the certificates revoked since.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,38 +13,70 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::pki::{CRL_FILE, ServerConfigHandle};
-use crate::storage::Storage;
+use crate::pki::{CRL_FILE, ListInForce, Serial, ServerConfigHandle};
+use crate::storage::{CrlFloor, Storage};
 
-/// Records the number of the list `tls` holds, and refuses to start with a
-/// list older than one put in force before.
+/// Records the list `tls` holds, and refuses to start with a list older
+/// than one put in force before, or lacking a certificate that one
+/// revokes.
 ///
 /// # Errors
-/// When the list is older, or the database does not answer.
+/// When the list is older or lacks a revocation, or the database does not
+/// answer.
 pub(super) async fn check_at_start(
     storage: &dyn Storage,
     tls: &ServerConfigHandle,
     certs_dir: &Path,
 ) -> anyhow::Result<()> {
-    let (issuer, number) = tls.crl_in_force();
+    let list = tls.crl_in_force();
     let floor = storage
-        .raise_crl_floor(&issuer, number)
+        .raise_crl_floor(&list.issuer, &as_floor(&list))
         .await
-        .context("recording the revocation list number in the database")?;
+        .context("recording the revocation list in the database")?;
+    let (number, path) = (list.number, certs_dir.join(CRL_FILE));
     anyhow::ensure!(
-        floor <= number,
-        "the revocation list {} is number {number}, but number {floor} of the same CA was put in \
+        floor.number <= number,
+        "the revocation list {} is number {number}, but number {} of the same CA was put in \
          force on this database: it would let back in certificates revoked since; copy the \
          newest {CRL_FILE} there (from the CA's folder or another replica)",
-        certs_dir.join(CRL_FILE).display(),
+        path.display(),
+        floor.number
     );
-    tls.hold_crl_floor(&issuer, floor);
+    let floor_revoked = serials(&floor)?;
+    let lacking = floor_revoked.difference(&list.revoked).count();
+    anyhow::ensure!(
+        lacking == 0,
+        "the revocation list {} (number {number}) lacks {lacking} certificates that list {} of \
+         the same CA, put in force on this database, revokes: it would let them back in; copy \
+         the newest {CRL_FILE} there (from a replica)",
+        path.display(),
+        floor.number
+    );
+    tls.hold_crl_floor(&list.issuer, floor.number, floor_revoked);
     Ok(())
 }
 
-/// Every `every` until `shutdown`: records the number of a list the
-/// reloader put in force, and learns of a newer one another gateway put in
-/// force, which from then on is the oldest this one reloads.
+fn as_floor(list: &ListInForce) -> CrlFloor {
+    CrlFloor {
+        number: list.number,
+        revoked: list.revoked.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn serials(floor: &CrlFloor) -> anyhow::Result<BTreeSet<Serial>> {
+    floor
+        .revoked
+        .iter()
+        .map(|text| {
+            Serial::from_hex(text)
+                .with_context(|| format!("the database's revocation list holds {text:?}"))
+        })
+        .collect()
+}
+
+/// Every `every` until `shutdown`: records a list the reloader put in
+/// force, and learns of a newer one another gateway put in force, which
+/// from then on every list this one reloads must match.
 pub(super) async fn keep(
     storage: Arc<dyn Storage>,
     tls: ServerConfigHandle,
@@ -58,8 +92,13 @@ pub(super) async fn keep(
             () = shutdown.cancelled() => break,
             _ = ticks.tick() => {}
         }
-        let (issuer, number) = tls.crl_in_force();
-        let floor = match storage.raise_crl_floor(&issuer, number).await {
+        let list = tls.crl_in_force();
+        let floor = storage
+            .raise_crl_floor(&list.issuer, &as_floor(&list))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|floor| Ok((floor.number, serials(&floor)?)));
+        let (floor, floor_revoked) = match floor {
             Ok(floor) => floor,
             Err(error) => {
                 if !failing {
@@ -70,19 +109,22 @@ pub(super) async fn keep(
             }
         };
         failing = false;
-        tls.hold_crl_floor(&issuer, floor);
+        let now_behind = floor > list.number || !floor_revoked.is_subset(&list.revoked);
+        tls.hold_crl_floor(&list.issuer, floor, floor_revoked);
         // A warning, not an error: while a new list is copied to each
         // replica in turn, those not reached yet are behind for a while.
-        match (floor > number, behind) {
+        match (now_behind, behind) {
             (true, false) => tracing::warn!(
-                in_force = number,
+                in_force = list.number,
                 newest = floor,
                 "another gateway of this deployment put a newer revocation list in force; \
                  copy it into this one's certificate folder"
             ),
-            (false, true) => tracing::info!(in_force = number, "the revocation list is the newest"),
+            (false, true) => {
+                tracing::info!(in_force = list.number, "the revocation list is the newest");
+            }
             _ => {}
         }
-        behind = floor > number;
+        behind = now_behind;
     }
 }

@@ -306,11 +306,12 @@ pub trait Storage: Send + Sync + 'static {
     }
 
     /// Records that a revocation list of the CA `issuer` (its
-    /// fingerprint) numbered `number` is in force, and returns the highest
-    /// number recorded for that CA by any process sharing the database: a
-    /// list numbered lower would let back in the certificates revoked
+    /// fingerprint) numbered `number`, revoking `revoked`, is in force, and
+    /// returns the highest-numbered list recorded for that CA by any
+    /// process sharing the database: a list numbered lower, or lacking a
+    /// serial that one revokes, would let back in certificates revoked
     /// since.
-    async fn raise_crl_floor(&self, issuer: &str, number: u64) -> Result<u64>;
+    async fn raise_crl_floor(&self, issuer: &str, list: &CrlFloor) -> Result<CrlFloor>;
 
     /// Reports inbox heads that any process sharing this database moves,
     /// until `changes` closes. Hints only: a reader must still read storage,
@@ -320,6 +321,29 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Closes the connections once the calls in flight are done.
     async fn close(&self);
+}
+
+/// A revocation list as the floor records it: its number and the serials
+/// it revokes, in hex.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrlFloor {
+    pub number: u64,
+    pub revoked: Vec<String>,
+}
+
+impl CrlFloor {
+    /// `revoked` as stored: space-separated.
+    pub(crate) fn revoked_text(&self) -> String {
+        self.revoked.join(" ")
+    }
+
+    pub(crate) fn from_stored(number: i64, revoked: &str) -> Result<Self> {
+        Ok(Self {
+            number: u64::try_from(number)
+                .map_err(|e| StorageError::Corrupt(format!("a CRL number: {e}")))?,
+            revoked: revoked.split_whitespace().map(str::to_owned).collect(),
+        })
+    }
 }
 
 /// A hint that an inbox grew, from whichever process wrote it.

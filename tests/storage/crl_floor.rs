@@ -10,6 +10,7 @@ use handover_gateway::config::Config;
 use handover_gateway::domain::clock::ManualClock;
 use handover_gateway::pki::{CRL_FILE, PkiError, Serial, ServerFiles, revoke};
 use handover_gateway::server::Server;
+use handover_gateway::storage::CrlFloor;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
@@ -30,22 +31,49 @@ async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut(
     }
 }
 
+fn list(number: u64, revoked: &[&str]) -> CrlFloor {
+    CrlFloor {
+        number,
+        revoked: revoked.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
 async fn the_floor_only_rises_and_outlives_the_process(db: Db) {
     let storage = db.open().await;
-    assert_eq!(storage.raise_crl_floor("ca-a", 0).await.unwrap(), 0);
-    for (number, floor) in [(3, 3), (2, 3), (3, 3), (7, 7)] {
+    let none = CrlFloor::default();
+    assert_eq!(storage.raise_crl_floor("ca-a", &none).await.unwrap(), none);
+    let raises = [
+        (list(3, &["0a"]), list(3, &["0a"])),
+        (list(2, &[]), list(3, &["0a"])),
+        (list(3, &["0a", "0b"]), list(3, &["0a"])),
+        (list(7, &["0a", "0c"]), list(7, &["0a", "0c"])),
+    ];
+    for (raise, floor) in raises {
         assert_eq!(
-            storage.raise_crl_floor("ca-a", number).await.unwrap(),
+            storage.raise_crl_floor("ca-a", &raise).await.unwrap(),
             floor,
-            "{number}"
+            "{raise:?}"
         );
     }
     // Numbers count per CA: a new one starts from its own.
-    assert_eq!(storage.raise_crl_floor("ca-b", 1).await.unwrap(), 1);
+    let other = list(1, &[]);
+    assert_eq!(
+        storage.raise_crl_floor("ca-b", &other).await.unwrap(),
+        other
+    );
     storage.close().await;
     let reopened = db.open().await;
-    assert_eq!(reopened.raise_crl_floor("ca-a", 1).await.unwrap(), 7);
-    assert_eq!(reopened.raise_crl_floor("ca-b", 0).await.unwrap(), 1);
+    assert_eq!(
+        reopened
+            .raise_crl_floor("ca-a", &list(1, &[]))
+            .await
+            .unwrap(),
+        list(7, &["0a", "0c"])
+    );
+    assert_eq!(
+        reopened.raise_crl_floor("ca-b", &none).await.unwrap(),
+        other
+    );
     reopened.close().await;
 }
 
@@ -65,10 +93,13 @@ async fn revoke_in(app: &App, agency: &str) -> u64 {
         app.tls.crl_number() > before
     })
     .await;
-    let (issuer, number) = app.tls.crl_in_force();
+    let in_force = app.tls.crl_in_force();
+    let (issuer, number) = (in_force.issuer, in_force.number);
     let storage = app.gateway.storage();
     eventually("its number is recorded", || async {
-        storage.raise_crl_floor(&issuer, 0).await.unwrap() == number
+        let none = CrlFloor::default();
+        let floor = storage.raise_crl_floor(&issuer, &none).await.unwrap();
+        floor.number == number
     })
     .await;
     number
@@ -113,6 +144,18 @@ async fn a_gateway_does_not_start_with_a_list_older_than_one_in_force(db: Db) {
         )),
         "{refused}"
     );
+    // Nor a list numbered as the one in force that lacks its revocation.
+    let now = OffsetDateTime::now_utc();
+    let ca =
+        handover_gateway::pki::CertificateAuthority::load(&app::certs_dir(dir.path())).unwrap();
+    std::fs::write(&crl, ca.sign_crl(number, &[], now).unwrap()).unwrap();
+    let refused = refused_start(config_on(&db, dir.path())).await;
+    assert!(
+        refused.contains(&format!("lacks 1 certificates that list {number}")),
+        "{refused}"
+    );
+    std::fs::write(&crl, &older).unwrap();
+
     // Nor does the next revocation sign from it: that would take back
     // the one it lacks.
     let (revoked, output) = certs_revoke(dir.path(), "xiaodian-project", &db);

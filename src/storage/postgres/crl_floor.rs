@@ -4,32 +4,45 @@
 
 use sqlx::PgPool;
 
-use super::{corrupt, to_i64, unavailable};
-use crate::storage::Result;
+use super::{corrupt, unavailable};
+use crate::storage::{CrlFloor, Result};
 
-/// Raises the recorded number to `number` if lower, and returns the number
-/// recorded. Reads first: the number seldom changes, and every replica
-/// asks every reload period.
-pub(super) async fn raise(pool: &PgPool, issuer: &str, number: u64) -> Result<u64> {
-    let recorded: Option<i64> =
-        sqlx::query_scalar("SELECT number FROM crl_floor WHERE issuer = $1")
+/// Records `list` as the revocation list of `issuer` if it is numbered
+/// higher than the one recorded, and returns the one recorded. Reads
+/// first: the list seldom changes, and every replica asks every reload
+/// period.
+pub(super) async fn raise(pool: &PgPool, issuer: &str, list: &CrlFloor) -> Result<CrlFloor> {
+    let before = recorded(pool, issuer).await?;
+    if before.number >= list.number {
+        return Ok(before);
+    }
+    let raised: Option<(i64, String)> = sqlx::query_as(
+        "INSERT INTO crl_floor AS f (issuer, number, revoked) VALUES ($1, $2, $3)
+         ON CONFLICT (issuer) DO UPDATE SET number = excluded.number, revoked = excluded.revoked
+             WHERE excluded.number > f.number
+         RETURNING number, revoked",
+    )
+    .bind(issuer)
+    .bind(i64::try_from(list.number).map_err(|e| corrupt(&e))?)
+    .bind(list.revoked_text())
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    match raised {
+        Some((number, revoked)) => CrlFloor::from_stored(number, &revoked),
+        // Another replica recorded a list at least as high meanwhile.
+        None => recorded(pool, issuer).await,
+    }
+}
+
+async fn recorded(pool: &PgPool, issuer: &str) -> Result<CrlFloor> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT number, revoked FROM crl_floor WHERE issuer = $1")
             .bind(issuer)
             .fetch_optional(pool)
             .await
             .map_err(|e| unavailable(&e))?;
-    let recorded = u64::try_from(recorded.unwrap_or(0)).map_err(|e| corrupt(&e))?;
-    if recorded >= number {
-        return Ok(recorded);
-    }
-    let floor: i64 = sqlx::query_scalar(
-        "INSERT INTO crl_floor AS f (issuer, number) VALUES ($1, $2)
-         ON CONFLICT (issuer) DO UPDATE SET number = GREATEST(f.number, excluded.number)
-         RETURNING number",
-    )
-    .bind(issuer)
-    .bind(to_i64(number))
-    .fetch_one(pool)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    u64::try_from(floor).map_err(|e| corrupt(&e))
+    row.map_or(Ok(CrlFloor::default()), |(number, revoked)| {
+        CrlFloor::from_stored(number, &revoked)
+    })
 }

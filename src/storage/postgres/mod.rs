@@ -38,8 +38,8 @@ use self::held::Held;
 use self::writer::Writer;
 use super::seal::Sealer;
 use super::{
-    CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Looked, PersonKey, Result,
-    Seen, Storage, StorageError, StoredAnswer,
+    CaseFilter, CaseKey, CaseWrite, CrlFloor, Cutoffs, InboxChange, InboxState, Looked, PersonKey,
+    Result, Seen, Storage, StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
@@ -370,8 +370,8 @@ impl Storage for PostgresStorage {
         quota::count(&self.pool, agency, day, quota).await.map(Some)
     }
 
-    async fn raise_crl_floor(&self, issuer: &str, number: u64) -> Result<u64> {
-        crl_floor::raise(&self.pool, issuer, number).await
+    async fn raise_crl_floor(&self, issuer: &str, list: &CrlFloor) -> Result<CrlFloor> {
+        crl_floor::raise(&self.pool, issuer, list).await
     }
 
     async fn follow_inboxes(&self, changes: tokio::sync::mpsc::Sender<InboxChange>) {

@@ -124,7 +124,7 @@ fn apply(
         Work::RegisterAgency(agency) => write_sql::register_agency(db, agency)
             .map(|()| Done::Registered)
             .map_err(broken),
-        Work::RaiseCrlFloor { issuer, number } => write_sql::raise_crl_floor(db, issuer, *number)
+        Work::RaiseCrlFloor { issuer, list } => write_sql::raise_crl_floor(db, issuer, list)
             .map(Done::CrlFloor)
             .map_err(broken),
     }

@@ -27,8 +27,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::seal::Sealer;
 use super::{
-    CaseFilter, CaseKey, CaseWrite, Cutoffs, InboxChange, InboxState, Looked, PersonKey, Result,
-    Seen, Storage, StorageError, StoredAnswer,
+    CaseFilter, CaseKey, CaseWrite, CrlFloor, Cutoffs, InboxChange, InboxState, Looked, PersonKey,
+    Result, Seen, Storage, StorageError, StoredAnswer,
 };
 use crate::domain::agency::{Agency, AgencyId, AgencyRef};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
@@ -220,8 +220,8 @@ impl Storage for SqliteStorage {
         }
     }
 
-    async fn raise_crl_floor(&self, issuer: &str, number: u64) -> Result<u64> {
-        // Read first: the number seldom changes, and a write would cost a
+    async fn raise_crl_floor(&self, issuer: &str, list: &CrlFloor) -> Result<CrlFloor> {
+        // Read first: the list seldom changes, and a write would cost a
         // durable commit every reload period.
         let issuer = issuer.to_owned();
         let read_issuer = issuer.clone();
@@ -229,12 +229,13 @@ impl Storage for SqliteStorage {
             .reads
             .read(move |db| read_sql::crl_floor(db, &read_issuer))
             .await?;
-        if floor >= number {
+        if floor.number >= list.number {
             return Ok(floor);
         }
+        let list = list.clone();
         match self
             .writes
-            .submit(Work::RaiseCrlFloor { issuer, number })
+            .submit(Work::RaiseCrlFloor { issuer, list })
             .await?
         {
             Done::CrlFloor(floor) => Ok(floor),

@@ -12,6 +12,7 @@ use crate::domain::case::{Case, CaseId, EarlierCase, RecordedEvent};
 use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::InboxMessage;
 use crate::domain::submission::SubmissionOutcome;
+use crate::storage::CrlFloor;
 use crate::storage::messages::{StoredMessage, open_messages};
 use crate::storage::seal::{Sealer, open_case, open_event};
 use crate::storage::{
@@ -32,13 +33,19 @@ pub(super) fn registry_version(db: &Connection) -> Result<i64> {
         .map_err(failed)
 }
 
-/// The recorded revocation list number of the CA `issuer`, 0 before any.
-pub(super) fn crl_floor(db: &Connection, issuer: &str) -> Result<u64> {
-    let floor: Option<i64> = db
-        .prepare_cached("SELECT number FROM crl_floor WHERE issuer = ?")
-        .and_then(|mut select| select.query_row([issuer], |row| row.get(0)).optional())
+/// The recorded revocation list of the CA `issuer`, number 0 before any.
+pub(super) fn crl_floor(db: &Connection, issuer: &str) -> Result<CrlFloor> {
+    let floor: Option<(i64, String)> = db
+        .prepare_cached("SELECT number, revoked FROM crl_floor WHERE issuer = ?")
+        .and_then(|mut select| {
+            select
+                .query_row([issuer], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        })
         .map_err(failed)?;
-    u64::try_from(floor.unwrap_or(0)).map_err(|e| corrupt(&e))
+    floor.map_or(Ok(CrlFloor::default()), |(number, revoked)| {
+        CrlFloor::from_stored(number, &revoked)
+    })
 }
 
 pub(super) fn answer(

@@ -19,6 +19,7 @@ use crate::domain::audit::Chain;
 use crate::domain::case::{Case, RecordedEvent};
 use crate::domain::notice::Notice;
 use crate::domain::submission::{Delivery, SubmissionOutcome};
+use crate::storage::CrlFloor;
 use crate::storage::messages::reference;
 use crate::storage::seal::{Sealer, event_address, seal_json};
 use crate::storage::{CaseWrite, Conflict, InboxState, Result, StorageError};
@@ -367,17 +368,34 @@ pub(super) fn register_agency(db: &Connection, agency: &Agency) -> Result<()> {
     Ok(())
 }
 
-/// Raises the recorded revocation list number to `number` if lower, and
-/// returns the number recorded.
-pub(super) fn raise_crl_floor(db: &Connection, issuer: &str, number: u64) -> Result<u64> {
-    let number = i64::try_from(number).map_err(|e| corrupt(&e))?;
-    let floor: i64 = db
+/// Records `list` as the revocation list of `issuer` if it is numbered
+/// higher than the one recorded, and returns the one recorded.
+pub(super) fn raise_crl_floor(db: &Connection, issuer: &str, list: &CrlFloor) -> Result<CrlFloor> {
+    let number = i64::try_from(list.number).map_err(|e| corrupt(&e))?;
+    let (number, revoked): (i64, String) = db
         .prepare_cached(
-            "INSERT INTO crl_floor (issuer, number) VALUES (?, ?)
-             ON CONFLICT (issuer) DO UPDATE SET number = max(number, excluded.number)
-             RETURNING number",
+            "INSERT INTO crl_floor (issuer, number, revoked) VALUES (?, ?, ?)
+             ON CONFLICT (issuer) DO UPDATE SET number = excluded.number, revoked = excluded.revoked
+                 WHERE excluded.number > crl_floor.number
+             RETURNING number, revoked",
         )
-        .and_then(|mut upsert| upsert.query_row(params![issuer, number], |row| row.get(0)))
-        .map_err(failed)?;
-    u64::try_from(floor).map_err(|e| corrupt(&e))
+        .and_then(|mut upsert| {
+            upsert
+                .query_row(params![issuer, number, list.revoked_text()], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()
+        })
+        .map_err(failed)?
+        .map_or_else(
+            || {
+                db.prepare_cached("SELECT number, revoked FROM crl_floor WHERE issuer = ?")
+                    .and_then(|mut select| {
+                        select.query_row([issuer], |row| Ok((row.get(0)?, row.get(1)?)))
+                    })
+                    .map_err(failed)
+            },
+            Ok,
+        )?;
+    CrlFloor::from_stored(number, &revoked)
 }

@@ -46,7 +46,7 @@ use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain};
 use crate::domain::submission::SubmissionOutcome;
-use crate::storage::{InboxState, Result, StorageError};
+use crate::storage::{CrlFloor, InboxState, Result, StorageError};
 
 /// Jobs in one transaction at most: bounds how long a batch holds the
 /// write lock and how much one failed commit takes down.
@@ -72,7 +72,7 @@ pub(super) enum Work {
     Audit(Vec<AuditRecord>),
     Acknowledge { agency: AgencyId, position: u64 },
     RegisterAgency(Agency),
-    RaiseCrlFloor { issuer: String, number: u64 },
+    RaiseCrlFloor { issuer: String, list: CrlFloor },
 }
 
 /// What a job did, once its batch committed.
@@ -82,7 +82,7 @@ pub(super) enum Done {
     Audit(Chain),
     Acknowledged(Option<InboxState>),
     Registered,
-    CrlFloor(u64),
+    CrlFloor(CrlFloor),
 }
 
 pub(super) struct Job {
