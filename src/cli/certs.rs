@@ -211,18 +211,28 @@ async fn ensure_list_is_current(
             return Ok(());
         }
     };
-    let lacking = floor
-        .revoked
-        .iter()
-        .filter(|serial| Serial::from_hex(serial).is_none_or(|s| !revoked.contains(&s)))
-        .count();
     anyhow::ensure!(
-        number >= floor.number && lacking == 0,
+        number >= floor.number,
         "{} is list {number}, behind list {} put in force on {database}: it lacks the \
          revocations made since. Copy ca.crl from a gateway's certificate folder into {} and \
          run this again; nothing was changed",
         path.display(),
         floor.number,
+        dir.display()
+    );
+    let mut lacking = 0;
+    for text in &floor.revoked {
+        let serial = Serial::from_hex(text).with_context(|| {
+            format!("crl_floor on {database} holds {text:?}, which is no certificate serial")
+        })?;
+        lacking += usize::from(!revoked.contains(&serial));
+    }
+    anyhow::ensure!(
+        lacking == 0,
+        "{} (list {number}) lacks {lacking} of the certificates the lists put in force on \
+         {database} revoke. Copy ca.crl from a gateway's certificate folder into {} and run \
+         this again; nothing was changed",
+        path.display(),
         dir.display()
     );
     Ok(())
@@ -234,7 +244,8 @@ async fn ensure_list_is_current(
 fn warn_unchecked(why: &str) {
     eprintln!(
         "warning: {why}; the revocation list was not compared with the one in force: if this \
-         CA folder may be older than a gateway's, do not copy its ca.crl out until it has been"
+         CA folder may be older than a gateway's, run `certs revoke` again once the database \
+         answers before copying its ca.crl out"
     );
 }
 

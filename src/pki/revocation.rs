@@ -48,7 +48,7 @@ impl Serial {
     /// The serial written as [`Serial`]'s `Display` writes it.
     #[must_use]
     pub fn from_hex(text: &str) -> Option<Self> {
-        if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let bytes = (0..text.len())

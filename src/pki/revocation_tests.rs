@@ -152,7 +152,7 @@ fn a_serial_reads_back_from_its_hex() {
         let serial = Serial::from_bytes(bytes);
         assert_eq!(Serial::from_hex(&serial.to_string()), Some(serial));
     }
-    for junk in ["0", "zz", "0g", "é1"] {
+    for junk in ["0", "zz", "0g", "é1", "+f"] {
         assert_eq!(Serial::from_hex(junk), None, "{junk}");
     }
 }

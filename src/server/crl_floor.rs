@@ -29,11 +29,35 @@ pub(super) async fn check_at_start(
     certs_dir: &Path,
 ) -> anyhow::Result<()> {
     let list = tls.crl_in_force();
+    let path = certs_dir.join(CRL_FILE);
+    // Checked before the list is recorded, so that a list numbered higher
+    // but lacking a revocation raises nothing; and after, for a floor
+    // another replica raised meanwhile.
+    let recorded = storage
+        .raise_crl_floor(&list.issuer, &CrlFloor::default())
+        .await
+        .context("reading the revocation list floor in the database")?;
+    let floor_revoked = acceptable(&list, &recorded, &path)?;
     let floor = storage
         .raise_crl_floor(&list.issuer, &as_floor(&list))
         .await
         .context("recording the revocation list in the database")?;
-    let (number, path) = (list.number, certs_dir.join(CRL_FILE));
+    let floor_revoked = floor_revoked
+        .into_iter()
+        .chain(acceptable(&list, &floor, &path)?)
+        .collect();
+    tls.hold_crl_floor(&list.issuer, floor.number, floor_revoked);
+    Ok(())
+}
+
+/// What `floor` revokes, if `list`, read from `path`, is no older than it
+/// and lacks none of it.
+fn acceptable(
+    list: &ListInForce,
+    floor: &CrlFloor,
+    path: &Path,
+) -> anyhow::Result<BTreeSet<Serial>> {
+    let number = list.number;
     anyhow::ensure!(
         floor.number <= number,
         "the revocation list {} is number {number}, but number {} of the same CA was put in \
@@ -42,18 +66,16 @@ pub(super) async fn check_at_start(
         path.display(),
         floor.number
     );
-    let floor_revoked = serials(&floor)?;
+    let floor_revoked = serials(floor)?;
     let lacking = floor_revoked.difference(&list.revoked).count();
     anyhow::ensure!(
         lacking == 0,
-        "the revocation list {} (number {number}) lacks {lacking} certificates that list {} of \
-         the same CA, put in force on this database, revokes: it would let them back in; copy \
-         the newest {CRL_FILE} there (from a replica)",
+        "the revocation list {} (number {number}) lacks {lacking} of the certificates lists of \
+         the same CA put in force on this database revoke: it would let them back in; copy the \
+         newest {CRL_FILE} there, or sign one that revokes them all",
         path.display(),
-        floor.number
     );
-    tls.hold_crl_floor(&list.issuer, floor.number, floor_revoked);
-    Ok(())
+    Ok(floor_revoked)
 }
 
 fn as_floor(list: &ListInForce) -> CrlFloor {
@@ -68,8 +90,12 @@ fn serials(floor: &CrlFloor) -> anyhow::Result<BTreeSet<Serial>> {
         .revoked
         .iter()
         .map(|text| {
-            Serial::from_hex(text)
-                .with_context(|| format!("the database's revocation list holds {text:?}"))
+            Serial::from_hex(text).with_context(|| {
+                format!(
+                    "crl_floor holds {text:?}, which is no certificate serial; correct or delete \
+                     that row (docs/deployment.md, Revocation)"
+                )
+            })
         })
         .collect()
 }
@@ -117,8 +143,9 @@ pub(super) async fn keep(
             (true, false) => tracing::warn!(
                 in_force = list.number,
                 newest = floor,
-                "another gateway of this deployment put a newer revocation list in force; \
-                 copy it into this one's certificate folder"
+                "another gateway of this deployment put in force a newer revocation list, or one \
+                 revoking certificates this one does not: copy the newest ca.crl into this one's \
+                 certificate folder, or sign one that revokes them all"
             ),
             (false, true) => {
                 tracing::info!(in_force = list.number, "the revocation list is the newest");

@@ -305,12 +305,13 @@ pub trait Storage: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Records that a revocation list of the CA `issuer` (its
-    /// fingerprint) numbered `number`, revoking `revoked`, is in force, and
-    /// returns the highest-numbered list recorded for that CA by any
-    /// process sharing the database: a list numbered lower, or lacking a
-    /// serial that one revokes, would let back in certificates revoked
-    /// since.
+    /// Records that `list`, a revocation list of the CA `issuer` (its
+    /// fingerprint), is in force, and returns the floor recorded for that
+    /// CA by any process sharing the database: the highest number, and
+    /// every serial a list recorded revoked (a revocation is never taken
+    /// back). A list numbered lower, or lacking one of those serials,
+    /// would let back in certificates revoked since. A list numbered no
+    /// higher than the floor changes nothing.
     async fn raise_crl_floor(&self, issuer: &str, list: &CrlFloor) -> Result<CrlFloor>;
 
     /// Reports inbox heads that any process sharing this database moves,
@@ -335,6 +336,18 @@ impl CrlFloor {
     /// `revoked` as stored: space-separated.
     pub(crate) fn revoked_text(&self) -> String {
         self.revoked.join(" ")
+    }
+
+    /// `self` raised by `list`, numbered higher: its number, and the
+    /// serials of both.
+    pub(crate) fn raised_by(&self, list: &CrlFloor) -> CrlFloor {
+        let mut revoked: Vec<String> = self.revoked.iter().chain(&list.revoked).cloned().collect();
+        revoked.sort_unstable();
+        revoked.dedup();
+        CrlFloor {
+            number: list.number,
+            revoked,
+        }
     }
 
     pub(crate) fn from_stored(number: i64, revoked: &str) -> Result<Self> {

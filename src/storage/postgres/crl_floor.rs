@@ -7,18 +7,22 @@ use sqlx::PgPool;
 use super::{corrupt, unavailable};
 use crate::storage::{CrlFloor, Result};
 
-/// Records `list` as the revocation list of `issuer` if it is numbered
-/// higher than the one recorded, and returns the one recorded. Reads
-/// first: the list seldom changes, and every replica asks every reload
-/// period.
+/// Raises the floor of `issuer` by `list` if it is numbered higher (its
+/// number, and the serials of both), and returns the floor. Reads first:
+/// the list seldom changes, and every replica asks every reload period.
 pub(super) async fn raise(pool: &PgPool, issuer: &str, list: &CrlFloor) -> Result<CrlFloor> {
     let before = recorded(pool, issuer).await?;
     if before.number >= list.number {
         return Ok(before);
     }
+    // The serials of both lists, in one statement that holds the row.
     let raised: Option<(i64, String)> = sqlx::query_as(
         "INSERT INTO crl_floor AS f (issuer, number, revoked) VALUES ($1, $2, $3)
-         ON CONFLICT (issuer) DO UPDATE SET number = excluded.number, revoked = excluded.revoked
+         ON CONFLICT (issuer) DO UPDATE SET number = excluded.number,
+             revoked = COALESCE((
+                 SELECT string_agg(DISTINCT serial, ' ' ORDER BY serial)
+                 FROM unnest(string_to_array(f.revoked || ' ' || excluded.revoked, ' ')) AS serial
+                 WHERE serial <> ''), '')
              WHERE excluded.number > f.number
          RETURNING number, revoked",
     )

@@ -34,7 +34,7 @@ pub(super) fn registry_version(db: &Connection) -> Result<i64> {
 }
 
 /// The recorded revocation list of the CA `issuer`, number 0 before any.
-pub(super) fn crl_floor(db: &Connection, issuer: &str) -> Result<CrlFloor> {
+pub(in crate::storage::sqlite) fn crl_floor(db: &Connection, issuer: &str) -> Result<CrlFloor> {
     let floor: Option<(i64, String)> = db
         .prepare_cached("SELECT number, revoked FROM crl_floor WHERE issuer = ?")
         .and_then(|mut select| {

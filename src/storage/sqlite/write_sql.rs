@@ -368,34 +368,20 @@ pub(super) fn register_agency(db: &Connection, agency: &Agency) -> Result<()> {
     Ok(())
 }
 
-/// Records `list` as the revocation list of `issuer` if it is numbered
-/// higher than the one recorded, and returns the one recorded.
+/// Raises the floor of `issuer` by `list` if it is numbered higher, in
+/// the writer's transaction, and returns the floor.
 pub(super) fn raise_crl_floor(db: &Connection, issuer: &str, list: &CrlFloor) -> Result<CrlFloor> {
-    let number = i64::try_from(list.number).map_err(|e| corrupt(&e))?;
-    let (number, revoked): (i64, String) = db
-        .prepare_cached(
-            "INSERT INTO crl_floor (issuer, number, revoked) VALUES (?, ?, ?)
-             ON CONFLICT (issuer) DO UPDATE SET number = excluded.number, revoked = excluded.revoked
-                 WHERE excluded.number > crl_floor.number
-             RETURNING number, revoked",
-        )
-        .and_then(|mut upsert| {
-            upsert
-                .query_row(params![issuer, number, list.revoked_text()], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()
-        })
-        .map_err(failed)?
-        .map_or_else(
-            || {
-                db.prepare_cached("SELECT number, revoked FROM crl_floor WHERE issuer = ?")
-                    .and_then(|mut select| {
-                        select.query_row([issuer], |row| Ok((row.get(0)?, row.get(1)?)))
-                    })
-                    .map_err(failed)
-            },
-            Ok,
-        )?;
-    CrlFloor::from_stored(number, &revoked)
+    let floor = super::read_sql::crl_floor(db, issuer)?;
+    if floor.number >= list.number {
+        return Ok(floor);
+    }
+    let raised = floor.raised_by(list);
+    let number = i64::try_from(raised.number).map_err(|e| corrupt(&e))?;
+    db.prepare_cached(
+        "INSERT INTO crl_floor (issuer, number, revoked) VALUES (?, ?, ?)
+         ON CONFLICT (issuer) DO UPDATE SET number = excluded.number, revoked = excluded.revoked",
+    )
+    .and_then(|mut upsert| upsert.execute(params![issuer, number, raised.revoked_text()]))
+    .map_err(failed)?;
+    Ok(raised)
 }
