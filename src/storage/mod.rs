@@ -310,8 +310,10 @@ pub trait Storage: Send + Sync + 'static {
     /// CA by any process sharing the database: the highest number, and
     /// every serial a list recorded revoked (a revocation is never taken
     /// back). A list numbered lower, or lacking one of those serials,
-    /// would let back in certificates revoked since. A list numbered no
-    /// higher than the floor changes nothing.
+    /// would let back in certificates revoked since. A list numbered lower
+    /// than the floor changes nothing; one numbered the same adds its
+    /// serials (two lists of one number are a conflict no serial is lost
+    /// to).
     async fn raise_crl_floor(&self, issuer: &str, list: &CrlFloor) -> Result<CrlFloor>;
 
     /// Reports inbox heads that any process sharing this database moves,
@@ -338,7 +340,18 @@ impl CrlFloor {
         self.revoked.join(" ")
     }
 
-    /// `self` raised by `list`, numbered higher: its number, and the
+    /// Whether `list` changes nothing of this floor: it is numbered lower,
+    /// or the same and revokes nothing more.
+    pub(crate) fn holds(&self, list: &CrlFloor) -> bool {
+        self.number > list.number
+            || (self.number == list.number
+                && list
+                    .revoked
+                    .iter()
+                    .all(|serial| self.revoked.contains(serial)))
+    }
+
+    /// `self` raised by `list`, numbered no lower: its number, and the
     /// serials of both.
     pub(crate) fn raised_by(&self, list: &CrlFloor) -> CrlFloor {
         let mut revoked: Vec<String> = self.revoked.iter().chain(&list.revoked).cloned().collect();

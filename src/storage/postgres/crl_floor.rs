@@ -7,12 +7,12 @@ use sqlx::PgPool;
 use super::{corrupt, unavailable};
 use crate::storage::{CrlFloor, Result};
 
-/// Raises the floor of `issuer` by `list` if it is numbered higher (its
+/// Raises the floor of `issuer` by `list` if it is numbered no lower (its
 /// number, and the serials of both), and returns the floor. Reads first:
 /// the list seldom changes, and every replica asks every reload period.
 pub(super) async fn raise(pool: &PgPool, issuer: &str, list: &CrlFloor) -> Result<CrlFloor> {
     let before = recorded(pool, issuer).await?;
-    if before.number >= list.number {
+    if before.holds(list) {
         return Ok(before);
     }
     // The serials of both lists, in one statement that holds the row.
@@ -23,7 +23,7 @@ pub(super) async fn raise(pool: &PgPool, issuer: &str, list: &CrlFloor) -> Resul
                  SELECT string_agg(DISTINCT serial, ' ' ORDER BY serial)
                  FROM unnest(string_to_array(f.revoked || ' ' || excluded.revoked, ' ')) AS serial
                  WHERE serial <> ''), '')
-             WHERE excluded.number > f.number
+             WHERE excluded.number >= f.number
          RETURNING number, revoked",
     )
     .bind(issuer)

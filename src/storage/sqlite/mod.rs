@@ -229,7 +229,7 @@ impl Storage for SqliteStorage {
             .reads
             .read(move |db| read_sql::crl_floor(db, &read_issuer))
             .await?;
-        if floor.number >= list.number {
+        if floor.holds(list) {
             return Ok(floor);
         }
         let list = list.clone();

@@ -368,11 +368,11 @@ pub(super) fn register_agency(db: &Connection, agency: &Agency) -> Result<()> {
     Ok(())
 }
 
-/// Raises the floor of `issuer` by `list` if it is numbered higher, in
-/// the writer's transaction, and returns the floor.
+/// Raises the floor of `issuer` by `list` ([`CrlFloor::holds`]), in the
+/// writer's transaction, and returns the floor.
 pub(super) fn raise_crl_floor(db: &Connection, issuer: &str, list: &CrlFloor) -> Result<CrlFloor> {
     let floor = super::read_sql::crl_floor(db, issuer)?;
-    if floor.number >= list.number {
+    if floor.holds(list) {
         return Ok(floor);
     }
     let raised = floor.raised_by(list);
