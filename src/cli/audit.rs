@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use super::client::Connection;
 use super::output::{self, print_json};
-use super::receipt::{Signed, read, same_fields, signed_fields};
+use super::receipt::{Signed, read_saved, same_fields};
 use crate::api::pb::audit_service_client::AuditServiceClient;
 use crate::api::{open_signed_head, pb, shown_head};
 use crate::domain::audit::{Head, hex};
-use crate::gateway::{ReceiptError, ReceiptPublicKey, to_hex, verify_audit_keeping};
+use crate::gateway::{ReceiptError, to_hex, verify_audit_keeping};
 use crate::storage::{Backend, Database};
 
 #[derive(Subcommand, Debug)]
@@ -176,19 +176,13 @@ fn open_saved_head(file: &Path, public_key: &Path) -> anyhow::Result<(Head, Valu
             file.display()
         )
     };
-    let key = ReceiptPublicKey::parse(&read(public_key)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", public_key.display()))?;
-    let saved: Value = serde_json::from_str(&read(file)?).with_context(|| {
-        format!(
-            "{} is not a head saved from audit head --json",
-            file.display()
-        )
-    })?;
+    let what = "a head saved from audit head --json";
+    let (key, saved, signed) = read_saved(file, public_key, what, refused)?;
     let Signed {
         key_id,
         signed_content,
         signature,
-    } = signed_fields(&saved).map_err(refused)?;
+    } = signed;
     let (content, head) =
         open_signed_head(&key, &key_id, &signed_content, &signature).map_err(refused)?;
     let expected = head_json(&pb::SignedAuditHead {

@@ -151,11 +151,21 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
         Database::Sqlite(path) => path.exists(),
         Database::Postgres(_) => true,
     };
-    if present {
-        ensure_list_is_current(&ca, dir, &database).await?;
+    let lacking = if present {
+        ensure_list_is_current(&ca, dir, &database).await?
+    } else {
+        Vec::new()
+    };
+    if !lacking.is_empty() {
+        println!(
+            "{}/{CRL_FILE} lacks {} certificates another list of this CA revoked: the new list revokes them too",
+            dir.display(),
+            lacking.len()
+        );
     }
-    let done = revoke(&ca, dir, &serials, OffsetDateTime::now_utc())?;
-    for serial in &done.added {
+    let all: Vec<Serial> = serials.iter().chain(&lacking).cloned().collect();
+    let done = revoke(&ca, dir, &all, OffsetDateTime::now_utc())?;
+    for serial in done.added.iter().filter(|s| serials.contains(s)) {
         println!(
             "revoked {id} certificate {serial} in {}/{CRL_FILE}",
             dir.display()
@@ -182,13 +192,14 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
 /// Refuses to sign from a list behind the one a gateway put in force on
 /// `database` (a CA folder put back from a backup): it lacks the
 /// revocations made since, and signing it above the one in force would
-/// take them back. A database that does not answer holds nothing up: the
-/// list is what shuts a certificate out.
+/// take them back. Returns the serials other lists of the CA revoked that
+/// this one lacks, for the new list to revoke too. A database that does
+/// not answer holds nothing up: the list is what shuts a certificate out.
 async fn ensure_list_is_current(
     ca: &CertificateAuthority,
     dir: &Path,
     database: &Database,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Serial>> {
     let path = dir.join(CRL_FILE);
     let (number, revoked) = match std::fs::read_to_string(&path) {
         Ok(pem) => {
@@ -204,11 +215,11 @@ async fn ensure_list_is_current(
         Ok(Ok(floor)) => floor,
         Ok(Err(error)) => {
             warn_unchecked(&format!("{database}: {error:#}"));
-            return Ok(());
+            return Ok(Vec::new());
         }
         Err(_) => {
             warn_unchecked(&format!("{database} does not answer"));
-            return Ok(());
+            return Ok(Vec::new());
         }
     };
     anyhow::ensure!(
@@ -220,22 +231,18 @@ async fn ensure_list_is_current(
         floor.number,
         dir.display()
     );
-    let mut lacking = 0;
+    // Serials other lists of this CA revoked (two lists of one number,
+    // one signed from an old folder): the new list revokes them too.
+    let mut lacking = Vec::new();
     for text in &floor.revoked {
         let serial = Serial::from_hex(text).with_context(|| {
             format!("crl_floor on {database} holds {text:?}, which is no certificate serial")
         })?;
-        lacking += usize::from(!revoked.contains(&serial));
+        if !revoked.contains(&serial) {
+            lacking.push(serial);
+        }
     }
-    anyhow::ensure!(
-        lacking == 0,
-        "{} (list {number}) lacks {lacking} of the certificates the lists put in force on \
-         {database} revoke. Copy ca.crl from a gateway's certificate folder into {} and run \
-         this again; nothing was changed",
-        path.display(),
-        dir.display()
-    );
-    Ok(())
+    Ok(lacking)
 }
 
 /// A revocation is not held up by a database that fails, but its list is

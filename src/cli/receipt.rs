@@ -74,19 +74,13 @@ fn refused(error: ReceiptError) -> anyhow::Error {
 /// have printed it. Text a person reads can therefore not differ from what
 /// is signed.
 fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
-    let key = ReceiptPublicKey::parse(&read(&args.public_key)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.public_key.display()))?;
-    let saved: Value = serde_json::from_str(&read(&args.file)?).with_context(|| {
-        format!(
-            "{} is not a receipt saved from a client's --json output",
-            args.file.display()
-        )
-    })?;
+    let what = "a receipt saved from a client's --json output";
+    let (key, saved, signed) = read_saved(&args.file, &args.public_key, what, refused)?;
     let Signed {
         key_id,
         signed_content,
         signature,
-    } = signed_fields(&saved).map_err(refused)?;
+    } = signed;
     let content = open_signed(&key, &key_id, &signed_content, &signature).map_err(refused)?;
     let expected = output::receipt_json(&pb::Receipt {
         signed_content,
@@ -96,6 +90,22 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     });
     same_fields(&saved, &expected).map_err(refused)?;
     report(&content, &key_id, &expected, args.json)
+}
+
+/// The key in `public_key`, and the JSON in `file`, `what` the caller
+/// expects, with its signature fields.
+pub(super) fn read_saved(
+    file: &Path,
+    public_key: &Path,
+    what: &str,
+    refused: impl Fn(ReceiptError) -> anyhow::Error,
+) -> anyhow::Result<(ReceiptPublicKey, Value, Signed)> {
+    let key = ReceiptPublicKey::parse(&read(public_key)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", public_key.display()))?;
+    let saved: Value = serde_json::from_str(&read(file)?)
+        .with_context(|| format!("{} is not {what}", file.display()))?;
+    let signed = signed_fields(&saved).map_err(refused)?;
+    Ok((key, saved, signed))
 }
 
 /// The signature fields of a receipt or a head saved from `--json`.

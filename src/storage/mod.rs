@@ -310,10 +310,10 @@ pub trait Storage: Send + Sync + 'static {
     /// CA by any process sharing the database: the highest number, and
     /// every serial a list recorded revoked (a revocation is never taken
     /// back). A list numbered lower, or lacking one of those serials,
-    /// would let back in certificates revoked since. A list numbered lower
-    /// than the floor changes nothing; one numbered the same adds its
-    /// serials (two lists of one number are a conflict no serial is lost
-    /// to).
+    /// would let back in certificates revoked since. Any list adds the
+    /// serials it revokes, whatever its number (two lists of one number,
+    /// or a list behind that a replica took before it learned the floor,
+    /// lose no revocation); the number only rises.
     async fn raise_crl_floor(&self, issuer: &str, list: &CrlFloor) -> Result<CrlFloor>;
 
     /// Reports inbox heads that any process sharing this database moves,
@@ -340,25 +340,25 @@ impl CrlFloor {
         self.revoked.join(" ")
     }
 
-    /// Whether `list` changes nothing of this floor: it is numbered lower,
-    /// or the same and revokes nothing more.
+    /// Whether `list` changes nothing of this floor: it is numbered no
+    /// higher and revokes nothing more.
     pub(crate) fn holds(&self, list: &CrlFloor) -> bool {
-        self.number > list.number
-            || (self.number == list.number
-                && list
-                    .revoked
-                    .iter()
-                    .all(|serial| self.revoked.contains(serial)))
+        self.number >= list.number
+            && list
+                .revoked
+                .iter()
+                .all(|serial| self.revoked.contains(serial))
     }
 
-    /// `self` raised by `list`, numbered no lower: its number, and the
-    /// serials of both.
+    /// `self` raised by `list`: the higher number, and the serials of
+    /// both (a list in force revokes only what was revoked, whatever its
+    /// number).
     pub(crate) fn raised_by(&self, list: &CrlFloor) -> CrlFloor {
         let mut revoked: Vec<String> = self.revoked.iter().chain(&list.revoked).cloned().collect();
         revoked.sort_unstable();
         revoked.dedup();
         CrlFloor {
-            number: list.number,
+            number: self.number.max(list.number),
             revoked,
         }
     }

@@ -48,8 +48,9 @@ async fn the_floor_only_rises_and_outlives_the_process(db: Db) {
         // Two lists of one number: neither loses a revocation.
         (list(3, &["0b"]), list(3, &["0a", "0b"])),
         // A revocation is never taken back: what a list numbered higher
-        // lacks stays recorded.
+        // lacks stays recorded, and a list numbered lower adds its own.
         (list(7, &["0c"]), list(7, &["0a", "0b", "0c"])),
+        (list(5, &["0d"]), list(7, &["0a", "0b", "0c", "0d"])),
     ];
     for (raise, floor) in raises {
         assert_eq!(
@@ -71,7 +72,7 @@ async fn the_floor_only_rises_and_outlives_the_process(db: Db) {
             .raise_crl_floor("ca-a", &list(1, &[]))
             .await
             .unwrap(),
-        list(7, &["0a", "0b", "0c"])
+        list(7, &["0a", "0b", "0c", "0d"])
     );
     assert_eq!(
         reopened.raise_crl_floor("ca-b", &none).await.unwrap(),
@@ -172,10 +173,27 @@ async fn a_gateway_does_not_start_with_a_list_older_than_one_in_force(db: Db) {
     );
     assert_eq!(std::fs::read(&crl).unwrap(), older, "nothing was changed");
 
-    // With the list from a gateway's folder, it does.
-    std::fs::write(&crl, &newer).unwrap();
+    // A list numbered as the one in force but lacking its revocation (two
+    // lists of one number): the next revocation revokes what it lacks too.
+    std::fs::write(&crl, ca.sign_crl(number, &[], now).unwrap()).unwrap();
     let (revoked, output) = certs_revoke(dir.path(), "xiaodian-project", &db);
     assert!(revoked, "{output}");
+    assert!(
+        output.contains("lacks 1 certificates another list of this CA revoked"),
+        "{output}"
+    );
+    let signed = std::fs::read_to_string(&crl).unwrap();
+    let signed = handover_gateway::pki::RevocationList::from_pem(&signed, ca.cert_pem()).unwrap();
+    assert_eq!(signed.number, number + 1);
+    let newest = handover_gateway::pki::RevocationList::from_pem(
+        &String::from_utf8(newer).unwrap(),
+        ca.cert_pem(),
+    )
+    .unwrap();
+    assert!(
+        signed.serials().is_superset(&newest.serials()),
+        "yingze's stays revoked"
+    );
     let config = config_on(&db, dir.path());
     let app = app::start_with(dir, START, config).await;
     assert_eq!(app.tls.crl_number(), number + 1);

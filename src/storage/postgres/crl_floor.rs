@@ -7,8 +7,8 @@ use sqlx::PgPool;
 use super::{corrupt, unavailable};
 use crate::storage::{CrlFloor, Result};
 
-/// Raises the floor of `issuer` by `list` if it is numbered no lower (its
-/// number, and the serials of both), and returns the floor. Reads first:
+/// Raises the floor of `issuer` by `list` (the higher number, and the
+/// serials of both), and returns the floor. Reads first:
 /// the list seldom changes, and every replica asks every reload period.
 pub(super) async fn raise(pool: &PgPool, issuer: &str, list: &CrlFloor) -> Result<CrlFloor> {
     let before = recorded(pool, issuer).await?;
@@ -16,27 +16,22 @@ pub(super) async fn raise(pool: &PgPool, issuer: &str, list: &CrlFloor) -> Resul
         return Ok(before);
     }
     // The serials of both lists, in one statement that holds the row.
-    let raised: Option<(i64, String)> = sqlx::query_as(
+    let (number, revoked): (i64, String) = sqlx::query_as(
         "INSERT INTO crl_floor AS f (issuer, number, revoked) VALUES ($1, $2, $3)
-         ON CONFLICT (issuer) DO UPDATE SET number = excluded.number,
+         ON CONFLICT (issuer) DO UPDATE SET number = GREATEST(f.number, excluded.number),
              revoked = COALESCE((
                  SELECT string_agg(DISTINCT serial, ' ' ORDER BY serial)
                  FROM unnest(string_to_array(f.revoked || ' ' || excluded.revoked, ' ')) AS serial
                  WHERE serial <> ''), '')
-             WHERE excluded.number >= f.number
          RETURNING number, revoked",
     )
     .bind(issuer)
     .bind(i64::try_from(list.number).map_err(|e| corrupt(&e))?)
     .bind(list.revoked_text())
-    .fetch_optional(pool)
+    .fetch_one(pool)
     .await
     .map_err(|e| unavailable(&e))?;
-    match raised {
-        Some((number, revoked)) => CrlFloor::from_stored(number, &revoked),
-        // Another replica recorded a list at least as high meanwhile.
-        None => recorded(pool, issuer).await,
-    }
+    CrlFloor::from_stored(number, &revoked)
 }
 
 async fn recorded(pool: &PgPool, issuer: &str) -> Result<CrlFloor> {
