@@ -298,24 +298,18 @@ mod tests {
                 .to_string()
                 .contains("heartbeat")
         );
-        let mut forever = Config::default();
-        forever.deadlines.report = time::Duration::days(100_000);
-        assert!(
-            forever
-                .validate()
-                .unwrap_err()
-                .to_string()
-                .contains("deadlines.report")
-        );
-        let mut forever = Config::default();
-        forever.access.passing_parts_read_for = time::Duration::days(4000);
-        assert!(
-            forever
-                .validate()
-                .unwrap_err()
-                .to_string()
-                .contains("access.passing_parts_read_for")
-        );
+        let too_long = time::Duration::days(4000);
+        let mut report = Config::default();
+        report.deadlines.report = too_long;
+        let mut passing = Config::default();
+        passing.access.passing_parts_read_for = too_long;
+        for (forever, name) in [
+            (report, "deadlines.report"),
+            (passing, "access.passing_parts_read_for"),
+        ] {
+            let refused = forever.validate().unwrap_err().to_string();
+            assert!(refused.contains(name), "{refused}");
+        }
     }
 
     #[test]

@@ -278,10 +278,7 @@ async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<Ag
 async fn crl_floor(ca: &CertificateAuthority, database: &Database) -> anyhow::Result<CrlFloor> {
     let issuer = ca_fingerprint(ca.cert_pem())?;
     let backend = Backend::open(database).await?;
-    let floor = backend
-        .storage()
-        .raise_crl_floor(&issuer, &CrlFloor::default())
-        .await;
+    let floor = backend.storage().crl_floor(&issuer).await;
     backend.storage().close().await;
     Ok(floor?)
 }

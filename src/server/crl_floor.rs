@@ -32,20 +32,18 @@ pub(super) async fn check_at_start(
     let path = certs_dir.join(CRL_FILE);
     // Checked before the list is recorded, so that a list numbered higher
     // but lacking a revocation raises nothing; and after, for a floor
-    // another replica raised meanwhile.
+    // another replica raised meanwhile (the floor only grows, so the
+    // second check covers the first's serials).
     let recorded = storage
-        .raise_crl_floor(&list.issuer, &CrlFloor::default())
+        .crl_floor(&list.issuer)
         .await
         .context("reading the revocation list floor in the database")?;
-    let floor_revoked = acceptable(&list, &recorded, &path)?;
+    acceptable(&list, &recorded, &path)?;
     let floor = storage
         .raise_crl_floor(&list.issuer, &as_floor(&list))
         .await
         .context("recording the revocation list in the database")?;
-    let floor_revoked = floor_revoked
-        .into_iter()
-        .chain(acceptable(&list, &floor, &path)?)
-        .collect();
+    let floor_revoked = acceptable(&list, &floor, &path)?;
     tls.hold_crl_floor(&list.issuer, floor.number, floor_revoked);
     Ok(())
 }
@@ -113,17 +111,31 @@ pub(super) async fn keep(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut behind = false;
     let mut failing = false;
+    // What the last look found, so that an unchanged list and floor are
+    // not parsed again every period.
+    let mut last: Option<(u64, CrlFloor)> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             _ = ticks.tick() => {}
         }
         let list = tls.crl_in_force();
-        let floor = storage
+        let raised = storage
             .raise_crl_floor(&list.issuer, &as_floor(&list))
-            .await
+            .await;
+        if let (Ok(floor), Some((number, seen))) = (&raised, &last)
+            && (*number, seen) == (list.number, floor)
+        {
+            failing = false;
+            continue;
+        }
+        let floor = raised
             .map_err(anyhow::Error::from)
-            .and_then(|floor| Ok((floor.number, serials(&floor)?)));
+            .and_then(|floor| Ok((serials(&floor)?, floor)))
+            .map(|(revoked, floor)| {
+                last = Some((list.number, floor.clone()));
+                (floor.number, revoked)
+            });
         let (floor, floor_revoked) = match floor {
             Ok(floor) => floor,
             Err(error) => {
