@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((which, bytes)) = data.split_first() else {
         return;
     };
-    match which % 14 {
+    match which % 15 {
         0 => check::<pb::ConfirmPickupRequest>(bytes),
         1 => check::<pb::ConfirmReportRequest>(bytes),
         2 => check::<pb::RequestTransferRequest>(bytes),
@@ -43,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
         10 => check::<pb::SuspendCaseRequest>(bytes),
         11 => check::<pb::ResumeCaseRequest>(bytes),
         12 => check::<pb::CloseCaseRequest>(bytes),
-        _ => check::<pb::AssignCaseRequest>(bytes),
+        13 => check::<pb::AssignCaseRequest>(bytes),
+        _ => check::<pb::WithdrawAnnouncementRequest>(bytes),
     }
 });

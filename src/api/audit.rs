@@ -285,6 +285,7 @@ audited_command!(
     ResumeCaseRequest => "ResumeCase",
     CloseCaseRequest => "CloseCase",
     AssignCaseRequest => "AssignCase",
+    WithdrawAnnouncementRequest => "WithdrawAnnouncement",
 );
 
 impl Disclosed for pb::Receipt {

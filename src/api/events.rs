@@ -46,6 +46,7 @@ pub fn closure_reason(reason: ClosureReason) -> pb::ClosureReason {
         ClosureReason::Deceased => pb::ClosureReason::Deceased,
         ClosureReason::MovedOutOfProvince => pb::ClosureReason::MovedOutOfProvince,
         ClosureReason::Other => pb::ClosureReason::Other,
+        ClosureReason::ReleaseWithdrawn => pb::ClosureReason::ReleaseWithdrawn,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `handover.v1.SupervisionService`: county projects' commands on a case,
-//! and an oversight office's assignment of an unroutable one.
+//! an oversight office's assignment of an unroutable one, and a detox
+//! center's withdrawal of an announcement.
 //! Every call is the same shape (request id, case id, expected version and
 //! the command's fields), so each handler only says which command it is.
 
@@ -117,6 +118,11 @@ command_request!(pb::AssignCaseRequest, |r| CommandDraft::Assign {
     to_region: r.to_region.clone(),
     reason: r.reason.clone(),
 });
+command_request!(pb::WithdrawAnnouncementRequest, |r| {
+    CommandDraft::WithdrawAnnouncement {
+        reason: r.reason.clone(),
+    }
+});
 
 type Answer<T> = Result<Response<T>, Status>;
 
@@ -232,6 +238,14 @@ impl SupervisionService for SupervisionApi {
     ) -> Answer<pb::AssignCaseResponse> {
         let receipt = Some(self.run(request).await?);
         Ok(Response::new(pb::AssignCaseResponse { receipt }))
+    }
+
+    async fn withdraw_announcement(
+        &self,
+        request: Request<pb::WithdrawAnnouncementRequest>,
+    ) -> Answer<pb::WithdrawAnnouncementResponse> {
+        let receipt = Some(self.run(request).await?);
+        Ok(Response::new(pb::WithdrawAnnouncementResponse { receipt }))
     }
 }
 

@@ -38,6 +38,9 @@ enum Command {
     Announce(client::AnnounceArgs),
     /// Submit a discharge (detox center), from a JSON file.
     Discharge(client::DischargeArgs),
+    /// Withdraw a release you announced, before its discharge: the release
+    /// will not take place under this decision (detox center).
+    WithdrawAnnouncement(supervision::ReasonArgs),
     /// Watch your inbox live.
     Watch(client::WatchArgs),
     /// Acknowledge your inbox up to a position.
@@ -88,6 +91,7 @@ impl Cli {
             Command::Certs(command) => certs::run(command).await,
             Command::Announce(args) => client::announce(args).await,
             Command::Discharge(args) => client::discharge(args).await,
+            Command::WithdrawAnnouncement(args) => supervision::withdraw_announcement(args).await,
             Command::Watch(args) => client::watch(args).await,
             Command::Ack(args) => client::ack(args).await,
             Command::Case(args) => client::case(args).await,

@@ -1,7 +1,8 @@
-//! The commands on a case after discharge: the county projects' pickup,
-//! report, transfers, temporary absence, loss of contact, suspension and
-//! closure, and an oversight office's assignment of an unroutable case.
-//! Each prints the gateway's receipt.
+//! The commands on a case by its id: the county projects' pickup, report,
+//! transfers, temporary absence, loss of contact, suspension and closure,
+//! an oversight office's assignment of an unroutable case, and a detox
+//! center's withdrawal of an announcement. Each prints the gateway's
+//! receipt.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -348,6 +349,17 @@ pub async fn assign(args: ToCountyArgs) -> anyhow::Result<()> {
         "assign",
         AssignCaseRequest {
             to_region: args.to,
+            reason: args.reason
+        }
+    )
+}
+
+pub async fn withdraw_announcement(args: ReasonArgs) -> anyhow::Result<()> {
+    send!(
+        args.target,
+        withdraw_announcement,
+        "withdraw-announcement",
+        WithdrawAnnouncementRequest {
             reason: args.reason
         }
     )

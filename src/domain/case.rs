@@ -280,6 +280,10 @@ impl Case {
             CaseEvent::ContactRestored { .. } => self.state == S::LostContact,
             CaseEvent::Suspended { .. } => self.state.is_supervised() && self.state != S::Suspended,
             CaseEvent::Resumed => self.state == S::Suspended,
+            CaseEvent::Closed {
+                reason: ClosureReason::ReleaseWithdrawn,
+                ..
+            } => self.state == S::Announced,
             CaseEvent::Closed { .. } => self.state.is_supervised(),
             CaseEvent::DeadlineMissed { kind, anchor, .. } => {
                 !self.escalated.contains(&(*kind, *anchor))

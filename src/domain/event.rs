@@ -181,16 +181,21 @@ pub enum ClosureReason {
     MovedOutOfProvince,
     /// Anything else; the note says what.
     Other,
+    /// The detox center withdrew its pre-release notice before any
+    /// discharge: the release it announced will not take place under
+    /// this decision. Only `WithdrawAnnouncement` closes with it.
+    ReleaseWithdrawn,
 }
 
 impl ClosureReason {
-    pub const ALL: [ClosureReason; 6] = [
+    pub const ALL: [ClosureReason; 7] = [
         ClosureReason::Completed,
         ClosureReason::Redetained,
         ClosureReason::Imprisoned,
         ClosureReason::Deceased,
         ClosureReason::MovedOutOfProvince,
         ClosureReason::Other,
+        ClosureReason::ReleaseWithdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -201,6 +206,7 @@ impl ClosureReason {
             ClosureReason::Deceased => "deceased",
             ClosureReason::MovedOutOfProvince => "moved-out-of-province",
             ClosureReason::Other => "other",
+            ClosureReason::ReleaseWithdrawn => "release-withdrawn",
         }
     }
 }

@@ -1,7 +1,7 @@
-//! What county projects do to a case after discharge, and oversight
-//! offices to a case no project could take: each command is checked
-//! against the case's state and the caller, and yields one event or a
-//! typed refusal.
+//! What county projects do to a case after discharge, oversight offices
+//! to a case no project could take, and detox centers to a release they
+//! announced: each command is checked against the case's state and the
+//! caller, and yields one event or a typed refusal.
 
 use time::Date;
 
@@ -58,6 +58,10 @@ pub enum Command {
         to_region: RegionCode,
         reason: String,
     },
+    /// The announced release will not take place under this decision.
+    WithdrawAnnouncement {
+        reason: String,
+    },
 }
 
 /// Why a command was refused.
@@ -99,6 +103,7 @@ impl Command {
             Command::Resume => Call::ResumeCase,
             Command::Close { .. } => Call::CloseCase,
             Command::Assign { .. } => Call::AssignCase,
+            Command::WithdrawAnnouncement { .. } => Call::WithdrawAnnouncement,
         }
     }
 }
@@ -222,6 +227,10 @@ pub fn decide(
         Command::Assign { to_region, reason } => {
             assign::assign(case, caller, agencies, *to_region, reason)?
         }
+        Command::WithdrawAnnouncement { reason } => CaseEvent::Closed {
+            reason: ClosureReason::ReleaseWithdrawn,
+            note: reason.clone(),
+        },
     };
     if case.allows(&event) {
         Ok(event)
@@ -243,6 +252,9 @@ mod draft_tests;
 
 #[cfg(test)]
 mod transfer_tests;
+
+#[cfg(test)]
+mod withdrawal_tests;
 
 #[cfg(test)]
 mod proptests;

@@ -23,6 +23,7 @@ use super::case::Case;
 pub enum Call {
     AnnounceRelease,
     SubmitDischarge,
+    WithdrawAnnouncement,
     Subscribe,
     Acknowledge,
     GetCase,
@@ -46,9 +47,10 @@ pub enum Call {
 
 impl Call {
     /// Every call, in the order of the services.
-    pub const ALL: [Call; 21] = [
+    pub const ALL: [Call; 22] = [
         Call::AnnounceRelease,
         Call::SubmitDischarge,
+        Call::WithdrawAnnouncement,
         Call::Subscribe,
         Call::Acknowledge,
         Call::GetCase,
@@ -75,6 +77,7 @@ impl Call {
         match self {
             Call::AnnounceRelease => "AnnounceRelease",
             Call::SubmitDischarge => "SubmitDischarge",
+            Call::WithdrawAnnouncement => "WithdrawAnnouncement",
             Call::Subscribe => "Subscribe",
             Call::Acknowledge => "Acknowledge",
             Call::GetCase => "GetCase",
@@ -102,6 +105,7 @@ impl Call {
         match self {
             Call::AnnounceRelease => "announce releases",
             Call::SubmitDischarge => "submit discharges",
+            Call::WithdrawAnnouncement => "withdraw the announcement",
             Call::Subscribe => "read an inbox",
             Call::Acknowledge => "acknowledge inbox messages",
             Call::GetCase => "read a case",
@@ -146,6 +150,8 @@ pub enum Relation {
     SeesWithPurpose,
     /// A county asked for lies in the caller's jurisdiction.
     Jurisdiction,
+    /// The caller is the detox center that submitted the case.
+    Submitter,
     /// The caller is the case's responsible project.
     Responsible,
     /// The caller is the project a pending transfer goes to.
@@ -165,6 +171,7 @@ impl Relation {
             Relation::Sees => "a case it sees",
             Relation::SeesWithPurpose => "a case it sees, stating a purpose",
             Relation::Jurisdiction => "in its jurisdiction",
+            Relation::Submitter => "as the detox center that announced it",
             Relation::Responsible => "as responsible project",
             Relation::TransferReceiver => "as receiver of the transfer",
             Relation::Oversees => "a case it oversees",
@@ -190,13 +197,15 @@ const fn rule(call: Call, kind: AgencyKind, relation: Relation) -> Rule {
 
 use AgencyKind::{CountyProject, DetoxCenter, Oversight, Police};
 use Relation::{
-    Anyone, Jurisdiction, Oversees, Own, Responsible, Sees, SeesWithPurpose, TransferReceiver,
+    Anyone, Jurisdiction, Oversees, Own, Responsible, Sees, SeesWithPurpose, Submitter,
+    TransferReceiver,
 };
 
 /// The policy. A kind that has no row for a call may not make it.
 pub const POLICY: &[Rule] = &[
     rule(Call::AnnounceRelease, DetoxCenter, Own),
     rule(Call::SubmitDischarge, DetoxCenter, Own),
+    rule(Call::WithdrawAnnouncement, DetoxCenter, Submitter),
     rule(Call::Subscribe, DetoxCenter, Own),
     rule(Call::Subscribe, CountyProject, Own),
     rule(Call::Subscribe, Police, Own),
@@ -272,6 +281,12 @@ pub fn authorize_on_case(caller: &AgencyRef, call: Call, case: &Case) -> Result<
     }
     match authorize(caller, call)? {
         Anyone | Own | Sees | SeesWithPurpose | Jurisdiction => Ok(()),
+        Submitter if case.detox_center == caller.id => Ok(()),
+        Submitter => Err(Denial::Denied(format!(
+            "only {}, which announced the release, may {}",
+            case.detox_center,
+            call.action()
+        ))),
         Responsible if case.responsible.as_ref() == Some(&caller.id) => Ok(()),
         Responsible => Err(Denial::Denied(match &case.responsible {
             Some(project) => format!(

@@ -25,6 +25,9 @@ fn only_county_projects_act_on_cases_and_oversight_assigns_and_only_detox_center
     for rule in POLICY {
         match rule.call {
             Call::AnnounceRelease | Call::SubmitDischarge => assert_eq!(rule.kind, DetoxCenter),
+            Call::WithdrawAnnouncement => {
+                assert_eq!((rule.kind, rule.relation), (DetoxCenter, Submitter));
+            }
             Call::Subscribe | Call::Acknowledge | Call::GetCase => {}
             Call::GetAuditHead => assert_eq!(rule.relation, Anyone),
             Call::ListCases => assert!(matches!(rule.kind, Police | Oversight)),

@@ -4,13 +4,14 @@
 //! of the executing county follow every step, and so do the household
 //! county's police. A transfer adds the receiving county; a move of
 //! responsibility adds the county the case left; loss of contact and missed
-//! deadlines add the oversight office. The agency that acted is not told
-//! of its own act: its receipt says it.
+//! deadlines add the oversight office; a withdrawn announcement reaches
+//! everyone the announcement did. The agency that acted is not told of
+//! its own act: its receipt says it.
 
 use super::agency::{Agency, AgencyId, AgencyKind};
-use super::case::{Case, CaseEvent, RecordedEvent};
+use super::case::{Case, CaseEvent, ClosureReason, RecordedEvent};
 use super::region::RegionCode;
-use super::routing::{Recipient, RecipientRole, nearest};
+use super::routing::{Recipient, RecipientRole, Route, nearest};
 
 struct List<'a> {
     actor: &'a AgencyId,
@@ -34,6 +35,33 @@ impl List<'_> {
     fn nearest(&mut self, kind: AgencyKind, county: RegionCode, role: RecipientRole) {
         let agency = nearest(self.agencies, kind, county).cloned();
         self.add(agency.as_ref(), role);
+    }
+
+    /// Everyone a case's pre-release notice reached, in the roles it
+    /// reached them in, as the registry stands now.
+    fn add_announced(&mut self, case: &Case) {
+        let Some(CaseEvent::ReleaseAnnounced {
+            executing_region,
+            project,
+            oversight,
+            earlier_open_cases,
+            ..
+        }) = case.history.first().map(|first| &first.event)
+        else {
+            return;
+        };
+        let told = Route {
+            executing_region: *executing_region,
+            project: project.clone(),
+            oversight: oversight.clone(),
+            recipients: Vec::new(),
+        }
+        .with_earlier_cases(earlier_open_cases, self.agencies);
+        self.add(project.as_ref(), RecipientRole::ResponsibleProject);
+        self.add(oversight.as_ref(), RecipientRole::UnroutableOversight);
+        for recipient in told.recipients {
+            self.add(Some(&recipient.agency), recipient.role);
+        }
     }
 }
 
@@ -101,6 +129,10 @@ pub fn recipients(
             );
             list.add(after.oversight.as_ref(), RecipientRole::Oversight);
         }
+        CaseEvent::Closed {
+            reason: ClosureReason::ReleaseWithdrawn,
+            ..
+        } => list.add_announced(after),
         CaseEvent::ContactLost { .. }
         | CaseEvent::ContactRestored { .. }
         | CaseEvent::DeadlineMissed { .. } => {

@@ -64,6 +64,29 @@ pub fn discharged_case(executing: &str, household: &str, project: Option<&str>) 
     Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![recorded]).unwrap()
 }
 
+/// A release of a person of `household` (no residence given) announced
+/// by Taiyuan's detox center on 2026-11-20, to `project` or, when no
+/// project can receive it, to `office`.
+pub fn announced_case(household: &str, project: Option<&str>, office: Option<&str>) -> Case {
+    let person = person(household, None, false);
+    let announcement = RecordedEvent {
+        sequence: 1,
+        at: datetime!(2026-11-20 08:00 UTC),
+        by: id("taiyuan-detox"),
+        event: CaseEvent::ReleaseAnnounced {
+            decision_number: DecisionNumber::parse("D-1").unwrap(),
+            executing_region: person.executing_region(),
+            person,
+            planned_release_date: time::macros::date!(2026 - 11 - 28),
+            term: TermMonths::new(12).unwrap(),
+            project: project.map(id),
+            oversight: office.map(id),
+            earlier_open_cases: Vec::new(),
+        },
+    };
+    Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![announcement]).unwrap()
+}
+
 pub fn id(text: &str) -> AgencyId {
     AgencyId::parse(text).unwrap()
 }

@@ -6,7 +6,7 @@ use time::Time;
 use super::write::Submitted;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::AgencyRef;
-use crate::domain::case::{CaseEvent, CaseId, CaseState};
+use crate::domain::case::{CaseEvent, CaseId, CaseState, ClosureReason};
 use crate::domain::clock::CHINA;
 use crate::domain::intake::{AnnouncementDraft, DischargeDraft};
 use crate::domain::policy::Call;
@@ -167,6 +167,13 @@ impl Gateway {
                     let late =
                         discharge.released_at - announced_at < self.settings.deadlines.notice_ahead;
                     (case.id, case.history, late)
+                }
+                Some(case) if case.closure == Some(ClosureReason::ReleaseWithdrawn) => {
+                    return Err(GatewayError::AlreadyExists {
+                        field: "decision_number",
+                        message: "the release under this decision was withdrawn, which is final"
+                            .into(),
+                    });
                 }
                 Some(_) => return Err(decision_taken()),
             };

@@ -113,6 +113,11 @@ async fn prepare_case(app: &App, call: Call, seq: u32) -> (String, bool) {
         let receipt = submit_as_detox(app, discharge(&format!("d-{seq}"), &decision, person)).await;
         return (receipt.case_id, false);
     }
+    if call == Call::WithdrawAnnouncement {
+        let person = person(&id_number("19850101", seq), "140106", None);
+        let receipt = announce_in(app, &format!("a-{seq}"), &format!("D-{seq}"), person).await;
+        return (receipt.case_id, false);
+    }
     let case = discharged_in_yingze(app, seq).await.case_id;
     let project = "yingze-project";
     let under_supervision = !matches!(
@@ -178,6 +183,7 @@ fn expected(call: Call, who: &Caller, transfer_pending: bool) -> Code {
         None => false,
         Some(Relation::Anyone | Relation::Own | Relation::Sees | Relation::SeesWithPurpose) => true,
         Some(Relation::Jurisdiction) => who.covers_yingze,
+        Some(Relation::Submitter) => who.id == "taiyuan-detox",
         Some(Relation::Responsible) => who.id == "yingze-project",
         Some(Relation::TransferReceiver) => who.id == "xiaodian-project",
         // The one office over Jiancaoping, where the unroutable case of
@@ -338,6 +344,10 @@ async fn supervise(
                 to_region: "140106".into(),
                 reason: reason()
             }
+        ),
+        Call::WithdrawAnnouncement => send!(
+            withdraw_announcement,
+            WithdrawAnnouncementRequest { reason: reason() }
         ),
         other => unreachable!("{other} is not a supervision call"),
     }

@@ -25,3 +25,4 @@ mod receipts;
 mod revocation;
 mod steps;
 mod trust;
+mod withdrawal;

@@ -21,6 +21,45 @@ pub async fn discharged_in_yingze(app: &App, seq: u32) -> pb::Receipt {
     .await
 }
 
+/// `person`'s release announced by Taiyuan's detox center for
+/// 2026-12-08, as `decision`; the receipt.
+pub async fn announce_in(
+    app: &App,
+    request_id: &str,
+    decision: &str,
+    person: pb::Person,
+) -> pb::Receipt {
+    let request = pb::AnnounceReleaseRequest {
+        request_id: request_id.into(),
+        decision_number: decision.into(),
+        person: Some(person),
+        planned_release_date: "2026-12-08".into(),
+        term_months: 36,
+    };
+    let response = app
+        .intake("taiyuan-detox")
+        .await
+        .announce_release(request)
+        .await;
+    response.unwrap().into_inner().receipt.unwrap()
+}
+
+/// The detox center withdraws the announcement of `case_id`.
+pub async fn withdraw_announcement(app: &App, agency: &str, case_id: &str, reason: &str) -> Answer {
+    let request = pb::WithdrawAnnouncementRequest {
+        request_id: format!("withdraw-{case_id}-{}", reason.replace(' ', "_")),
+        case_id: case_id.into(),
+        expected_version: None,
+        reason: reason.into(),
+    };
+    let response = app
+        .supervision(agency)
+        .await
+        .withdraw_announcement(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
 /// The events of `case_id` in `agency`'s inbox, by name.
 pub async fn heard(app: &App, agency: &str, case_id: &str) -> Vec<&'static str> {
     let id = CaseId::parse(case_id).unwrap();

@@ -5,8 +5,7 @@ use super::*;
 use crate::domain::agency::AgencyRef;
 use crate::domain::case::{CaseId, EarlierCase, RecordedEvent};
 use crate::domain::event::ClosureReason;
-use crate::domain::intake::{DecisionNumber, TermMonths};
-use crate::domain::testing::{agency, discharged_case, id, person, region, then};
+use crate::domain::testing::{agency, announced_case, discharged_case, id, region, then};
 
 fn policy() -> AccessPolicy {
     AccessPolicy {
@@ -174,31 +173,9 @@ fn a_transfer_not_completed_is_a_passing_part_and_one_completed_lasts() {
     }
 }
 
-/// A case announced for a person of `household`, told to `project` or,
-/// when none can receive it, to `office`.
-fn announced(household: &str, project: Option<&str>, office: Option<&str>) -> Case {
-    let announced_person = person(household, None, false);
-    let announcement = RecordedEvent {
-        sequence: 1,
-        at: datetime!(2026-11-20 08:00 UTC),
-        by: id("taiyuan-detox"),
-        event: CaseEvent::ReleaseAnnounced {
-            decision_number: DecisionNumber::parse("D-1").unwrap(),
-            executing_region: announced_person.executing_region(),
-            person: announced_person,
-            planned_release_date: date!(2026 - 11 - 28),
-            term: TermMonths::new(12).unwrap(),
-            project: project.map(id),
-            oversight: office.map(id),
-            earlier_open_cases: Vec::new(),
-        },
-    };
-    Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![announcement]).unwrap()
-}
-
 #[test]
 fn an_announcement_for_a_county_the_discharge_did_not_go_to_is_passing() {
-    let announced = announced("140107", Some("xinghualing-project"), None);
+    let announced = announced_case("140107", Some("xinghualing-project"), None);
     let named = agency("county-project", "140107", "xinghualing-project");
     assert_eq!(part(&named, &announced), Some(Part::Passing { ends: None }));
 
@@ -384,7 +361,7 @@ fn the_office_holding_an_earlier_unroutable_case_is_told_by_name() {
 fn the_office_told_of_an_announcement_no_project_could_receive_reads_it_until_the_discharge() {
     // Announced for Beijing's Chaoyang: the office above the detox center
     // is told, and reads the announced case.
-    let announced = announced("110105", None, Some("taiyuan-office"));
+    let announced = announced_case("110105", None, Some("taiyuan-office"));
     let office = agency("oversight", "140100", "taiyuan-office");
     assert_eq!(
         part(&office, &announced),

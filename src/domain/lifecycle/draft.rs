@@ -54,6 +54,9 @@ pub enum CommandDraft {
         to_region: String,
         reason: String,
     },
+    WithdrawAnnouncement {
+        reason: String,
+    },
 }
 
 fn required(invalid: &mut Invalid, field: &str, value: &str) -> Option<String> {
@@ -83,6 +86,17 @@ fn date(invalid: &mut Invalid, field: &str, value: &str) -> Option<Date> {
     )
 }
 
+/// A reason a project may close a case with: not the withdrawal of an
+/// announcement, which only its detox center makes, before discharge.
+fn closure_by_project(reason: &str) -> Result<ClosureReason, String> {
+    match reason.parse::<ClosureReason>()? {
+        ClosureReason::ReleaseWithdrawn => Err(
+            "release-withdrawn is the detox center's WithdrawAnnouncement, before discharge".into(),
+        ),
+        reason => Ok(reason),
+    }
+}
+
 impl CommandDraft {
     /// The command's name, as the API and the audit know it.
     pub fn name(&self) -> &'static str {
@@ -101,6 +115,7 @@ impl CommandDraft {
             CommandDraft::Resume => "resume",
             CommandDraft::Close { .. } => "close",
             CommandDraft::Assign { .. } => "assign",
+            CommandDraft::WithdrawAnnouncement { .. } => "withdraw-announcement",
         }
     }
 
@@ -165,8 +180,12 @@ impl CommandDraft {
             CommandDraft::Suspend { reason } => {
                 required(&mut invalid, "reason", reason).map(|reason| Command::Suspend { reason })
             }
+            CommandDraft::WithdrawAnnouncement { reason } => {
+                required(&mut invalid, "reason", reason)
+                    .map(|reason| Command::WithdrawAnnouncement { reason })
+            }
             CommandDraft::Close { reason, note } => {
-                let reason = invalid.check("reason", reason.parse::<ClosureReason>());
+                let reason = invalid.check("reason", closure_by_project(reason));
                 let note = if reason == Some(ClosureReason::Other) {
                     required(&mut invalid, "note", note)
                 } else {

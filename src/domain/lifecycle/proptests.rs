@@ -76,6 +76,7 @@ fn draft() -> impl Strategy<Value = CommandDraft> {
         (closure_reason(), text()).prop_map(|(reason, note)| CommandDraft::Close { reason, note }),
         (region(), text())
             .prop_map(|(to_region, reason)| CommandDraft::Assign { to_region, reason }),
+        text().prop_map(|reason| CommandDraft::WithdrawAnnouncement { reason }),
     ]
 }
 
@@ -96,6 +97,7 @@ fn name(command: &Command) -> &'static str {
         Command::Resume => "resume",
         Command::Close { .. } => "close",
         Command::Assign { .. } => "assign",
+        Command::WithdrawAnnouncement { .. } => "withdraw-announcement",
     }
 }
 
@@ -113,8 +115,13 @@ proptest! {
                     Command::RequestTransfer { reason, .. }
                     | Command::Assign { reason, .. }
                     | Command::RejectTransfer { reason }
+                    | Command::WithdrawAnnouncement { reason }
                     | Command::Suspend { reason } => {
                         prop_assert!(!reason.is_empty() && reason.chars().count() <= REASON_CHARS);
+                    }
+                    // Only the detox center's withdrawal closes an announcement.
+                    Command::Close { reason, .. } => {
+                        prop_assert_ne!(reason, ClosureReason::ReleaseWithdrawn);
                     }
                     _ => {}
                 }

@@ -214,6 +214,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Resume => "resume",
         Command::Close { .. } => "close",
         Command::Assign { .. } => "assign",
+        Command::WithdrawAnnouncement { .. } => "withdraw-announcement",
     }
 }
 
@@ -233,6 +234,7 @@ fn event_of(command: &Command) -> &'static str {
         Command::Resume => "resumed",
         Command::Close { .. } => "closed",
         Command::Assign { .. } => "assigned",
+        Command::WithdrawAnnouncement { .. } => "closed",
     }
 }
 

@@ -121,3 +121,46 @@ async fn the_office_assigns_an_unroutable_case_on_the_command_line() {
         "{shown}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_detox_center_withdraws_an_announcement_on_the_command_line() {
+    let app = spawn_app().await;
+    let file = example("announce.json");
+    let args = [
+        "announce",
+        "--as",
+        "taiyuan-detox",
+        "--file",
+        &file,
+        "--json",
+    ];
+    let receipt: serde_json::Value = serde_json::from_str(&stdout(&run(&app, &args))).unwrap();
+    let case_id = receipt["case_id"].as_str().unwrap().to_owned();
+    let case = case_id.as_str();
+    let reason = "the detox order was extended";
+    let withdraw = |agency: &str| {
+        let args = ["withdraw-announcement", "--as", agency, "--case", case];
+        run(&app, &[&args[..], &["--reason", reason]].concat())
+    };
+
+    let by_project = withdraw("yingze-project");
+    assert!(
+        stderr_of_failure(&by_project)
+            .contains("only a detox center may withdraw the announcement"),
+        "{by_project:?}"
+    );
+    let withdrawn = stdout(&withdraw("taiyuan-detox"));
+    assert!(
+        withdrawn.contains(&format!("case {case_id} (closed), version 2"))
+            && withdrawn.contains("(responsible-project)"),
+        "{withdrawn}"
+    );
+    let shown = stdout(&run(
+        &app,
+        &["case", "--as", "taiyuan-detox", "--case-id", case],
+    ));
+    assert!(
+        shown.contains("closed, release-withdrawn") && shown.contains(reason),
+        "{shown}"
+    );
+}

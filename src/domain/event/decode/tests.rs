@@ -232,3 +232,16 @@ proptest! {
         prop_assert_eq!(decode(&json).unwrap(), event, "{}", json);
     }
 }
+
+#[test]
+fn every_closure_reason_reads_back_as_written() {
+    for reason in ClosureReason::ALL {
+        let event = CaseEvent::Closed {
+            reason,
+            note: "why".into(),
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(json.contains(reason.as_str()), "{json}");
+        assert_eq!(decode(&json).unwrap(), event, "{json}");
+    }
+}
