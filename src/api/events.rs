@@ -81,6 +81,7 @@ pub fn recipient_role(role: RecipientRole) -> pb::RecipientRole {
         RecipientRole::EarlierCaseProject => pb::RecipientRole::EarlierCaseProject,
         RecipientRole::EarlierCasePolice => pb::RecipientRole::EarlierCasePolice,
         RecipientRole::EarlierCaseOversight => pb::RecipientRole::EarlierCaseOversight,
+        RecipientRole::AnnouncedBefore => pb::RecipientRole::AnnouncedBefore,
     }
 }
 

@@ -257,7 +257,8 @@ impl Case {
         use CaseState as S;
         let awaiting_reply = self.transfer.as_ref().is_some_and(|t| t.accepted.is_none());
         match event {
-            CaseEvent::ReleaseAnnounced { .. } => false,
+            // A revision of the notice, before the discharge.
+            CaseEvent::ReleaseAnnounced { .. } => self.state == S::Announced,
             CaseEvent::Discharged { .. } => self.state == S::Announced,
             CaseEvent::PickedUp => self.state == S::AwaitingPickup,
             CaseEvent::Reported => matches!(self.state, S::AwaitingPickup | S::PickedUp),

@@ -254,7 +254,7 @@ mod draft_tests;
 mod transfer_tests;
 
 #[cfg(test)]
-mod withdrawal_tests;
+mod announcement_tests;
 
 #[cfg(test)]
 mod proptests;

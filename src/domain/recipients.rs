@@ -11,7 +11,7 @@
 use super::agency::{Agency, AgencyId, AgencyKind};
 use super::case::{Case, CaseEvent, ClosureReason, RecordedEvent};
 use super::region::RegionCode;
-use super::routing::{Recipient, RecipientRole, Route, nearest};
+use super::routing::{Recipient, RecipientRole, nearest, told_of_announcements};
 
 struct List<'a> {
     actor: &'a AgencyId,
@@ -35,33 +35,6 @@ impl List<'_> {
     fn nearest(&mut self, kind: AgencyKind, county: RegionCode, role: RecipientRole) {
         let agency = nearest(self.agencies, kind, county).cloned();
         self.add(agency.as_ref(), role);
-    }
-
-    /// Everyone a case's pre-release notice reached, in the roles it
-    /// reached them in, as the registry stands now.
-    fn add_announced(&mut self, case: &Case) {
-        let Some(CaseEvent::ReleaseAnnounced {
-            executing_region,
-            project,
-            oversight,
-            earlier_open_cases,
-            ..
-        }) = case.history.first().map(|first| &first.event)
-        else {
-            return;
-        };
-        let told = Route {
-            executing_region: *executing_region,
-            project: project.clone(),
-            oversight: oversight.clone(),
-            recipients: Vec::new(),
-        }
-        .with_earlier_cases(earlier_open_cases, self.agencies);
-        self.add(project.as_ref(), RecipientRole::ResponsibleProject);
-        self.add(oversight.as_ref(), RecipientRole::UnroutableOversight);
-        for recipient in told.recipients {
-            self.add(Some(&recipient.agency), recipient.role);
-        }
     }
 }
 
@@ -132,7 +105,11 @@ pub fn recipients(
         CaseEvent::Closed {
             reason: ClosureReason::ReleaseWithdrawn,
             ..
-        } => list.add_announced(after),
+        } => {
+            for told in told_of_announcements(after, agencies) {
+                list.add(Some(&told.agency), told.role);
+            }
+        }
         CaseEvent::ContactLost { .. }
         | CaseEvent::ContactRestored { .. }
         | CaseEvent::DeadlineMissed { .. } => {

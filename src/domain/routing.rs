@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::agency::{Agency, AgencyId, AgencyKind};
-use super::event::EarlierCase;
+use super::case::Case;
+use super::event::{CaseEvent, EarlierCase};
 use super::person::Person;
 use super::region::RegionCode;
 
@@ -45,6 +46,10 @@ pub enum RecipientRole {
     /// The oversight office holding the person's other open case, while
     /// that case is unroutable.
     EarlierCaseOversight,
+    /// An agency an earlier pre-release notice of the case reached that
+    /// this release would not: the person goes elsewhere after all, or
+    /// the notice changed.
+    AnnouncedBefore,
 }
 
 impl RecipientRole {
@@ -65,6 +70,7 @@ impl RecipientRole {
             RecipientRole::EarlierCaseProject => "earlier-case-project",
             RecipientRole::EarlierCasePolice => "earlier-case-police",
             RecipientRole::EarlierCaseOversight => "earlier-case-oversight",
+            RecipientRole::AnnouncedBefore => "announced-before",
         }
     }
 }
@@ -120,6 +126,65 @@ impl Route {
         }
         self
     }
+
+    /// A release of a case announced before also goes to everyone an
+    /// earlier notice reached and this release would not, who would
+    /// otherwise wait at the gate for a person released elsewhere, or on
+    /// another day.
+    #[must_use]
+    pub fn with_announced_before(mut self, case: Option<&Case>, agencies: &[Agency]) -> Route {
+        for told in case
+            .map(|case| told_of_announcements(case, agencies))
+            .unwrap_or_default()
+        {
+            add(
+                &mut self.recipients,
+                Some(&told.agency),
+                RecipientRole::AnnouncedBefore,
+            );
+        }
+        self
+    }
+}
+
+/// Everyone `case`'s pre-release notices reached, in the roles they
+/// reached them in, as the registry stands now.
+pub fn told_of_announcements(case: &Case, agencies: &[Agency]) -> Vec<Recipient> {
+    let mut told = Vec::new();
+    for recorded in &case.history {
+        let CaseEvent::ReleaseAnnounced {
+            person,
+            executing_region,
+            project,
+            oversight,
+            earlier_open_cases,
+            ..
+        } = &recorded.event
+        else {
+            continue;
+        };
+        let project = project.as_ref().and_then(|id| enabled(agencies, id));
+        add(&mut told, project, RecipientRole::ResponsibleProject);
+        let police = nearest(agencies, AgencyKind::Police, *executing_region);
+        add(&mut told, police, RecipientRole::ExecutingPolice);
+        if person.household_region != *executing_region {
+            let police = nearest(agencies, AgencyKind::Police, person.household_region);
+            add(&mut told, police, RecipientRole::HouseholdPolice);
+        }
+        let office = oversight.as_ref().and_then(|id| enabled(agencies, id));
+        add(&mut told, office, RecipientRole::UnroutableOversight);
+        let earlier = Route {
+            executing_region: *executing_region,
+            project: None,
+            oversight: None,
+            recipients: Vec::new(),
+        }
+        .with_earlier_cases(earlier_open_cases, agencies);
+        for recipient in earlier.recipients {
+            add(&mut told, Some(&recipient.agency), recipient.role);
+        }
+    }
+    told
 }
 
 /// Adds `agency` as `role` unless it already receives the message in

@@ -6,8 +6,9 @@ use time::Time;
 use super::write::Submitted;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::AgencyRef;
-use crate::domain::case::{CaseEvent, CaseId, CaseState, ClosureReason};
+use crate::domain::case::{Case, CaseEvent, CaseId, CaseState, ClosureReason};
 use crate::domain::clock::CHINA;
+use crate::domain::id_number::IdNumber;
 use crate::domain::intake::{AnnouncementDraft, DischargeDraft};
 use crate::domain::policy::Call;
 use crate::domain::routing::{Route, route};
@@ -64,20 +65,39 @@ fn routable(route: &Route) -> Result<&Route> {
     Ok(route)
 }
 
-fn decision_taken() -> GatewayError {
+/// Whether a release by `caller` of the person numbered `id_number`
+/// continues `case`, its decision's case: a notice the same detox center
+/// gave for the same person, not yet discharged.
+fn continues(case: &Case, caller: &AgencyRef, id_number: &IdNumber) -> bool {
+    case.state == CaseState::Announced
+        && case.detox_center == caller.id
+        && &case.person.id_number == id_number
+}
+
+/// Why a release cannot continue `case`, its decision's case.
+fn decision_taken(case: &Case) -> GatewayError {
+    let message = if case.closure == Some(ClosureReason::ReleaseWithdrawn) {
+        "the release under this decision was withdrawn, which is final"
+    } else {
+        "a case for this decision document already exists"
+    };
     GatewayError::AlreadyExists {
         field: "decision_number",
-        message: "a case for this decision document already exists".into(),
+        message: message.into(),
     }
 }
 
 impl Gateway {
     /// The pre-release notice: opens the case as announced and tells the
-    /// executing county in advance.
+    /// executing county in advance. Sent again for the same decision and
+    /// person before the discharge, it revises the notice (another day,
+    /// term or county), and whoever the earlier notice reached and this
+    /// one would not is told too.
     ///
     /// # Errors
     /// `PermissionDenied` for anyone but a detox center, `Invalid` for bad
-    /// fields, `AlreadyExists` for a reused request id or decision number.
+    /// fields, `AlreadyExists` for a reused request id, or a decision
+    /// number with a case this notice cannot revise.
     #[tracing::instrument(skip_all, fields(agency = %caller.id))]
     pub async fn announce_release(
         &self,
@@ -100,12 +120,18 @@ impl Gateway {
         let person = self.keyer.key(&announcement.person.id_number);
         let target = CaseKey::Decision(announcement.decision_number.clone(), person);
         self.submit(key, target, |existing, earlier, agencies| {
-            if existing.is_some() {
-                return Err(decision_taken());
-            }
+            let revised = match existing {
+                None => None,
+                Some(case) if continues(&case, caller, &announcement.person.id_number) => {
+                    Some(case)
+                }
+                Some(case) => return Err(decision_taken(&case)),
+            };
             let route = route(&announcement.person, caller.region, agencies);
             routable(&route)?;
-            let route = route.with_earlier_cases(earlier, agencies);
+            let route = route
+                .with_earlier_cases(earlier, agencies)
+                .with_announced_before(revised.as_ref(), agencies);
             let event = CaseEvent::ReleaseAnnounced {
                 decision_number: announcement.decision_number.clone(),
                 person: announcement.person.clone(),
@@ -116,10 +142,14 @@ impl Gateway {
                 oversight: route.oversight.clone(),
                 earlier_open_cases: earlier.to_vec(),
             };
+            let (case_id, history) = match revised {
+                Some(case) => (case.id, case.history),
+                None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new()),
+            };
             let mut write = self.prepare(
                 &caller.id,
-                CaseId::new(uuid::Uuid::now_v7()),
-                Vec::new(),
+                case_id,
+                history,
                 vec![event],
                 agencies,
                 Some(&route),
@@ -156,27 +186,19 @@ impl Gateway {
         let person = self.keyer.key(&discharge.person.id_number);
         let target = CaseKey::Decision(discharge.decision_number.clone(), person);
         self.submit(key, target, |existing, earlier, agencies| {
-            let (case_id, history, late_notice) = match existing {
-                None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new(), true),
-                Some(case)
-                    if case.state == CaseState::Announced
-                        && case.detox_center == caller.id
-                        && case.person.id_number == discharge.person.id_number =>
-                {
-                    let announced_at = case.history.first().map_or(discharge.released_at, |e| e.at);
-                    let late =
-                        discharge.released_at - announced_at < self.settings.deadlines.notice_ahead;
-                    (case.id, case.history, late)
-                }
-                Some(case) if case.closure == Some(ClosureReason::ReleaseWithdrawn) => {
-                    return Err(GatewayError::AlreadyExists {
-                        field: "decision_number",
-                        message: "the release under this decision was withdrawn, which is final"
-                            .into(),
-                    });
-                }
-                Some(_) => return Err(decision_taken()),
+            let announced = match existing {
+                None => None,
+                Some(case) if continues(&case, caller, &discharge.person.id_number) => Some(case),
+                Some(case) => return Err(decision_taken(&case)),
             };
+            // Notice counts from the first announcement: a revision moves
+            // the day, not the time the county has known.
+            let late_notice = announced
+                .as_ref()
+                .and_then(|case| case.history.first())
+                .is_none_or(|first| {
+                    discharge.released_at - first.at < self.settings.deadlines.notice_ahead
+                });
             let mut route = route(&discharge.person, caller.region, agencies);
             if late_notice {
                 route = route.with_late_notice(agencies);
@@ -184,7 +206,9 @@ impl Gateway {
             // Routable on its own: the earlier cases' agencies are told,
             // but none of them takes this case on.
             routable(&route)?;
-            let route = route.with_earlier_cases(earlier, agencies);
+            let route = route
+                .with_earlier_cases(earlier, agencies)
+                .with_announced_before(announced.as_ref(), agencies);
             let event = CaseEvent::Discharged {
                 decision_number: discharge.decision_number.clone(),
                 person: discharge.person.clone(),
@@ -195,6 +219,10 @@ impl Gateway {
                 oversight: route.oversight.clone(),
                 late_notice,
                 earlier_open_cases: earlier.to_vec(),
+            };
+            let (case_id, history) = match announced {
+                Some(case) => (case.id, case.history),
+                None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new()),
             };
             self.prepare(
                 &caller.id,

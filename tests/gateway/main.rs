@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod announcements;
 mod assignment;
 mod audit;
 mod authorization;
@@ -25,4 +26,3 @@ mod receipts;
 mod revocation;
 mod steps;
 mod trust;
-mod withdrawal;

@@ -6,7 +6,8 @@
 //! the police and offices over the household county and over every county
 //! the case executed in, the office that received it as unroutable. Being
 //! told of a case in passing is not: the project and county an
-//! announcement named when the discharge went elsewhere, the county asked
+//! announcement named when the discharge, or a revised notice, went
+//! elsewhere, the county asked
 //! to take a transfer it did not complete, the host of an absence, the
 //! county of the person's earlier open case (and the office holding it
 //! when it is unroutable), the office told of an announcement no project
@@ -144,6 +145,11 @@ fn passing_parts(case: &Case) -> Vec<Passing> {
                 earlier_open_cases,
                 ..
             } => {
+                // A revised notice ends the parts the one before gave; a
+                // county it names again takes a new one.
+                for index in announced.drain(..) {
+                    end(&mut parts, index);
+                }
                 for (county, project, office) in [
                     (*executing_region, project.clone(), oversight.clone()),
                     (person.household_region, None, None),

@@ -19,18 +19,22 @@ impl Case {
         };
         match &recorded.event {
             CaseEvent::ReleaseAnnounced {
+                person,
                 planned_release_date,
+                term,
                 executing_region,
                 project,
                 earlier_open_cases,
                 ..
             } => {
                 self.state = CaseState::Announced;
+                self.person = person.clone();
+                self.term = *term;
                 self.announced_to.clone_from(project);
                 self.planned_release_date = Some(*planned_release_date);
                 self.executing_region = *executing_region;
                 self.touch(*executing_region, project.as_ref());
-                push_new(&mut self.counties, self.person.household_region);
+                push_new(&mut self.counties, person.household_region);
                 self.touch_earlier(earlier_open_cases);
             }
             CaseEvent::Discharged {

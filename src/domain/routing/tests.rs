@@ -162,3 +162,49 @@ fn a_discharge_reaches_the_projects_and_police_of_the_persons_other_open_cases()
         ]
     );
 }
+
+#[test]
+fn a_release_elsewhere_than_announced_reaches_whoever_the_notice_did() {
+    // Announced to Datong, where the person lives with consent; the
+    // household is Yingze.
+    let announced = crate::domain::testing::announced_case("140106", None, None);
+    let mut first = announced.history[0].clone();
+    let living_in_datong = person("140106", Some("140202"), true);
+    if let CaseEvent::ReleaseAnnounced {
+        person,
+        executing_region,
+        project,
+        ..
+    } = &mut first.event
+    {
+        *person = living_in_datong.clone();
+        *executing_region = region("140202");
+        *project = Some(AgencyId::parse("datong-project").unwrap());
+    }
+    let announced = Case::from_history(announced.id, vec![first]).unwrap();
+
+    // Released to the household county after all.
+    let at_home = person("140106", None, false);
+    let elsewhere = route(&at_home, region("140100"), &registry())
+        .with_announced_before(Some(&announced), &registry());
+    assert_eq!(
+        recipients(&elsewhere),
+        [
+            ("yingze-project", RecipientRole::ResponsibleProject),
+            ("yingze-police", RecipientRole::ExecutingPolice),
+            ("datong-project", RecipientRole::AnnouncedBefore),
+            ("datong-police", RecipientRole::AnnouncedBefore),
+        ]
+    );
+    // Where it was announced: nobody more.
+    let as_announced = route(&living_in_datong, region("140100"), &registry())
+        .with_announced_before(Some(&announced), &registry());
+    assert_eq!(
+        recipients(&as_announced),
+        [
+            ("datong-project", RecipientRole::ResponsibleProject),
+            ("datong-police", RecipientRole::ExecutingPolice),
+            ("yingze-police", RecipientRole::HouseholdPolice),
+        ]
+    );
+}

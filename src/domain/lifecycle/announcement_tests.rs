@@ -1,4 +1,5 @@
-//! A detox center withdraws a release it announced, before discharge.
+//! A release announced before discharge: revised by a new notice, or
+//! withdrawn by the detox center.
 
 use time::Duration;
 use time::macros::datetime;
@@ -186,4 +187,77 @@ fn an_unroutable_announcements_office_hears_of_its_withdrawal_and_parts_end_ther
         last + Duration::SECOND,
         &policy
     ));
+}
+
+/// `case`'s notice sent again, for the person now living in `residence`
+/// with consent, released on `day`, an hour after the last event.
+fn revised(case: &Case, residence: &str, day: time::Date) -> Case {
+    let Some(CaseEvent::ReleaseAnnounced {
+        decision_number,
+        person,
+        term,
+        ..
+    }) = case.history.first().map(|first| first.event.clone())
+    else {
+        panic!("not announced");
+    };
+    let person = crate::domain::person::Person {
+        residence_region: Some(region(residence)),
+        residence_consent: true,
+        ..person
+    };
+    let executing_region = person.executing_region();
+    let project = crate::domain::routing::route(&person, region("140100"), &shanxi()).project;
+    crate::domain::testing::then(
+        case,
+        &id("taiyuan-detox"),
+        CaseEvent::ReleaseAnnounced {
+            decision_number,
+            person,
+            planned_release_date: day,
+            term,
+            executing_region,
+            project,
+            oversight: None,
+            earlier_open_cases: Vec::new(),
+        },
+    )
+}
+
+#[test]
+fn a_revised_notice_moves_the_day_and_the_county_before_discharge_only() {
+    let first = announced();
+    let later = time::macros::date!(2026 - 12 - 05);
+    let case = revised(&first, "140105", later);
+    assert_eq!(case.state, CaseState::Announced);
+    assert_eq!(case.planned_release_date, Some(later));
+    assert_eq!(case.executing_region, region("140105"));
+    assert_eq!(case.announced_to, Some(id("xiaodian-project")));
+    assert_eq!(case.person.residence_region, Some(region("140105")));
+    assert_eq!(case.version(), 2);
+
+    let revision = case.history.last().unwrap().event.clone();
+    assert!(!supervised().allows(&revision), "not after discharge");
+    let withdrawn = act(&case, &taiyuan_detox(), &withdrawal());
+    assert!(!withdrawn.allows(&revision), "not after withdrawal");
+}
+
+#[test]
+fn a_notice_moved_elsewhere_ends_the_first_countys_part_there() {
+    let yingze_project = yingze();
+    let case = revised(&announced(), "140105", time::macros::date!(2026 - 12 - 05));
+    let at = case.history.last().unwrap().at;
+    assert_eq!(
+        part(&yingze_project, &case),
+        Some(Part::Passing { ends: Some(at) })
+    );
+    let xiaodian = agency("county-project", "140105", "xiaodian-project");
+    assert_eq!(part(&xiaodian, &case), Some(Part::Passing { ends: None }));
+
+    // A notice that names Yingze again keeps its part open.
+    let back = revised(&case, "140106", time::macros::date!(2026 - 12 - 06));
+    assert_eq!(
+        part(&yingze_project, &back),
+        Some(Part::Passing { ends: None })
+    );
 }
