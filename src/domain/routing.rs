@@ -147,41 +147,58 @@ impl Route {
     }
 }
 
-/// Everyone `case`'s pre-release notices reached, in the roles they
-/// reached them in, as the registry stands now.
+/// Everyone `case`'s pre-release notices reached, as the registry stands
+/// now: those of the latest notice in the roles it reached them in, those
+/// only an earlier notice reached as [`RecipientRole::AnnouncedBefore`].
 pub fn told_of_announcements(case: &Case, agencies: &[Agency]) -> Vec<Recipient> {
     let mut told = Vec::new();
-    for recorded in &case.history {
-        let CaseEvent::ReleaseAnnounced {
-            person,
-            executing_region,
-            project,
-            oversight,
-            earlier_open_cases,
-            ..
-        } = &recorded.event
-        else {
-            continue;
-        };
+    let notices = case
+        .history
+        .iter()
+        .rev()
+        .filter_map(|recorded| match &recorded.event {
+            CaseEvent::ReleaseAnnounced {
+                person,
+                executing_region,
+                project,
+                oversight,
+                earlier_open_cases,
+                ..
+            } => Some((
+                person,
+                *executing_region,
+                project,
+                oversight,
+                earlier_open_cases,
+            )),
+            _ => None,
+        });
+    for (index, (person, county, project, oversight, earlier)) in notices.enumerate() {
+        let mut reached = Vec::new();
         let project = project.as_ref().and_then(|id| enabled(agencies, id));
-        add(&mut told, project, RecipientRole::ResponsibleProject);
-        let police = nearest(agencies, AgencyKind::Police, *executing_region);
-        add(&mut told, police, RecipientRole::ExecutingPolice);
-        if person.household_region != *executing_region {
+        add(&mut reached, project, RecipientRole::ResponsibleProject);
+        let police = nearest(agencies, AgencyKind::Police, county);
+        add(&mut reached, police, RecipientRole::ExecutingPolice);
+        if person.household_region != county {
             let police = nearest(agencies, AgencyKind::Police, person.household_region);
-            add(&mut told, police, RecipientRole::HouseholdPolice);
+            add(&mut reached, police, RecipientRole::HouseholdPolice);
         }
         let office = oversight.as_ref().and_then(|id| enabled(agencies, id));
-        add(&mut told, office, RecipientRole::UnroutableOversight);
-        let earlier = Route {
-            executing_region: *executing_region,
+        add(&mut reached, office, RecipientRole::UnroutableOversight);
+        let route = Route {
+            executing_region: county,
             project: None,
             oversight: None,
-            recipients: Vec::new(),
+            recipients: reached,
         }
-        .with_earlier_cases(earlier_open_cases, agencies);
-        for recipient in earlier.recipients {
-            add(&mut told, Some(&recipient.agency), recipient.role);
+        .with_earlier_cases(earlier, agencies);
+        for recipient in route.recipients {
+            let role = if index == 0 {
+                recipient.role
+            } else {
+                RecipientRole::AnnouncedBefore
+            };
+            add(&mut told, Some(&recipient.agency), role);
         }
     }
     told

@@ -261,3 +261,23 @@ fn a_notice_moved_elsewhere_ends_the_first_countys_part_there() {
         Some(Part::Passing { ends: None })
     );
 }
+
+#[test]
+fn a_withdrawal_after_a_moved_notice_names_the_first_county_as_announced_before() {
+    let moved = revised(&announced(), "140105", time::macros::date!(2026 - 12 - 05));
+    let withdrawn = act(&moved, &taiyuan_detox(), &withdrawal());
+    let recorded = withdrawn.history.last().unwrap().clone();
+    let told: Vec<(String, RecipientRole)> = recipients(&moved, &withdrawn, &recorded, &shanxi())
+        .into_iter()
+        .map(|r| (r.agency.to_string(), r.role))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            ("xiaodian-police".into(), RecipientRole::ExecutingPolice),
+            ("yingze-police".into(), RecipientRole::HouseholdPolice),
+            ("xiaodian-project".into(), RecipientRole::ResponsibleProject),
+            ("yingze-project".into(), RecipientRole::AnnouncedBefore),
+        ]
+    );
+}
