@@ -108,6 +108,29 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Checks the command's dates against `today` (China): an absence
+    /// notified once it is over gives the host county nothing to act on,
+    /// and one starting more than a year ahead is not planned yet.
+    ///
+    /// # Errors
+    /// [`Invalid`] naming the date.
+    pub fn check_dates(&self, today: Date) -> Result<(), Invalid> {
+        if let Command::NotifyAbsence { from, until, .. } = self {
+            if *until < today {
+                return Err(Invalid::field(
+                    "until",
+                    "is before today: the absence is over",
+                ));
+            }
+            if (*from - today).whole_days() > 366 {
+                return Err(Invalid::field("from", "is more than a year ahead"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The state as a user reads it, with the transfer's phase.
 pub fn describe_state(case: &Case) -> String {
     match (&case.state, &case.transfer) {

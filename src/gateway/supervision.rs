@@ -58,8 +58,10 @@ impl Gateway {
         let parse = || {
             let mut invalid = Invalid::default();
             let id = invalid.check("case_id", CaseId::parse(case_id));
+            let today = self.clock.today();
             let command = draft
                 .parse()
+                .and_then(|command| command.check_dates(today).map(|()| command))
                 .map_err(|more| invalid.violations.extend(more.violations))
                 .ok();
             invalid.finish(|| id.zip(command))

@@ -333,3 +333,30 @@ async fn police_and_oversight_list_the_cases_of_their_jurisdiction_page_by_page(
         .unwrap_err();
     assert_eq!(violations(&too_many), ["page_size"]);
 }
+
+#[tokio::test]
+async fn an_absence_already_over_or_a_year_off_is_refused_and_a_retry_still_gets_its_receipt() {
+    let app = spawn_app().await;
+    let case_id = discharged_in_yingze(&app, 61).await.case_id;
+    report(&app, "yingze-project", &case_id).await.unwrap();
+    // START is 2026-11-28 10:00 in China.
+    let over = notify_absence(&app, &case_id, "2026-11-20", "2026-11-27")
+        .await
+        .unwrap_err();
+    assert_eq!(over.code(), Code::InvalidArgument);
+    assert_eq!(violations(&over), ["until"]);
+    let far = notify_absence(&app, &case_id, "2027-12-01", "2027-12-05")
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&far), ["from"]);
+
+    // Begun yesterday, ends today: the host county can still help.
+    let accepted = notify_absence(&app, &case_id, "2026-11-27", "2026-11-28")
+        .await
+        .unwrap();
+    app.clock.advance(time::Duration::days(3));
+    let retried = notify_absence(&app, &case_id, "2026-11-27", "2026-11-28")
+        .await
+        .unwrap();
+    assert_eq!(retried.signed_content, accepted.signed_content);
+}

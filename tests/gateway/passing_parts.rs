@@ -22,24 +22,6 @@ async fn read(app: &App, agency: &str, key: Key) -> Result<pb::Case, tonic::Stat
         .map(|r| r.into_inner().case.unwrap())
 }
 
-async fn notify_absence(app: &App, case_id: &str, from: &str, until: &str) -> Answer {
-    let request = pb::NotifyAbsenceRequest {
-        request_id: format!("absence-{case_id}-{from}"),
-        case_id: case_id.into(),
-        expected_version: None,
-        host_region: "140105".into(),
-        from: from.into(),
-        until: until.into(),
-        reason: "seasonal work".into(),
-    };
-    let response = app
-        .supervision("yingze-project")
-        .await
-        .notify_absence(request)
-        .await?;
-    Ok(response.into_inner().receipt.unwrap())
-}
-
 /// Xiaodian's police read by identity number, its project by case id:
 /// both read the case, or both get the answer for a case nobody knows.
 async fn xiaodian_reads(app: &App, number: &str, case_id: &str) -> bool {

@@ -178,6 +178,25 @@ pub async fn arrive(app: &App, agency: &str, case_id: &str) -> Answer {
     Ok(response.into_inner().receipt.unwrap())
 }
 
+/// Yingze's project notifies a stay in Xiaodian from `from` to `until`.
+pub async fn notify_absence(app: &App, case_id: &str, from: &str, until: &str) -> Answer {
+    let request = pb::NotifyAbsenceRequest {
+        request_id: format!("absence-{case_id}-{from}"),
+        case_id: case_id.into(),
+        expected_version: None,
+        host_region: "140105".into(),
+        from: from.into(),
+        until: until.into(),
+        reason: "seasonal work".into(),
+    };
+    let response = app
+        .supervision("yingze-project")
+        .await
+        .notify_absence(request)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
 pub async fn lose_contact(app: &App, agency: &str, case_id: &str) -> Answer {
     let request = pb::ReportLostContactRequest {
         request_id: format!("lost-{case_id}"),

@@ -452,3 +452,30 @@ fn the_state_reads_with_the_transfers_phase() {
         "transfer-pending (accepted by xiaodian-project)"
     );
 }
+
+#[test]
+fn an_absence_is_notified_until_its_last_day_and_at_most_a_year_ahead() {
+    let absence = |from: time::Date, until: time::Date| Command::NotifyAbsence {
+        host_region: region("140107"),
+        from,
+        until,
+        reason: String::new(),
+    };
+    let today = date!(2026 - 11 - 28);
+    let check = |from, until| {
+        absence(from, until)
+            .check_dates(today)
+            .map_err(|invalid| fields(&invalid).join(","))
+    };
+    assert_eq!(check(date!(2026 - 11 - 20), date!(2026 - 11 - 28)), Ok(()));
+    assert_eq!(
+        check(date!(2026 - 11 - 20), date!(2026 - 11 - 27)),
+        Err("until".into())
+    );
+    assert_eq!(check(date!(2027 - 11 - 29), date!(2027 - 12 - 01)), Ok(()));
+    assert_eq!(
+        check(date!(2027 - 11 - 30), date!(2027 - 12 - 01)),
+        Err("from".into())
+    );
+    assert_eq!(Command::ConfirmPickup.check_dates(today), Ok(()));
+}
