@@ -212,6 +212,7 @@ impl Server {
         let keeping_floor = tokio::spawn(crl_floor::keep(
             storage.clone(),
             tls.clone(),
+            gateway.metrics().clone(),
             config.tls_reload,
             shutdown.clone(),
         ));

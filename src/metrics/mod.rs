@@ -115,6 +115,9 @@ struct Families {
     handshake_failures: Family<ReasonLabels, Counter>,
     overdue_cases: Gauge,
     unroutable_cases: Gauge,
+    crl_number: Gauge,
+    crl_floor_number: Gauge,
+    crl_behind: Gauge,
 }
 
 /// The gateway's metric families; cheap to clone, all clones count
@@ -165,6 +168,9 @@ impl Metrics {
             handshake_failures: Family::default(),
             overdue_cases: Gauge::default(),
             unroutable_cases: Gauge::default(),
+            crl_number: Gauge::default(),
+            crl_floor_number: Gauge::default(),
+            crl_behind: Gauge::default(),
             registry,
         };
         f.registry.register(
@@ -217,6 +223,21 @@ impl Metrics {
             "unroutable_cases",
             "Cases discharged to a county with no registered project and not yet assigned to one by an oversight office (refreshed at scrape, at most every metrics_refresh)",
             f.unroutable_cases.clone(),
+        );
+        f.registry.register(
+            "crl_number",
+            "The number of the certificate revocation list this gateway has in force",
+            f.crl_number.clone(),
+        );
+        f.registry.register(
+            "crl_floor_number",
+            "The highest number of a revocation list of this CA that any gateway of the deployment put in force, as this one last read it from the database",
+            f.crl_floor_number.clone(),
+        );
+        f.registry.register(
+            "crl_behind",
+            "1 while this gateway's revocation list is older than the deployment's newest, or lacks one of its revocations: copy the newest ca.crl to it",
+            f.crl_behind.clone(),
         );
         Self {
             families: Arc::new(f),
@@ -321,6 +342,15 @@ impl Metrics {
         self.families
             .unroutable_cases
             .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// The revocation list in force here, the deployment's newest number
+    /// and whether this one is behind it.
+    pub fn set_crl(&self, in_force: u64, floor: u64, behind: bool) {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.families.crl_number.set(gauge(in_force));
+        self.families.crl_floor_number.set(gauge(floor));
+        self.families.crl_behind.set(i64::from(behind));
     }
 
     /// The OpenMetrics text exposition of every family.

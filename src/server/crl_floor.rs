@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Metrics;
 use crate::pki::{CRL_FILE, ListInForce, Serial, ServerConfigHandle};
 use crate::storage::{CrlFloor, Storage};
 
@@ -100,10 +101,12 @@ fn serials(floor: &CrlFloor) -> anyhow::Result<BTreeSet<Serial>> {
 
 /// Every `every` until `shutdown`: records a list the reloader put in
 /// force, and learns of a newer one another gateway put in force, which
-/// from then on every list this one reloads must match.
+/// from then on every list this one reloads must match; `metrics` show
+/// both numbers and whether this gateway is behind.
 pub(super) async fn keep(
     storage: Arc<dyn Storage>,
     tls: ServerConfigHandle,
+    metrics: Metrics,
     every: Duration,
     shutdown: CancellationToken,
 ) {
@@ -149,6 +152,7 @@ pub(super) async fn keep(
         failing = false;
         let now_behind = floor > list.number || !floor_revoked.is_subset(&list.revoked);
         tls.hold_crl_floor(&list.issuer, floor, floor_revoked);
+        metrics.set_crl(list.number, floor, now_behind);
         // A warning, not an error: while a new list is copied to each
         // replica in turn, those not reached yet are behind for a while.
         match (now_behind, behind) {

@@ -7,25 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use handover_gateway::api::pb;
-use handover_gateway::domain::agency::{AgencyId, AgencyKind, AgencyRef};
 use handover_gateway::domain::clock::ManualClock;
-use handover_gateway::domain::region::RegionCode;
-use handover_gateway::pki::{CertificateAuthority, Serial, client_tls, revoke};
 use handover_gateway::server::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tonic::Code;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
 use crate::support::*;
+
+mod tls;
 
 const PROJECT_LAG: &str = r#"handover_inbox_lag{agency="yingze-project",kind="county-project"}"#;
 const PROJECT_STREAMS: &str =
     r#"handover_inbox_streams_open{agency="yingze-project",kind="county-project"}"#;
 
 /// `spawn_app()` with the metrics port on, read afresh at every scrape.
-async fn spawn_app_with_metrics() -> (App, SocketAddr) {
+pub(super) async fn spawn_app_with_metrics() -> (App, SocketAddr) {
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path()).await;
     let config = handover_gateway::config::Config {
@@ -63,7 +60,7 @@ async fn get(addr: SocketAddr, path: &str) -> (String, String, String) {
     (status.to_owned(), headers.to_lowercase(), body.to_owned())
 }
 
-async fn scrape(addr: SocketAddr) -> String {
+pub(super) async fn scrape(addr: SocketAddr) -> String {
     let (status, headers, body) = get(addr, "/metrics").await;
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(
@@ -75,7 +72,7 @@ async fn scrape(addr: SocketAddr) -> String {
 
 /// The value of the sample named exactly `series` (name and labels), if
 /// the scrape has it.
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(super) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .map(|value| value.parse().unwrap())
@@ -83,7 +80,7 @@ fn value(text: &str, series: &str) -> Option<f64> {
 
 /// Scrapes until `series` reads `expected`: some values move in a task
 /// that runs after the call answered. Fails after 10 s.
-async fn eventually(addr: SocketAddr, series: &str, expected: f64) {
+pub(super) async fn eventually(addr: SocketAddr, series: &str, expected: f64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let text = scrape(addr).await;
@@ -274,84 +271,6 @@ async fn an_unroutable_case_is_counted_until_the_office_assigns_it() {
         Some(0.0)
     );
     app.stop().await;
-}
-
-#[tokio::test]
-async fn a_handshake_with_a_certificate_from_another_ca_is_counted() {
-    let (app, metrics) = spawn_app_with_metrics().await;
-    let other = CertificateAuthority::generate("impostor CA").unwrap();
-    let impostor = AgencyRef::new(
-        AgencyKind::DetoxCenter,
-        RegionCode::parse("140100").unwrap(),
-        AgencyId::parse("taiyuan-detox").unwrap(),
-    )
-    .unwrap();
-    let issued = other.issue_agency(&impostor, "impostor").unwrap();
-    assert!(!handshake_passes(&app, &issued.cert_pem, &issued.key_pem).await);
-    eventually(
-        metrics,
-        r#"handover_tls_handshake_failures_total{reason="certificate-refused"}"#,
-        1.0,
-    )
-    .await;
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn a_handshake_with_a_revoked_certificate_is_counted_as_revoked() {
-    let (app, metrics) = spawn_app_with_metrics().await;
-    let (cert, key) = (
-        app.read("taiyuan-police.pem"),
-        app.read("taiyuan-police-key.pem"),
-    );
-    let serials = Serial::of_pem(&cert).unwrap();
-    revoke(
-        &app.ca(),
-        &certs_dir(app.dir.path()),
-        &serials,
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    let series = r#"handover_tls_handshake_failures_total{reason="revoked"}"#;
-    // The gateway puts the new revocation list in force within its reload
-    // interval; until then the handshake still passes. A connection that
-    // fails for another reason (a slow machine) is simply tried again.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let passed = handshake_passes(&app, &cert, &key).await;
-        let text = scrape(metrics).await;
-        if !passed && value(&text, series).is_some_and(|n| n >= 1.0) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never refused as revoked (last handshake passed: {passed}):\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let text = scrape(metrics).await;
-    assert_eq!(
-        value(
-            &text,
-            r#"handover_tls_handshake_failures_total{reason="certificate-refused"}"#
-        ),
-        None
-    );
-    app.stop().await;
-}
-
-/// Whether a new connection with this certificate gets through the TLS
-/// handshake. With TLS 1.3 a refused client may learn it at connect or on
-/// its first call; the health service asks for no registered agency.
-async fn handshake_passes(app: &App, cert_pem: &str, key_pem: &str) -> bool {
-    let tls = client_tls(&app.read("ca.pem"), cert_pem, key_pem, "localhost");
-    let Ok(channel) = app.channel_with(tls).await else {
-        return false;
-    };
-    HealthClient::new(channel)
-        .check(HealthCheckRequest::default())
-        .await
-        .is_ok()
 }
 
 #[tokio::test]
