@@ -257,8 +257,17 @@ impl Case {
         use CaseState as S;
         let awaiting_reply = self.transfer.as_ref().is_some_and(|t| t.accepted.is_none());
         match event {
-            // A revision of the notice, before the discharge.
-            CaseEvent::ReleaseAnnounced { .. } => self.state == S::Announced,
+            // A revision of the notice, before the discharge, of the same
+            // decision and person.
+            CaseEvent::ReleaseAnnounced {
+                decision_number,
+                person,
+                ..
+            } => {
+                self.state == S::Announced
+                    && decision_number == &self.decision_number
+                    && person.id_number == self.person.id_number
+            }
             CaseEvent::Discharged { .. } => self.state == S::Announced,
             CaseEvent::PickedUp => self.state == S::AwaitingPickup,
             CaseEvent::Reported => matches!(self.state, S::AwaitingPickup | S::PickedUp),

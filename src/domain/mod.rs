@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod agency;
+pub mod announcement;
 pub mod audit;
 pub mod case;
 pub mod clock;

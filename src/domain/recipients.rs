@@ -5,13 +5,14 @@
 //! county's police. A transfer adds the receiving county; a move of
 //! responsibility adds the county the case left; loss of contact and missed
 //! deadlines add the oversight office; a withdrawn announcement reaches
-//! everyone the announcement did. The agency that acted is not told of
+//! everyone its latest notice did. The agency that acted is not told of
 //! its own act: its receipt says it.
 
 use super::agency::{Agency, AgencyId, AgencyKind};
+use super::announcement::told_of_latest_notice;
 use super::case::{Case, CaseEvent, ClosureReason, RecordedEvent};
 use super::region::RegionCode;
-use super::routing::{Recipient, RecipientRole, nearest, told_of_announcements};
+use super::routing::{Recipient, RecipientRole, nearest};
 
 struct List<'a> {
     actor: &'a AgencyId,
@@ -106,7 +107,7 @@ pub fn recipients(
             reason: ClosureReason::ReleaseWithdrawn,
             ..
         } => {
-            for told in told_of_announcements(after, agencies) {
+            for told in told_of_latest_notice(after, agencies) {
                 list.add(Some(&told.agency), told.role);
             }
         }

@@ -5,8 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::agency::{Agency, AgencyId, AgencyKind};
+use super::announcement::told_of_latest_notice;
 use super::case::Case;
-use super::event::{CaseEvent, EarlierCase};
+use super::event::EarlierCase;
 use super::person::Person;
 use super::region::RegionCode;
 
@@ -127,16 +128,14 @@ impl Route {
         self
     }
 
-    /// A release of a case announced before also goes to everyone an
-    /// earlier notice reached and this release would not, who would
-    /// otherwise wait at the gate for a person released elsewhere, or on
-    /// another day.
+    /// A release of a case announced before also goes to everyone its
+    /// latest notice reached and this release would not, who would
+    /// otherwise wait at the gate for a person released elsewhere. Those
+    /// only a notice before that reached heard of the move from the next.
     #[must_use]
     pub fn with_announced_before(mut self, case: Option<&Case>, agencies: &[Agency]) -> Route {
-        for told in case
-            .map(|case| told_of_announcements(case, agencies))
-            .unwrap_or_default()
-        {
+        let told = case.map(|case| told_of_latest_notice(case, agencies));
+        for told in told.unwrap_or_default() {
             add(
                 &mut self.recipients,
                 Some(&told.agency),
@@ -147,66 +146,9 @@ impl Route {
     }
 }
 
-/// Everyone `case`'s pre-release notices reached, as the registry stands
-/// now: those of the latest notice in the roles it reached them in, those
-/// only an earlier notice reached as [`RecipientRole::AnnouncedBefore`].
-pub fn told_of_announcements(case: &Case, agencies: &[Agency]) -> Vec<Recipient> {
-    let mut told = Vec::new();
-    let notices = case
-        .history
-        .iter()
-        .rev()
-        .filter_map(|recorded| match &recorded.event {
-            CaseEvent::ReleaseAnnounced {
-                person,
-                executing_region,
-                project,
-                oversight,
-                earlier_open_cases,
-                ..
-            } => Some((
-                person,
-                *executing_region,
-                project,
-                oversight,
-                earlier_open_cases,
-            )),
-            _ => None,
-        });
-    for (index, (person, county, project, oversight, earlier)) in notices.enumerate() {
-        let mut reached = Vec::new();
-        let project = project.as_ref().and_then(|id| enabled(agencies, id));
-        add(&mut reached, project, RecipientRole::ResponsibleProject);
-        let police = nearest(agencies, AgencyKind::Police, county);
-        add(&mut reached, police, RecipientRole::ExecutingPolice);
-        if person.household_region != county {
-            let police = nearest(agencies, AgencyKind::Police, person.household_region);
-            add(&mut reached, police, RecipientRole::HouseholdPolice);
-        }
-        let office = oversight.as_ref().and_then(|id| enabled(agencies, id));
-        add(&mut reached, office, RecipientRole::UnroutableOversight);
-        let route = Route {
-            executing_region: county,
-            project: None,
-            oversight: None,
-            recipients: reached,
-        }
-        .with_earlier_cases(earlier, agencies);
-        for recipient in route.recipients {
-            let role = if index == 0 {
-                recipient.role
-            } else {
-                RecipientRole::AnnouncedBefore
-            };
-            add(&mut told, Some(&recipient.agency), role);
-        }
-    }
-    told
-}
-
 /// Adds `agency` as `role` unless it already receives the message in
 /// another role: one agency gets one message.
-fn add(recipients: &mut Vec<Recipient>, agency: Option<&AgencyId>, role: RecipientRole) {
+pub(super) fn add(recipients: &mut Vec<Recipient>, agency: Option<&AgencyId>, role: RecipientRole) {
     if let Some(agency) = agency
         && !recipients.iter().any(|r| &r.agency == agency)
     {
@@ -218,7 +160,7 @@ fn add(recipients: &mut Vec<Recipient>, agency: Option<&AgencyId>, role: Recipie
 }
 
 /// `id`, if it is a registered, enabled agency.
-fn enabled<'a>(agencies: &'a [Agency], id: &AgencyId) -> Option<&'a AgencyId> {
+pub(super) fn enabled<'a>(agencies: &'a [Agency], id: &AgencyId) -> Option<&'a AgencyId> {
     agencies
         .iter()
         .find(|a| a.enabled && &a.agency.id == id)

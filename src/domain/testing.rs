@@ -87,6 +87,41 @@ pub fn announced_case(household: &str, project: Option<&str>, office: Option<&st
     Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![announcement]).unwrap()
 }
 
+/// `case`'s notice sent again, for the person now living in `residence`
+/// with consent, released on `day`, an hour after the last event.
+pub fn renoticed(case: &Case, residence: &str, day: time::Date) -> Case {
+    let Some(CaseEvent::ReleaseAnnounced {
+        decision_number,
+        person,
+        term,
+        ..
+    }) = case.history.first().map(|first| first.event.clone())
+    else {
+        panic!("not announced");
+    };
+    let person = Person {
+        residence_region: Some(region(residence)),
+        residence_consent: true,
+        ..person
+    };
+    let executing_region = person.executing_region();
+    let project = super::routing::route(&person, region("140100"), &shanxi()).project;
+    then(
+        case,
+        &id("taiyuan-detox"),
+        CaseEvent::ReleaseAnnounced {
+            decision_number,
+            person,
+            planned_release_date: day,
+            term,
+            executing_region,
+            project,
+            oversight: None,
+            earlier_open_cases: Vec::new(),
+        },
+    )
+}
+
 pub fn id(text: &str) -> AgencyId {
     AgencyId::parse(text).unwrap()
 }

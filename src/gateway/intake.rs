@@ -6,6 +6,7 @@ use time::Time;
 use super::write::Submitted;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::AgencyRef;
+use crate::domain::announcement::known_since;
 use crate::domain::case::{Case, CaseEvent, CaseId, CaseState, ClosureReason};
 use crate::domain::clock::CHINA;
 use crate::domain::id_number::IdNumber;
@@ -74,9 +75,15 @@ fn continues(case: &Case, caller: &AgencyRef, id_number: &IdNumber) -> bool {
         && &case.person.id_number == id_number
 }
 
-/// Why a release cannot continue `case`, its decision's case.
-fn decision_taken(case: &Case) -> GatewayError {
-    let message = if case.closure == Some(ClosureReason::ReleaseWithdrawn) {
+/// Why a release by `caller` of the person numbered `id_number` cannot
+/// continue `case`, its decision's case. Only the detox center that
+/// withdrew the release learns that it did: to anyone else the case is
+/// one it cannot see.
+fn decision_taken(case: &Case, caller: &AgencyRef, id_number: &IdNumber) -> GatewayError {
+    let withdrawn = case.closure == Some(ClosureReason::ReleaseWithdrawn)
+        && case.detox_center == caller.id
+        && &case.person.id_number == id_number;
+    let message = if withdrawn {
         "the release under this decision was withdrawn, which is final"
     } else {
         "a case for this decision document already exists"
@@ -116,7 +123,6 @@ impl Gateway {
             .planned_release_date
             .with_time(Time::MIDNIGHT)
             .assume_offset(CHINA);
-        let late = release - self.clock.now() < self.settings.deadlines.notice_ahead;
         let person = self.keyer.key(&announcement.person.id_number);
         let target = CaseKey::Decision(announcement.decision_number.clone(), person);
         self.submit(key, target, |existing, earlier, agencies| {
@@ -125,7 +131,13 @@ impl Gateway {
                 Some(case) if continues(&case, caller, &announcement.person.id_number) => {
                     Some(case)
                 }
-                Some(case) => return Err(decision_taken(&case)),
+                Some(case) => {
+                    return Err(decision_taken(
+                        &case,
+                        caller,
+                        &announcement.person.id_number,
+                    ));
+                }
             };
             let route = route(&announcement.person, caller.region, agencies);
             routable(&route)?;
@@ -142,6 +154,11 @@ impl Gateway {
                 oversight: route.oversight.clone(),
                 earlier_open_cases: earlier.to_vec(),
             };
+            let known_since = revised
+                .as_ref()
+                .and_then(|case| known_since(case, route.executing_region))
+                .unwrap_or_else(|| self.clock.now());
+            let late = release - known_since < self.settings.deadlines.notice_ahead;
             let (case_id, history) = match revised {
                 Some(case) => (case.id, case.history),
                 None => (CaseId::new(uuid::Uuid::now_v7()), Vec::new()),
@@ -189,17 +206,20 @@ impl Gateway {
             let announced = match existing {
                 None => None,
                 Some(case) if continues(&case, caller, &discharge.person.id_number) => Some(case),
-                Some(case) => return Err(decision_taken(&case)),
+                Some(case) => {
+                    return Err(decision_taken(&case, caller, &discharge.person.id_number));
+                }
             };
-            // Notice counts from the first announcement: a revision moves
-            // the day, not the time the county has known.
+            let mut route = route(&discharge.person, caller.region, agencies);
+            // Notice counts from when the executing county first heard of
+            // the release: a revision that moves only the day keeps that
+            // time, a discharge to a county no notice named has none.
             let late_notice = announced
                 .as_ref()
-                .and_then(|case| case.history.first())
-                .is_none_or(|first| {
-                    discharge.released_at - first.at < self.settings.deadlines.notice_ahead
+                .and_then(|case| known_since(case, route.executing_region))
+                .is_none_or(|since| {
+                    discharge.released_at - since < self.settings.deadlines.notice_ahead
                 });
-            let mut route = route(&discharge.person, caller.region, agencies);
             if late_notice {
                 route = route.with_late_notice(agencies);
             }

@@ -5,6 +5,7 @@
 use handover_gateway::api::pb;
 use handover_gateway::api::pb::get_case_request::Key;
 use handover_gateway::domain::audit::AuditCaller;
+use handover_gateway::domain::clock::Clock;
 use tonic::Code;
 
 use crate::steps::*;
@@ -159,28 +160,39 @@ fn announcement(request_id: &str, person: &pb::Person, day: &str) -> pb::Announc
     }
 }
 
-#[tokio::test]
-async fn a_notice_sent_again_revises_the_day_and_the_county_and_tells_whom_it_no_longer_names() {
-    let app = spawn_app().await;
-    let mut intake = app.intake("taiyuan-detox").await;
-    let number = id_number("19880808", 43);
-    let in_yingze = person(&number, "140106", None);
-    let first = intake
-        .announce_release(announcement("a-43", &in_yingze, "2026-12-08"))
+/// Receipt of `request`, sent by Taiyuan's detox center.
+async fn announced(app: &App, request: pb::AnnounceReleaseRequest) -> pb::Receipt {
+    let response = app
+        .intake("taiyuan-detox")
         .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap();
+        .announce_release(request)
+        .await;
+    response.unwrap().into_inner().receipt.unwrap()
+}
 
-    // Another day: the same case, the same county.
-    let later = intake
-        .announce_release(announcement("a-43-later", &in_yingze, "2026-12-15"))
+/// Receipt of `person`'s discharge for D-43, released now.
+async fn discharged_now(app: &App, person: pb::Person) -> Result<pb::Receipt, tonic::Status> {
+    let mut released = discharge("d-43", "D-43", person);
+    released.released_at = Some(prost_types::Timestamp {
+        seconds: app.clock.now().unix_timestamp(),
+        nanos: 0,
+    });
+    let response = app
+        .intake("taiyuan-detox")
         .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap();
+        .submit_discharge(released)
+        .await?;
+    Ok(response.into_inner().receipt.unwrap())
+}
+
+#[tokio::test]
+async fn a_notice_sent_again_for_another_day_keeps_the_time_the_county_has_known() {
+    let app = spawn_app().await;
+    let in_yingze = person(&id_number("19880808", 43), "140106", None);
+    let first = announced(&app, announcement("a-43", &in_yingze, "2026-12-08")).await;
+
+    app.clock.advance(time::Duration::days(2));
+    let later = announced(&app, announcement("a-43-later", &in_yingze, "2026-12-15")).await;
     assert_eq!(later.case_id, first.case_id);
     assert_eq!(
         (later.state(), later.version),
@@ -190,19 +202,55 @@ async fn a_notice_sent_again_revises_the_day_and_the_county_and_tells_whom_it_no
     let case = case_as(&app, "yingze-project", &first.case_id).await;
     assert_eq!(case.planned_release_date, "2026-12-15");
 
+    // Four days after the first notice, two after the revision.
+    app.clock.advance(time::Duration::days(2));
+    let released = discharged_now(&app, in_yingze).await.unwrap();
+    assert_eq!(released.case_id, first.case_id);
+    assert!(!released.late_notice, "Yingze has known for four days");
+    assert_eq!(
+        told(&released),
+        [
+            ("yingze-police".into(), pb::RecipientRole::ExecutingPolice),
+            (
+                "yingze-project".into(),
+                pb::RecipientRole::ResponsibleProject
+            ),
+        ]
+    );
+
+    // Discharged: no notice revises it any more.
+    let refused = app
+        .intake("taiyuan-detox")
+        .await
+        .announce_release(announcement(
+            "a-43-after",
+            &released_person(43),
+            "2026-12-20",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::AlreadyExists);
+    assert_eq!(violations(&refused), ["decision_number"]);
+}
+
+fn released_person(seq: u32) -> pb::Person {
+    person(&id_number("19880808", seq), "140106", Some("140105"))
+}
+
+#[tokio::test]
+async fn a_notice_moved_to_another_county_tells_the_first_and_counts_afresh() {
+    let app = spawn_app().await;
+    let in_yingze = person(&id_number("19880808", 43), "140106", None);
+    let first = announced(&app, announcement("a-43", &in_yingze, "2026-12-08")).await;
+
     // The person will live in Xiaodian: Yingze's project hears that the
     // release it expected goes there.
-    let in_xiaodian = person(&number, "140106", Some("140105"));
-    let moved = intake
-        .announce_release(announcement("a-43-moved", &in_xiaodian, "2026-12-15"))
-        .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap();
+    app.clock.advance(time::Duration::days(2));
+    let in_xiaodian = released_person(43);
+    let moved = announced(&app, announcement("a-43-moved", &in_xiaodian, "2026-12-08")).await;
     assert_eq!(
         (moved.case_id.as_str(), moved.version),
-        (first.case_id.as_str(), 3)
+        (first.case_id.as_str(), 2)
     );
     assert_eq!(moved.executing_region, "140105");
     assert_eq!(
@@ -217,50 +265,53 @@ async fn a_notice_sent_again_revises_the_day_and_the_county_and_tells_whom_it_no
             ("yingze-project".into(), pb::RecipientRole::AnnouncedBefore),
         ]
     );
-    assert_eq!(
-        heard(&app, "yingze-project", &first.case_id).await,
-        ["release-announced"; 3]
-    );
+    assert!(!moved.late_notice, "six days ahead of the planned day");
 
-    // Released to the household county after all: both projects hear it.
-    app.clock.advance(time::Duration::days(5));
-    let mut released = discharge("d-43", "D-43", in_yingze);
-    released.released_at = Some(prost_types::Timestamp {
-        seconds: START.unix_timestamp() + 5 * 86_400,
-        nanos: 0,
-    });
-    let discharged = intake
-        .submit_discharge(released)
-        .await
-        .unwrap()
-        .into_inner()
-        .receipt
-        .unwrap();
-    assert_eq!(discharged.case_id, first.case_id);
-    assert!(!discharged.late_notice, "notice counts from the first one");
+    // Two days later, to Xiaodian: it has known for two days only, and
+    // Yingze's project, told of the move, hears no more.
+    app.clock.advance(time::Duration::days(2));
+    let released = discharged_now(&app, in_xiaodian).await.unwrap();
+    assert!(released.late_notice, "Xiaodian has known for two days");
     assert_eq!(
-        told(&discharged),
+        told(&released),
         [
-            ("xiaodian-police".into(), pb::RecipientRole::AnnouncedBefore),
+            ("shanxi-office".into(), pb::RecipientRole::Oversight),
+            ("xiaodian-police".into(), pb::RecipientRole::ExecutingPolice),
             (
                 "xiaodian-project".into(),
-                pb::RecipientRole::AnnouncedBefore
-            ),
-            ("yingze-police".into(), pb::RecipientRole::ExecutingPolice),
-            (
-                "yingze-project".into(),
                 pb::RecipientRole::ResponsibleProject
             ),
+            ("yingze-police".into(), pb::RecipientRole::HouseholdPolice),
         ]
     );
+    assert_eq!(
+        heard(&app, "yingze-project", &first.case_id).await,
+        ["release-announced", "release-announced"]
+    );
+}
 
-    // Discharged: no notice revises it any more.
-    let refused = intake
-        .announce_release(announcement("a-43-after", &in_xiaodian, "2026-12-20"))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::AlreadyExists);
-    assert_eq!(violations(&refused), ["decision_number"]);
+#[tokio::test]
+async fn a_discharge_elsewhere_than_announced_reaches_the_county_announced() {
+    let app = spawn_app().await;
+    let in_yingze = person(&id_number("19880808", 46), "140106", None);
+    let first = announced(&app, announcement("a-46", &in_yingze, "2026-12-08")).await;
+    app.clock.advance(time::Duration::days(4));
+    let released = discharged_now(&app, released_person(46)).await.unwrap();
+    assert_eq!(released.case_id, first.case_id);
+    assert!(released.late_notice, "no notice named Xiaodian");
+    assert_eq!(
+        told(&released),
+        [
+            ("shanxi-office".into(), pb::RecipientRole::Oversight),
+            ("xiaodian-police".into(), pb::RecipientRole::ExecutingPolice),
+            (
+                "xiaodian-project".into(),
+                pb::RecipientRole::ResponsibleProject
+            ),
+            ("yingze-police".into(), pb::RecipientRole::HouseholdPolice),
+            ("yingze-project".into(), pb::RecipientRole::AnnouncedBefore),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -292,6 +343,32 @@ async fn a_notice_for_another_person_or_a_withdrawn_release_revises_nothing() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::AlreadyExists);
     assert!(refused.message().contains("withdrawn"), "{refused:?}");
+    // Only the center that withdrew learns that it did.
+    let refused = intake
+        .announce_release(announcement("a-45-again", &someone_else, "2026-12-20"))
+        .await
+        .unwrap_err();
+    assert!(refused.message().contains("already exists"), "{refused:?}");
     let case = case_as(&app, "taiyuan-detox", &first.case_id).await;
     assert_eq!((case.state(), case.version), (pb::CaseState::Closed, 2));
+
+    // The county held a notice, not a case: its police read the withdrawn
+    // release as any passing part, then neither read nor list it.
+    let police_read = || async {
+        let request = pb::GetCaseRequest {
+            key: Some(Key::CaseId(first.case_id.clone())),
+            purpose: "withdrawal test".into(),
+        };
+        let read = app.cases("yingze-police").await.get_case(request).await;
+        let request = pb::ListCasesRequest {
+            county: "140106".into(),
+            ..Default::default()
+        };
+        let list = app.cases("yingze-police").await.list_cases(request).await;
+        let listed = list.unwrap().into_inner().cases;
+        (read.map(drop).map_err(|s| s.code()), listed.len())
+    };
+    assert_eq!(police_read().await, (Ok(()), 1));
+    app.clock.advance(time::Duration::days(91));
+    assert_eq!(police_read().await, (Err(Code::NotFound), 0));
 }

@@ -57,14 +57,16 @@ pub fn part(caller: &AgencyRef, case: &Case) -> Option<Part> {
 }
 
 fn lasting(caller: &AgencyRef, case: &Case) -> bool {
+    // Before the discharge the counties hold no case yet, only a notice:
+    // a release withdrawn is read as any passing part.
+    let holds = || {
+        case.released_at.is_some() && executed_or_household(case).any(|c| caller.region.covers(c))
+    };
     match caller.kind {
         AgencyKind::DetoxCenter => case.detox_center == caller.id,
         AgencyKind::CountyProject => case.responsible_history.contains(&caller.id),
-        AgencyKind::Police => executed_or_household(case).any(|c| caller.region.covers(c)),
-        AgencyKind::Oversight => {
-            case.oversight.as_ref() == Some(&caller.id)
-                || executed_or_household(case).any(|c| caller.region.covers(c))
-        }
+        AgencyKind::Police => holds(),
+        AgencyKind::Oversight => case.oversight.as_ref() == Some(&caller.id) || holds(),
     }
 }
 

@@ -10,7 +10,9 @@ use crate::domain::access::{AccessPolicy, Part, can_read, part};
 use crate::domain::case::{CaseId, EarlierCase, RecordedEvent};
 use crate::domain::recipients::recipients;
 use crate::domain::routing::RecipientRole;
-use crate::domain::testing::{agency, announced_case, discharged_case, id, region, shanxi};
+use crate::domain::testing::{
+    agency, announced_case, discharged_case, id, region, renoticed, shanxi,
+};
 
 fn taiyuan_detox() -> AgencyRef {
     agency("detox-center", "140100", "taiyuan-detox")
@@ -189,46 +191,11 @@ fn an_unroutable_announcements_office_hears_of_its_withdrawal_and_parts_end_ther
     ));
 }
 
-/// `case`'s notice sent again, for the person now living in `residence`
-/// with consent, released on `day`, an hour after the last event.
-fn revised(case: &Case, residence: &str, day: time::Date) -> Case {
-    let Some(CaseEvent::ReleaseAnnounced {
-        decision_number,
-        person,
-        term,
-        ..
-    }) = case.history.first().map(|first| first.event.clone())
-    else {
-        panic!("not announced");
-    };
-    let person = crate::domain::person::Person {
-        residence_region: Some(region(residence)),
-        residence_consent: true,
-        ..person
-    };
-    let executing_region = person.executing_region();
-    let project = crate::domain::routing::route(&person, region("140100"), &shanxi()).project;
-    crate::domain::testing::then(
-        case,
-        &id("taiyuan-detox"),
-        CaseEvent::ReleaseAnnounced {
-            decision_number,
-            person,
-            planned_release_date: day,
-            term,
-            executing_region,
-            project,
-            oversight: None,
-            earlier_open_cases: Vec::new(),
-        },
-    )
-}
-
 #[test]
 fn a_revised_notice_moves_the_day_and_the_county_before_discharge_only() {
     let first = announced();
     let later = time::macros::date!(2026 - 12 - 05);
-    let case = revised(&first, "140105", later);
+    let case = renoticed(&first, "140105", later);
     assert_eq!(case.state, CaseState::Announced);
     assert_eq!(case.planned_release_date, Some(later));
     assert_eq!(case.executing_region, region("140105"));
@@ -245,7 +212,7 @@ fn a_revised_notice_moves_the_day_and_the_county_before_discharge_only() {
 #[test]
 fn a_notice_moved_elsewhere_ends_the_first_countys_part_there() {
     let yingze_project = yingze();
-    let case = revised(&announced(), "140105", time::macros::date!(2026 - 12 - 05));
+    let case = renoticed(&announced(), "140105", time::macros::date!(2026 - 12 - 05));
     let at = case.history.last().unwrap().at;
     assert_eq!(
         part(&yingze_project, &case),
@@ -255,7 +222,7 @@ fn a_notice_moved_elsewhere_ends_the_first_countys_part_there() {
     assert_eq!(part(&xiaodian, &case), Some(Part::Passing { ends: None }));
 
     // A notice that names Yingze again keeps its part open.
-    let back = revised(&case, "140106", time::macros::date!(2026 - 12 - 06));
+    let back = renoticed(&case, "140106", time::macros::date!(2026 - 12 - 06));
     assert_eq!(
         part(&yingze_project, &back),
         Some(Part::Passing { ends: None })
@@ -263,8 +230,9 @@ fn a_notice_moved_elsewhere_ends_the_first_countys_part_there() {
 }
 
 #[test]
-fn a_withdrawal_after_a_moved_notice_names_the_first_county_as_announced_before() {
-    let moved = revised(&announced(), "140105", time::macros::date!(2026 - 12 - 05));
+fn a_withdrawal_after_a_moved_notice_reaches_whom_the_latest_notice_named() {
+    // Yingze's project heard of the move with the revision, and no more.
+    let moved = renoticed(&announced(), "140105", time::macros::date!(2026 - 12 - 05));
     let withdrawn = act(&moved, &taiyuan_detox(), &withdrawal());
     let recorded = withdrawn.history.last().unwrap().clone();
     let told: Vec<(String, RecipientRole)> = recipients(&moved, &withdrawn, &recorded, &shanxi())
@@ -277,7 +245,6 @@ fn a_withdrawal_after_a_moved_notice_names_the_first_county_as_announced_before(
             ("xiaodian-police".into(), RecipientRole::ExecutingPolice),
             ("yingze-police".into(), RecipientRole::HouseholdPolice),
             ("xiaodian-project".into(), RecipientRole::ResponsibleProject),
-            ("yingze-project".into(), RecipientRole::AnnouncedBefore),
         ]
     );
 }

@@ -89,11 +89,22 @@ fn date(invalid: &mut Invalid, field: &str, value: &str) -> Option<Date> {
 /// A reason a project may close a case with: not the withdrawal of an
 /// announcement, which only its detox center makes, before discharge.
 fn closure_by_project(reason: &str) -> Result<ClosureReason, String> {
-    match reason.parse::<ClosureReason>()? {
-        ClosureReason::ReleaseWithdrawn => Err(
+    match reason.parse::<ClosureReason>() {
+        Ok(ClosureReason::ReleaseWithdrawn) => Err(
             "release-withdrawn is the detox center's WithdrawAnnouncement, before discharge".into(),
         ),
-        reason => Ok(reason),
+        Ok(reason) => Ok(reason),
+        Err(_) => {
+            let names = ClosureReason::ALL
+                .into_iter()
+                .filter(|r| *r != ClosureReason::ReleaseWithdrawn)
+                .map(ClosureReason::as_str);
+            let names: Vec<&str> = names.collect();
+            Err(format!(
+                "unknown closure reason {reason:?}; expected one of {}",
+                names.join(", ")
+            ))
+        }
     }
 }
 

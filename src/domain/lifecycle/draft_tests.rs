@@ -149,6 +149,12 @@ fn a_closure_names_a_known_reason_and_other_needs_a_note() {
         note: text(note),
     };
     assert_eq!(refused_fields(&close("retired", "")), ["reason"]);
+    let unknown = close("retired", "").parse().unwrap_err();
+    let message = &unknown.violations[0].description;
+    assert!(
+        message.contains("moved-out-of-province") && !message.contains("release-withdrawn"),
+        "{message}"
+    );
     assert_eq!(refused_fields(&close("", "")), ["reason"]);
     assert_eq!(refused_fields(&close("other", " ")), ["note"]);
     assert_eq!(

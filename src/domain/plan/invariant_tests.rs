@@ -77,10 +77,12 @@ fn draft(command: usize, fields: Fields) -> CommandDraft {
         9 => CommandDraft::RestoreContact { note: text },
         10 => CommandDraft::Suspend { reason: text },
         11 => CommandDraft::Resume,
-        _ => CommandDraft::Close {
+        12 => CommandDraft::Close {
             reason: CLOSURES[fields.closure].to_owned(),
             note: text,
         },
+        // Never accepted after the discharge, by anyone.
+        _ => CommandDraft::WithdrawAnnouncement { reason: text },
     }
 }
 
@@ -125,7 +127,7 @@ const PROPER: [usize; 25] = [
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        2 => (0..shanxi().len(), command((0..13).collect()))
+        2 => (0..shanxi().len(), command((0..14).collect()))
             .prop_map(|(agency, draft)| Step::Any(agency, draft)),
         2 => prop_oneof![30 => command(PROPER.to_vec()), 1 => command(vec![12])]
             .prop_map(Step::Proper),
@@ -148,6 +150,8 @@ struct Release {
     /// A pre-release notice first, for a person of this household county
     /// (the discharge may correct it).
     announced: Option<usize>,
+    /// The notice sent again, for a person of this household county.
+    revised: Option<usize>,
     /// An earlier open case of the person, in this county.
     earlier: Option<usize>,
 }
@@ -160,18 +164,25 @@ fn release() -> impl Strategy<Value = Release> {
         any::<bool>(),
         prop_oneof![Just(0i64), 0i64..3 * 86_400],
         prop_oneof![1u32..=2, 1u32..=36],
-        (prop::option::of(0..7usize), prop::option::of(0..7usize)),
+        (
+            prop::option::of(0..7usize),
+            prop::option::of(0..7usize),
+            prop::option::of(0..7usize),
+        ),
     )
         .prop_map(
-            |(household, residence, consent, late, ago, term, (announced, earlier))| Release {
-                household,
-                residence,
-                consent,
-                late,
-                ago,
-                term,
-                announced,
-                earlier,
+            |(household, residence, consent, late, ago, term, (announced, revised, earlier))| {
+                Release {
+                    household,
+                    residence,
+                    consent,
+                    late,
+                    ago,
+                    term,
+                    announced,
+                    revised,
+                    earlier,
+                }
             },
         )
 }

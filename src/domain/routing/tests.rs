@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::case::{Case, CaseEvent};
 use crate::domain::testing::{person, region, registered};
 
 fn registry() -> Vec<Agency> {

@@ -8,7 +8,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use super::access;
-use super::release::{announce, earlier_case};
+use super::release::{self, announce, earlier_case};
 use super::*;
 use crate::domain::agency::{AgencyKind, AgencyRef};
 use crate::domain::case::{CaseState, EarlierCase};
@@ -64,13 +64,20 @@ impl World {
             .collect();
         let case_id = CaseId::new(uuid::Uuid::nil());
         let mut notices = Vec::new();
-        let announced = release.announced.and_then(|household| {
-            let planned = announce(&agencies, &policy, &case_id, household, &earlier, now)?;
+        let households: Vec<usize> = release
+            .announced
+            .iter()
+            .chain(&release.revised)
+            .copied()
+            .collect();
+        let announced = release.announced.and_then(|_| {
+            let planned = announce(&agencies, &policy, &case_id, &households, &earlier, now)?;
             notices.extend(planned.notices);
             Some(planned.case)
         });
-        let mut route =
-            route(&person, region("140100"), &agencies).with_earlier_cases(&earlier, &agencies);
+        let mut route = route(&person, region("140100"), &agencies)
+            .with_earlier_cases(&earlier, &agencies)
+            .with_announced_before(announced.as_ref(), &agencies);
         if release.late {
             route = route.with_late_notice(&agencies);
         }
@@ -320,10 +327,15 @@ impl World {
                 project
             );
         }
-        let lasting = [self.executing_police(after)?, after.responsible.clone()];
+        // Before the discharge a county holds only a notice.
+        let police = self
+            .executing_police(after)?
+            .filter(|_| after.released_at.is_some());
+        let lasting = [police, after.responsible.clone()];
         access::check(&self.agencies, after, recorded, &lasting, |agency| {
             self.delivered(agency, recorded)
         })?;
+        release::check_nobody_waits(&self.notices, before, recorded)?;
         let Some(before) = before else {
             return Ok(());
         };

@@ -1,0 +1,79 @@
+//! What a case's pre-release notices told, and since when: a notice may be
+//! sent again before the discharge, to another day or county.
+
+use time::OffsetDateTime;
+
+use super::agency::{Agency, AgencyKind};
+use super::case::{Case, CaseEvent};
+use super::region::RegionCode;
+use super::routing::{Recipient, RecipientRole, Route, add, enabled, nearest};
+
+/// Everyone `case`'s latest pre-release notice reached, in the roles it
+/// reached them in, as the registry stands now; empty when it has none.
+pub fn told_of_latest_notice(case: &Case, agencies: &[Agency]) -> Vec<Recipient> {
+    let latest = case
+        .history
+        .iter()
+        .rev()
+        .find_map(|recorded| match &recorded.event {
+            CaseEvent::ReleaseAnnounced {
+                person,
+                executing_region,
+                project,
+                oversight,
+                earlier_open_cases,
+                ..
+            } => Some((
+                person,
+                *executing_region,
+                project,
+                oversight,
+                earlier_open_cases,
+            )),
+            _ => None,
+        });
+    let Some((person, county, project, oversight, earlier)) = latest else {
+        return Vec::new();
+    };
+    let mut told = Vec::new();
+    let project = project.as_ref().and_then(|id| enabled(agencies, id));
+    add(&mut told, project, RecipientRole::ResponsibleProject);
+    let police = nearest(agencies, AgencyKind::Police, county);
+    add(&mut told, police, RecipientRole::ExecutingPolice);
+    if person.household_region != county {
+        let police = nearest(agencies, AgencyKind::Police, person.household_region);
+        add(&mut told, police, RecipientRole::HouseholdPolice);
+    }
+    let office = oversight.as_ref().and_then(|id| enabled(agencies, id));
+    add(&mut told, office, RecipientRole::UnroutableOversight);
+    Route {
+        executing_region: county,
+        project: None,
+        oversight: None,
+        recipients: told,
+    }
+    .with_earlier_cases(earlier, agencies)
+    .recipients
+}
+
+/// Since when `county` has known of `case`'s release: the first of the
+/// latest notices that all named it as the executing county; `None` when
+/// the latest notice named another county, or there was none. A revision
+/// that only moves the day keeps the time the county has known; one that
+/// moves the county starts it again.
+pub fn known_since(case: &Case, county: RegionCode) -> Option<OffsetDateTime> {
+    let mut since = None;
+    for recorded in case.history.iter().rev() {
+        match &recorded.event {
+            CaseEvent::ReleaseAnnounced {
+                executing_region, ..
+            } if *executing_region == county => since = Some(recorded.at),
+            CaseEvent::ReleaseAnnounced { .. } => break,
+            _ => {}
+        }
+    }
+    since
+}
+
+#[cfg(test)]
+mod tests;
