@@ -137,6 +137,25 @@ async fn the_detox_center_withdraws_an_announcement_on_the_command_line() {
     let receipt: serde_json::Value = serde_json::from_str(&stdout(&run(&app, &args))).unwrap();
     let case_id = receipt["case_id"].as_str().unwrap().to_owned();
     let case = case_id.as_str();
+
+    // The file edited for another day and sent again: the same case's
+    // revised notice.
+    let edited = app.dir.path().join("announce-later.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&edited, text.replace("2027-01-15", "2027-01-22")).unwrap();
+    let edited = edited.to_str().unwrap();
+    let args = [
+        "announce",
+        "--as",
+        "taiyuan-detox",
+        "--file",
+        edited,
+        "--json",
+    ];
+    let revised: serde_json::Value = serde_json::from_str(&stdout(&run(&app, &args))).unwrap();
+    assert_eq!(revised["case_id"], case);
+    assert_eq!(revised["version"], 2);
+
     let reason = "the detox order was extended";
     let withdraw = |agency: &str| {
         let args = ["withdraw-announcement", "--as", agency, "--case", case];
@@ -151,7 +170,7 @@ async fn the_detox_center_withdraws_an_announcement_on_the_command_line() {
     );
     let withdrawn = stdout(&withdraw("taiyuan-detox"));
     assert!(
-        withdrawn.contains(&format!("case {case_id} (closed), version 2"))
+        withdrawn.contains(&format!("case {case_id} (closed), version 3"))
             && withdrawn.contains("(responsible-project)"),
         "{withdrawn}"
     );
