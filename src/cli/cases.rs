@@ -1,5 +1,6 @@
 //! `cases`: the list of cases in the caller's jurisdiction, for police and
-//! oversight offices, one line per case.
+//! oversight offices, a project's caseload or a detox center's releases,
+//! one line per case.
 
 use serde_json::json;
 
@@ -23,11 +24,12 @@ pub struct CasesArgs {
     #[arg(long)]
     unroutable: bool,
     /// Only open cases whose person has another open case (a relapse never
-    /// recorded, or one identity number for two people).
+    /// recorded, or one identity number for two people); police and
+    /// offices.
     #[arg(long)]
     open_elsewhere: bool,
-    /// Only cases executing in this county (six digits, within your
-    /// jurisdiction).
+    /// Only cases executing in this county (six digits; police and
+    /// offices: within your jurisdiction).
     #[arg(long, value_name = "COUNTY")]
     county: Option<String>,
     /// At most this many cases [default: 50; at most 500].

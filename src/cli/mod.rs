@@ -47,7 +47,8 @@ enum Command {
     Ack(client::AckArgs),
     /// Show a case by id or identity number.
     Case(client::CaseArgs),
-    /// List cases in your jurisdiction (police, oversight).
+    /// List cases: in your jurisdiction (police, oversight), your caseload
+    /// (county project) or your releases (detox center).
     Cases(cases::CasesArgs),
     /// Confirm the person was picked up at the gate (responsible project).
     Pickup(supervision::PlainArgs),

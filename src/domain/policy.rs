@@ -218,6 +218,10 @@ pub const POLICY: &[Rule] = &[
     rule(Call::GetCase, CountyProject, Sees),
     rule(Call::GetCase, Police, SeesWithPurpose),
     rule(Call::GetCase, Oversight, Sees),
+    // The cases a detox center submitted, those a project is responsible
+    // for.
+    rule(Call::ListCases, DetoxCenter, Own),
+    rule(Call::ListCases, CountyProject, Own),
     rule(Call::ListCases, Police, Jurisdiction),
     rule(Call::ListCases, Oversight, Jurisdiction),
     rule(Call::ConfirmPickup, CountyProject, Responsible),

@@ -30,7 +30,10 @@ fn only_county_projects_act_on_cases_and_oversight_assigns_and_only_detox_center
             }
             Call::Subscribe | Call::Acknowledge | Call::GetCase => {}
             Call::GetAuditHead => assert_eq!(rule.relation, Anyone),
-            Call::ListCases => assert!(matches!(rule.kind, Police | Oversight)),
+            Call::ListCases => match rule.kind {
+                Police | Oversight => assert_eq!(rule.relation, Jurisdiction),
+                DetoxCenter | CountyProject => assert_eq!(rule.relation, Own),
+            },
             Call::AssignCase => assert_eq!(rule.kind, Oversight),
             _ => assert_eq!(rule.kind, CountyProject, "{rule:?}"),
         }
@@ -77,7 +80,14 @@ fn the_responsible_project_acts_and_others_who_see_the_case_are_told_who_may() {
     );
     assert_eq!(
         authorize(&project, Call::ListCases),
-        Err(Denial::Denied("a county project may not list cases".into()))
+        Ok(Own),
+        "a project lists its own caseload"
+    );
+    assert_eq!(
+        authorize(&project, Call::AssignCase),
+        Err(Denial::Denied(
+            "only an oversight office may assign the case to a project".into()
+        ))
     );
 }
 

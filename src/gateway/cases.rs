@@ -9,7 +9,7 @@ use crate::domain::id_number::IdNumber;
 use crate::domain::policy::{Call, Relation};
 use crate::domain::region::RegionCode;
 use crate::domain::validation::{self, Invalid};
-use crate::storage::CaseFilter;
+use crate::storage::{CaseFilter, Party};
 
 /// How a caller names the case it wants.
 #[derive(Debug, Clone)]
@@ -131,7 +131,22 @@ impl Gateway {
         if !invalid.violations.is_empty() {
             return Err(invalid.into());
         }
+        // Detox centers and projects list the cases they act in, which may
+        // run in any county; police and offices, their jurisdiction's.
+        let party = match caller.kind {
+            AgencyKind::DetoxCenter => Some(Party::Submitted(caller.id.clone())),
+            AgencyKind::CountyProject => Some(Party::Responsible(caller.id.clone())),
+            AgencyKind::Police | AgencyKind::Oversight => None,
+        };
+        if party.is_some() && query.open_elsewhere {
+            return Err(Invalid::field(
+                "open_elsewhere",
+                "only police and oversight offices list the cases whose person has another open case",
+            )
+            .into());
+        }
         if let Some(county) = county
+            && party.is_none()
             && !caller.region.covers(county)
         {
             return Err(GatewayError::PermissionDenied(format!(
@@ -142,6 +157,7 @@ impl Gateway {
         let now = self.clock.now();
         let filter = CaseFilter {
             jurisdiction: caller.region,
+            party,
             oversight: (caller.kind == AgencyKind::Oversight).then(|| caller.id.clone()),
             county,
             state: query.state,

@@ -164,11 +164,24 @@ pub struct InboxState {
 /// For each deadline kind, the latest start that makes it due now.
 pub type Cutoffs = Vec<(DeadlineKind, OffsetDateTime)>;
 
+/// An agency whose list shows the cases it acts in, not those of a
+/// jurisdiction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    /// The cases this detox center submitted.
+    Submitted(AgencyId),
+    /// The cases this county project is responsible for now: its caseload.
+    Responsible(AgencyId),
+}
+
 /// Which cases a list shows.
 #[derive(Debug, Clone)]
 pub struct CaseFilter {
-    /// Cases whose executing or household county lies in this region.
+    /// Cases whose executing or household county lies in this region;
+    /// unless `party` is given.
     pub jurisdiction: RegionCode,
+    /// Instead of the jurisdiction: the cases this agency acts in.
+    pub party: Option<Party>,
     /// Also unroutable cases held by this oversight office.
     pub oversight: Option<AgencyId>,
     /// Only cases executing in this county.
@@ -186,6 +199,43 @@ pub struct CaseFilter {
     /// Cases after this id (ids sort by creation).
     pub after: Option<CaseId>,
     pub limit: u32,
+}
+
+/// Whose cases `filter` lists, on the cases `c`, in the SQL of both
+/// backends: a party's own, or those of a jurisdiction (and, for an
+/// office, those it holds as unroutable).
+pub(crate) fn push_scope<'a, DB: sqlx::Database>(
+    query: &mut sqlx::QueryBuilder<'a, DB>,
+    filter: &CaseFilter,
+) where
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    match &filter.party {
+        Some(Party::Submitted(center)) => {
+            query
+                .push("c.detox_center = ")
+                .push_bind(center.as_str().to_owned());
+        }
+        Some(Party::Responsible(project)) => {
+            query
+                .push("c.responsible = ")
+                .push_bind(project.as_str().to_owned());
+        }
+        None => {
+            let prefix = format!("{}%", filter.jurisdiction.prefix());
+            query
+                .push("(c.executing_region LIKE ")
+                .push_bind(prefix.clone())
+                .push(" OR c.household_region LIKE ")
+                .push_bind(prefix);
+            if let Some(oversight) = &filter.oversight {
+                query
+                    .push(" OR c.oversight = ")
+                    .push_bind(oversight.as_str().to_owned());
+            }
+            query.push(")");
+        }
+    }
 }
 
 /// [`CaseFilter::open_elsewhere`] on the cases `c`, in the SQL of both

@@ -9,6 +9,7 @@ mod assignment;
 mod audit;
 mod authorization;
 mod bench;
+mod caseloads;
 mod cli;
 mod crash;
 mod deadlines;

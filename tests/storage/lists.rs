@@ -1,11 +1,12 @@
 //! Picking cases by their columns: due deadlines for the escalation scan,
-//! filtered pages for police and oversight.
+//! filtered pages for police and oversight, and the cases a detox center
+//! or a project acts in.
 
 use handover_gateway::domain::access::closed_at;
 use handover_gateway::domain::case::{Case, CaseEvent, CaseId, CaseState};
 use handover_gateway::domain::deadline::DeadlineKind;
 use handover_gateway::domain::event::ClosureReason;
-use handover_gateway::storage::{CaseFilter, Storage};
+use handover_gateway::storage::{CaseFilter, Party, Storage};
 use time::Duration;
 
 use crate::support::{Db, discharged, filter, id, next, person, region, write};
@@ -14,6 +15,7 @@ conformance!(
     due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines,
     lists_filter_by_jurisdiction_county_state_and_page_in_id_order,
     lists_show_a_closed_case_only_if_closed_since_the_cutoff,
+    a_partys_list_shows_the_cases_it_submitted_or_is_responsible_for,
     unroutable_cases_are_counted_until_assigned,
 );
 
@@ -258,4 +260,59 @@ async fn unroutable_cases_are_counted_until_assigned(db: Db) {
         .unwrap();
     assert_eq!(storage.count_unroutable().await.unwrap(), 0);
     storage.close().await;
+}
+
+async fn a_partys_list_shows_the_cases_it_submitted_or_is_responsible_for(db: Db) {
+    let storage = db.open().await;
+    let yingze = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    let xiaodian = discharged(
+        "D-2",
+        "140105",
+        person(2, "140106"),
+        Some("xiaodian-project"),
+    );
+    // Submitted by Datong's center, to Yingze.
+    let mut from_datong = discharged("D-3", "140106", person(3, "140106"), Some("yingze-project"));
+    from_datong.history[0].by = id("datong-detox");
+    let from_datong = Case::from_history(from_datong.id.clone(), from_datong.history).unwrap();
+    for (n, case) in [&yingze, &xiaodian, &from_datong].into_iter().enumerate() {
+        let written = write(case, 0, &format!("r-{n}"), &[]);
+        storage.write_case(written).await.unwrap();
+    }
+    let party = |party: Party| CaseFilter {
+        party: Some(party),
+        ..filter("140106")
+    };
+
+    let submitted = party(Party::Submitted(id("taiyuan-detox")));
+    assert_eq!(
+        listed(&*storage, &submitted).await,
+        ids(&[&yingze, &xiaodian])
+    );
+    let submitted = party(Party::Submitted(id("datong-detox")));
+    assert_eq!(listed(&*storage, &submitted).await, ids(&[&from_datong]));
+    let caseload = party(Party::Responsible(id("yingze-project")));
+    assert_eq!(
+        listed(&*storage, &caseload).await,
+        ids(&[&yingze, &from_datong])
+    );
+    let caseload = party(Party::Responsible(id("xiaodian-project")));
+    assert_eq!(listed(&*storage, &caseload).await, ids(&[&xiaodian]));
+
+    // The other filters narrow a party's list as any other.
+    let picked_up = next(&yingze, "yingze-project", CaseEvent::PickedUp);
+    storage
+        .write_case(write(&picked_up, 1, "r-9", &[]))
+        .await
+        .unwrap();
+    let picked = CaseFilter {
+        state: Some(CaseState::PickedUp),
+        ..party(Party::Responsible(id("yingze-project")))
+    };
+    assert_eq!(listed(&*storage, &picked).await, ids(&[&yingze]));
+    let in_xiaodian = CaseFilter {
+        county: Some(region("140105")),
+        ..party(Party::Submitted(id("taiyuan-detox")))
+    };
+    assert_eq!(listed(&*storage, &in_xiaodian).await, ids(&[&xiaodian]));
 }

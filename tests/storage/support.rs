@@ -205,6 +205,7 @@ pub fn id(text: &str) -> AgencyId {
 pub fn filter(code: &str) -> CaseFilter {
     CaseFilter {
         jurisdiction: region(code),
+        party: None,
         oversight: None,
         county: None,
         state: None,

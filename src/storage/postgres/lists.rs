@@ -10,7 +10,7 @@ use super::inbox::{event_rows, histories};
 use super::{corrupt, millis, unavailable};
 use crate::domain::case::{Case, CaseId};
 use crate::storage::seal::Sealer;
-use crate::storage::{CaseFilter, Cutoffs, Result, Seen, push_open_elsewhere};
+use crate::storage::{CaseFilter, Cutoffs, Result, Seen, push_open_elsewhere, push_scope};
 
 /// `(kind = $n AND starts_at <= $m) OR ...`: a deadline is due when it
 /// started before its kind's cutoff.
@@ -134,18 +134,7 @@ pub(super) async fn list_cases(
 
 /// The conditions of `filter` on the cases `c`.
 fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &CaseFilter) {
-    let prefix = format!("{}%", filter.jurisdiction.prefix());
-    query
-        .push("(c.executing_region LIKE ")
-        .push_bind(prefix.clone())
-        .push(" OR c.household_region LIKE ")
-        .push_bind(prefix);
-    if let Some(oversight) = &filter.oversight {
-        query
-            .push(" OR c.oversight = ")
-            .push_bind(oversight.as_str().to_owned());
-    }
-    query.push(")");
+    push_scope(query, filter);
     if let Some(county) = filter.county {
         query
             .push(" AND c.executing_region = ")

@@ -6,7 +6,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use super::cases::millis;
 use super::{corrupt, unavailable};
 use crate::domain::case::CaseId;
-use crate::storage::{CaseFilter, Cutoffs, Result, push_open_elsewhere};
+use crate::storage::{CaseFilter, Cutoffs, Result, push_open_elsewhere, push_scope};
 
 /// `(kind = ? AND starts_at <= ?) OR ...`: a deadline is due when it
 /// started before its kind's cutoff.
@@ -78,18 +78,8 @@ pub(super) async fn list_case_ids(
     readers: &SqlitePool,
     filter: &CaseFilter,
 ) -> Result<Vec<CaseId>> {
-    let prefix = format!("{}%", filter.jurisdiction.prefix());
-    let mut query = QueryBuilder::new("SELECT c.id FROM cases c WHERE (c.executing_region LIKE ");
-    query
-        .push_bind(prefix.clone())
-        .push(" OR c.household_region LIKE ")
-        .push_bind(prefix);
-    if let Some(oversight) = &filter.oversight {
-        query
-            .push(" OR c.oversight = ")
-            .push_bind(oversight.as_str().to_owned());
-    }
-    query.push(")");
+    let mut query = QueryBuilder::new("SELECT c.id FROM cases c WHERE ");
+    push_scope(&mut query, filter);
     if let Some(county) = filter.county {
         query
             .push(" AND c.executing_region = ")

@@ -16,9 +16,14 @@ async fn a_command_from_the_wrong_agency_fails_with_a_clear_message() {
         "{message}"
     );
 
-    let project = run(&app, &["cases", "--as", "yingze-project"]);
+    let project = run(
+        &app,
+        &["cases", "--as", "yingze-project", "--open-elsewhere"],
+    );
     let message = stderr_of_failure(&project);
-    assert!(message.contains("PermissionDenied"), "{message}");
+    assert!(message.contains("open_elsewhere"), "{message}");
+    let caseload = stdout(&run(&app, &["cases", "--as", "yingze-project"]));
+    assert!(caseload.contains(case), "{caseload}");
 
     let stranger = run(
         &app,

@@ -1,0 +1,81 @@
+//! A project lists its caseload, a detox center the releases it
+//! submitted: the cases they act in, wherever they run.
+
+use handover_gateway::api::pb;
+use tonic::Code;
+
+use crate::steps::*;
+use crate::support::*;
+
+async fn list(app: &App, agency: &str, request: pb::ListCasesRequest) -> Vec<String> {
+    let response = app.cases(agency).await.list_cases(request).await;
+    let cases = response.unwrap().into_inner().cases;
+    cases.into_iter().map(|case| case.case_id).collect()
+}
+
+#[tokio::test]
+async fn a_project_lists_its_caseload_and_a_detox_center_its_releases() {
+    let app = spawn_app().await;
+    let yingze = discharged_in_yingze(&app, 71).await.case_id;
+    let person = person(&id_number("19850101", 72), "140106", Some("140105"));
+    let xiaodian = submit_as_detox(&app, discharge("d-72", "D-72", person))
+        .await
+        .case_id;
+    let all = pb::ListCasesRequest::default;
+
+    assert_eq!(list(&app, "yingze-project", all()).await, [yingze.clone()]);
+    assert_eq!(
+        list(&app, "xiaodian-project", all()).await,
+        [xiaodian.clone()]
+    );
+    let mut released = vec![yingze.clone(), xiaodian.clone()];
+    released.sort();
+    assert_eq!(list(&app, "taiyuan-detox", all()).await, released);
+
+    // Any county the center's releases went to; the state narrows.
+    let in_xiaodian = pb::ListCasesRequest {
+        county: "140105".into(),
+        ..all()
+    };
+    assert_eq!(
+        list(&app, "taiyuan-detox", in_xiaodian).await,
+        [xiaodian.clone()]
+    );
+    pickup(&app, "yingze-project", &yingze).await.unwrap();
+    let awaiting = pb::ListCasesRequest {
+        state: pb::CaseState::AwaitingPickup.into(),
+        ..all()
+    };
+    assert_eq!(
+        list(&app, "taiyuan-detox", awaiting).await,
+        [xiaodian.clone()]
+    );
+
+    // Responsibility moves with the arrival, and the caseload with it.
+    report(&app, "yingze-project", &yingze).await.unwrap();
+    request_transfer(&app, "yingze-project", &yingze, "140105")
+        .await
+        .unwrap();
+    accept(&app, "xiaodian-project", &yingze, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        list(&app, "xiaodian-project", all()).await,
+        [xiaodian.clone()]
+    );
+    arrive(&app, "xiaodian-project", &yingze).await.unwrap();
+    assert!(list(&app, "yingze-project", all()).await.is_empty());
+    assert_eq!(list(&app, "xiaodian-project", all()).await, released);
+
+    let refused = app
+        .cases("yingze-project")
+        .await
+        .list_cases(pb::ListCasesRequest {
+            open_elsewhere: true,
+            ..all()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(violations(&refused), ["open_elsewhere"]);
+}
