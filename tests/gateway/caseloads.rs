@@ -23,10 +23,13 @@ async fn a_project_lists_its_caseload_and_a_detox_center_its_releases() {
         .case_id;
     let all = pb::ListCasesRequest::default;
 
-    assert_eq!(list(&app, "yingze-project", all()).await, [yingze.clone()]);
+    assert_eq!(
+        list(&app, "yingze-project", all()).await,
+        std::slice::from_ref(&yingze)
+    );
     assert_eq!(
         list(&app, "xiaodian-project", all()).await,
-        [xiaodian.clone()]
+        std::slice::from_ref(&xiaodian)
     );
     let mut released = vec![yingze.clone(), xiaodian.clone()];
     released.sort();
@@ -39,7 +42,7 @@ async fn a_project_lists_its_caseload_and_a_detox_center_its_releases() {
     };
     assert_eq!(
         list(&app, "taiyuan-detox", in_xiaodian).await,
-        [xiaodian.clone()]
+        std::slice::from_ref(&xiaodian)
     );
     pickup(&app, "yingze-project", &yingze).await.unwrap();
     let awaiting = pb::ListCasesRequest {
@@ -48,7 +51,7 @@ async fn a_project_lists_its_caseload_and_a_detox_center_its_releases() {
     };
     assert_eq!(
         list(&app, "taiyuan-detox", awaiting).await,
-        [xiaodian.clone()]
+        std::slice::from_ref(&xiaodian)
     );
 
     // Responsibility moves with the arrival, and the caseload with it.
@@ -61,7 +64,7 @@ async fn a_project_lists_its_caseload_and_a_detox_center_its_releases() {
         .unwrap();
     assert_eq!(
         list(&app, "xiaodian-project", all()).await,
-        [xiaodian.clone()]
+        std::slice::from_ref(&xiaodian)
     );
     arrive(&app, "xiaodian-project", &yingze).await.unwrap();
     assert!(list(&app, "yingze-project", all()).await.is_empty());
