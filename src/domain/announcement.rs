@@ -1,7 +1,7 @@
 //! What a case's pre-release notices told, and since when: a notice may be
 //! sent again before the discharge, to another day or county.
 
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use super::agency::{Agency, AgencyKind};
 use super::case::{Case, CaseEvent};
@@ -56,21 +56,30 @@ pub fn told_of_latest_notice(case: &Case, agencies: &[Agency]) -> Vec<Recipient>
     .recipients
 }
 
-/// Since when `county` has known of `case`'s release: the first of the
-/// latest notices that all named it as the executing county; `None` when
-/// the latest notice named another county, or there was none. A revision
-/// that only moves the day keeps the time the county has known; one that
-/// moves the county starts it again.
+/// Since when `county` has known of `case`'s release as it stands: the
+/// first of the latest notices that all named it as the executing county
+/// and none of which moved the day earlier; `None` when the latest notice
+/// named another county, or there was none. A revision that puts the day
+/// off keeps the time the county has known; one that moves the county,
+/// or brings the day forward, starts it again.
 pub fn known_since(case: &Case, county: RegionCode) -> Option<OffsetDateTime> {
     let mut since = None;
+    let mut day_after: Option<Date> = None;
     for recorded in case.history.iter().rev() {
-        match &recorded.event {
-            CaseEvent::ReleaseAnnounced {
-                executing_region, ..
-            } if *executing_region == county => since = Some(recorded.at),
-            CaseEvent::ReleaseAnnounced { .. } => break,
-            _ => {}
+        let CaseEvent::ReleaseAnnounced {
+            executing_region,
+            planned_release_date,
+            ..
+        } = &recorded.event
+        else {
+            continue;
+        };
+        let brought_forward = day_after.is_some_and(|after| after < *planned_release_date);
+        if *executing_region != county || brought_forward {
+            break;
         }
+        since = Some(recorded.at);
+        day_after = Some(*planned_release_date);
     }
     since
 }

@@ -94,13 +94,14 @@ impl Gateway {
         Ok(case)
     }
 
-    /// A page of the cases in the caller's jurisdiction, and the token of
-    /// the next page when there may be one.
+    /// A page of the cases in the caller's jurisdiction (police, offices),
+    /// of its caseload (a project) or of its releases (a detox center),
+    /// and the token of the next page when there may be one.
     ///
     /// # Errors
-    /// `PermissionDenied` for detox centers and county projects, or a
-    /// county outside the caller's jurisdiction; `Invalid` for a bad
-    /// county, page size or token.
+    /// `PermissionDenied` for police or an office asking for a county
+    /// outside its jurisdiction; `Invalid` for a bad county, page size or
+    /// token, or `open_elsewhere` asked by a project or a detox center.
     #[tracing::instrument(skip_all, fields(agency = %caller.id))]
     pub async fn list_cases(
         &self,
@@ -173,12 +174,16 @@ impl Gateway {
         let mut cases = self
             .confirmed(self.storage.list_cases(&filter).await?)
             .await?;
-        let next = (cases.len() == limit as usize)
-            .then(|| cases.last().map(|case| case.id.to_string()))
-            .flatten();
+        let full = cases.len() == limit as usize;
+        let last = cases.last().map(|case| case.id.to_string());
         // A list shows no case the caller could not read: one whose county
-        // only a withdrawn notice named, once that part has passed.
+        // only a withdrawn notice named, once that part has passed. The
+        // next page starts after the last case shown, so that the token
+        // names none of those either (unless a whole page was such).
         cases.retain(|case| self.can_read(caller, case));
+        let next = full
+            .then(|| cases.last().map(|case| case.id.to_string()).or(last))
+            .flatten();
         tracing::info!(cases = cases.len(), "cases listed");
         Ok((cases, next))
     }

@@ -170,7 +170,9 @@ pub type Cutoffs = Vec<(DeadlineKind, OffsetDateTime)>;
 pub enum Party {
     /// The cases this detox center submitted.
     Submitted(AgencyId),
-    /// The cases this county project is responsible for now: its caseload.
+    /// The cases this county project is responsible for now: its
+    /// caseload; its closed cases only when the filter's state asks for
+    /// them.
     Responsible(AgencyId),
 }
 
@@ -216,10 +218,15 @@ pub(crate) fn push_scope<'a, DB: sqlx::Database>(
                 .push("c.detox_center = ")
                 .push_bind(center.as_str().to_owned());
         }
+        // A project's closed cases stay out of its caseload, unless it
+        // asks for them.
         Some(Party::Responsible(project)) => {
             query
                 .push("c.responsible = ")
                 .push_bind(project.as_str().to_owned());
+            if filter.state != Some(CaseState::Closed) {
+                query.push(" AND c.state <> 'closed'");
+            }
         }
         None => {
             let prefix = format!("{}%", filter.jurisdiction.prefix());

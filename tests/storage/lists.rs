@@ -315,4 +315,30 @@ async fn a_partys_list_shows_the_cases_it_submitted_or_is_responsible_for(db: Db
         ..party(Party::Submitted(id("taiyuan-detox")))
     };
     assert_eq!(listed(&*storage, &in_xiaodian).await, ids(&[&xiaodian]));
+
+    // A closed case leaves the caseload, and is listed when asked for.
+    let closed = next(
+        &xiaodian,
+        "xiaodian-project",
+        CaseEvent::Closed {
+            reason: ClosureReason::Deceased,
+            note: String::new(),
+        },
+    );
+    storage
+        .write_case(write(&closed, 1, "r-10", &[]))
+        .await
+        .unwrap();
+    let caseload = party(Party::Responsible(id("xiaodian-project")));
+    assert!(listed(&*storage, &caseload).await.is_empty());
+    let closed_ones = CaseFilter {
+        state: Some(CaseState::Closed),
+        ..caseload
+    };
+    assert_eq!(listed(&*storage, &closed_ones).await, ids(&[&xiaodian]));
+    let submitted = party(Party::Submitted(id("taiyuan-detox")));
+    assert_eq!(
+        listed(&*storage, &submitted).await,
+        ids(&[&yingze, &xiaodian])
+    );
 }

@@ -3,15 +3,17 @@
 //!
 //! Running a case or holding it in one's jurisdiction is a lasting part:
 //! the detox center that submitted it, every project that was responsible,
-//! the police and offices over the household county and over every county
-//! the case executed in, the office that received it as unroutable. Being
+//! once the person was discharged the police and offices over the
+//! household county and over every county the case executed in, the
+//! office that received it as unroutable. Being
 //! told of a case in passing is not: the project and county an
 //! announcement named when the discharge, or a revised notice, went
 //! elsewhere, the county asked
 //! to take a transfer it did not complete, the host of an absence, the
 //! county of the person's earlier open case (and the office holding it
-//! when it is unroutable), the office told of an announcement no project
-//! could receive. Such a part lets its agency
+//! when it is unroutable; told by a notice, until the release comes or
+//! the notice is revised or withdrawn), the office told of an
+//! announcement no project could receive. Such a part lets its agency
 //! read the case while it lasts and for
 //! [`AccessPolicy::passing_parts_read_for`](super::AccessPolicy) after it
 //! ended; the messages it brought stay in the agency's inbox.
@@ -162,7 +164,16 @@ fn passing_parts(case: &Case) -> Vec<Passing> {
                         ..Passing::new(county, project, None)
                     });
                 }
-                told_once(&mut parts, earlier_open_cases, at);
+                // Told of a release to come, the earlier cases' agencies
+                // read it until it comes, is revised or withdrawn, as the
+                // counties the notice named do.
+                for earlier in earlier_open_cases {
+                    announced.push(parts.len());
+                    parts.push(Passing {
+                        office: earlier.oversight.clone(),
+                        ..Passing::new(earlier.executing_region, earlier.project.clone(), None)
+                    });
+                }
             }
             CaseEvent::Discharged {
                 earlier_open_cases, ..
@@ -214,7 +225,7 @@ fn passing_parts(case: &Case) -> Vec<Passing> {
 }
 
 /// The projects and counties of the person's earlier open cases are told
-/// once, so that they can close theirs.
+/// of a discharge once, so that they can close theirs.
 fn told_once(parts: &mut Vec<Passing>, earlier: &[EarlierCase], at: OffsetDateTime) {
     parts.extend(earlier.iter().map(|case| Passing {
         office: case.oversight.clone(),

@@ -50,3 +50,14 @@ fn a_county_has_known_since_the_first_of_the_latest_notices_naming_it() {
     assert_eq!(known_since(&back, region("140106")), Some(back_at));
     assert!(back_at - first_at >= Duration::HOUR * 3);
 }
+
+#[test]
+fn a_day_brought_forward_counts_from_the_notice_that_brought_it() {
+    let first = yingze_notice(); // for 2026-11-28
+    let put_off = renoticed(&first, "140106", date!(2026 - 12 - 05));
+    let first_at = first.history[0].at;
+    assert_eq!(known_since(&put_off, region("140106")), Some(first_at));
+    let forward = renoticed(&put_off, "140106", date!(2026 - 12 - 01));
+    let forward_at = forward.history.last().unwrap().at;
+    assert_eq!(known_since(&forward, region("140106")), Some(forward_at));
+}

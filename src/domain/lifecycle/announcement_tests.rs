@@ -248,3 +248,35 @@ fn a_withdrawal_after_a_moved_notice_reaches_whom_the_latest_notice_named() {
         ]
     );
 }
+
+#[test]
+fn an_earlier_cases_project_told_by_a_notice_reads_until_the_notice_is_withdrawn() {
+    let mut case = announced();
+    if let CaseEvent::ReleaseAnnounced {
+        earlier_open_cases, ..
+    } = &mut case.history[0].event
+    {
+        earlier_open_cases.push(EarlierCase {
+            case_id: CaseId::new(uuid::Uuid::nil()),
+            executing_region: region("140202"),
+            project: Some(id("datong-project")),
+            oversight: None,
+        });
+    }
+    let case = Case::from_history(case.id, case.history).unwrap();
+    let datong = agency("county-project", "140202", "datong-project");
+    assert_eq!(part(&datong, &case), Some(Part::Passing { ends: None }));
+    let withdrawn = act(&case, &taiyuan_detox(), &withdrawal());
+    let at = withdrawn.history.last().unwrap().at;
+    assert_eq!(
+        part(&datong, &withdrawn),
+        Some(Part::Passing { ends: Some(at) })
+    );
+    let recorded = withdrawn.history.last().unwrap().clone();
+    let told = recipients(&case, &withdrawn, &recorded, &shanxi());
+    assert!(
+        told.iter()
+            .any(|r| r.agency == datong.id && r.role == RecipientRole::EarlierCaseProject),
+        "{told:?}"
+    );
+}

@@ -1,5 +1,6 @@
 //! The queries that pick cases by their columns: due deadlines for the
-//! escalation scan, and filtered pages for police and oversight.
+//! escalation scan, and filtered pages of a jurisdiction, a project's
+//! caseload or a detox center's releases.
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 

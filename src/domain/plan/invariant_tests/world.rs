@@ -14,7 +14,7 @@ use crate::domain::agency::{AgencyKind, AgencyRef};
 use crate::domain::case::{CaseState, EarlierCase};
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::intake::{DecisionNumber, TermMonths};
-use crate::domain::lifecycle::{CommandDraft, decide};
+use crate::domain::lifecycle::{Command, CommandDraft, decide};
 use crate::domain::plan::{Context, plan};
 use crate::domain::region::RegionCode;
 use crate::domain::routing::route;
@@ -177,6 +177,10 @@ impl World {
         match decide(&self.case, caller, &command, &self.agencies) {
             Ok(event) => {
                 prop_assert!(self.case.state != CaseState::Closed, "a closed case moved");
+                prop_assert!(
+                    !matches!(command, Command::WithdrawAnnouncement { .. }),
+                    "a discharged release withdrawn"
+                );
                 self.plan(&caller.id, vec![event])
             }
             Err(_) => Ok(()),

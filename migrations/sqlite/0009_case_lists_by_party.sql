@@ -1,0 +1,6 @@
+-- A county project lists its caseload (`responsible`), a detox center its
+-- releases (`detox_center`), in id order: without these a list of few
+-- cases reads every case. `responsible` changes only when responsibility
+-- moves, `detox_center` never, so a case's other updates leave them be.
+CREATE INDEX IF NOT EXISTS cases_by_responsible ON cases (responsible, id);
+CREATE INDEX IF NOT EXISTS cases_by_detox_center ON cases (detox_center, id);
