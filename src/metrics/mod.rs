@@ -118,6 +118,7 @@ struct Families {
     crl_number: Gauge,
     crl_floor_number: Gauge,
     crl_behind: Gauge,
+    crl_compared: Gauge<f64, AtomicU64>,
 }
 
 /// The gateway's metric families; cheap to clone, all clones count
@@ -171,6 +172,7 @@ impl Metrics {
             crl_number: Gauge::default(),
             crl_floor_number: Gauge::default(),
             crl_behind: Gauge::default(),
+            crl_compared: Gauge::default(),
             registry,
         };
         f.registry.register(
@@ -238,6 +240,12 @@ impl Metrics {
             "crl_behind",
             "1 while this gateway's revocation list is older than the deployment's newest, or lacks one of its revocations: copy the newest ca.crl to it",
             f.crl_behind.clone(),
+        );
+        f.registry.register_with_unit(
+            "crl_compared_time",
+            "When this gateway last compared its revocation list with the deployment's newest, in seconds since the Unix epoch: the two numbers above are as of then",
+            Unit::Seconds,
+            f.crl_compared.clone(),
         );
         Self {
             families: Arc::new(f),
@@ -351,6 +359,16 @@ impl Metrics {
         self.families.crl_number.set(gauge(in_force));
         self.families.crl_floor_number.set(gauge(floor));
         self.families.crl_behind.set(i64::from(behind));
+        self.crl_compared();
+    }
+
+    /// Notes that the revocation list was just compared with the
+    /// deployment's newest, and nothing changed.
+    pub fn crl_compared(&self) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        self.families.crl_compared.set(now.as_secs_f64());
     }
 
     /// The OpenMetrics text exposition of every family.

@@ -130,6 +130,7 @@ pub(super) async fn keep(
             && (*number, seen) == (list.number, floor)
         {
             failing = false;
+            metrics.crl_compared();
             continue;
         }
         let floor = raised

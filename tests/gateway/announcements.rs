@@ -160,16 +160,6 @@ fn announcement(request_id: &str, person: &pb::Person, day: &str) -> pb::Announc
     }
 }
 
-/// Receipt of `request`, sent by Taiyuan's detox center.
-async fn announced(app: &App, request: pb::AnnounceReleaseRequest) -> pb::Receipt {
-    let response = app
-        .intake("taiyuan-detox")
-        .await
-        .announce_release(request)
-        .await;
-    response.unwrap().into_inner().receipt.unwrap()
-}
-
 /// Receipt of `person`'s discharge for D-43, released now.
 async fn discharged_now(app: &App, person: pb::Person) -> Result<pb::Receipt, tonic::Status> {
     let mut released = discharge("d-43", "D-43", person);
@@ -189,10 +179,10 @@ async fn discharged_now(app: &App, person: pb::Person) -> Result<pb::Receipt, to
 async fn a_notice_sent_again_for_another_day_keeps_the_time_the_county_has_known() {
     let app = spawn_app().await;
     let in_yingze = person(&id_number("19880808", 43), "140106", None);
-    let first = announced(&app, announcement("a-43", &in_yingze, "2026-12-08")).await;
+    let first = announce(&app, announcement("a-43", &in_yingze, "2026-12-08")).await;
 
     app.clock.advance(time::Duration::days(2));
-    let later = announced(&app, announcement("a-43-later", &in_yingze, "2026-12-15")).await;
+    let later = announce(&app, announcement("a-43-later", &in_yingze, "2026-12-15")).await;
     assert_eq!(later.case_id, first.case_id);
     assert_eq!(
         (later.state(), later.version),
@@ -233,6 +223,20 @@ async fn a_notice_sent_again_for_another_day_keeps_the_time_the_county_has_known
     assert_eq!(violations(&refused), ["decision_number"]);
 }
 
+/// Who a discharge to Xiaodian without timely notice reaches, of a person
+/// whose household is Yingze.
+fn released_late_to_xiaodian() -> Vec<(String, pb::RecipientRole)> {
+    vec![
+        ("shanxi-office".into(), pb::RecipientRole::Oversight),
+        ("xiaodian-police".into(), pb::RecipientRole::ExecutingPolice),
+        (
+            "xiaodian-project".into(),
+            pb::RecipientRole::ResponsibleProject,
+        ),
+        ("yingze-police".into(), pb::RecipientRole::HouseholdPolice),
+    ]
+}
+
 fn released_person(seq: u32) -> pb::Person {
     person(&id_number("19880808", seq), "140106", Some("140105"))
 }
@@ -241,13 +245,13 @@ fn released_person(seq: u32) -> pb::Person {
 async fn a_notice_moved_to_another_county_tells_the_first_and_counts_afresh() {
     let app = spawn_app().await;
     let in_yingze = person(&id_number("19880808", 43), "140106", None);
-    let first = announced(&app, announcement("a-43", &in_yingze, "2026-12-08")).await;
+    let first = announce(&app, announcement("a-43", &in_yingze, "2026-12-08")).await;
 
     // The person will live in Xiaodian: Yingze's project hears that the
     // release it expected goes there.
     app.clock.advance(time::Duration::days(2));
     let in_xiaodian = released_person(43);
-    let moved = announced(&app, announcement("a-43-moved", &in_xiaodian, "2026-12-08")).await;
+    let moved = announce(&app, announcement("a-43-moved", &in_xiaodian, "2026-12-08")).await;
     assert_eq!(
         (moved.case_id.as_str(), moved.version),
         (first.case_id.as_str(), 2)
@@ -272,18 +276,7 @@ async fn a_notice_moved_to_another_county_tells_the_first_and_counts_afresh() {
     app.clock.advance(time::Duration::days(2));
     let released = discharged_now(&app, in_xiaodian).await.unwrap();
     assert!(released.late_notice, "Xiaodian has known for two days");
-    assert_eq!(
-        told(&released),
-        [
-            ("shanxi-office".into(), pb::RecipientRole::Oversight),
-            ("xiaodian-police".into(), pb::RecipientRole::ExecutingPolice),
-            (
-                "xiaodian-project".into(),
-                pb::RecipientRole::ResponsibleProject
-            ),
-            ("yingze-police".into(), pb::RecipientRole::HouseholdPolice),
-        ]
-    );
+    assert_eq!(told(&released), released_late_to_xiaodian());
     assert_eq!(
         heard(&app, "yingze-project", &first.case_id).await,
         ["release-announced", "release-announced"]
@@ -294,7 +287,7 @@ async fn a_notice_moved_to_another_county_tells_the_first_and_counts_afresh() {
 async fn a_discharge_elsewhere_than_announced_reaches_the_county_announced() {
     let app = spawn_app().await;
     let in_yingze = person(&id_number("19880808", 46), "140106", None);
-    let first = announced(&app, announcement("a-46", &in_yingze, "2026-12-08")).await;
+    let first = announce(&app, announcement("a-46", &in_yingze, "2026-12-08")).await;
     app.clock.advance(time::Duration::days(4));
     let released = discharged_now(&app, released_person(46)).await.unwrap();
     assert_eq!(released.case_id, first.case_id);
@@ -302,15 +295,10 @@ async fn a_discharge_elsewhere_than_announced_reaches_the_county_announced() {
     assert_eq!(
         told(&released),
         [
-            ("shanxi-office".into(), pb::RecipientRole::Oversight),
-            ("xiaodian-police".into(), pb::RecipientRole::ExecutingPolice),
-            (
-                "xiaodian-project".into(),
-                pb::RecipientRole::ResponsibleProject
-            ),
-            ("yingze-police".into(), pb::RecipientRole::HouseholdPolice),
-            ("yingze-project".into(), pb::RecipientRole::AnnouncedBefore),
+            released_late_to_xiaodian(),
+            vec![("yingze-project".into(), pb::RecipientRole::AnnouncedBefore)],
         ]
+        .concat()
     );
 }
 

@@ -13,8 +13,6 @@ use handover_gateway::pki::{AgencyCertOptions, IssuedCertificate, Serial, client
 use handover_gateway::storage::{CaseKey, Lookup};
 use time::OffsetDateTime;
 use tokio::time::Instant;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
 use crate::support::*;
 
@@ -37,23 +35,8 @@ fn files_of(app: &App, agency: &str) -> IssuedCertificate {
     }
 }
 
-/// Whether a new connection with `cert` gets through the TLS handshake.
-/// The health service asks for no registered agency, so only TLS decides.
-/// With TLS 1.3 a refused client learns it on its first call.
 async fn handshake_passes(app: &App, cert: &IssuedCertificate) -> bool {
-    let tls = client_tls(
-        &app.read("ca.pem"),
-        &cert.cert_pem,
-        &cert.key_pem,
-        "localhost",
-    );
-    let Ok(channel) = app.channel_with(tls).await else {
-        return false;
-    };
-    HealthClient::new(channel)
-        .check(HealthCheckRequest::default())
-        .await
-        .is_ok()
+    app.handshake_passes(&cert.cert_pem, &cert.key_pem).await
 }
 
 /// Submits a discharge with `cert`: the code it is refused with, if any.

@@ -36,6 +36,11 @@ pub async fn announce_in(
         planned_release_date: "2026-12-08".into(),
         term_months: 36,
     };
+    announce(app, request).await
+}
+
+/// Receipt of `request`, sent by Taiyuan's detox center.
+pub async fn announce(app: &App, request: pb::AnnounceReleaseRequest) -> pb::Receipt {
     let response = app
         .intake("taiyuan-detox")
         .await

@@ -27,6 +27,8 @@ use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 pub const START: time::OffsetDateTime = time::macros::datetime!(2026-11-28 02:00 UTC);
 
@@ -139,6 +141,21 @@ impl App {
             .unwrap()
             .connect()
             .await
+    }
+
+    /// Whether a new connection with this certificate gets through the
+    /// TLS handshake. The health service asks for no registered agency,
+    /// so only TLS decides; with TLS 1.3 a refused client may learn it at
+    /// connect or on its first call.
+    pub async fn handshake_passes(&self, cert_pem: &str, key_pem: &str) -> bool {
+        let tls = client_tls(&self.read("ca.pem"), cert_pem, key_pem, "localhost");
+        let Ok(channel) = self.channel_with(tls).await else {
+            return false;
+        };
+        HealthClient::new(channel)
+            .check(HealthCheckRequest::default())
+            .await
+            .is_ok()
     }
 
     pub async fn channel(&self, agency: &str) -> Channel {

@@ -5,10 +5,8 @@ use std::time::Duration;
 
 use handover_gateway::domain::agency::{AgencyId, AgencyKind, AgencyRef};
 use handover_gateway::domain::region::RegionCode;
-use handover_gateway::pki::{CertificateAuthority, Serial, client_tls, revoke};
+use handover_gateway::pki::{CertificateAuthority, Serial, revoke};
 use handover_gateway::storage::CrlFloor;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
 use super::{eventually, scrape, spawn_app_with_metrics, value};
 use crate::support::*;
@@ -24,7 +22,10 @@ async fn a_handshake_with_a_certificate_from_another_ca_is_counted() {
     )
     .unwrap();
     let issued = other.issue_agency(&impostor, "impostor").unwrap();
-    assert!(!handshake_passes(&app, &issued.cert_pem, &issued.key_pem).await);
+    assert!(
+        !app.handshake_passes(&issued.cert_pem, &issued.key_pem)
+            .await
+    );
     eventually(
         metrics,
         r#"handover_tls_handshake_failures_total{reason="certificate-refused"}"#,
@@ -55,7 +56,7 @@ async fn a_handshake_with_a_revoked_certificate_is_counted_as_revoked() {
     // fails for another reason (a slow machine) is simply tried again.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let passed = handshake_passes(&app, &cert, &key).await;
+        let passed = app.handshake_passes(&cert, &key).await;
         let text = scrape(metrics).await;
         if !passed && value(&text, series).is_some_and(|n| n >= 1.0) {
             break;
@@ -75,20 +76,6 @@ async fn a_handshake_with_a_revoked_certificate_is_counted_as_revoked() {
         None
     );
     app.stop().await;
-}
-
-/// Whether a new connection with this certificate gets through the TLS
-/// handshake. With TLS 1.3 a refused client may learn it at connect or on
-/// its first call; the health service asks for no registered agency.
-async fn handshake_passes(app: &App, cert_pem: &str, key_pem: &str) -> bool {
-    let tls = client_tls(&app.read("ca.pem"), cert_pem, key_pem, "localhost");
-    let Ok(channel) = app.channel_with(tls).await else {
-        return false;
-    };
-    HealthClient::new(channel)
-        .check(HealthCheckRequest::default())
-        .await
-        .is_ok()
 }
 
 #[tokio::test]
@@ -114,5 +101,11 @@ async fn a_gateway_behind_the_deployments_newest_revocation_list_says_so() {
     eventually(metrics, "handover_crl_behind", 1.0).await;
     let text = scrape(metrics).await;
     assert_eq!(value(&text, "handover_crl_number"), Some(number));
+    let compared = value(&text, "handover_crl_compared_time_seconds").unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+    assert!(
+        (now - 60.0..=now + 1.0).contains(&compared),
+        "{compared} at {now}"
+    );
     app.stop().await;
 }
