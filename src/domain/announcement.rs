@@ -3,10 +3,10 @@
 
 use time::{Date, OffsetDateTime};
 
-use super::agency::{Agency, AgencyKind};
+use super::agency::{Agency, AgencyId};
 use super::case::{Case, CaseEvent};
 use super::region::RegionCode;
-use super::routing::{Recipient, RecipientRole, Route, add, enabled, nearest};
+use super::routing::{Recipient, Route, enabled};
 
 /// Everyone `case`'s latest pre-release notice reached, in the roles it
 /// reached them in, as the registry stands now; empty when it has none.
@@ -35,23 +35,14 @@ pub fn told_of_latest_notice(case: &Case, agencies: &[Agency]) -> Vec<Recipient>
     let Some((person, county, project, oversight, earlier)) = latest else {
         return Vec::new();
     };
-    let mut told = Vec::new();
-    let project = project.as_ref().and_then(|id| enabled(agencies, id));
-    add(&mut told, project, RecipientRole::ResponsibleProject);
-    let police = nearest(agencies, AgencyKind::Police, county);
-    add(&mut told, police, RecipientRole::ExecutingPolice);
-    if person.household_region != county {
-        let police = nearest(agencies, AgencyKind::Police, person.household_region);
-        add(&mut told, police, RecipientRole::HouseholdPolice);
-    }
-    let office = oversight.as_ref().and_then(|id| enabled(agencies, id));
-    add(&mut told, office, RecipientRole::UnroutableOversight);
-    Route {
-        executing_region: county,
-        project: None,
-        oversight: None,
-        recipients: told,
-    }
+    let enabled = |id: &Option<AgencyId>| id.as_ref().and_then(|id| enabled(agencies, id)).cloned();
+    Route::reaching(
+        county,
+        person.household_region,
+        enabled(project),
+        enabled(oversight),
+        agencies,
+    )
     .with_earlier_cases(earlier, agencies)
     .recipients
 }

@@ -94,6 +94,49 @@ pub struct Route {
 }
 
 impl Route {
+    /// A release to `project` in `executing_region` (or, when no project
+    /// can take it, to the `oversight` office), of a person of
+    /// `household_region`: the project, the executing county's police,
+    /// the household county's police when it differs, the office.
+    pub(crate) fn reaching(
+        executing_region: RegionCode,
+        household_region: RegionCode,
+        project: Option<AgencyId>,
+        oversight: Option<AgencyId>,
+        agencies: &[Agency],
+    ) -> Route {
+        let mut recipients = Vec::new();
+        let police = |county| nearest(agencies, AgencyKind::Police, county);
+        add(
+            &mut recipients,
+            project.as_ref(),
+            RecipientRole::ResponsibleProject,
+        );
+        add(
+            &mut recipients,
+            police(executing_region),
+            RecipientRole::ExecutingPolice,
+        );
+        if household_region != executing_region {
+            add(
+                &mut recipients,
+                police(household_region),
+                RecipientRole::HouseholdPolice,
+            );
+        }
+        add(
+            &mut recipients,
+            oversight.as_ref(),
+            RecipientRole::UnroutableOversight,
+        );
+        Route {
+            executing_region,
+            project,
+            oversight,
+            recipients,
+        }
+    }
+
     /// A release that came without timely notice is escalated as it is
     /// delivered: the oversight office of the executing county receives it
     /// too.
@@ -148,7 +191,7 @@ impl Route {
 
 /// Adds `agency` as `role` unless it already receives the message in
 /// another role: one agency gets one message.
-pub(super) fn add(recipients: &mut Vec<Recipient>, agency: Option<&AgencyId>, role: RecipientRole) {
+fn add(recipients: &mut Vec<Recipient>, agency: Option<&AgencyId>, role: RecipientRole) {
     if let Some(agency) = agency
         && !recipients.iter().any(|r| &r.agency == agency)
     {
@@ -201,41 +244,19 @@ pub fn route(person: &Person, submitter: RegionCode, agencies: &[Agency]) -> Rou
         .filter(|a| a.agency.region == executing_region)
         .map(|a| a.agency.id.clone())
         .min();
-    let mut recipients = Vec::new();
-    add(
-        &mut recipients,
-        project.as_ref(),
-        RecipientRole::ResponsibleProject,
-    );
-    add(
-        &mut recipients,
-        nearest(agencies, AgencyKind::Police, executing_region),
-        RecipientRole::ExecutingPolice,
-    );
-    if person.household_region != executing_region {
-        add(
-            &mut recipients,
-            nearest(agencies, AgencyKind::Police, person.household_region),
-            RecipientRole::HouseholdPolice,
-        );
-    }
     let oversight = match project {
         Some(_) => None,
         None => nearest(agencies, AgencyKind::Oversight, executing_region)
             .or_else(|| nearest(agencies, AgencyKind::Oversight, submitter))
             .cloned(),
     };
-    add(
-        &mut recipients,
-        oversight.as_ref(),
-        RecipientRole::UnroutableOversight,
-    );
-    Route {
+    Route::reaching(
         executing_region,
+        person.household_region,
         project,
         oversight,
-        recipients,
-    }
+        agencies,
+    )
 }
 
 #[cfg(test)]
