@@ -172,6 +172,7 @@ impl Config {
             ("deadlines.transfer_reply", deadlines.transfer_reply),
             ("deadlines.arrival", deadlines.arrival),
             ("deadlines.report", deadlines.report),
+            ("deadlines.discharge", deadlines.discharge),
         ] {
             anyhow::ensure!(
                 value.is_positive() && value <= ten_years,

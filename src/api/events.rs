@@ -35,6 +35,7 @@ pub fn deadline_kind(kind: DeadlineKind) -> pb::DeadlineKind {
         DeadlineKind::TransferReply => pb::DeadlineKind::TransferReply,
         DeadlineKind::Arrival => pb::DeadlineKind::Arrival,
         DeadlineKind::TermCompletion => pb::DeadlineKind::TermCompletion,
+        DeadlineKind::Discharge => pb::DeadlineKind::Discharge,
     }
 }
 

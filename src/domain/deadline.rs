@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use super::case::{Case, CaseEvent, CaseState};
+use super::clock::CHINA;
 
 /// The time limits from the Regulations on Drug Rehabilitation; every one
 /// is configurable (`24h`, `15d`, down to seconds).
@@ -26,6 +27,11 @@ pub struct DeadlinePolicy {
     /// acceptance.
     #[serde(with = "human")]
     pub arrival: Duration,
+    /// The discharge of an announced release is due within this time of
+    /// the start (China time) of its planned day: a person the center let
+    /// go without one is under nobody's supervision.
+    #[serde(with = "human")]
+    pub discharge: Duration,
 }
 
 impl Default for DeadlinePolicy {
@@ -36,13 +42,12 @@ impl Default for DeadlinePolicy {
             report: Duration::days(15),
             transfer_reply: Duration::days(7),
             arrival: Duration::days(15),
+            discharge: Duration::days(2),
         }
     }
 }
 
 impl DeadlinePolicy {
-    /// How long after its start a deadline of `kind` falls due; a term's
-    /// completion starts at the term's end.
     /// For each deadline kind, the latest start that makes it due at `now`.
     pub fn cutoffs(&self, now: OffsetDateTime) -> Vec<(DeadlineKind, OffsetDateTime)> {
         DeadlineKind::ALL
@@ -51,6 +56,8 @@ impl DeadlinePolicy {
             .collect()
     }
 
+    /// How long after its start a deadline of `kind` falls due; a term's
+    /// completion starts at the term's end.
     pub fn allowance(&self, kind: DeadlineKind) -> Duration {
         match kind {
             DeadlineKind::TermCompletion => Duration::ZERO,
@@ -58,6 +65,7 @@ impl DeadlinePolicy {
             DeadlineKind::Report => self.report,
             DeadlineKind::TransferReply => self.transfer_reply,
             DeadlineKind::Arrival => self.arrival,
+            DeadlineKind::Discharge => self.discharge,
         }
     }
 }
@@ -72,15 +80,18 @@ pub enum DeadlineKind {
     Arrival,
     /// The term has run out: police issue the release notice.
     TermCompletion,
+    /// An announced release whose discharge has not come.
+    Discharge,
 }
 
 impl DeadlineKind {
-    pub const ALL: [DeadlineKind; 5] = [
+    pub const ALL: [DeadlineKind; 6] = [
         DeadlineKind::Pickup,
         DeadlineKind::Report,
         DeadlineKind::TransferReply,
         DeadlineKind::Arrival,
         DeadlineKind::TermCompletion,
+        DeadlineKind::Discharge,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +101,7 @@ impl DeadlineKind {
             DeadlineKind::TransferReply => "transfer-reply",
             DeadlineKind::Arrival => "arrival",
             DeadlineKind::TermCompletion => "term-completion",
+            DeadlineKind::Discharge => "discharge",
         }
     }
 
@@ -122,6 +134,9 @@ impl Case {
     /// The deadlines that apply in the current state and are not yet met.
     /// A suspended case has none: the measure itself is suspended.
     pub fn deadlines(&self, policy: &DeadlinePolicy) -> Vec<Deadline> {
+        if self.state == CaseState::Announced {
+            return self.discharge_deadline(policy).into_iter().collect();
+        }
         if !self.state.is_supervised() {
             return Vec::new();
         }
@@ -167,6 +182,28 @@ impl Case {
             );
         }
         found
+    }
+
+    /// The discharge the latest notice promised: a revision, which may move
+    /// the day, starts a new one.
+    fn discharge_deadline(&self, policy: &DeadlinePolicy) -> Option<Deadline> {
+        let notice = self
+            .history
+            .iter()
+            .rev()
+            .find(|recorded| matches!(recorded.event, CaseEvent::ReleaseAnnounced { .. }))?;
+        let starts_at = self
+            .planned_release_date?
+            .with_time(time::Time::MIDNIGHT)
+            .assume_offset(CHINA);
+        let kind = DeadlineKind::Discharge;
+        Some(Deadline {
+            kind,
+            anchor: notice.sequence,
+            starts_at,
+            due_at: starts_at + policy.allowance(kind),
+            escalated: self.escalated.contains(&(kind, notice.sequence)),
+        })
     }
 
     /// One escalation for every deadline that is due at `now` and was not
@@ -297,7 +334,8 @@ mod proptests {
         #[test]
         fn any_policy_text_is_read_or_refused(
             key in proptest::sample::select(vec![
-                "notice_ahead", "pickup", "report", "transfer_reply", "arrival", "other",
+                "notice_ahead", "pickup", "report", "transfer_reply", "arrival", "discharge",
+                "other",
             ]),
             value in duration_like(),
         ) {

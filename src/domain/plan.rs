@@ -105,3 +105,6 @@ mod tests;
 
 #[cfg(test)]
 mod invariant_tests;
+
+#[cfg(test)]
+mod discharge_tests;

@@ -5,12 +5,14 @@
 //! county's police. A transfer adds the receiving county; a move of
 //! responsibility adds the county the case left; loss of contact and missed
 //! deadlines add the oversight office; a withdrawn announcement reaches
-//! everyone its latest notice did. The agency that acted is not told of
+//! everyone its latest notice did, and so does one whose discharge is
+//! overdue, with the detox center that owes it. The agency that acted is not told of
 //! its own act: its receipt says it.
 
 use super::agency::{Agency, AgencyId, AgencyKind};
 use super::announcement::told_of_latest_notice;
 use super::case::{Case, CaseEvent, ClosureReason, RecordedEvent};
+use super::deadline::DeadlineKind;
 use super::region::RegionCode;
 use super::routing::{Recipient, RecipientRole, nearest};
 
@@ -110,6 +112,22 @@ pub fn recipients(
             for told in told_of_latest_notice(after, agencies) {
                 list.add(Some(&told.agency), told.role);
             }
+        }
+        // A release announced and not discharged: the center may have let
+        // the person go unrecorded, and whoever waits at the gate must know.
+        CaseEvent::DeadlineMissed {
+            kind: DeadlineKind::Discharge,
+            ..
+        } => {
+            list.add(Some(&after.detox_center), RecipientRole::DetoxCenter);
+            for told in told_of_latest_notice(after, agencies) {
+                list.add(Some(&told.agency), told.role);
+            }
+            list.nearest(
+                AgencyKind::Oversight,
+                after.executing_region,
+                RecipientRole::Oversight,
+            );
         }
         CaseEvent::ContactLost { .. }
         | CaseEvent::ContactRestored { .. }

@@ -5,6 +5,7 @@
 //! is for production scale. [`open`] picks one by the `database` setting.
 
 mod backend;
+mod filter;
 mod messages;
 mod postgres;
 mod seal;
@@ -18,7 +19,7 @@ use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use time::OffsetDateTime;
 
-use crate::domain::case::{Case, CaseId, CaseState, EarlierCase};
+use crate::domain::case::{Case, CaseId, EarlierCase};
 use crate::domain::deadline::{Deadline, DeadlineKind};
 use crate::domain::intake::DecisionNumber;
 use crate::domain::notice::{InboxMessage, Notice};
@@ -26,6 +27,8 @@ use crate::domain::region::RegionCode;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 
 pub use backend::{Backend, Database, open};
+pub use filter::{CaseFilter, Party};
+pub(crate) use filter::{push_open_elsewhere, push_scope};
 pub(crate) use messages::{as_stored, millis};
 pub use postgres::PostgresStorage;
 pub use seal::{SealError, Sealer};
@@ -163,110 +166,6 @@ pub struct InboxState {
 
 /// For each deadline kind, the latest start that makes it due now.
 pub type Cutoffs = Vec<(DeadlineKind, OffsetDateTime)>;
-
-/// An agency whose list shows the cases it acts in, not those of a
-/// jurisdiction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Party {
-    /// The cases this detox center submitted.
-    Submitted(AgencyId),
-    /// The cases this county project is responsible for now: its
-    /// caseload; its closed cases only when the filter's state asks for
-    /// them.
-    Responsible(AgencyId),
-}
-
-/// Which cases a list shows.
-#[derive(Debug, Clone)]
-pub struct CaseFilter {
-    /// Cases whose executing or household county lies in this region;
-    /// unless `party` is given.
-    pub jurisdiction: RegionCode,
-    /// Instead of the jurisdiction: the cases this agency acts in.
-    pub party: Option<Party>,
-    /// Also unroutable cases held by this oversight office.
-    pub oversight: Option<AgencyId>,
-    /// Only cases executing in this county.
-    pub county: Option<RegionCode>,
-    pub state: Option<CaseState>,
-    /// Only cases with a deadline due by these cutoffs.
-    pub overdue: Option<Cutoffs>,
-    pub unroutable: bool,
-    /// Only open cases (discharged, not closed) whose person has another
-    /// in the jurisdiction.
-    pub open_elsewhere: bool,
-    /// Closed cases only when their newest event (the closure) was
-    /// recorded at or after this; see [`crate::domain::access::closed_at`].
-    pub closed_since: Option<OffsetDateTime>,
-    /// Cases after this id (ids sort by creation).
-    pub after: Option<CaseId>,
-    pub limit: u32,
-}
-
-/// Whose cases `filter` lists, on the cases `c`, in the SQL of both
-/// backends: a party's own, or those of a jurisdiction (and, for an
-/// office, those it holds as unroutable).
-pub(crate) fn push_scope<'a, DB: sqlx::Database>(
-    query: &mut sqlx::QueryBuilder<'a, DB>,
-    filter: &CaseFilter,
-) where
-    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    match &filter.party {
-        Some(Party::Submitted(center)) => {
-            query
-                .push("c.detox_center = ")
-                .push_bind(center.as_str().to_owned());
-        }
-        // A project's closed cases stay out of its caseload, unless it
-        // asks for them.
-        Some(Party::Responsible(project)) => {
-            query
-                .push("c.responsible = ")
-                .push_bind(project.as_str().to_owned());
-            if filter.state != Some(CaseState::Closed) {
-                query.push(" AND c.state <> 'closed'");
-            }
-        }
-        None => {
-            let prefix = format!("{}%", filter.jurisdiction.prefix());
-            query
-                .push("(c.executing_region LIKE ")
-                .push_bind(prefix.clone())
-                .push(" OR c.household_region LIKE ")
-                .push_bind(prefix);
-            if let Some(oversight) = &filter.oversight {
-                query
-                    .push(" OR c.oversight = ")
-                    .push_bind(oversight.as_str().to_owned());
-            }
-            query.push(")");
-        }
-    }
-}
-
-/// [`CaseFilter::open_elsewhere`] on the cases `c`, in the SQL of both
-/// backends: the person's open cases are found by the index on
-/// `person_key`, as a discharge finds them. Only another case in the same
-/// jurisdiction counts (`prefix`, as [`CaseFilter::jurisdiction`] is
-/// matched), so that the list tells the caller of no case it may not see.
-pub(crate) fn push_open_elsewhere<'a, DB: sqlx::Database>(
-    query: &mut sqlx::QueryBuilder<'a, DB>,
-    prefix: &str,
-) where
-    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    query
-        .push(
-            " AND c.state NOT IN ('announced', 'closed') AND EXISTS (SELECT 1 FROM cases o \
-             WHERE o.person_key = c.person_key AND o.id <> c.id \
-             AND o.state NOT IN ('announced', 'closed') AND (o.executing_region LIKE ",
-        )
-        .push_bind(prefix.to_owned())
-        .push(" OR o.household_region LIKE ")
-        .push_bind(prefix.to_owned())
-        .push("))");
-}
 
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {

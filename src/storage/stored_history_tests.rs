@@ -69,6 +69,14 @@ const WITHDRAWN: &str = r#"[
 {"sequence":3,"at":"2026-12-03T09:00:00Z","by":"taiyuan-detox","event":{"type":"closed","reason":"release-withdrawn","note":"order extended"}}
 ]"#;
 
+/// A release announced for 2026-12-08 whose discharge deadline passed,
+/// then discharged late: as the version of 2026-12-02 (the second) wrote it.
+const OVERDUE: &str = r#"[
+{"sequence":1,"at":"2026-12-01T09:00:00Z","by":"taiyuan-detox","event":{"type":"release-announced","decision_number":"D-6","person":{"id_number":"11010519491231002X","name":"张三","sex":"female","household_region":"140106","residence_region":null,"residence_consent":false},"planned_release_date":[2026,342],"term":12,"executing_region":"140106","project":"yingze-project"}},
+{"sequence":2,"at":"2026-12-09T16:00:05Z","by":"handover-gateway","event":{"type":"deadline-missed","kind":"discharge","anchor":1,"due_at":"2026-12-09T16:00:00Z"}},
+{"sequence":3,"at":"2026-12-10T02:00:00Z","by":"taiyuan-detox","event":{"type":"discharged","decision_number":"D-6","person":{"id_number":"11010519491231002X","name":"张三","sex":"female","household_region":"140106","residence_region":null,"residence_consent":false},"released_at":"2026-12-10T01:00:00Z","term":12,"executing_region":"140106","project":"yingze-project","oversight":null,"late_notice":false}}
+]"#;
+
 /// The first event of [`STORED`], sealed for its address (case id nil) with
 /// the data key of the master key `[7; 32]`.
 const SEALED: &str = "0113a1e88dfb84ec4fe7bfe9105f0cea1069d12e26331bde974c6008928d2a19abbd6a02af25167f0f23cdd7d8034766e5de56252d6dbff210cb940af2a2d5f3288f1932ddd369ca822f48922ddad77400ab2c87dc3fe49d633690c05093823bdbd5de53fec1a7edb06067350376602446ba4c2974b4a2acfd9fb23fc9a9272abbf570c7569b9bc92178d926309d9a4fbce39afbf77ecb0732884b51d3fb80517544e04f8a5df2a1ea4debbc22a096d892f7e04106495ab200c97f8f58d6c66031aeb10c034e3a6f68de11f3daa06043b7785d731672e5f66be27202cb70cb70a14793918bca5deadfe5e81e635384d28fc6b24f798b40f7296b351510be054ed59baadaf7d47922e1c85ecdbdc7666a2dbc5835f3a7609c508023b32d981516bd6b29e34578aecc4cb7e14ce12b80042fc16b3ad8952af7e888456065c06da8bb249ac4e96c599af92a352d22fe35920967814f72de54efac4b93587b5b8c84e5064956ec65a36859872d1766fb1d3189d3a547f542820078ade1530b1e7d7b2d744eb8415ba7668f986510389d749a271ee0f2d77662f4fdd6bb70eef760d0a7d7a29f3b2a1fe46f44901b3b9f675227040515b6a63ece";
@@ -133,7 +141,7 @@ fn a_stored_history_still_folds_into_each_case_an_inbox_message_showed() {
 
 #[test]
 fn events_are_still_written_as_they_were() {
-    for pinned in [STORED, EVERY_KIND, ASSIGNED, RELAPSE, WITHDRAWN] {
+    for pinned in [STORED, EVERY_KIND, ASSIGNED, RELAPSE, WITHDRAWN, OVERDUE] {
         let events: Vec<RecordedEvent> = serde_json::from_str(pinned).unwrap();
 
         let written = serde_json::to_string(&events).unwrap();
@@ -232,4 +240,22 @@ fn a_stored_revised_and_withdrawn_announcement_folds_into_a_closed_case() {
         withdrawn.projects_told,
         [id("yingze-project"), id("xiaodian-project")]
     );
+}
+
+#[test]
+fn a_stored_missed_discharge_still_folds_and_the_late_discharge_meets_it() {
+    let events: Vec<RecordedEvent> = serde_json::from_str(OVERDUE).unwrap();
+    let policy = crate::domain::deadline::DeadlinePolicy::default();
+
+    let overdue = fold(&events[..2]);
+    let discharged = fold(&events);
+
+    assert_eq!(overdue.state, CaseState::Announced);
+    assert_eq!(overdue.escalated, [(DeadlineKind::Discharge, 1)]);
+    let owed = overdue.deadlines(&policy);
+    assert_eq!(owed.len(), 1);
+    assert!(owed[0].escalated && owed[0].kind == DeadlineKind::Discharge);
+    assert_eq!(owed[0].due_at, datetime!(2026-12-09 16:00 UTC));
+    assert_eq!(discharged.state, CaseState::AwaitingPickup);
+    assert!((discharged.deadlines(&policy).iter()).all(|d| d.kind != DeadlineKind::Discharge));
 }

@@ -359,4 +359,30 @@ async fn a_notice_for_another_person_or_a_withdrawn_release_revises_nothing() {
     assert_eq!(police_read().await, (Ok(()), 1));
     app.clock.advance(time::Duration::days(91));
     assert_eq!(police_read().await, (Err(Code::NotFound), 0));
+
+    // A page reads on past a case its reader may not see: a page of one
+    // shows the release after it, not nothing.
+    let mut released = discharge(
+        "d-46",
+        "D-46",
+        person(&id_number("19880808", 46), "140106", None),
+    );
+    released.released_at = Some(prost_types::Timestamp {
+        seconds: app.clock.now().unix_timestamp(),
+        nanos: 0,
+    });
+    let later = submit_as_detox(&app, released).await.case_id;
+    let request = pb::ListCasesRequest {
+        county: "140106".into(),
+        page_size: 1,
+        ..Default::default()
+    };
+    let page = app.cases("yingze-police").await.list_cases(request).await;
+    let page = page.unwrap().into_inner();
+    let listed: Vec<_> = page.cases.iter().map(|case| case.case_id.clone()).collect();
+    assert_eq!(listed, std::slice::from_ref(&later));
+    assert_eq!(
+        page.next_page_token, later,
+        "a full page may have more after it"
+    );
 }

@@ -1,6 +1,8 @@
 //! Deadlines moved past with the test clock: each escalates once, to the
-//! police and the oversight office, also across restarts and when it
-//! passed while the gateway was down. Met deadlines produce nothing.
+//! police and the oversight office (a discharge owed after an
+//! announcement also to the detox center and the project told), also
+//! across restarts and when it passed while the gateway was down. Met
+//! deadlines produce nothing.
 
 use handover_gateway::api::pb;
 use handover_gateway::api::pb::DeadlineKind;
@@ -239,4 +241,73 @@ async fn oversight_lists_what_is_overdue_and_what_no_county_could_take() {
     );
     // The escalation of an unroutable case reaches the office holding it.
     assert_eq!(escalations(&app, &unroutable).await, [DeadlineKind::Pickup]);
+}
+
+#[tokio::test]
+async fn an_announced_release_never_discharged_escalates_to_the_center_and_whoever_waits() {
+    let app = spawn_app().await;
+    let mut streams = Vec::new();
+    for agency in ["taiyuan-detox", "yingze-project", "shanxi-office"] {
+        let mut inbox = app.inbox(agency).await;
+        streams.push(subscribe(&mut inbox, None).await);
+    }
+    let person = person(&id_number("19850101", 11), "140106", None);
+    let case_id = announce_in(&app, "a-11", "D-11", person.clone())
+        .await
+        .case_id;
+
+    // Planned for 2026-12-08 (China): due when 2026-12-10 starts there.
+    let due = time::macros::datetime!(2026-12-09 16:00 UTC);
+    app.clock.advance(due - START - Duration::minutes(1));
+    assert_eq!(app.gateway.escalate_due().await.unwrap(), 0, "not yet due");
+    app.clock.advance(Duration::minutes(1));
+    let mut told = Vec::new();
+    for stream in &mut streams {
+        told.push(next_escalation(stream).await);
+    }
+    assert_eq!(
+        told,
+        [
+            (
+                DeadlineKind::Discharge,
+                pb::RecipientRole::DetoxCenter,
+                case_id.clone()
+            ),
+            (
+                DeadlineKind::Discharge,
+                pb::RecipientRole::ResponsibleProject,
+                case_id.clone()
+            ),
+            (
+                DeadlineKind::Discharge,
+                pb::RecipientRole::Oversight,
+                case_id.clone()
+            ),
+        ]
+    );
+    assert_eq!(app.gateway.escalate_due().await.unwrap(), 0, "once");
+    let case = app.case_for_office(&case_id).await;
+    assert_eq!(case.state(), pb::CaseState::Announced);
+    assert!(case.overdue);
+    let deadline = &case.deadlines[0];
+    assert_eq!(
+        (deadline.kind(), deadline.escalated),
+        (DeadlineKind::Discharge, true)
+    );
+
+    // The discharge, late, meets it: the case is no longer overdue for it.
+    let mut released = discharge("d-11", "D-11", person);
+    released.released_at = Some(prost_types::Timestamp {
+        seconds: due.unix_timestamp(),
+        nanos: 0,
+    });
+    submit_as_detox(&app, released).await;
+    let case = app.case_for_office(&case_id).await;
+    assert_eq!(case.state(), pb::CaseState::AwaitingPickup);
+    assert!(
+        case.deadlines
+            .iter()
+            .all(|deadline| deadline.kind() != DeadlineKind::Discharge)
+    );
+    assert_eq!(escalations(&app, &case_id).await, [DeadlineKind::Discharge]);
 }

@@ -262,6 +262,13 @@ async fn unroutable_cases_are_counted_until_assigned(db: Db) {
     storage.close().await;
 }
 
+fn yingze_caseload() -> Party {
+    Party::Responsible {
+        project: id("yingze-project"),
+        county: region("140106"),
+    }
+}
+
 async fn a_partys_list_shows_the_cases_it_submitted_or_is_responsible_for(db: Db) {
     let storage = db.open().await;
     let yingze = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
@@ -291,12 +298,15 @@ async fn a_partys_list_shows_the_cases_it_submitted_or_is_responsible_for(db: Db
     );
     let submitted = party(Party::Submitted(id("datong-detox")));
     assert_eq!(listed(&*storage, &submitted).await, ids(&[&from_datong]));
-    let caseload = party(Party::Responsible(id("yingze-project")));
+    let caseload = party(yingze_caseload());
     assert_eq!(
         listed(&*storage, &caseload).await,
         ids(&[&yingze, &from_datong])
     );
-    let caseload = party(Party::Responsible(id("xiaodian-project")));
+    let caseload = party(Party::Responsible {
+        project: id("xiaodian-project"),
+        county: region("140105"),
+    });
     assert_eq!(listed(&*storage, &caseload).await, ids(&[&xiaodian]));
 
     // The other filters narrow a party's list as any other.
@@ -307,9 +317,25 @@ async fn a_partys_list_shows_the_cases_it_submitted_or_is_responsible_for(db: Db
         .unwrap();
     let picked = CaseFilter {
         state: Some(CaseState::PickedUp),
-        ..party(Party::Responsible(id("yingze-project")))
+        ..party(yingze_caseload())
     };
     assert_eq!(listed(&*storage, &picked).await, ids(&[&yingze]));
+    // Every open state is in the caseload, a lost contact among them.
+    let lost = next(
+        &picked_up,
+        "yingze-project",
+        CaseEvent::ContactLost {
+            note: String::new(),
+        },
+    );
+    storage
+        .write_case(write(&lost, 2, "r-11", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&*storage, &party(yingze_caseload())).await,
+        ids(&[&yingze, &from_datong])
+    );
     let in_xiaodian = CaseFilter {
         county: Some(region("140105")),
         ..party(Party::Submitted(id("taiyuan-detox")))
@@ -329,7 +355,10 @@ async fn a_partys_list_shows_the_cases_it_submitted_or_is_responsible_for(db: Db
         .write_case(write(&closed, 1, "r-10", &[]))
         .await
         .unwrap();
-    let caseload = party(Party::Responsible(id("xiaodian-project")));
+    let caseload = party(Party::Responsible {
+        project: id("xiaodian-project"),
+        county: region("140105"),
+    });
     assert!(listed(&*storage, &caseload).await.is_empty());
     let closed_ones = CaseFilter {
         state: Some(CaseState::Closed),

@@ -38,7 +38,10 @@ fn a_discharge_puts_the_case_in_the_hands_of_the_project() {
 fn an_announced_case_is_discharged_in_place() {
     let mut case = Case::from_history(CaseId::new(uuid::Uuid::nil()), vec![announced()]).unwrap();
     assert_eq!(case.state, CaseState::Announced);
-    assert!(case.deadlines(&DeadlinePolicy::default()).is_empty());
+    let owed: Vec<_> = (case.deadlines(&DeadlinePolicy::default()).into_iter())
+        .map(|d| d.kind)
+        .collect();
+    assert_eq!(owed, [DeadlineKind::Discharge], "only the discharge");
     let discharged = discharged_case("140106", "140106", None).history.remove(0);
     case.apply(RecordedEvent {
         sequence: 2,

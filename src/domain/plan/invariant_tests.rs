@@ -152,6 +152,9 @@ struct Release {
     announced: Option<usize>,
     /// The notice sent again, for a person of this household county.
     revised: Option<usize>,
+    /// How many days before the discharge the notices planned it: the
+    /// discharge deadline may pass first.
+    overdue: i64,
     /// An earlier open case of the person, in this county.
     earlier: Option<usize>,
 }
@@ -168,10 +171,19 @@ fn release() -> impl Strategy<Value = Release> {
             prop::option::of(0..7usize),
             prop::option::of(0..7usize),
             prop::option::of(0..7usize),
+            prop_oneof![3 => Just(0i64), 1 => 1i64..6],
         ),
     )
         .prop_map(
-            |(household, residence, consent, late, ago, term, (announced, revised, earlier))| {
+            |(
+                household,
+                residence,
+                consent,
+                late,
+                ago,
+                term,
+                (announced, revised, earlier, overdue),
+            )| {
                 Release {
                     household,
                     residence,
@@ -182,6 +194,7 @@ fn release() -> impl Strategy<Value = Release> {
                     announced,
                     revised,
                     earlier,
+                    overdue,
                 }
             },
         )

@@ -13,6 +13,7 @@ mod checkpoint;
 mod lists;
 mod read_sql;
 mod reader;
+mod registry;
 mod write_sql;
 mod writer;
 
@@ -22,15 +23,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
 
 use super::seal::Sealer;
 use super::{
     CaseFilter, CaseKey, CaseWrite, CrlFloor, Cutoffs, InboxChange, InboxState, Looked, PersonKey,
     Result, Seen, Storage, StorageError, StoredAnswer,
 };
-use crate::domain::agency::{Agency, AgencyId, AgencyRef};
+use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::InboxMessage;
@@ -176,33 +177,6 @@ pub(super) fn corrupt(error: &dyn std::fmt::Display) -> StorageError {
     StorageError::Corrupt(error.to_string())
 }
 
-fn agency_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Agency> {
-    let kind: String = row.get("kind");
-    let region: String = row.get("region");
-    let id: String = row.get("id");
-    let agency = AgencyRef::new(
-        kind.parse().map_err(|e| corrupt(&e))?,
-        region.parse_region()?,
-        AgencyId::parse(&id).map_err(|e| corrupt(&e))?,
-    )
-    .map_err(|e| corrupt(&e))?;
-    Ok(Agency {
-        agency,
-        name: row.get("name"),
-        enabled: row.get::<i64, _>("enabled") != 0,
-    })
-}
-
-trait ParseRegion {
-    fn parse_region(&self) -> Result<crate::domain::region::RegionCode>;
-}
-
-impl ParseRegion for String {
-    fn parse_region(&self) -> Result<crate::domain::region::RegionCode> {
-        crate::domain::region::RegionCode::parse(self).map_err(|e| corrupt(&e))
-    }
-}
-
 pub(super) fn now_millis() -> i64 {
     crate::storage::millis(time::OffsetDateTime::now_utc())
 }
@@ -244,20 +218,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>> {
-        let row = sqlx::query("SELECT id, kind, region, name, enabled FROM agencies WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        row.as_ref().map(agency_from_row).transpose()
+        registry::agency(&self.readers, id).await
     }
 
     async fn agencies(&self) -> Result<Vec<Agency>> {
-        let rows = sqlx::query("SELECT id, kind, region, name, enabled FROM agencies ORDER BY id")
-            .fetch_all(&self.readers)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        rows.iter().map(agency_from_row).collect()
+        registry::agencies(&self.readers).await
     }
 
     async fn registry_version(&self) -> Result<i64> {

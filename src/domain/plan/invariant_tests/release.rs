@@ -2,7 +2,7 @@
 //! revised, and an earlier open case of the person, planned as the
 //! gateway plans them.
 
-use time::{Duration, OffsetDateTime};
+use time::{Date, Duration, OffsetDateTime};
 
 use super::*;
 use crate::domain::agency::AgencyKind;
@@ -33,9 +33,10 @@ pub(super) fn earlier_case(agencies: &[Agency], county: RegionCode) -> EarlierCa
 
 /// A pre-release notice four days before the discharge, for a person of
 /// the first of `households`, and a revised notice a day later for each
-/// other one, planned as the gateway plans them; `None` where the gateway
-/// refuses the first (no agency can receive it). A revision no agency can
-/// receive is refused and leaves the notice as it was.
+/// other one, each planning the release for `planned`, as the gateway
+/// plans them; `None` where the gateway refuses the first (no agency can
+/// receive it). A revision no agency can receive is refused and leaves
+/// the notice as it was.
 pub(super) fn announce(
     agencies: &[Agency],
     policy: &DeadlinePolicy,
@@ -43,6 +44,7 @@ pub(super) fn announce(
     households: &[usize],
     earlier: &[EarlierCase],
     discharge_at: OffsetDateTime,
+    planned: Date,
 ) -> Option<Planned> {
     let mut announced: Option<Planned> = None;
     for (day, household) in (0i64..).zip(households) {
@@ -61,7 +63,7 @@ pub(super) fn announce(
         let event = CaseEvent::ReleaseAnnounced {
             decision_number: DecisionNumber::parse("D-1").unwrap(),
             person,
-            planned_release_date: discharge_at.date(),
+            planned_release_date: planned,
             term: TermMonths::new(12).unwrap(),
             executing_region: route.executing_region,
             project: route.project.clone(),

@@ -71,7 +71,16 @@ impl World {
             .copied()
             .collect();
         let announced = release.announced.and_then(|_| {
-            let planned = announce(&agencies, &policy, &case_id, &households, &earlier, now)?;
+            let day = (now - Duration::days(release.overdue)).date();
+            let planned = announce(
+                &agencies,
+                &policy,
+                &case_id,
+                &households,
+                &earlier,
+                now,
+                day,
+            )?;
             notices.extend(planned.notices);
             Some(planned.case)
         });
@@ -349,11 +358,12 @@ impl World {
             due_at,
         } = recorded.event
         {
-            let office = nearest_of(
-                &self.agencies,
-                AgencyKind::Oversight,
-                after.executing_region,
-            );
+            // A notice for a county outside the province went to the
+            // office above the detox center.
+            let county = Some(after.executing_region)
+                .filter(|county| region("140000").covers(*county))
+                .unwrap_or_else(|| region("140100"));
+            let office = nearest_of(&self.agencies, AgencyKind::Oversight, county);
             prop_assert!(
                 self.delivered(&office, recorded),
                 "escalation missed {}",
