@@ -194,3 +194,25 @@ fn a_withdrawn_release_owes_no_discharge() {
             .is_empty()
     );
 }
+
+#[test]
+fn an_unroutable_announcement_s_overdue_discharge_reaches_the_office_that_holds_it() {
+    let (agencies, policy) = (shanxi(), DeadlinePolicy::default());
+    // Jiancaoping (140108) has no project; the notice went to the city's
+    // office, which the escalation reaches once.
+    let case = announced_case("140108", None, Some("taiyuan-office"));
+    let planned = scan(&case, &policy, &agencies, DUE);
+    let told: Vec<_> = planned
+        .notices
+        .iter()
+        .map(|(to, notice)| (to.as_str(), notice.role))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            ("taiyuan-police", RecipientRole::ExecutingPolice),
+            ("taiyuan-detox", RecipientRole::DetoxCenter),
+            ("taiyuan-office", RecipientRole::UnroutableOversight),
+        ]
+    );
+}
