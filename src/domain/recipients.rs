@@ -6,8 +6,8 @@
 //! responsibility adds the county the case left; loss of contact and missed
 //! deadlines add the oversight office; a withdrawn announcement reaches
 //! everyone its latest notice did, and so does one whose discharge is
-//! overdue, with the detox center that owes it. The agency that acted is not told of
-//! its own act: its receipt says it.
+//! overdue, with the detox center that owes it. The agency that acted is
+//! not told of its own act: its receipt says it.
 
 use super::agency::{Agency, AgencyId, AgencyKind};
 use super::announcement::told_of_latest_notice;
