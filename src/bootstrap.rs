@@ -60,7 +60,9 @@ pub fn init_ca(dir: &Path, hosts: &[&str]) -> Result<CertificateAuthority, PkiEr
 /// Issues an agency certificate into `dir` and registers the agency.
 ///
 /// # Errors
-/// When the certificate cannot be written or the registry cannot be updated.
+/// When the certificate cannot be written or the registry cannot be updated,
+/// or when it would move a county project that runs open cases to another
+/// county or kind.
 pub async fn issue_agency(
     ca: &CertificateAuthority,
     storage: &dyn Storage,
@@ -68,6 +70,7 @@ pub async fn issue_agency(
     agency: AgencyRef,
     name: &str,
 ) -> anyhow::Result<()> {
+    keeps_its_county(storage, &agency).await?;
     ca.issue_agency(&agency, name)?
         .write(dir, agency.id.as_str())?;
     storage
@@ -77,6 +80,31 @@ pub async fn issue_agency(
             enabled: true,
         })
         .await?;
+    Ok(())
+}
+
+/// A county project stays in its county while it is responsible for open
+/// cases there: its caseload is read in its county, and every case it runs
+/// executes there.
+async fn keeps_its_county(storage: &dyn Storage, agency: &AgencyRef) -> anyhow::Result<()> {
+    let Some(registered) = storage.agency(&agency.id).await? else {
+        return Ok(());
+    };
+    let was = registered.agency;
+    if was.kind != AgencyKind::CountyProject
+        || (was.kind, was.region) == (agency.kind, agency.region)
+    {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        !storage
+            .responsible_for_open_cases(&was.id, was.region)
+            .await?,
+        "{was} is responsible for open cases in {}: a county project keeps its kind and county \
+         while it is. Register the new one under another id, and hand the cases on (a transfer \
+         to its county) or close them first; nothing was changed",
+        was.region
+    );
     Ok(())
 }
 

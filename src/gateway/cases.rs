@@ -132,8 +132,9 @@ impl Gateway {
         if !invalid.violations.is_empty() {
             return Err(invalid.into());
         }
-        // Detox centers and projects list the cases they act in, which may
-        // run in any county; police and offices, their jurisdiction's.
+        // Detox centers list the releases they made, to any county, and
+        // projects the cases they run, in their own; police and offices
+        // the cases of their jurisdiction.
         let party = match caller.kind {
             AgencyKind::DetoxCenter => Some(Party::Submitted(caller.id.clone())),
             AgencyKind::CountyProject => Some(Party::Responsible {
@@ -181,8 +182,10 @@ impl Gateway {
     /// A page of `filter`'s cases that `caller` may read, and the case the
     /// next page starts after. A list shows no case the caller could not
     /// read (one whose county only a withdrawn notice named, once that
-    /// part has passed), and reads on past such cases to fill the page,
-    /// a few reads at most; the token then names the last case read.
+    /// part has passed), and reads on past such cases to fill the page, a
+    /// few reads at most. The token names the last case read: after reads
+    /// of nothing but such cases, one the caller does not see, whose id
+    /// tells no more than that a case exists.
     async fn readable_page(
         &self,
         caller: &AgencyRef,

@@ -209,6 +209,14 @@ pub trait Storage: Send + Sync + 'static {
     async fn case_seen(&self, id: &CaseId) -> Result<Seen<Option<Case>>>;
     /// Whether any case is stored (a new master key would orphan them).
     async fn holds_cases(&self) -> Result<bool>;
+    /// Whether `project` is responsible for a case not yet closed in
+    /// `county`, its own: it keeps its county while it is, since its
+    /// caseload is read there ([`Party::Responsible`]).
+    async fn responsible_for_open_cases(
+        &self,
+        project: &AgencyId,
+        county: RegionCode,
+    ) -> Result<bool>;
     /// The person's cases, newest first, with the registry's version as of
     /// the same read.
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Seen<Vec<Case>>>;

@@ -1,7 +1,11 @@
 //! A project lists its caseload, a detox center the releases it
-//! submitted: the cases they act in, wherever they run.
+//! submitted: the cases they act in, wherever they run. A project keeps
+//! its county while it runs open cases, since its caseload is read there.
 
 use handover_gateway::api::pb;
+use handover_gateway::bootstrap::issue_agency;
+use handover_gateway::domain::agency::{AgencyId, AgencyKind, AgencyRef};
+use handover_gateway::domain::region::RegionCode;
 use tonic::Code;
 
 use crate::steps::*;
@@ -81,4 +85,52 @@ async fn a_project_lists_its_caseload_and_a_detox_center_its_releases() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(violations(&refused), ["open_elsewhere"]);
+}
+
+#[tokio::test]
+async fn a_project_running_open_cases_keeps_its_county_in_the_registry() {
+    let app = spawn_app().await;
+    let case_id = discharged_in_yingze(&app, 75).await.case_id;
+    let certificate = app.read("yingze-project.pem");
+    let reissue = |kind, region: &str| {
+        let agency = AgencyRef::new(
+            kind,
+            RegionCode::parse(region).unwrap(),
+            AgencyId::parse("yingze-project").unwrap(),
+        )
+        .unwrap();
+        let (ca, dir) = (app.ca(), certs_dir(app.dir.path()));
+        let storage = app.gateway.storage();
+        async move { issue_agency(&ca, storage.as_ref(), &dir, agency, "迎泽").await }
+    };
+
+    for (kind, region) in [
+        (AgencyKind::CountyProject, "140105"),
+        (AgencyKind::Police, "140106"),
+    ] {
+        let refused = reissue(kind, region).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("responsible for open cases in 140106"),
+            "{refused}"
+        );
+    }
+    assert_eq!(
+        app.read("yingze-project.pem"),
+        certificate,
+        "nothing written"
+    );
+    let listed = list(&app, "yingze-project", pb::ListCasesRequest::default()).await;
+    assert_eq!(listed, std::slice::from_ref(&case_id));
+
+    // The same county and kind again (a renewal) is no move.
+    reissue(AgencyKind::CountyProject, "140106").await.unwrap();
+    close(
+        &app,
+        "yingze-project",
+        &case_id,
+        pb::ClosureReason::Completed,
+    )
+    .await
+    .unwrap();
+    reissue(AgencyKind::CountyProject, "140105").await.unwrap();
 }

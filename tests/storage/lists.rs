@@ -343,6 +343,16 @@ async fn a_partys_list_shows_the_cases_it_submitted_or_is_responsible_for(db: Db
     assert_eq!(listed(&*storage, &in_xiaodian).await, ids(&[&xiaodian]));
 
     // A closed case leaves the caseload, and is listed when asked for.
+    let runs = |project: &'static str, county: &'static str| {
+        let storage = &storage;
+        async move {
+            (storage.responsible_for_open_cases(&id(project), region(county)))
+                .await
+                .unwrap()
+        }
+    };
+    assert!(runs("xiaodian-project", "140105").await);
+    assert!(!runs("xiaodian-project", "140106").await, "its county only");
     let closed = next(
         &xiaodian,
         "xiaodian-project",
@@ -360,6 +370,11 @@ async fn a_partys_list_shows_the_cases_it_submitted_or_is_responsible_for(db: Db
         county: region("140105"),
     });
     assert!(listed(&*storage, &caseload).await.is_empty());
+    assert!(!runs("xiaodian-project", "140105").await);
+    assert!(
+        runs("yingze-project", "140106").await,
+        "lost contact is open"
+    );
     let closed_ones = CaseFilter {
         state: Some(CaseState::Closed),
         ..caseload

@@ -152,8 +152,9 @@ struct Release {
     announced: Option<usize>,
     /// The notice sent again, for a person of this household county.
     revised: Option<usize>,
-    /// How many days before the discharge the notices planned it: the
-    /// discharge deadline may pass first.
+    /// How many days before the discharge the notices planned it, no
+    /// earlier than the first notice: from two days on the discharge
+    /// deadline has passed.
     overdue: i64,
     /// An earlier open case of the person, in this county.
     earlier: Option<usize>,
@@ -171,7 +172,7 @@ fn release() -> impl Strategy<Value = Release> {
             prop::option::of(0..7usize),
             prop::option::of(0..7usize),
             prop::option::of(0..7usize),
-            prop_oneof![3 => Just(0i64), 1 => 1i64..6],
+            prop_oneof![3 => Just(0i64), 1 => 1i64..=4],
         ),
     )
         .prop_map(

@@ -45,6 +45,7 @@ use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::InboxMessage;
+use crate::domain::region::RegionCode;
 use crate::domain::submission::SubmissionOutcome;
 
 /// How long [`PostgresStorage::close`] waits for its connections to close.
@@ -285,6 +286,22 @@ impl Storage for PostgresStorage {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| unavailable(&e))
+    }
+
+    async fn responsible_for_open_cases(
+        &self,
+        project: &AgencyId,
+        county: RegionCode,
+    ) -> Result<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM cases WHERE executing_region = $1 AND responsible = $2 \
+             AND state NOT IN ('announced', 'closed'))",
+        )
+        .bind(county.to_string())
+        .bind(project.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| unavailable(&e))
     }
 
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Seen<Vec<Case>>> {

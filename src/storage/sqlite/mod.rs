@@ -35,6 +35,7 @@ use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use crate::domain::case::{Case, CaseId};
 use crate::domain::notice::InboxMessage;
+use crate::domain::region::RegionCode;
 use crate::domain::submission::SubmissionOutcome;
 use reader::Readers;
 use write_sql::SealedWrite;
@@ -310,6 +311,22 @@ impl Storage for SqliteStorage {
             .fetch_one(&self.readers)
             .await
             .map_err(|e| unavailable(&e))
+    }
+
+    async fn responsible_for_open_cases(
+        &self,
+        project: &AgencyId,
+        county: RegionCode,
+    ) -> Result<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM cases WHERE executing_region = ? AND responsible = ? \
+             AND state NOT IN ('announced', 'closed'))",
+        )
+        .bind(county.to_string())
+        .bind(project.as_str())
+        .fetch_one(&self.readers)
+        .await
+        .map_err(|e| unavailable(&e))
     }
 
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
