@@ -1,6 +1,7 @@
 //! The queries that pick cases by their columns: due deadlines for the
-//! escalation scan, and filtered pages of a jurisdiction, a project's
-//! caseload or a detox center's releases.
+//! escalation scan, filtered pages of a jurisdiction, a project's
+//! caseload or a detox center's releases, and whether any case, or any
+//! open case of a project, is stored.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,9 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use super::cases::seen;
 use super::inbox::{event_rows, histories};
 use super::{corrupt, millis, unavailable};
+use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
+use crate::domain::region::RegionCode;
 use crate::storage::seal::Sealer;
 use crate::storage::{CaseFilter, Cutoffs, Result, Seen, push_open_elsewhere, push_scope};
 
@@ -167,4 +170,28 @@ fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &CaseFilter) {
             .push(" AND c.id > ")
             .push_bind(after.as_str().to_owned());
     }
+}
+
+pub(super) async fn holds_cases(pool: &PgPool) -> Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases)")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| unavailable(&e))
+}
+
+/// See [`crate::storage::Storage::responsible_for_open_cases`].
+pub(super) async fn responsible_for_open_cases(
+    pool: &PgPool,
+    project: &AgencyId,
+    county: RegionCode,
+) -> Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM cases WHERE executing_region = $1 AND responsible = $2 \
+         AND state NOT IN ('announced', 'closed'))",
+    )
+    .bind(county.to_string())
+    .bind(project.as_str())
+    .fetch_one(pool)
+    .await
+    .map_err(|e| unavailable(&e))
 }

@@ -282,10 +282,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn holds_cases(&self) -> Result<bool> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases)")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| unavailable(&e))
+        lists::holds_cases(&self.pool).await
     }
 
     async fn responsible_for_open_cases(
@@ -293,15 +290,7 @@ impl Storage for PostgresStorage {
         project: &AgencyId,
         county: RegionCode,
     ) -> Result<bool> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM cases WHERE executing_region = $1 AND responsible = $2 \
-             AND state NOT IN ('announced', 'closed'))",
-        )
-        .bind(county.to_string())
-        .bind(project.as_str())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| unavailable(&e))
+        lists::responsible_for_open_cases(&self.pool, project, county).await
     }
 
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Seen<Vec<Case>>> {

@@ -1,12 +1,15 @@
 //! The queries that pick cases by their columns: due deadlines for the
-//! escalation scan, and filtered pages of a jurisdiction, a project's
-//! caseload or a detox center's releases.
+//! escalation scan, filtered pages of a jurisdiction, a project's
+//! caseload or a detox center's releases, and whether any case, or any
+//! open case of a project, is stored.
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::cases::millis;
 use super::{corrupt, unavailable};
+use crate::domain::agency::AgencyId;
 use crate::domain::case::CaseId;
+use crate::domain::region::RegionCode;
 use crate::storage::{CaseFilter, Cutoffs, Result, push_open_elsewhere, push_scope};
 
 /// `(kind = ? AND starts_at <= ?) OR ...`: a deadline is due when it
@@ -121,4 +124,28 @@ pub(super) async fn list_case_ids(
         .await
         .map_err(|e| unavailable(&e))?;
     case_ids(rows)
+}
+
+pub(super) async fn holds_cases(pool: &SqlitePool) -> Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases)")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| unavailable(&e))
+}
+
+/// See [`crate::storage::Storage::responsible_for_open_cases`].
+pub(super) async fn responsible_for_open_cases(
+    pool: &SqlitePool,
+    project: &AgencyId,
+    county: RegionCode,
+) -> Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM cases WHERE executing_region = ? AND responsible = ? \
+         AND state NOT IN ('announced', 'closed'))",
+    )
+    .bind(county.to_string())
+    .bind(project.as_str())
+    .fetch_one(pool)
+    .await
+    .map_err(|e| unavailable(&e))
 }

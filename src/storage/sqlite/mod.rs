@@ -307,10 +307,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn holds_cases(&self) -> Result<bool> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases)")
-            .fetch_one(&self.readers)
-            .await
-            .map_err(|e| unavailable(&e))
+        lists::holds_cases(&self.readers).await
     }
 
     async fn responsible_for_open_cases(
@@ -318,15 +315,7 @@ impl Storage for SqliteStorage {
         project: &AgencyId,
         county: RegionCode,
     ) -> Result<bool> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM cases WHERE executing_region = ? AND responsible = ? \
-             AND state NOT IN ('announced', 'closed'))",
-        )
-        .bind(county.to_string())
-        .bind(project.as_str())
-        .fetch_one(&self.readers)
-        .await
-        .map_err(|e| unavailable(&e))
+        lists::responsible_for_open_cases(&self.readers, project, county).await
     }
 
     async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
