@@ -20,6 +20,7 @@ use crate::support::{Db, Kind, run};
 
 conformance!(
     the_floor_only_rises_and_outlives_the_process,
+    raises_at_once_from_two_processes_lose_nothing,
     a_gateway_does_not_start_with_a_list_older_than_one_in_force,
 );
 
@@ -79,6 +80,33 @@ async fn the_floor_only_rises_and_outlives_the_process(db: Db) {
         other
     );
     reopened.close().await;
+}
+
+/// Replicas reloading at the same moment, each with a list of its own:
+/// whatever order the raises take, the floor ends at the highest number
+/// with every serial.
+async fn raises_at_once_from_two_processes_lose_nothing(db: Db) {
+    let (first, second) = (db.open().await, db.open().await);
+    let raises = (1..=12u64).map(|number| {
+        let storage = if number % 2 == 0 { &first } else { &second };
+        let storage = Arc::clone(storage);
+        let serial = format!("{number:02x}");
+        tokio::spawn(async move {
+            let raised = storage
+                .raise_crl_floor("ca-a", &list(number, &[&serial]))
+                .await;
+            let floor = raised.unwrap();
+            assert!(floor.number >= number && floor.revoked.contains(&serial));
+        })
+    });
+    for raise in raises.collect::<Vec<_>>() {
+        raise.await.unwrap();
+    }
+    let serials: Vec<String> = (1..=12u64).map(|n| format!("{n:02x}")).collect();
+    let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
+    assert_eq!(first.crl_floor("ca-a").await.unwrap(), list(12, &serials));
+    first.close().await;
+    second.close().await;
 }
 
 /// Revokes `agency`'s certificate in `app`'s folder and waits until the
