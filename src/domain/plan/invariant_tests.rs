@@ -156,6 +156,9 @@ struct Release {
     /// earlier than the first notice: from two days on the discharge
     /// deadline has passed.
     overdue: i64,
+    /// The detox center withdraws the notice instead of the discharge:
+    /// the case closes before anyone is responsible.
+    withdrawn: bool,
     /// An earlier open case of the person, in this county.
     earlier: Option<usize>,
 }
@@ -173,6 +176,7 @@ fn release() -> impl Strategy<Value = Release> {
             prop::option::of(0..7usize),
             prop::option::of(0..7usize),
             prop_oneof![3 => Just(0i64), 1 => 1i64..=4],
+            prop::bool::weighted(0.2),
         ),
     )
         .prop_map(
@@ -183,7 +187,7 @@ fn release() -> impl Strategy<Value = Release> {
                 late,
                 ago,
                 term,
-                (announced, revised, earlier, overdue),
+                (announced, revised, earlier, overdue, withdrawn),
             )| {
                 Release {
                     household,
@@ -196,6 +200,7 @@ fn release() -> impl Strategy<Value = Release> {
                     revised,
                     earlier,
                     overdue,
+                    withdrawn,
                 }
             },
         )

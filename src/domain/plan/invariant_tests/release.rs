@@ -6,7 +6,8 @@ use time::{Date, Duration, OffsetDateTime};
 
 use super::*;
 use crate::domain::agency::AgencyKind;
-use crate::domain::case::EarlierCase;
+use crate::domain::case::{ClosureReason, EarlierCase};
+use crate::domain::deadline::DeadlineKind;
 use crate::domain::intake::{DecisionNumber, TermMonths};
 use crate::domain::notice::Notice;
 use crate::domain::plan::{Context, Planned, plan};
@@ -88,9 +89,9 @@ pub(super) fn announce(
     announced
 }
 
-/// (v) a release, or a notice sent again, reaches everyone the latest
-/// notice before it named (not those it only told of a move): nobody
-/// waits at the gate.
+/// (v) a release, a notice sent again, its withdrawal or its overdue
+/// discharge reaches everyone the latest notice before it named (not
+/// those it only told of a move): nobody waits at the gate.
 pub(super) fn check_nobody_waits(
     notices: &[(AgencyId, Notice)],
     before: Option<&Case>,
@@ -98,7 +99,16 @@ pub(super) fn check_nobody_waits(
 ) -> Result<(), TestCaseError> {
     let intake = matches!(
         recorded.event,
-        CaseEvent::ReleaseAnnounced { .. } | CaseEvent::Discharged { .. }
+        CaseEvent::ReleaseAnnounced { .. }
+            | CaseEvent::Discharged { .. }
+            | CaseEvent::Closed {
+                reason: ClosureReason::ReleaseWithdrawn,
+                ..
+            }
+            | CaseEvent::DeadlineMissed {
+                kind: DeadlineKind::Discharge,
+                ..
+            }
     );
     let latest_notice = before.and_then(|before| {
         (before.history.iter().rev())
