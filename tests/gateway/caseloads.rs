@@ -1,6 +1,7 @@
 //! A project lists its caseload, a detox center the releases it
 //! submitted: the cases they act in, wherever they run. A project keeps
 //! its county while it runs open cases, since its caseload is read there.
+//! Any list reads on past the cases its reader may not see.
 
 use handover_gateway::api::pb;
 use handover_gateway::bootstrap::issue_agency;
@@ -133,4 +134,54 @@ async fn a_project_running_open_cases_keeps_its_county_in_the_registry() {
     .await
     .unwrap();
     reissue(AgencyKind::CountyProject, "140105").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_page_reads_on_past_cases_its_reader_no_longer_sees_a_few_reads_at_most() {
+    let app = spawn_app().await;
+    let mut hidden = Vec::new();
+    for n in 81..=85 {
+        let person = person(&id_number("19880808", n), "140106", None);
+        let notice = announce_in(&app, &format!("a-{n}"), &format!("D-{n}"), person).await;
+        withdraw_announcement(&app, "taiyuan-detox", &notice.case_id, "order extended")
+            .await
+            .unwrap();
+        hidden.push(notice.case_id);
+    }
+    // Past `passing_parts_read_for`, Yingze's police no longer read the
+    // withdrawn notices; they read the release that follows.
+    app.clock.advance(time::Duration::days(91));
+    let mut released = discharge(
+        "d-86",
+        "D-86",
+        person(&id_number("19880808", 86), "140106", None),
+    );
+    released.released_at = Some(prost_types::Timestamp {
+        seconds: START.unix_timestamp() + 91 * 86_400,
+        nanos: 0,
+    });
+    let visible = submit_as_detox(&app, released).await.case_id;
+
+    let page = |page_token: String| {
+        let request = pb::ListCasesRequest {
+            county: "140106".into(),
+            page_size: 1,
+            page_token,
+            ..Default::default()
+        };
+        let app = &app;
+        async move {
+            let response = app.cases("yingze-police").await.list_cases(request).await;
+            let page = response.unwrap().into_inner();
+            let ids: Vec<String> = page.cases.into_iter().map(|case| case.case_id).collect();
+            (ids, page.next_page_token)
+        }
+    };
+    let (first, token) = page(String::new()).await;
+    assert!(first.is_empty(), "four reads, each of a case not seen");
+    assert_eq!(token, hidden[3], "the next page goes on after them");
+    let (second, token) = page(token).await;
+    assert_eq!(second, std::slice::from_ref(&visible));
+    assert_eq!(token, visible);
+    assert_eq!(page(token).await, (Vec::new(), String::new()));
 }
