@@ -69,15 +69,72 @@ impl Gateway {
         Err(GatewayError::Unavailable(None))
     }
 
+    /// Writes the deadline rows of the cases a version before the
+    /// `discharge` deadline left without them, recording what is already
+    /// due, and takes each off the list; returns how many it took off.
+    /// A write of no new event, under the case's version: one that lost
+    /// to another write finds the rows that write made.
+    ///
+    /// # Errors
+    /// When storage fails; what was written stays written.
+    pub async fn backfill_deadlines(&self) -> Result<usize> {
+        let mut done = 0;
+        loop {
+            let due = self.storage.deadline_backfill(BATCH).await?;
+            if due.is_empty() {
+                return Ok(done);
+            }
+            for id in due {
+                if let Some(case) = self.storage.case(&id).await? {
+                    let agencies = self.registry().await?;
+                    let request_id = format!("deadlines/{id}/{}", case.version());
+                    let mut write = self.prepare(
+                        &AgencyId::gateway(),
+                        case.id,
+                        case.history,
+                        Vec::new(),
+                        &agencies,
+                        None,
+                    )?;
+                    write.request = RequestKey {
+                        agency: AgencyId::gateway(),
+                        request_id,
+                        digest: [0; 32],
+                    };
+                    self.write(write).await?;
+                }
+                self.storage.deadline_backfilled(&id).await?;
+                done += 1;
+            }
+        }
+    }
+
     /// Scans for due deadlines now and then every `escalation_scan`, until
-    /// the gateway shuts down.
+    /// the gateway shuts down; first writes the deadline rows an earlier
+    /// version left unwritten.
     pub async fn run_escalations(self) {
         let mut ticker = tokio::time::interval(self.settings.escalation_scan);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut backfilled = false;
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
+            }
+            if !backfilled {
+                match self.backfill_deadlines().await {
+                    Ok(0) => backfilled = true,
+                    Ok(count) => {
+                        tracing::info!(
+                            cases = count,
+                            "deadlines written for cases stored before them"
+                        );
+                        backfilled = true;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "deadline backfill failed; retrying at the next tick");
+                    }
+                }
             }
             if let Err(error) = self.escalate_due().await {
                 tracing::warn!(%error, "escalation scan failed; retrying at the next tick");

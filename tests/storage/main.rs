@@ -33,6 +33,7 @@ mod app;
 
 mod audit;
 mod availability;
+mod backfill;
 mod batches;
 mod cases;
 mod crl_floor;

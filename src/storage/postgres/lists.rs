@@ -195,3 +195,23 @@ pub(super) async fn responsible_for_open_cases(
     .await
     .map_err(|e| unavailable(&e))
 }
+
+/// See [`crate::storage::Storage::deadline_backfill`].
+pub(super) async fn deadline_backfill(pool: &PgPool, limit: u32) -> Result<Vec<CaseId>> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT case_id FROM deadline_backfill ORDER BY case_id LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    case_ids(&rows)
+}
+
+pub(super) async fn deadline_backfilled(pool: &PgPool, id: &CaseId) -> Result<()> {
+    sqlx::query("DELETE FROM deadline_backfill WHERE case_id = $1")
+        .bind(id.as_str())
+        .execute(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(())
+}

@@ -285,6 +285,14 @@ impl Storage for PostgresStorage {
         lists::holds_cases(&self.pool).await
     }
 
+    async fn deadline_backfill(&self, limit: u32) -> Result<Vec<CaseId>> {
+        lists::deadline_backfill(&self.pool, limit).await
+    }
+
+    async fn deadline_backfilled(&self, id: &CaseId) -> Result<()> {
+        lists::deadline_backfilled(&self.pool, id).await
+    }
+
     async fn responsible_for_open_cases(
         &self,
         project: &AgencyId,

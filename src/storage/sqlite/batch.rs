@@ -127,5 +127,8 @@ fn apply(
         Work::RaiseCrlFloor { issuer, list } => write_sql::raise_crl_floor(db, issuer, list)
             .map(Done::CrlFloor)
             .map_err(broken),
+        Work::DeadlineBackfilled(id) => write_sql::deadline_backfilled(db, id)
+            .map(|()| Done::Backfilled)
+            .map_err(broken),
     }
 }

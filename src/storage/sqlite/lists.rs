@@ -149,3 +149,14 @@ pub(super) async fn responsible_for_open_cases(
     .await
     .map_err(|e| unavailable(&e))
 }
+
+/// See [`crate::storage::Storage::deadline_backfill`].
+pub(super) async fn deadline_backfill(pool: &SqlitePool, limit: u32) -> Result<Vec<CaseId>> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT case_id FROM deadline_backfill ORDER BY case_id LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    case_ids(rows)
+}

@@ -310,6 +310,21 @@ impl Storage for SqliteStorage {
         lists::holds_cases(&self.readers).await
     }
 
+    async fn deadline_backfill(&self, limit: u32) -> Result<Vec<CaseId>> {
+        lists::deadline_backfill(&self.readers, limit).await
+    }
+
+    async fn deadline_backfilled(&self, id: &CaseId) -> Result<()> {
+        match self
+            .writes
+            .submit(Work::DeadlineBackfilled(id.clone()))
+            .await?
+        {
+            Done::Backfilled => Ok(()),
+            _ => Err(writer::mismatched()),
+        }
+    }
+
     async fn responsible_for_open_cases(
         &self,
         project: &AgencyId,

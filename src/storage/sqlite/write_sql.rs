@@ -16,7 +16,7 @@ use super::cases::millis;
 use super::{corrupt, now_millis, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::Chain;
-use crate::domain::case::{Case, RecordedEvent};
+use crate::domain::case::{Case, CaseId, RecordedEvent};
 use crate::domain::notice::Notice;
 use crate::domain::submission::{Delivery, SubmissionOutcome};
 use crate::storage::CrlFloor;
@@ -365,6 +365,15 @@ pub(super) fn register_agency(db: &Connection, agency: &Agency) -> Result<()> {
         ])
     })
     .map_err(failed)?;
+    Ok(())
+}
+
+/// Takes `id` off the cases whose deadline rows an earlier version left
+/// unwritten.
+pub(super) fn deadline_backfilled(db: &Connection, id: &CaseId) -> Result<()> {
+    db.prepare_cached("DELETE FROM deadline_backfill WHERE case_id = ?")
+        .and_then(|mut delete| delete.execute(params![id.as_str()]))
+        .map_err(failed)?;
     Ok(())
 }
 

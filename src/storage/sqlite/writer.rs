@@ -45,6 +45,7 @@ use super::write_sql::SealedWrite;
 use super::{corrupt, unavailable};
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain};
+use crate::domain::case::CaseId;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::{CrlFloor, InboxState, Result, StorageError};
 
@@ -73,6 +74,7 @@ pub(super) enum Work {
     Acknowledge { agency: AgencyId, position: u64 },
     RegisterAgency(Agency),
     RaiseCrlFloor { issuer: String, list: CrlFloor },
+    DeadlineBackfilled(CaseId),
 }
 
 /// What a job did, once its batch committed.
@@ -83,6 +85,7 @@ pub(super) enum Done {
     Acknowledged(Option<InboxState>),
     Registered,
     CrlFloor(CrlFloor),
+    Backfilled,
 }
 
 pub(super) struct Job {
