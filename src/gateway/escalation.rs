@@ -71,42 +71,67 @@ impl Gateway {
 
     /// Writes the deadline rows of the cases a version before the
     /// `discharge` deadline left without them, recording what is already
-    /// due, and takes each off the list; returns how many it took off.
-    /// A write of no new event, under the case's version: one that lost
-    /// to another write finds the rows that write made.
+    /// due, and takes each off the list. A case that fails stays listed
+    /// for the next pass, and the others go on. Returns how many were
+    /// taken off, and whether any is still listed.
     ///
     /// # Errors
-    /// When storage fails; what was written stays written.
-    pub async fn backfill_deadlines(&self) -> Result<usize> {
+    /// When the list cannot be read or changed; what was written stays.
+    pub async fn backfill_deadlines(&self) -> Result<(usize, bool)> {
         let mut done = 0;
-        loop {
-            let due = self.storage.deadline_backfill(BATCH).await?;
-            if due.is_empty() {
-                return Ok(done);
-            }
-            for id in due {
-                if let Some(case) = self.storage.case(&id).await? {
-                    let agencies = self.registry().await?;
-                    let request_id = format!("deadlines/{id}/{}", case.version());
-                    let mut write = self.prepare(
-                        &AgencyId::gateway(),
-                        case.id,
-                        case.history,
-                        Vec::new(),
-                        &agencies,
-                        None,
-                    )?;
-                    write.request = RequestKey {
-                        agency: AgencyId::gateway(),
-                        request_id,
-                        digest: [0; 32],
-                    };
-                    self.write(write).await?;
+        let mut after: Option<CaseId> = None;
+        for _ in 0..MAX_BATCHES_PER_SCAN {
+            let listed = self
+                .storage
+                .deadline_backfill(after.as_ref(), BATCH)
+                .await?;
+            let full = listed.len() == BATCH as usize;
+            for id in listed {
+                match self.write_deadlines(&id).await {
+                    Ok(()) => {
+                        self.storage.deadline_backfilled(&id).await?;
+                        done += 1;
+                    }
+                    Err(error) => {
+                        tracing::warn!(case_id = %id, %error, "deadlines not written; retrying");
+                    }
                 }
-                self.storage.deadline_backfilled(&id).await?;
-                done += 1;
+                after = Some(id);
+            }
+            if !full {
+                break;
             }
         }
+        let left = !self.storage.deadline_backfill(None, 1).await?.is_empty();
+        Ok((done, left))
+    }
+
+    /// A write of no new event under the case's version, which writes its
+    /// deadline rows and records what is due. One that lost to another
+    /// write finds the rows that write made, or, losing on its request id,
+    /// those an earlier pass wrote at this version before it could take
+    /// the case off the list.
+    async fn write_deadlines(&self, id: &CaseId) -> Result<()> {
+        let Some(case) = self.storage.case(id).await? else {
+            return Ok(());
+        };
+        let agencies = self.registry().await?;
+        let request_id = format!("deadlines/{id}/{}", case.version());
+        let mut write = self.prepare(
+            &AgencyId::gateway(),
+            case.id,
+            case.history,
+            Vec::new(),
+            &agencies,
+            None,
+        )?;
+        write.request = RequestKey {
+            agency: AgencyId::gateway(),
+            request_id,
+            digest: [0; 32],
+        };
+        self.write(write).await?;
+        Ok(())
     }
 
     /// Scans for due deadlines now and then every `escalation_scan`, until
@@ -123,13 +148,14 @@ impl Gateway {
             }
             if !backfilled {
                 match self.backfill_deadlines().await {
-                    Ok(0) => backfilled = true,
-                    Ok(count) => {
-                        tracing::info!(
-                            cases = count,
-                            "deadlines written for cases stored before them"
-                        );
-                        backfilled = true;
+                    Ok((done, left)) => {
+                        if done > 0 {
+                            tracing::info!(
+                                cases = done,
+                                "deadlines written for cases stored before them"
+                            );
+                        }
+                        backfilled = !left;
                     }
                     Err(error) => {
                         tracing::warn!(%error, "deadline backfill failed; retrying at the next tick");

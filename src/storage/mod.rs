@@ -209,9 +209,10 @@ pub trait Storage: Send + Sync + 'static {
     async fn case_seen(&self, id: &CaseId) -> Result<Seen<Option<Case>>>;
     /// Whether any case is stored (a new master key would orphan them).
     async fn holds_cases(&self) -> Result<bool>;
-    /// Up to `limit` cases whose deadline rows a version before the
-    /// `discharge` deadline left unwritten (announced when it upgraded).
-    async fn deadline_backfill(&self, limit: u32) -> Result<Vec<CaseId>>;
+    /// Up to `limit` cases after `after` (in id order) whose deadline
+    /// rows a version before the `discharge` deadline left unwritten
+    /// (announced when it upgraded).
+    async fn deadline_backfill(&self, after: Option<&CaseId>, limit: u32) -> Result<Vec<CaseId>>;
     /// Takes `id` off [`Storage::deadline_backfill`]'s list.
     async fn deadline_backfilled(&self, id: &CaseId) -> Result<()>;
     /// Whether `project` is responsible for a case not yet closed in

@@ -20,11 +20,11 @@ async fn start(db: &Db, dir: tempfile::TempDir, now: time::OffsetDateTime) -> Ap
     app::start_with(dir, now, config).await
 }
 
-async fn announced(app: &App) -> String {
+async fn announced(app: &App, n: u32) -> String {
     let request = pb::AnnounceReleaseRequest {
-        request_id: "a-1".into(),
-        decision_number: "D-1".into(),
-        person: Some(app::person(&app::id_number("19900307", 1), "140106", None)),
+        request_id: format!("a-{n}"),
+        decision_number: format!("D-{n}"),
+        person: Some(app::person(&app::id_number("19900307", n), "140106", None)),
         planned_release_date: "2026-12-08".into(),
         term_months: 12,
     };
@@ -33,12 +33,40 @@ async fn announced(app: &App) -> String {
     receipt.receipt.unwrap().case_id
 }
 
+/// As the upgrade finds announcements an earlier version stored: no
+/// deadline row, and on the list.
+async fn as_stored_before(db: &Db, cases: &[&str]) {
+    for case_id in cases {
+        let rows = format!("DELETE FROM deadlines WHERE case_id = '{case_id}'");
+        db.raw_execute(&rows).await.unwrap();
+        let listed = format!("INSERT INTO deadline_backfill (case_id) VALUES ('{case_id}')");
+        db.raw_execute(&listed).await.unwrap();
+    }
+}
+
+/// (listed, discharge deadline rows), once nothing is listed any more.
 async fn settled(db: &Db) -> (i64, i64) {
-    let listed = db.raw_count("SELECT COUNT(*) FROM deadline_backfill").await;
-    let rows = db
-        .raw_count("SELECT COUNT(*) FROM deadlines WHERE kind = 'discharge'")
-        .await;
-    (listed, rows)
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = db.raw_count("SELECT COUNT(*) FROM deadline_backfill").await;
+        let rows = db
+            .raw_count("SELECT COUNT(*) FROM deadlines WHERE kind = 'discharge'")
+            .await;
+        if listed == 0 || tokio::time::Instant::now() > deadline {
+            return (listed, rows);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+async fn missed(app: &App, case_id: &str) -> Vec<pb::DeadlineKind> {
+    let case = app.case_for_office(case_id).await;
+    (case.history.iter())
+        .filter_map(|event| match &event.detail {
+            Some(pb::case_event::Detail::DeadlineMissed(missed)) => Some(missed.kind()),
+            _ => None,
+        })
+        .collect()
 }
 
 async fn an_announcement_stored_before_the_discharge_deadline_gets_it_at_the_next_start(db: Db) {
@@ -49,32 +77,32 @@ async fn an_announcement_stored_before_the_discharge_deadline_gets_it_at_the_nex
         .unwrap();
     backend.storage().close().await;
     let app = start(&db, dir, START).await;
-    let case_id = announced(&app).await;
-    assert_eq!(settled(&db).await, (0, 1));
+    let (early, late) = (announced(&app, 1).await, announced(&app, 2).await);
     let dir = app.stop().await;
+    as_stored_before(&db, &[&early]).await;
+    let rows = "SELECT COUNT(*) FROM deadlines WHERE kind = 'discharge'";
+    assert_eq!(db.raw_count(rows).await, 1, "only the other one's");
 
-    // As the upgrade finds an announcement an earlier version stored.
-    db.raw_execute("DELETE FROM deadlines").await.unwrap();
-    let listed = format!("INSERT INTO deadline_backfill (case_id) VALUES ('{case_id}')");
-    db.raw_execute(&listed).await.unwrap();
-    assert_eq!(settled(&db).await, (1, 0));
+    // Not due yet: the row is written by a write of no new event.
+    let app = start(&db, dir, START).await;
+    assert_eq!(settled(&db).await, (0, 2));
+    assert!(missed(&app, &early).await.is_empty());
+    assert_eq!(app.gateway.backfill_deadlines().await.unwrap(), (0, false));
+    let dir = app.stop().await;
+    as_stored_before(&db, &[&late]).await;
 
     // Started after the planned day's deadline (the end of 2026-12-09,
-    // China time), the gateway writes the row and escalates at once.
+    // China time): the scan finds the row written at the last start, and
+    // the backfill records the one it writes now at once.
     let app = start(&db, dir, datetime!(2026-12-09 17:00 UTC)).await;
+    assert_eq!(settled(&db).await, (0, 2));
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while settled(&db).await != (0, 1) {
-        assert!(tokio::time::Instant::now() < deadline, "not backfilled");
+    while missed(&app, &early).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "not escalated");
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    let case = app.case_for_office(&case_id).await;
-    let missed: Vec<_> = (case.history.iter())
-        .filter_map(|event| match &event.detail {
-            Some(pb::case_event::Detail::DeadlineMissed(missed)) => Some(missed.kind()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(missed, [pb::DeadlineKind::Discharge]);
-    assert_eq!(app.gateway.backfill_deadlines().await.unwrap(), 0);
+    for case_id in [&early, &late] {
+        assert_eq!(missed(&app, case_id).await, [pb::DeadlineKind::Discharge]);
+    }
     app.stop().await;
 }

@@ -285,8 +285,8 @@ impl Storage for PostgresStorage {
         lists::holds_cases(&self.pool).await
     }
 
-    async fn deadline_backfill(&self, limit: u32) -> Result<Vec<CaseId>> {
-        lists::deadline_backfill(&self.pool, limit).await
+    async fn deadline_backfill(&self, after: Option<&CaseId>, limit: u32) -> Result<Vec<CaseId>> {
+        lists::deadline_backfill(&self.pool, after, limit).await
     }
 
     async fn deadline_backfilled(&self, id: &CaseId) -> Result<()> {

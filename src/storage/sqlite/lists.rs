@@ -151,12 +151,18 @@ pub(super) async fn responsible_for_open_cases(
 }
 
 /// See [`crate::storage::Storage::deadline_backfill`].
-pub(super) async fn deadline_backfill(pool: &SqlitePool, limit: u32) -> Result<Vec<CaseId>> {
-    let rows: Vec<String> =
-        sqlx::query_scalar("SELECT case_id FROM deadline_backfill ORDER BY case_id LIMIT ?")
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-            .map_err(|e| unavailable(&e))?;
+pub(super) async fn deadline_backfill(
+    pool: &SqlitePool,
+    after: Option<&CaseId>,
+    limit: u32,
+) -> Result<Vec<CaseId>> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT case_id FROM deadline_backfill WHERE case_id > ? ORDER BY case_id LIMIT ?",
+    )
+    .bind(after.map_or("", CaseId::as_str))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| unavailable(&e))?;
     case_ids(rows)
 }

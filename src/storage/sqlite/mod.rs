@@ -310,8 +310,8 @@ impl Storage for SqliteStorage {
         lists::holds_cases(&self.readers).await
     }
 
-    async fn deadline_backfill(&self, limit: u32) -> Result<Vec<CaseId>> {
-        lists::deadline_backfill(&self.readers, limit).await
+    async fn deadline_backfill(&self, after: Option<&CaseId>, limit: u32) -> Result<Vec<CaseId>> {
+        lists::deadline_backfill(&self.readers, after, limit).await
     }
 
     async fn deadline_backfilled(&self, id: &CaseId) -> Result<()> {
