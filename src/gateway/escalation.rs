@@ -5,9 +5,9 @@
 
 use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::AgencyId;
-use crate::domain::case::CaseId;
+use crate::domain::case::{Case, CaseId};
 use crate::domain::submission::RequestKey;
-use crate::storage::Cutoffs;
+use crate::storage::{CaseWrite, Cutoffs};
 
 const BATCH: u32 = 200;
 const MAX_BATCHES_PER_SCAN: usize = 50;
@@ -46,21 +46,8 @@ impl Gateway {
             if due == 0 {
                 return Ok(0);
             }
-            let agencies = self.registry().await?;
             let request_id = format!("escalation/{id}/{}", case.version() + 1);
-            let mut write = self.prepare(
-                &AgencyId::gateway(),
-                case.id,
-                case.history,
-                Vec::new(),
-                &agencies,
-                None,
-            )?;
-            write.request = RequestKey {
-                agency: AgencyId::gateway(),
-                request_id,
-                digest: [0; 32],
-            };
+            let write = self.by_gateway(case, request_id).await?;
             if self.write(write).await?.is_some() {
                 tracing::warn!(case_id = %id, escalations = due, "deadline missed; escalated");
                 return Ok(due);
@@ -115,8 +102,16 @@ impl Gateway {
         let Some(case) = self.storage.case(id).await? else {
             return Ok(());
         };
-        let agencies = self.registry().await?;
         let request_id = format!("deadlines/{id}/{}", case.version());
+        let write = self.by_gateway(case, request_id).await?;
+        self.write(write).await?;
+        Ok(())
+    }
+
+    /// The gateway's own write of `case` with no new event but what is
+    /// due, under `request_id`.
+    async fn by_gateway(&self, case: Case, request_id: String) -> Result<CaseWrite> {
+        let agencies = self.registry().await?;
         let mut write = self.prepare(
             &AgencyId::gateway(),
             case.id,
@@ -130,8 +125,7 @@ impl Gateway {
             request_id,
             digest: [0; 32],
         };
-        self.write(write).await?;
-        Ok(())
+        Ok(write)
     }
 
     /// Scans for due deadlines now and then every `escalation_scan`, until

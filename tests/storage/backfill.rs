@@ -3,20 +3,16 @@
 //! next start, and its overdue discharge is escalated like any other.
 
 use handover_gateway::api::pb;
-use handover_gateway::bootstrap;
-use handover_gateway::config::Config;
 use time::macros::datetime;
 
 use crate::app::{self, App, START};
+use crate::gateway;
 use crate::support::Db;
 
 conformance!(an_announcement_stored_before_the_discharge_deadline_gets_it_at_the_next_start);
 
 async fn start(db: &Db, dir: tempfile::TempDir, now: time::OffsetDateTime) -> App {
-    let config = Config {
-        database: db.setting.clone(),
-        ..app::config(dir.path())
-    };
+    let config = gateway::config(&dir, db);
     app::start_with(dir, now, config).await
 }
 
@@ -70,13 +66,7 @@ async fn missed(app: &App, case_id: &str) -> Vec<pb::DeadlineKind> {
 }
 
 async fn an_announcement_stored_before_the_discharge_deadline_gets_it_at_the_next_start(db: Db) {
-    let dir = tempfile::tempdir().unwrap();
-    let backend = db.unsealed().await;
-    bootstrap::development(&app::certs_dir(dir.path()), backend.storage())
-        .await
-        .unwrap();
-    backend.storage().close().await;
-    let app = start(&db, dir, START).await;
+    let app = gateway::spawn_at(&db, START).await;
     let (early, late) = (announced(&app, 1).await, announced(&app, 2).await);
     let dir = app.stop().await;
     as_stored_before(&db, &[&early]).await;

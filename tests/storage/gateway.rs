@@ -21,7 +21,7 @@ use crate::support::{Db, Kind, run};
 
 /// The gateway's configuration for the files in `dir` and the database
 /// `db` names.
-fn config(dir: &TempDir, db: &Db) -> Config {
+pub(crate) fn config(dir: &TempDir, db: &Db) -> Config {
     Config {
         database: db.setting.clone(),
         ..app::config(dir.path())
@@ -34,7 +34,7 @@ async fn spawn_on(db: &Db) -> App {
 }
 
 /// As [`spawn_on`], with the gateway's clock at `now`.
-async fn spawn_at(db: &Db, now: time::OffsetDateTime) -> App {
+pub(crate) async fn spawn_at(db: &Db, now: time::OffsetDateTime) -> App {
     let dir = tempfile::tempdir().unwrap();
     let backend = db.unsealed().await;
     bootstrap::development(&app::certs_dir(dir.path()), backend.storage())

@@ -38,6 +38,13 @@ fn scan(case: &Case, policy: &DeadlinePolicy, agencies: &[Agency], now: OffsetDa
     .unwrap()
 }
 
+/// Who `planned` tells, in what role, in order.
+fn told(planned: &Planned) -> Vec<(&str, RecipientRole)> {
+    (planned.notices.iter())
+        .map(|(to, notice)| (to.as_str(), notice.role))
+        .collect()
+}
+
 fn escalations(case: &Case) -> Vec<(DeadlineKind, u32)> {
     case.history
         .iter()
@@ -81,11 +88,7 @@ fn an_overdue_discharge_escalates_once_to_the_center_the_notice_s_agencies_and_t
 
     let planned = scan(&case, &policy, &agencies, DUE);
     assert_eq!(escalations(&planned.case), [(DeadlineKind::Discharge, 1)]);
-    let told: Vec<_> = planned
-        .notices
-        .iter()
-        .map(|(to, notice)| (to.as_str(), notice.role))
-        .collect();
+    let told = told(&planned);
     assert_eq!(
         told,
         [
@@ -202,11 +205,7 @@ fn an_unroutable_announcement_s_overdue_discharge_reaches_the_office_that_holds_
     // office, which the escalation reaches once.
     let case = announced_case("140108", None, Some("taiyuan-office"));
     let planned = scan(&case, &policy, &agencies, DUE);
-    let told: Vec<_> = planned
-        .notices
-        .iter()
-        .map(|(to, notice)| (to.as_str(), notice.role))
-        .collect();
+    let told = told(&planned);
     assert_eq!(
         told,
         [
