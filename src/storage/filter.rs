@@ -65,25 +65,13 @@ pub(crate) fn push_scope<'a, DB: sqlx::Database>(
                 .push("c.detox_center = ")
                 .push_bind(center.as_str().to_owned());
         }
-        // A project is responsible only in its own county, so the
-        // county's index (`cases_by_region`) finds its caseload: an index
-        // of its own would cost every new case a page at one of a hundred
-        // insertion points (BENCHMARKS.md). Its closed cases stay out
-        // unless it asks for them; naming the open states lets the index
-        // skip them.
         Some(Party::Responsible { project, county }) => {
-            query
-                .push("c.executing_region = ")
-                .push_bind(county.to_string())
-                .push(" AND c.responsible = ")
-                .push_bind(project.as_str().to_owned());
-            if filter.state != Some(CaseState::Closed) {
-                let open: Vec<String> = (CaseState::ALL.into_iter())
-                    .filter(|state| state.is_supervised())
-                    .map(|state| format!("'{}'", state.as_str()))
-                    .collect();
-                query.push(format!(" AND c.state IN ({})", open.join(", ")));
-            }
+            push_caseload(
+                query,
+                project,
+                *county,
+                filter.state == Some(CaseState::Closed),
+            );
         }
         None => {
             let prefix = format!("{}%", filter.jurisdiction.prefix());
@@ -100,6 +88,50 @@ pub(crate) fn push_scope<'a, DB: sqlx::Database>(
             query.push(")");
         }
     }
+}
+
+/// The cases `c` `project` is responsible for in `county`: its caseload,
+/// open ones, or with `closed` its closed ones (whatever else the filter
+/// narrows). A project is responsible only in its own county, so the
+/// county's index (`cases_by_region`) finds them: an index of its own
+/// would cost every new case a page at one of a hundred insertion points
+/// (BENCHMARKS.md). Naming the open states lets the index skip the
+/// closed ones.
+fn push_caseload<'a, DB: sqlx::Database>(
+    query: &mut sqlx::QueryBuilder<'a, DB>,
+    project: &AgencyId,
+    county: RegionCode,
+    closed: bool,
+) where
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query
+        .push("c.executing_region = ")
+        .push_bind(county.to_string())
+        .push(" AND c.responsible = ")
+        .push_bind(project.as_str().to_owned());
+    if !closed {
+        let open: Vec<String> = (CaseState::ALL.into_iter())
+            .filter(|state| state.is_supervised())
+            .map(|state| format!("'{}'", state.as_str()))
+            .collect();
+        query.push(format!(" AND c.state IN ({})", open.join(", ")));
+    }
+}
+
+/// Whether `project` has an open case in its caseload, read as the
+/// caseload is listed.
+pub(crate) fn open_caseload_exists<'a, DB: sqlx::Database>(
+    project: &AgencyId,
+    county: RegionCode,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::QueryBuilder::new("SELECT EXISTS (SELECT 1 FROM cases c WHERE ");
+    push_caseload(&mut query, project, county, false);
+    query.push(")");
+    query
 }
 
 /// [`CaseFilter::open_elsewhere`] on the cases `c`, in the SQL of both

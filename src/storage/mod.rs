@@ -28,7 +28,7 @@ use crate::domain::submission::{RequestKey, SubmissionOutcome};
 
 pub use backend::{Backend, Database, open};
 pub use filter::{CaseFilter, Party};
-pub(crate) use filter::{push_open_elsewhere, push_scope};
+pub(crate) use filter::{open_caseload_exists, push_open_elsewhere, push_scope};
 pub(crate) use messages::{as_stored, millis};
 pub use postgres::PostgresStorage;
 pub use seal::{SealError, Sealer};

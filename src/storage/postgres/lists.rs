@@ -14,7 +14,9 @@ use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
 use crate::domain::region::RegionCode;
 use crate::storage::seal::Sealer;
-use crate::storage::{CaseFilter, Cutoffs, Result, Seen, push_open_elsewhere, push_scope};
+use crate::storage::{
+    CaseFilter, Cutoffs, Result, Seen, open_caseload_exists, push_open_elsewhere, push_scope,
+};
 
 /// `(kind = $n AND starts_at <= $m) OR ...`: a deadline is due when it
 /// started before its kind's cutoff.
@@ -185,15 +187,11 @@ pub(super) async fn responsible_for_open_cases(
     project: &AgencyId,
     county: RegionCode,
 ) -> Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM cases WHERE executing_region = $1 AND responsible = $2 \
-         AND state NOT IN ('announced', 'closed'))",
-    )
-    .bind(county.to_string())
-    .bind(project.as_str())
-    .fetch_one(pool)
-    .await
-    .map_err(|e| unavailable(&e))
+    open_caseload_exists(project, county)
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await
+        .map_err(|e| unavailable(&e))
 }
 
 /// See [`crate::storage::Storage::deadline_backfill`].
