@@ -169,7 +169,11 @@ pub fn receipt_content(submitted: &Submitted) -> pb::ReceiptContent {
         version: outcome.version,
         executing_region: outcome.executing_region.to_string(),
         responsible_project_id: text(outcome.responsible.as_ref()),
-        unroutable: outcome.responsible.is_none() && outcome.state != CaseState::Announced,
+        // A case no project runs is unroutable once discharged: not while
+        // announced, nor once its announcement is withdrawn (closed before
+        // any discharge). A discharged case is closed only by its project.
+        unroutable: outcome.responsible.is_none()
+            && !matches!(outcome.state, CaseState::Announced | CaseState::Closed),
         late_notice: outcome.late_notice,
         deliveries: outcome
             .deliveries

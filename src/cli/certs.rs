@@ -183,7 +183,17 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
         format!("the certificate is revoked, but the registry in {database} could not be updated")
     })?;
     match disabled {
-        Some(agency) => println!("disabled {agency} in the registry"),
+        Some((agency, stranded)) => {
+            println!("disabled {agency} in the registry");
+            if stranded {
+                println!(
+                    "warning: {} is responsible for open cases in {}, and nobody can act on them \
+                     while it is disabled: issue it a new certificate (certs issue enables it \
+                     again) before their deadlines pass",
+                    agency.id, agency.region
+                );
+            }
+        }
         None => println!("{id} is not in the registry in {database}"),
     }
     Ok(())
@@ -256,21 +266,29 @@ fn warn_unchecked(why: &str) {
     );
 }
 
-/// Disables `id` in the registry.
-async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<AgencyRef>> {
+/// Disables `id` in the registry; the agency, and whether it is a county
+/// project responsible for open cases, which only it may act on.
+async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<(AgencyRef, bool)>> {
     let backend = Backend::open(database).await?;
     let storage = backend.storage();
     let found = storage.agency(id).await?;
-    if let Some(agency) = &found {
+    let mut disabled = None;
+    if let Some(agency) = found {
         storage
             .register_agency(&Agency {
                 enabled: false,
                 ..agency.clone()
             })
             .await?;
+        let agency = agency.agency;
+        let stranded = agency.kind == AgencyKind::CountyProject
+            && storage
+                .responsible_for_open_cases(&agency.id, agency.region)
+                .await?;
+        disabled = Some((agency, stranded));
     }
     storage.close().await;
-    Ok(found.map(|agency| agency.agency))
+    Ok(disabled)
 }
 
 /// The highest-numbered list of `ca` a gateway put in force on

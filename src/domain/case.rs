@@ -142,6 +142,12 @@ pub struct Case {
     pub oversight: Option<AgencyId>,
     pub term: TermMonths,
     pub planned_release_date: Option<Date>,
+    /// The latest pre-release notice: the discharge it promises is due
+    /// from its planned day, and its sequence names that deadline. Kept
+    /// here, not only in the history, so that a case without its history
+    /// (a message's, a list's) still shows the deadline.
+    #[serde(default)]
+    pub notice: Option<Anchor>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub released_at: Option<OffsetDateTime>,
     pub late_notice: bool,
@@ -236,6 +242,7 @@ impl Case {
             oversight: None,
             term,
             planned_release_date: None,
+            notice: None,
             released_at: None,
             late_notice: false,
             clock: None,

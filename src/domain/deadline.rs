@@ -187,11 +187,7 @@ impl Case {
     /// The discharge the latest notice promised: a revision, which may move
     /// the day, starts a new one.
     fn discharge_deadline(&self, policy: &DeadlinePolicy) -> Option<Deadline> {
-        let notice = self
-            .history
-            .iter()
-            .rev()
-            .find(|recorded| matches!(recorded.event, CaseEvent::ReleaseAnnounced { .. }))?;
+        let notice = self.notice?;
         let starts_at = self
             .planned_release_date?
             .with_time(time::Time::MIDNIGHT)

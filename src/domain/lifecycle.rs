@@ -195,6 +195,16 @@ pub fn decide(
         {
             return Err(wrong_state());
         }
+        // Before the discharge nobody is responsible yet: the project told
+        // of the release may act once it comes, so the refusal is the
+        // state's, which a retry after the discharge can pass.
+        Err(Denial::Denied(_))
+            if caller.kind == AgencyKind::CountyProject
+                && case.state == CaseState::Announced
+                && relation(command.call(), caller.kind) == Some(Relation::Responsible) =>
+        {
+            return Err(wrong_state());
+        }
         Err(Denial::Denied(message)) => return Err(Refusal::NotPermitted(message)),
     }
     let event = match command {
@@ -263,6 +273,9 @@ pub fn decide(
 }
 
 mod assign;
+
+#[cfg(test)]
+mod fixtures;
 
 #[cfg(test)]
 mod tests;

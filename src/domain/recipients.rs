@@ -11,7 +11,7 @@
 
 use super::agency::{Agency, AgencyId, AgencyKind};
 use super::announcement::told_of_latest_notice;
-use super::case::{Case, CaseEvent, ClosureReason, RecordedEvent};
+use super::case::{Case, CaseEvent, CaseState, ClosureReason, RecordedEvent};
 use super::deadline::DeadlineKind;
 use super::region::RegionCode;
 use super::routing::{Recipient, RecipientRole, nearest};
@@ -87,6 +87,11 @@ pub fn recipients(
     }
     match &event.event {
         CaseEvent::PickedUp => list.add(Some(&after.detox_center), RecipientRole::DetoxCenter),
+        // A report straight from the gate also tells the center that the
+        // person was received: no pickup will be confirmed now.
+        CaseEvent::Reported if before.state == CaseState::AwaitingPickup => {
+            list.add(Some(&after.detox_center), RecipientRole::DetoxCenter);
+        }
         CaseEvent::AbsenceNotified {
             host_region,
             host_project,
@@ -197,6 +202,25 @@ mod tests {
                 ("datong-police", "household-police"),
                 ("taiyuan-detox", "detox-center"),
             ]
+        );
+    }
+
+    #[test]
+    fn a_report_with_no_pickup_before_it_reaches_the_detox_center_a_later_one_does_not() {
+        let case = discharged_case("140106", "140106", Some("yingze-project"));
+        let (reported, event) = step(&case, "yingze-project", CaseEvent::Reported);
+        assert_eq!(
+            names(&recipients(&case, &reported, &event, &registry())),
+            [
+                ("yingze-police", "executing-police"),
+                ("taiyuan-detox", "detox-center"),
+            ]
+        );
+        let (picked_up, _) = step(&case, "yingze-project", CaseEvent::PickedUp);
+        let (after, event) = step(&picked_up, "yingze-project", CaseEvent::Reported);
+        assert_eq!(
+            names(&recipients(&picked_up, &after, &event, &registry())),
+            [("yingze-police", "executing-police")]
         );
     }
 

@@ -7,7 +7,7 @@ use super::{Gateway, GatewayError, Result};
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId};
 use crate::domain::submission::RequestKey;
-use crate::storage::{CaseWrite, Cutoffs};
+use crate::storage::{CaseWrite, Cutoffs, StorageError};
 
 const BATCH: u32 = 200;
 const MAX_BATCHES_PER_SCAN: usize = 50;
@@ -15,18 +15,35 @@ const ATTEMPTS: usize = 3;
 
 impl Gateway {
     /// Escalates every deadline that is due now and not yet escalated;
-    /// returns how many it recorded.
+    /// returns how many it recorded. A case that cannot be escalated (its
+    /// history does not read, its writes keep losing) is logged and left
+    /// for the next scan, and the scan goes on past it: one damaged case
+    /// must not silence every other missed deadline.
     ///
     /// # Errors
-    /// When storage fails; what was escalated before stays escalated.
+    /// When the database does not answer; what was escalated before stays
+    /// escalated.
     pub async fn escalate_due(&self) -> Result<usize> {
         let cutoffs: Cutoffs = self.settings.deadlines.cutoffs(self.clock.now());
         let mut escalated = 0;
+        let mut after: Option<CaseId> = None;
         for _ in 0..MAX_BATCHES_PER_SCAN {
-            let due = self.storage.due_cases(&cutoffs, BATCH).await?;
+            let due = self
+                .storage
+                .due_cases(&cutoffs, after.as_ref(), BATCH)
+                .await?;
             let full = due.len() == BATCH as usize;
             for id in due {
-                escalated += self.escalate(&id).await?;
+                match self.escalate(&id).await {
+                    Ok(count) => escalated += count,
+                    Err(error @ GatewayError::Unavailable(Some(StorageError::Unavailable(_)))) => {
+                        return Err(error);
+                    }
+                    Err(error) => {
+                        tracing::error!(case_id = %id, %error, "deadline due but not escalated; retrying at the next scan");
+                    }
+                }
+                after = Some(id);
             }
             if !full {
                 break;

@@ -227,8 +227,14 @@ pub trait Storage: Send + Sync + 'static {
     /// the same read.
     async fn cases_of_person(&self, key: &PersonKey) -> Result<Seen<Vec<Case>>>;
     /// Up to `limit` cases with a deadline due by `cutoffs` and not yet
-    /// escalated.
-    async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>>;
+    /// escalated, by id, after `after`: the scan pages past a case it
+    /// could not escalate instead of reading it again.
+    async fn due_cases(
+        &self,
+        cutoffs: &Cutoffs,
+        after: Option<&CaseId>,
+        limit: u32,
+    ) -> Result<Vec<CaseId>>;
     /// How many cases have a deadline due by `cutoffs`, escalated or not.
     async fn count_overdue(&self, cutoffs: &Cutoffs) -> Result<u64>;
     /// How many cases wait for an oversight office to assign them to a

@@ -59,6 +59,10 @@ async fn a_withdrawn_announcement_closes_the_case_and_reaches_everyone_the_notic
     assert_eq!(withdrawn.case_id, case_id);
     assert_eq!(withdrawn.state(), pb::CaseState::Closed);
     assert_eq!(withdrawn.version, 2);
+    assert!(
+        !withdrawn.unroutable,
+        "a withdrawn release was never discharged"
+    );
     assert_eq!(told(&withdrawn), told(&announced));
     assert_eq!(
         told(&withdrawn),

@@ -311,3 +311,34 @@ async fn an_announced_release_never_discharged_escalates_to_the_center_and_whoev
     );
     assert_eq!(escalations(&app, &case_id).await, [DeadlineKind::Discharge]);
 }
+
+/// A case whose stored history no longer reads is logged and passed over:
+/// the scan goes on, and the other cases' missed deadlines still escalate.
+#[tokio::test]
+async fn a_case_that_does_not_read_holds_up_no_other_escalation() {
+    let app = spawn_app().await;
+    let mut office = app.inbox("shanxi-office").await;
+    let mut stream = subscribe(&mut office, None).await;
+    let damaged = discharged_in_yingze(&app, 5).await.case_id;
+    let sound = discharged_in_yingze(&app, 6).await.case_id;
+    let db = rusqlite::Connection::open(app.dir.path().join("data/gateway.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE case_events SET body = x'00' WHERE case_id = ?1",
+            [&damaged],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+
+    app.clock.advance(PICKUP_DUE + Duration::minutes(1));
+    assert_eq!(
+        next_escalation(&mut stream).await,
+        (
+            DeadlineKind::Pickup,
+            pb::RecipientRole::Oversight,
+            sound.clone()
+        )
+    );
+    assert_eq!(app.gateway.escalate_due().await.unwrap(), 0);
+    assert_eq!(escalations(&app, &sound).await, [DeadlineKind::Pickup]);
+}

@@ -151,6 +151,7 @@ async fn certs_revoke_lists_the_certificate_and_disables_the_agency() {
         stdout.contains("disabled police yingze-police (140106)"),
         "{stdout}"
     );
+    assert!(!stdout.contains("warning"), "{stdout}");
     let id = AgencyId::parse("yingze-police").unwrap();
     let registered = app.gateway.storage().agency(&id).await.unwrap().unwrap();
     assert!(!registered.enabled);
@@ -165,6 +166,37 @@ async fn certs_revoke_lists_the_certificate_and_disables_the_agency() {
         "{list}"
     );
     assert!(list.contains(&format!("  {serial}  revoked ")), "{list}");
+}
+
+/// A project disabled while it runs open cases leaves them with nobody who
+/// may act: the revocation goes through (a stolen key must not wait), and
+/// says so.
+#[tokio::test]
+async fn certs_revoke_warns_when_the_project_runs_open_cases() {
+    let app = spawn_app().await;
+    crate::steps::discharged_in_yingze(&app, 1).await;
+    let database = app.dir.path().join("data/gateway.db");
+    let stdout = certs(
+        &app,
+        &[
+            "revoke",
+            "--id",
+            "yingze-project",
+            "--database",
+            database.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(
+        stdout.contains("disabled county-project yingze-project (140106)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "warning: yingze-project is responsible for open cases in 140106, and nobody can act"
+        ),
+        "{stdout}"
+    );
 }
 
 /// Runs `handover-gateway certs <args> --dir <the app's certs>`: its output.

@@ -52,30 +52,38 @@ async fn due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines(db: D
     let due = |at| vec![(DeadlineKind::Pickup, at)];
     assert!(
         storage
-            .due_cases(&due(start - Duration::seconds(1)), 10)
+            .due_cases(&due(start - Duration::seconds(1)), None, 10)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        storage.due_cases(&due(start), 10).await.unwrap(),
+        storage.due_cases(&due(start), None, 10).await.unwrap(),
         ids(&[&early])
     );
-    let mut both = storage
-        .due_cases(&due(start + Duration::days(2)), 10)
+    let both = storage
+        .due_cases(&due(start + Duration::days(2)), None, 10)
         .await
         .unwrap();
-    both.sort();
-    assert_eq!(both, ids(&[&early, &late]));
-    assert_eq!(
+    assert_eq!(both, ids(&[&early, &late]), "by id");
+    // Paged by id: the scan reads past a case it could not escalate.
+    let first = storage
+        .due_cases(&due(start + Duration::days(2)), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(first, both[..1]);
+    let second = storage
+        .due_cases(&due(start + Duration::days(2)), Some(&first[0]), 10)
+        .await
+        .unwrap();
+    assert_eq!(second, both[1..]);
+    assert!(
         storage
-            .due_cases(&due(start + Duration::days(2)), 1)
+            .due_cases(&Vec::new(), None, 10)
             .await
             .unwrap()
-            .len(),
-        1
+            .is_empty()
     );
-    assert!(storage.due_cases(&Vec::new(), 10).await.unwrap().is_empty());
 
     // Picking up meets the pickup deadline: the write replaces it.
     let picked_up = next(&early, "yingze-project", CaseEvent::PickedUp);
@@ -83,10 +91,16 @@ async fn due_cases_follow_the_cutoffs_and_skip_escalated_and_met_deadlines(db: D
         .write_case(write(&picked_up, 1, "r-4", &[]))
         .await
         .unwrap();
-    assert!(storage.due_cases(&due(start), 10).await.unwrap().is_empty());
+    assert!(
+        storage
+            .due_cases(&due(start), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let report = vec![(DeadlineKind::Report, start)];
     assert_eq!(
-        storage.due_cases(&report, 10).await.unwrap(),
+        storage.due_cases(&report, None, 10).await.unwrap(),
         ids(&[&early])
     );
 

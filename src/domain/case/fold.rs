@@ -32,6 +32,7 @@ impl Case {
                 self.term = *term;
                 self.announced_to.clone_from(project);
                 self.planned_release_date = Some(*planned_release_date);
+                self.notice = Some(anchor);
                 self.executing_region = *executing_region;
                 self.touch(*executing_region, project.as_ref());
                 push_new(&mut self.counties, person.household_region);

@@ -4,7 +4,7 @@
 use time::Duration;
 use time::macros::datetime;
 
-use super::tests::{act, decided, refused_fields, supervised, text, yingze};
+use super::fixtures::{act, decided, every_command, refused_fields, supervised, text, yingze};
 use super::*;
 use crate::domain::access::{AccessPolicy, Part, can_read, part};
 use crate::domain::case::{CaseId, EarlierCase, RecordedEvent};
@@ -87,6 +87,27 @@ fn only_the_announcing_detox_center_withdraws() {
         decided(&case, &other_center, &withdrawal()),
         Err(Refusal::NotFound)
     );
+}
+
+/// The project told of the release may act once the discharge comes:
+/// before it, a command is refused for the state, not for who asks.
+#[test]
+fn the_project_told_of_a_release_acts_only_after_the_discharge() {
+    let case = announced();
+    for command in every_command() {
+        let refused = decided(&case, &yingze(), &command);
+        match relation(command.call(), AgencyKind::CountyProject) {
+            Some(Relation::Responsible) => assert!(
+                matches!(
+                    &refused,
+                    Err(Refusal::WrongState { state: CaseState::Announced, message })
+                        if message.ends_with("while the case is announced")
+                ),
+                "{command:?}: {refused:?}"
+            ),
+            _ => assert!(refused.is_err(), "{command:?}: {refused:?}"),
+        }
+    }
 }
 
 #[test]

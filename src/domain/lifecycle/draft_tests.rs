@@ -1,7 +1,7 @@
 //! Parsing command drafts: a well-formed draft gives its command, and
 //! every wrong field is named.
 
-use super::tests::{every_command, refused_fields, text};
+use super::fixtures::{every_command, refused_fields, text};
 use super::*;
 
 #[test]

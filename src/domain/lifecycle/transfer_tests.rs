@@ -2,7 +2,7 @@
 //! while it is pending, after a rejection, an arrival, or a loss of
 //! contact that ends it.
 
-use super::tests::*;
+use super::fixtures::*;
 use super::*;
 use crate::domain::testing::{region, shanxi};
 

@@ -79,6 +79,22 @@ fn an_announced_release_owes_its_discharge_by_the_end_of_the_day_after_the_plann
     );
 }
 
+/// A message or a list carries the case without its history, and shows
+/// the same deadline, a revision's included.
+#[test]
+fn a_case_without_its_history_shows_the_discharge_deadline_of_its_latest_notice() {
+    let policy = DeadlinePolicy::default();
+    let case = announced();
+    assert_eq!(case.summary().deadlines(&policy), case.deadlines(&policy));
+    let revised = renoticed(&case, "140106", date!(2026 - 12 - 10));
+    let deadlines = revised.summary().deadlines(&policy);
+    assert_eq!(deadlines, revised.deadlines(&policy));
+    assert_eq!(
+        (deadlines[0].anchor, deadlines[0].due_at),
+        (2, datetime!(2026-12-11 16:00 UTC))
+    );
+}
+
 #[test]
 fn an_overdue_discharge_escalates_once_to_the_center_the_notice_s_agencies_and_the_office() {
     let (agencies, policy) = (shanxi(), DeadlinePolicy::default());

@@ -68,11 +68,21 @@ pub(super) async fn load_cases(
     Ok(cases)
 }
 
-pub(super) async fn due_cases(pool: &PgPool, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
+pub(super) async fn due_cases(
+    pool: &PgPool,
+    cutoffs: &Cutoffs,
+    after: Option<&CaseId>,
+    limit: u32,
+) -> Result<Vec<CaseId>> {
     let mut query =
         QueryBuilder::new("SELECT DISTINCT d.case_id FROM deadlines d WHERE NOT d.escalated AND ");
     push_due(&mut query, cutoffs);
-    query.push(" LIMIT ").push_bind(i64::from(limit));
+    if let Some(after) = after {
+        query.push(" AND d.case_id > ").push_bind(after.to_string());
+    }
+    query
+        .push(" ORDER BY d.case_id LIMIT ")
+        .push_bind(i64::from(limit));
     let rows: Vec<String> = query
         .build_query_scalar()
         .fetch_all(pool)

@@ -309,8 +309,13 @@ impl Storage for PostgresStorage {
         cases::cases_from_rows(sealer, &rows)
     }
 
-    async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
-        lists::due_cases(&self.pool, cutoffs, limit).await
+    async fn due_cases(
+        &self,
+        cutoffs: &Cutoffs,
+        after: Option<&CaseId>,
+        limit: u32,
+    ) -> Result<Vec<CaseId>> {
+        lists::due_cases(&self.pool, cutoffs, after, limit).await
     }
 
     async fn count_overdue(&self, cutoffs: &Cutoffs) -> Result<u64> {

@@ -44,12 +44,18 @@ fn case_ids(rows: Vec<String>) -> Result<Vec<CaseId>> {
 pub(super) async fn due_cases(
     readers: &SqlitePool,
     cutoffs: &Cutoffs,
+    after: Option<&CaseId>,
     limit: u32,
 ) -> Result<Vec<CaseId>> {
     let mut query =
         QueryBuilder::new("SELECT DISTINCT d.case_id FROM deadlines d WHERE d.escalated = 0 AND ");
     push_due(&mut query, cutoffs);
-    query.push(" LIMIT ").push_bind(i64::from(limit));
+    if let Some(after) = after {
+        query.push(" AND d.case_id > ").push_bind(after.to_string());
+    }
+    query
+        .push(" ORDER BY d.case_id LIMIT ")
+        .push_bind(i64::from(limit));
     let rows: Vec<String> = query
         .build_query_scalar()
         .fetch_all(readers)

@@ -333,8 +333,13 @@ impl Storage for SqliteStorage {
         lists::responsible_for_open_cases(&self.readers, project, county).await
     }
 
-    async fn due_cases(&self, cutoffs: &Cutoffs, limit: u32) -> Result<Vec<CaseId>> {
-        lists::due_cases(&self.readers, cutoffs, limit).await
+    async fn due_cases(
+        &self,
+        cutoffs: &Cutoffs,
+        after: Option<&CaseId>,
+        limit: u32,
+    ) -> Result<Vec<CaseId>> {
+        lists::due_cases(&self.readers, cutoffs, after, limit).await
     }
 
     async fn count_overdue(&self, cutoffs: &Cutoffs) -> Result<u64> {
