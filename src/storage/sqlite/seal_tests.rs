@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::domain::testing::discharged_case;
+use crate::storage::Storage;
 
 #[tokio::test]
 async fn plain_bodies_of_an_older_database_are_sealed_and_read_back() {
