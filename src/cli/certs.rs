@@ -189,7 +189,8 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
                 println!(
                     "warning: {} is responsible for open cases in {}, and nobody can act on them \
                      while it is disabled: issue it a new certificate (certs issue enables it \
-                     again) before their deadlines pass",
+                     again), or have the oversight office over its county assign them to \
+                     another project",
                     agency.id, agency.region
                 );
             }

@@ -285,7 +285,9 @@ impl Case {
                 self.state == S::TransferPending && awaiting_reply
             }
             CaseEvent::Arrived => self.state == S::TransferPending && !awaiting_reply,
-            CaseEvent::Assigned { .. } => self.is_unroutable() && self.state.is_supervised(),
+            // Unroutable, or its project disabled: the registry decides
+            // which (`lifecycle::assign`); neither while a transfer waits.
+            CaseEvent::Assigned { .. } => self.state.is_supervised() && self.transfer.is_none(),
             CaseEvent::AbsenceNotified { .. } => matches!(
                 self.state,
                 S::PickedUp | S::UnderSupervision | S::TransferPending

@@ -1,10 +1,12 @@
-//! An unroutable case handed to a project by the oversight office, over
-//! mutual TLS: who may, what is refused, and who hears of it.
+//! A case no project may act on (unroutable, or its project disabled)
+//! handed to a project by the oversight office, over mutual TLS: who may,
+//! what is refused, and who hears of it.
 
 use handover_gateway::api::pb;
+use handover_gateway::domain::agency::{Agency, AgencyId};
 use tonic::{Code, Status};
 
-use crate::steps::{heard, pickup};
+use crate::steps::{discharged_in_yingze, heard, pickup, report};
 use crate::support::*;
 
 async fn assign(
@@ -109,4 +111,52 @@ async fn the_office_hands_an_unroutable_case_to_a_project_that_then_supervises_i
         twice.message().contains("only an unroutable case"),
         "{twice:?}"
     );
+}
+
+/// A project disabled in the registry can act on none of its cases: the
+/// office over its county hands each to another county's project, which
+/// takes it on in the state it is in, and hears of it with the project it
+/// leaves.
+#[tokio::test]
+async fn the_office_hands_on_the_cases_of_a_disabled_project_in_their_state() {
+    let app = spawn_app().await;
+    let case_id = discharged_in_yingze(&app, 1).await.case_id;
+    pickup(&app, "yingze-project", &case_id).await.unwrap();
+    let reason = "the project in Yingze was dissolved";
+    let refused = assign(&app, "shanxi-office", &case_id, "140105", reason, 1).await;
+    let refused = refused.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("yingze-project is responsible"),
+        "{refused:?}"
+    );
+
+    let storage = app.gateway.storage();
+    let yingze = AgencyId::parse("yingze-project").unwrap();
+    let registered = storage.agency(&yingze).await.unwrap().unwrap();
+    storage
+        .register_agency(&Agency {
+            enabled: false,
+            ..registered
+        })
+        .await
+        .unwrap();
+    let receipt = assign(&app, "shanxi-office", &case_id, "140105", reason, 2)
+        .await
+        .unwrap();
+    assert_eq!(receipt.responsible_project_id, "xiaodian-project");
+    assert_eq!(receipt.state(), pb::CaseState::PickedUp);
+    assert!(!receipt.unroutable);
+    assert_eq!(
+        heard(&app, "xiaodian-project", &case_id).await,
+        ["assigned"]
+    );
+    assert_eq!(
+        heard(&app, "yingze-project", &case_id).await,
+        ["discharged", "assigned"]
+    );
+    report(&app, "xiaodian-project", &case_id).await.unwrap();
+    let case = app.case_for_office(&case_id).await;
+    assert_eq!(case.state(), pb::CaseState::UnderSupervision);
+    assert_eq!(case.executing_region, "140105");
 }

@@ -1,6 +1,9 @@
-//! An unroutable case handed on: no project was registered for its
-//! county at discharge, so the oversight office holds it until it names a
-//! county whose project takes it.
+//! A case with no project that may act on it, handed on by the oversight
+//! office: an unroutable one (no project was registered for its county at
+//! discharge, so the office holds it until it names a county whose project
+//! takes it), or one whose project was disabled in the registry (only the
+//! responsible project may act on a case, so its cases would otherwise
+//! wait for it for ever).
 
 use super::{Refusal, project_taking_over};
 use crate::domain::agency::{Agency, AgencyRef};
@@ -23,18 +26,29 @@ pub(super) fn assign(
             caller.region
         )));
     }
-    if !(case.is_unroutable() && case.state.is_supervised()) {
-        let message = match &case.responsible {
-            Some(project) if case.state.is_supervised() => {
-                format!(
-                    "only an unroutable case is assigned; {project} is responsible for this one"
-                )
-            }
-            _ => format!(
-                "cannot assign the case to a project while the case is {}",
-                case.state
-            ),
-        };
+    let stranded = case.is_unroutable()
+        || case.responsible.as_ref().is_some_and(|project| {
+            !agencies
+                .iter()
+                .any(|a| a.enabled && &a.agency.id == project)
+        });
+    let refusal = match &case.responsible {
+        _ if !case.state.is_supervised() => Some(format!(
+            "cannot assign the case to a project while the case is {}",
+            case.state
+        )),
+        Some(project) if !stranded => Some(format!(
+            "only an unroutable case, or one whose project is disabled, is assigned; \
+             {project} is responsible for this one"
+        )),
+        // The receiving project's answer, or the arrival, ends it.
+        _ if case.transfer.is_some() => Some(format!(
+            "cannot assign the case while its transfer to {} is pending",
+            case.transfer.as_ref().map_or("", |t| t.to_project.as_str())
+        )),
+        _ => None,
+    };
+    if let Some(message) = refusal {
         return Err(Refusal::WrongState {
             state: case.state,
             message,

@@ -136,6 +136,100 @@ fn a_routable_case_is_not_assigned() {
     ));
 }
 
+/// The registry with `project` disabled.
+fn without(project: &str) -> Vec<Agency> {
+    let mut agencies = shanxi();
+    for agency in &mut agencies {
+        if agency.agency.id.as_str() == project {
+            agency.enabled = false;
+        }
+    }
+    agencies
+}
+
+/// Only the responsible project may act on a case: once it is disabled,
+/// the office over its county hands the case on, in the state it is in.
+#[test]
+fn a_disabled_projects_case_is_handed_on_in_its_state() {
+    let yingze = agency("county-project", "140106", "yingze-project");
+    let discharged = discharged_case("140106", "140106", Some("yingze-project"));
+    let picked_up = then(&discharged, &yingze.id, CaseEvent::PickedUp);
+    let supervised = then(&picked_up, &yingze.id, CaseEvent::Reported);
+    let agencies = without("yingze-project");
+    for case in [discharged, picked_up, supervised] {
+        let event = decide(&case, &taiyuan_office(), &to("140105"), &agencies).unwrap();
+        let assigned = then(&case, &taiyuan_office().id, event);
+        assert_eq!(assigned.state, case.state, "the state is kept");
+        assert_eq!(assigned.responsible, Some(id("xiaodian-project")));
+        assert_eq!(assigned.executing_region, region("140105"));
+        assert_eq!(assigned.clock, case.clock, "deadlines count on");
+        assert_eq!(assigned.supervision_started, case.supervision_started);
+        assert_eq!(
+            assigned.responsible_history,
+            [id("yingze-project"), id("xiaodian-project")]
+        );
+    }
+    let lost = then(
+        &discharged_case("140106", "140106", Some("yingze-project")),
+        &yingze.id,
+        CaseEvent::ContactLost {
+            note: String::new(),
+        },
+    );
+    assert!(decide(&lost, &taiyuan_office(), &to("140105"), &agencies).is_ok());
+}
+
+#[test]
+fn a_case_whose_project_is_enabled_or_whose_transfer_waits_is_not_handed_on() {
+    let yingze = agency("county-project", "140106", "yingze-project");
+    let case = discharged_case("140106", "140106", Some("yingze-project"));
+    match decided(&case, &taiyuan_office(), &to("140105")) {
+        Err(Refusal::WrongState { message, .. }) => {
+            assert!(
+                message.contains("one whose project is disabled"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let supervised = then(
+        &then(&case, &yingze.id, CaseEvent::PickedUp),
+        &yingze.id,
+        CaseEvent::Reported,
+    );
+    let transferring = then(
+        &supervised,
+        &yingze.id,
+        CaseEvent::TransferRequested {
+            to_region: region("140107"),
+            to_project: id("xinghualing-project"),
+            reason: "moved".into(),
+        },
+    );
+    let agencies = without("yingze-project");
+    match decide(&transferring, &taiyuan_office(), &to("140105"), &agencies) {
+        Err(Refusal::WrongState { message, .. }) => {
+            assert!(
+                message.contains("transfer to xinghualing-project is pending"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let closed = then(
+        &supervised,
+        &yingze.id,
+        CaseEvent::Closed {
+            reason: ClosureReason::Completed,
+            note: String::new(),
+        },
+    );
+    assert!(matches!(
+        decide(&closed, &taiyuan_office(), &to("140105"), &agencies),
+        Err(Refusal::WrongState { .. })
+    ));
+}
+
 #[test]
 fn an_assignment_names_a_county_and_a_reason() {
     let draft = CommandDraft::Assign {
