@@ -5,7 +5,9 @@
 //! the length trades the tail latency of a light load against the work
 //! per write of a heavy one. The writer also checkpoints after a batch
 //! when no write waits (at most every [`IDLE_CHECKPOINT_EVERY`]), so that
-//! under a light load the threshold is seldom met.
+//! under a light load the threshold is seldom met, and under load has a
+//! thread of its own copy beside it ([`Copier`]), so that the commit that
+//! meets the threshold finds little left to copy.
 
 use std::time::Duration;
 
@@ -52,6 +54,39 @@ pub(super) fn checkpoint_pages(writes: usize) -> i64 {
 /// unchanged, since under load the queue is never empty.
 pub(super) const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_millis(10);
 
+/// Wakes the copier thread after a commit: one wake-up stands for any
+/// number of commits, since a copy takes everything committed before it.
+#[derive(Debug)]
+pub(super) struct Copier(std::sync::mpsc::SyncSender<()>);
+
+impl Copier {
+    /// Starts a thread that copies the WAL into the database on a
+    /// connection of its own, after each commit it hears of, so that most
+    /// of the copying is done beside the writer instead of in a commit its
+    /// callers wait for. The writer still checkpoints at its threshold:
+    /// against a writer that never pauses a copy never reaches the WAL's
+    /// end, and the WAL starts over only once a checkpoint has copied it
+    /// all, which the writer's does, by then with little left to copy.
+    /// Ends when the copier is dropped.
+    pub(super) fn start(db: Connection) -> std::io::Result<Self> {
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("sqlite-copier".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    checkpoint(&db);
+                }
+            })?;
+        Ok(Self(wake))
+    }
+
+    /// After a commit: a copy is due.
+    pub(super) fn wake(&self) {
+        // Full: a wake-up is pending already, and covers this commit too.
+        let _ = self.0.try_send(());
+    }
+}
+
 /// Copies what it can of the WAL into the database without waiting for
 /// readers (`PASSIVE`); whether that was all of it.
 pub(super) fn checkpoint(db: &Connection) -> bool {
@@ -77,5 +112,43 @@ mod tests {
         assert_eq!(checkpoint_pages(64), 64 * CHECKPOINT_PAGES_PER_WRITE);
         assert_eq!(checkpoint_pages(256), CHECKPOINT_PAGES_MAX);
         assert_eq!(checkpoint_pages(usize::MAX), CHECKPOINT_PAGES_MAX);
+    }
+
+    /// The copier copies a commit into the database file once woken,
+    /// beside the connection that committed it.
+    #[test]
+    fn the_copier_copies_what_was_committed_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("copier.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+                 CREATE TABLE t (x INTEGER);",
+            )
+            .unwrap();
+        // `immutable` reads the database file alone, never the WAL.
+        let in_file = || {
+            let uri = format!("file:{}?immutable=1", path.display());
+            let flags =
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+            let file = Connection::open_with_flags(uri, flags).unwrap();
+            file.query_row("SELECT count(*) FROM t", [], |row| row.get::<_, i64>(0))
+                .unwrap_or(0)
+        };
+        let copier = Copier::start(Connection::open(&path).unwrap()).unwrap();
+        writer
+            .execute_batch(
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100)
+                 INSERT INTO t SELECT x FROM n;",
+            )
+            .unwrap();
+        assert_eq!(in_file(), 0, "committed to the WAL only");
+        copier.wake();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while in_file() < 100 {
+            assert!(std::time::Instant::now() < deadline, "never copied");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
