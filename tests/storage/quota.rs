@@ -5,7 +5,6 @@
 use handover_gateway::api::pb;
 use handover_gateway::domain::agency::AgencyId;
 use handover_gateway::gateway::Limits;
-use handover_gateway::storage::Storage;
 use sqlx::{Connection, PgConnection};
 use time::macros::date;
 use tonic::Code;
