@@ -164,6 +164,7 @@ impl Config {
             self.max_message_bytes >= 4096,
             "max_message_bytes must be at least 4096"
         );
+        self.limits.validate()?;
         let ten_years = time::Duration::days(3653);
         let deadlines = &self.deadlines;
         for (name, value) in [

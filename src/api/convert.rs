@@ -137,13 +137,12 @@ pub fn case(case: &Case, deadlines: &[Deadline], now: OffsetDateTime) -> pb::Cas
     }
 }
 
-pub fn inbox_message(
-    message: &InboxMessage,
-    deadlines: &[Deadline],
-    now: OffsetDateTime,
-) -> pb::InboxMessage {
+/// A message for the wire: its case as it stood right after the event,
+/// overdue as it was then, so that a message replayed a week later does
+/// not raise an alarm its case no longer has.
+pub fn inbox_message(message: &InboxMessage, deadlines: &[Deadline]) -> pb::InboxMessage {
     let notice = &message.notice;
-    let mut summary = case(&notice.case, deadlines, now);
+    let mut summary = case(&notice.case, deadlines, notice.event.at);
     summary.version = notice.event.sequence;
     pb::InboxMessage {
         position: message.position,

@@ -50,7 +50,7 @@ impl InboxService for InboxApi {
                 let event = match event.map_err(to_status)? {
                     InboxEvent::Message(message) => {
                         let deadlines = gateway.deadlines(&message.notice.case);
-                        Event::Message(convert::inbox_message(&message, &deadlines, gateway.now()))
+                        Event::Message(convert::inbox_message(&message, &deadlines))
                     }
                     InboxEvent::Withheld {
                         position,

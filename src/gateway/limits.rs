@@ -63,6 +63,27 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Refuses limits that would shut agencies out: a rate of zero (there
+    /// is no setting that turns the rate off; a high one does), no burst,
+    /// no place for a submission.
+    ///
+    /// # Errors
+    /// Naming the first setting that is out of range.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.calls_per_second.is_finite() && self.calls_per_second > 0.0,
+            "limits.calls_per_second must be a number above zero"
+        );
+        anyhow::ensure!(self.burst >= 1, "limits.burst must be at least 1");
+        anyhow::ensure!(
+            self.pending_writes >= 1,
+            "limits.pending_writes must be at least 1"
+        );
+        Ok(())
+    }
+}
+
 /// A refusal for now, with when to try again.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exhausted {
@@ -181,6 +202,44 @@ mod tests {
 
     use super::*;
     use crate::domain::testing::agency;
+
+    #[test]
+    fn limits_that_would_shut_agencies_out_are_refused() {
+        assert!(Limits::default().validate().is_ok());
+        for (limits, name) in [
+            (
+                Limits {
+                    calls_per_second: 0.0,
+                    ..Limits::default()
+                },
+                "calls_per_second",
+            ),
+            (
+                Limits {
+                    calls_per_second: f64::NAN,
+                    ..Limits::default()
+                },
+                "calls_per_second",
+            ),
+            (
+                Limits {
+                    burst: 0,
+                    ..Limits::default()
+                },
+                "burst",
+            ),
+            (
+                Limits {
+                    pending_writes: 0,
+                    ..Limits::default()
+                },
+                "pending_writes",
+            ),
+        ] {
+            let refused = limits.validate().unwrap_err().to_string();
+            assert!(refused.contains(name), "{refused}");
+        }
+    }
 
     fn limiter(rate: f64, burst: u32, quota: u32) -> Limiter {
         Limiter::new(Limits {

@@ -230,6 +230,11 @@ async fn oversight_lists_what_is_overdue_and_what_no_county_could_take() {
         .await
         .unwrap()
         .into_inner();
+    assert!(
+        (all.cases.iter()).all(|c| c.history.is_empty() && !c.deadlines.is_empty()),
+        "a list carries the deadlines, not the histories: {:?}",
+        all.cases
+    );
     let flagged: Vec<(String, bool)> = all
         .cases
         .into_iter()
@@ -341,4 +346,24 @@ async fn a_case_that_does_not_read_holds_up_no_other_escalation() {
     );
     assert_eq!(app.gateway.escalate_due().await.unwrap(), 0);
     assert_eq!(escalations(&app, &sound).await, [DeadlineKind::Pickup]);
+}
+
+/// A message's case is as it stood right after its event: replayed once
+/// the pickup is overdue, the discharge's case is not, the escalation's is.
+#[tokio::test]
+async fn a_replayed_message_shows_its_case_as_it_stood_then() {
+    let app = spawn_app().await;
+    let case_id = discharged_in_yingze(&app, 7).await.case_id;
+    app.clock.advance(PICKUP_DUE + Duration::minutes(1));
+    app.gateway.escalate_due().await.unwrap();
+    assert_eq!(escalations(&app, &case_id).await, [DeadlineKind::Pickup]);
+
+    let mut police = app.inbox("yingze-police").await;
+    let mut stream = subscribe(&mut police, None).await;
+    let discharged = next_message(&mut stream).await;
+    assert_eq!(event_name(&discharged), "discharged");
+    assert!(!discharged.case.unwrap().overdue, "not when it was sent");
+    let escalated = next_message(&mut stream).await;
+    assert_eq!(event_name(&escalated), "deadline-missed");
+    assert!(escalated.case.unwrap().overdue);
 }
