@@ -86,7 +86,11 @@ impl Gateway {
     }
 
     /// The producer behind one stream. Returns `Ok` when the client left or
-    /// the gateway is stopping.
+    /// the gateway is stopping. Before each batch the subscriber is checked
+    /// against the registry held in memory, and at each heartbeat against
+    /// the registry as of now: a stream ends `Unauthenticated` once its
+    /// agency is disabled or registered as another, within a heartbeat at
+    /// most.
     async fn feed(
         &self,
         subscriber: &AgencyRef,
@@ -115,6 +119,9 @@ impl Gateway {
                     }
                 }
             };
+            if !batch.is_empty() {
+                self.still_admits(subscriber, false).await?;
+            }
             if !batch.is_empty() && batch.len().is_multiple_of(size as usize) {
                 // A backlog (full pages only): read the next pages while
                 // this batch goes out, so replay waits on the slower of the
@@ -150,6 +157,7 @@ impl Gateway {
                     heartbeat.reset();
                 }
                 _ = heartbeat.tick() => {
+                    self.still_admits(subscriber, true).await?;
                     let state = self.storage.inbox_state(agency).await?;
                     let beat = InboxEvent::Heartbeat { at: self.clock.now(), state };
                     if !self.deliver(sender, beat).await {

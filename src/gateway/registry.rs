@@ -113,6 +113,26 @@ impl Gateway {
         self.authenticate(peer).await
     }
 
+    /// Whether the registry still admits `subscriber`, an open stream's
+    /// agency, as it admitted it when the stream opened: `read`, as of now
+    /// (a read of the version), else as last held in memory, which every
+    /// call on this gateway keeps current. A stream outlives the call that
+    /// checked it: an agency disabled or registered anew since must not
+    /// go on receiving.
+    ///
+    /// # Errors
+    /// [`GatewayError::Unauthenticated`] when it no longer does;
+    /// `Unavailable` when the registry cannot be read.
+    pub(super) async fn still_admits(&self, subscriber: &AgencyRef, read: bool) -> Result<()> {
+        let registry = match self.registry.held() {
+            Some((_, held)) if !read => held,
+            _ => self.registry().await?,
+        };
+        admit(subscriber, &registry)
+            .map(drop)
+            .map_err(GatewayError::Unauthenticated)
+    }
+
     /// What `seen` found, once the registry version read with it has
     /// confirmed the caller ([`Gateway::confirm_caller`]).
     ///

@@ -1,6 +1,7 @@
 use handover_gateway::api::pb;
 use tonic::Code;
 
+use crate::steps::event_name;
 use crate::support::*;
 
 async fn submit(app: &App, n: u32) -> String {
@@ -195,4 +196,49 @@ async fn a_message_pushed_as_written_is_the_one_read_back_later() {
     for message in pushed {
         assert_eq!(next_message(&mut read_back).await, message);
     }
+}
+
+/// A stream outlives the call that opened it: once its agency is disabled
+/// (by an operator, another replica, `certs revoke`), it delivers nothing
+/// more and ends `UNAUTHENTICATED`, with or without a message to send.
+#[tokio::test]
+async fn an_open_stream_ends_once_its_agency_is_disabled() {
+    let app = spawn_app().await;
+    let mut police = app.inbox("yingze-police").await;
+    let mut stream = subscribe(&mut police, None).await;
+    submit(&app, 1).await;
+    assert_eq!(event_name(&next_message(&mut stream).await), "discharged");
+
+    disable(&app, "yingze-police").await;
+    submit(&app, 2).await;
+    let ended = loop {
+        let item = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+            .await
+            .expect("the stream goes on");
+        match item {
+            Ok(Some(pb::SubscribeResponse {
+                event: Some(pb::subscribe_response::Event::Message(message)),
+            })) => panic!("delivered to a disabled agency: {message:?}"),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the stream ended without a status"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+    assert!(ended.message().contains("disabled"), "{ended:?}");
+
+    // An idle stream ends at its next heartbeat.
+    let mut project = app.inbox("xiaodian-project").await;
+    let mut idle = subscribe(&mut project, None).await;
+    disable(&app, "xiaodian-project").await;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Err(status) = idle.message().await {
+                return status;
+            }
+        }
+    })
+    .await
+    .expect("the idle stream ends");
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
 }
