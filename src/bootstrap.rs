@@ -46,15 +46,31 @@ pub const EXAMPLE_AGENCIES: [(&str, &str, &str, &str); 7] = [
     ("shanxi-office", "oversight", "140000", "山西省禁毒办"),
 ];
 
-/// Writes the CA and a server certificate for `hosts` into `dir`.
+/// Writes the CA and a server certificate for `hosts` into `dir`. The
+/// server certificate is made first: a host it cannot name then leaves no
+/// CA behind that a second try would refuse to overwrite.
 ///
 /// # Errors
-/// When the CA already exists or a file cannot be written.
+/// When a host is not a valid name or address, the CA already exists or a
+/// file cannot be written.
 pub fn init_ca(dir: &Path, hosts: &[&str]) -> Result<CertificateAuthority, PkiError> {
     let ca = CertificateAuthority::generate("handover-gateway CA")?;
+    let server = ca.issue_server(hosts)?;
     ca.save(dir)?;
-    ca.issue_server(hosts)?.write(dir, "server")?;
+    server.write(dir, "server")?;
     Ok(ca)
+}
+
+/// Writes a new server certificate for `hosts` into `dir`, signed by the
+/// CA there (a renewal, or a replica's host name added). Gateways reading
+/// `dir` put it in force at their next reload.
+///
+/// # Errors
+/// When the CA cannot be loaded, a host is not a valid name or address,
+/// or a file cannot be written.
+pub fn renew_server(dir: &Path, hosts: &[&str]) -> Result<(), PkiError> {
+    let ca = CertificateAuthority::load(dir)?;
+    ca.issue_server(hosts)?.write(dir, "server")
 }
 
 /// Issues an agency certificate into `dir` and registers the agency.
@@ -123,4 +139,24 @@ pub async fn development(dir: &Path, storage: &dyn Storage) -> anyhow::Result<()
         issue_agency(&ca, storage, dir, agency, name).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host the server certificate cannot name leaves no CA behind, so
+    /// that `certs init` can be run again with the right one.
+    #[test]
+    fn a_ca_whose_server_certificate_cannot_be_made_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(init_ca(dir.path(), &[""]).is_err());
+        assert!(!dir.path().join("ca.pem").exists());
+        init_ca(dir.path(), &["localhost"]).unwrap();
+        let first = std::fs::read_to_string(dir.path().join("server.pem")).unwrap();
+        renew_server(dir.path(), &["localhost", "gw2.internal"]).unwrap();
+        let renewed = std::fs::read_to_string(dir.path().join("server.pem")).unwrap();
+        assert_ne!(first, renewed);
+        assert!(renew_server(dir.path(), &[]).is_err(), "no host");
+    }
 }

@@ -25,6 +25,15 @@ pub enum CertsCommand {
         #[arg(long = "host", default_values = ["localhost", "127.0.0.1"])]
         hosts: Vec<String>,
     },
+    /// Issue a new server certificate (server.pem, server-key.pem) from the
+    /// CA: before the old one expires, or for another host name.
+    Server {
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// Names and addresses the server certificate is valid for.
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+    },
     /// Issue an agency certificate (<id>.pem, <id>-key.pem) and register the agency.
     Issue {
         #[arg(long)]
@@ -75,6 +84,16 @@ pub async fn run(command: CertsCommand) -> anyhow::Result<()> {
             );
             println!(
                 "keep ca-key.pem offline in production: it can issue any agency's certificate"
+            );
+        }
+        CertsCommand::Server { dir, hosts } => {
+            let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
+            bootstrap::renew_server(&dir, &names).context("issuing the server certificate")?;
+            println!(
+                "wrote {0}/server.pem and {0}/server-key.pem for {1}; a gateway reading {0} puts \
+                 it in force at its next reload (tls_reload, or SIGHUP)",
+                dir.display(),
+                hosts.join(", ")
             );
         }
         CertsCommand::Issue {

@@ -2,7 +2,6 @@
 //! never lets in.
 
 use std::future::Future;
-use std::process::Command;
 use std::time::Duration;
 
 use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
@@ -16,10 +15,12 @@ use tokio::time::Instant;
 
 use crate::support::*;
 
+mod certs;
+
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Polls `check` until it holds; fails after [`PATIENCE`].
-async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+pub(super) async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
     let deadline = Instant::now() + PATIENCE;
     while !check().await {
         assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
@@ -28,14 +29,14 @@ async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut(
 }
 
 /// The certificate and key files of an example agency.
-fn files_of(app: &App, agency: &str) -> IssuedCertificate {
+pub(super) fn files_of(app: &App, agency: &str) -> IssuedCertificate {
     IssuedCertificate {
         cert_pem: app.read(&format!("{agency}.pem")),
         key_pem: app.read(&format!("{agency}-key.pem")),
     }
 }
 
-async fn handshake_passes(app: &App, cert: &IssuedCertificate) -> bool {
+pub(super) async fn handshake_passes(app: &App, cert: &IssuedCertificate) -> bool {
     app.handshake_passes(&cert.cert_pem, &cert.key_pem).await
 }
 
@@ -126,94 +127,6 @@ async fn a_revoked_agency_is_shut_out_and_its_open_stream_ends_while_others_go_o
         submit_with(&app, &files_of(&app, "taiyuan-detox")).await,
         Ok(())
     );
-}
-
-#[tokio::test]
-async fn certs_revoke_lists_the_certificate_and_disables_the_agency() {
-    let app = spawn_app().await;
-    let police = files_of(&app, "yingze-police");
-    assert!(handshake_passes(&app, &police).await);
-    let database = app.dir.path().join("data/gateway.db");
-    let database = database.to_str().unwrap();
-
-    let stdout = certs(
-        &app,
-        &["revoke", "--id", "yingze-police", "--database", database],
-    )
-    .await;
-
-    let serial = Serial::of_pem(&police.cert_pem).unwrap().remove(0);
-    assert!(
-        stdout.contains(&format!("revoked yingze-police certificate {serial}")),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("disabled police yingze-police (140106)"),
-        "{stdout}"
-    );
-    assert!(!stdout.contains("warning"), "{stdout}");
-    let id = AgencyId::parse("yingze-police").unwrap();
-    let registered = app.gateway.storage().agency(&id).await.unwrap().unwrap();
-    assert!(!registered.enabled);
-    eventually("the revocation list is in force", || async {
-        !handshake_passes(&app, &police).await
-    })
-    .await;
-    assert!(handshake_passes(&app, &files_of(&app, "taiyuan-police")).await);
-    let list = certs(&app, &["crl"]).await;
-    assert!(
-        list.contains("list 2,") && list.contains("1 revoked"),
-        "{list}"
-    );
-    assert!(list.contains(&format!("  {serial}  revoked ")), "{list}");
-}
-
-/// A project disabled while it runs open cases leaves them with nobody who
-/// may act: the revocation goes through (a stolen key must not wait), and
-/// says so.
-#[tokio::test]
-async fn certs_revoke_warns_when_the_project_runs_open_cases() {
-    let app = spawn_app().await;
-    crate::steps::discharged_in_yingze(&app, 1).await;
-    let database = app.dir.path().join("data/gateway.db");
-    let stdout = certs(
-        &app,
-        &[
-            "revoke",
-            "--id",
-            "yingze-project",
-            "--database",
-            database.to_str().unwrap(),
-        ],
-    )
-    .await;
-    assert!(
-        stdout.contains("disabled county-project yingze-project (140106)"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(
-            "warning: yingze-project is responsible for open cases in 140106, and nobody can act"
-        ),
-        "{stdout}"
-    );
-}
-
-/// Runs `handover-gateway certs <args> --dir <the app's certs>`: its output.
-async fn certs(app: &App, args: &[&str]) -> String {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_handover-gateway"));
-    command
-        .arg("certs")
-        .args(args)
-        .arg("--dir")
-        .arg(certs_dir(app.dir.path()));
-    // Blocking: the server must keep running meanwhile.
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    String::from_utf8(output.stdout).unwrap()
 }
 
 #[tokio::test]
