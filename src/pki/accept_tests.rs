@@ -1,5 +1,6 @@
 //! Real TLS handshakes against the accept loop on 127.0.0.1.
 
+use std::collections::BTreeSet;
 use std::pin::Pin;
 
 use rustls::RootCertStore;
@@ -248,6 +249,35 @@ async fn a_revoked_certificate_fails_the_handshake_and_its_open_connection_ends(
     kept_stream.read_exact(&mut ping).await.unwrap();
     assert_eq!(&ping, b"pong");
     kept_stream.write_all(b"ok").await.unwrap();
+}
+
+/// A certificate that a list another gateway put in force revokes, but
+/// the list in force here lacks (one put in force with a new CA before
+/// that gateway's list was known), is refused once the floor is held: its
+/// open connection ends, and a new one is cut at once.
+#[tokio::test]
+async fn a_certificate_revoked_by_the_held_floor_is_refused_though_the_list_lacks_it() {
+    let mut gateway = Gateway::start(PATIENCE).await;
+    let cert = gateway.ca.issue_agency(&police(), "Police").unwrap();
+    let _client = gateway.connect(Some(&cert)).await.unwrap();
+    let open = gateway.next_connection().await.unwrap();
+    assert!(!open.is_revoked());
+
+    let issuer = gateway.tls.crl_in_force().issuer;
+    let serials: BTreeSet<Serial> = Serial::of_pem(&cert.cert_pem)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        gateway.tls.hold_crl_floor("another CA", 2, serials.clone()),
+        0
+    );
+    assert!(!open.is_revoked(), "another CA's floor is none");
+    assert_eq!(gateway.tls.hold_crl_floor(&issuer, 2, serials), 1);
+    assert!(open.is_revoked());
+    let _again = gateway.connect(Some(&cert)).await;
+    let next = gateway.next_connection().await.unwrap();
+    assert!(next.is_revoked(), "a new connection is cut at once");
 }
 
 #[tokio::test]

@@ -310,17 +310,18 @@ impl ServerConfigHandle {
             (0, BTreeSet::new())
         };
         let revoked = list.serials();
+        let refused = revoked.union(&floor_revoked).cloned().collect();
         *crl = CrlInForce {
             issuer,
             number: list.number,
             floor,
-            revoked: revoked.clone(),
+            revoked,
             floor_revoked,
         };
         drop(crl);
         self.replace(config);
         self.reloads.applied.fetch_add(1, Ordering::Relaxed);
-        Ok(self.live.set_revoked(revoked))
+        Ok(self.live.set_revoked(refused))
     }
 
     /// The number of the revocation list in force.
@@ -341,13 +342,20 @@ impl ServerConfigHandle {
     /// Refuses from now on any list of `issuer` numbered below `floor`,
     /// the highest number the deployment put in force for it, or lacking
     /// a certificate of `revoked`, what that list revokes; the list in
-    /// force stays. A floor of another CA than the one in force is none.
-    pub fn hold_crl_floor(&self, issuer: &str, floor: u64, revoked: BTreeSet<Serial>) {
+    /// force stays, but a certificate of `revoked` it lacks (a list behind,
+    /// put in force with a new CA before the floor was known) is refused
+    /// all the same, its open connections ended (returned: how many). A
+    /// floor of another CA than the one in force is none.
+    pub fn hold_crl_floor(&self, issuer: &str, floor: u64, revoked: BTreeSet<Serial>) -> usize {
         let mut crl = self.crl();
-        if crl.issuer == issuer {
-            crl.floor = crl.floor.max(floor);
-            crl.floor_revoked.extend(revoked);
+        if crl.issuer != issuer {
+            return 0;
         }
+        crl.floor = crl.floor.max(floor);
+        crl.floor_revoked.extend(revoked);
+        let refused = crl.revoked.union(&crl.floor_revoked).cloned().collect();
+        drop(crl);
+        self.live.set_revoked(refused)
     }
 
     /// How many reloads were put in force, and how many refused, so far.
