@@ -12,7 +12,7 @@ use crate::bootstrap;
 use crate::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
 use crate::domain::region::RegionCode;
 use crate::pki::{CRL_FILE, CertificateAuthority, RevocationList, Serial, ca_fingerprint, revoke};
-use crate::storage::{Backend, CrlFloor, Database};
+use crate::storage::{Backend, CrlFloor, Database, Storage};
 
 #[derive(Subcommand, Debug)]
 pub enum CertsCommand {
@@ -202,16 +202,22 @@ async fn revoke_agency(id: &AgencyId, dir: &Path, database: &Path) -> anyhow::Re
         format!("the certificate is revoked, but the registry in {database} could not be updated")
     })?;
     match disabled {
-        Some((agency, stranded)) => {
+        Some((agency, runs_open_cases)) => {
             println!("disabled {agency} in the registry");
-            if stranded {
-                println!(
+            let remedy = "issue it a new certificate (certs issue enables it again), or have the \
+                          oversight office over its county assign them to another project";
+            match runs_open_cases {
+                Ok(false) => {}
+                Ok(true) => eprintln!(
                     "warning: {} is responsible for open cases in {}, and nobody can act on them \
-                     while it is disabled: issue it a new certificate (certs issue enables it \
-                     again), or have the oversight office over its county assign them to \
-                     another project",
+                     while it is disabled: {remedy}",
                     agency.id, agency.region
-                );
+                ),
+                Err(error) => eprintln!(
+                    "warning: whether {} is responsible for open cases could not be read \
+                     ({error:#}); if it is, nobody can act on them while it is disabled: {remedy}",
+                    agency.id
+                ),
             }
         }
         None => println!("{id} is not in the registry in {database}"),
@@ -286,29 +292,39 @@ fn warn_unchecked(why: &str) {
     );
 }
 
-/// Disables `id` in the registry; the agency, and whether it is a county
-/// project responsible for open cases, which only it may act on.
-async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<(AgencyRef, bool)>> {
+/// An agency disabled, and whether it is a county project responsible
+/// for open cases, which only it may act on (or why that is not known).
+type Disabled = (AgencyRef, anyhow::Result<bool>);
+
+/// Disables `id` in the registry.
+async fn disable(id: &AgencyId, database: &Database) -> anyhow::Result<Option<Disabled>> {
     let backend = Backend::open(database).await?;
     let storage = backend.storage();
-    let found = storage.agency(id).await?;
-    let mut disabled = None;
-    if let Some(agency) = found {
-        storage
-            .register_agency(&Agency {
-                enabled: false,
-                ..agency.clone()
-            })
-            .await?;
-        let agency = agency.agency;
-        let stranded = agency.kind == AgencyKind::CountyProject
-            && storage
-                .responsible_for_open_cases(&agency.id, agency.region)
-                .await?;
-        disabled = Some((agency, stranded));
-    }
+    let disabled = disable_in(storage, id).await;
     storage.close().await;
-    Ok(disabled)
+    disabled
+}
+
+async fn disable_in(storage: &dyn Storage, id: &AgencyId) -> anyhow::Result<Option<Disabled>> {
+    let Some(agency) = storage.agency(id).await? else {
+        return Ok(None);
+    };
+    storage
+        .register_agency(&Agency {
+            enabled: false,
+            ..agency.clone()
+        })
+        .await?;
+    let agency = agency.agency;
+    let runs_open_cases = if agency.kind == AgencyKind::CountyProject {
+        (storage
+            .responsible_for_open_cases(&agency.id, agency.region)
+            .await)
+            .map_err(anyhow::Error::from)
+    } else {
+        Ok(false)
+    };
+    Ok(Some((agency, runs_open_cases)))
 }
 
 /// The highest-numbered list of `ca` a gateway put in force on

@@ -195,12 +195,14 @@ pub fn decide(
         {
             return Err(wrong_state());
         }
-        // Before the discharge nobody is responsible yet: the project told
-        // of the release may act once it comes, so the refusal is the
-        // state's, which a retry after the discharge can pass.
+        // Before the discharge nobody is responsible yet: the project the
+        // notice went to may act once it comes, so its refusal is the
+        // state's, which a retry after the discharge can pass. Another
+        // project told of the release (the person's earlier case's) never
+        // may.
         Err(Denial::Denied(_))
-            if caller.kind == AgencyKind::CountyProject
-                && case.state == CaseState::Announced
+            if case.state == CaseState::Announced
+                && case.announced_to.as_ref() == Some(&caller.id)
                 && relation(command.call(), caller.kind) == Some(Relation::Responsible) =>
         {
             return Err(wrong_state());

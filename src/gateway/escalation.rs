@@ -40,7 +40,8 @@ impl Gateway {
                         return Err(error);
                     }
                     Err(error) => {
-                        tracing::error!(case_id = %id, %error, "deadline due but not escalated; retrying at the next scan");
+                        // Debug: an internal error's display hides its detail.
+                        tracing::error!(case_id = %id, error = ?error, "deadline due but not escalated; retrying at the next scan");
                     }
                 }
                 after = Some(id);

@@ -87,10 +87,12 @@ impl Gateway {
 
     /// The producer behind one stream. Returns `Ok` when the client left or
     /// the gateway is stopping. Before each batch the subscriber is checked
-    /// against the registry held in memory, and at each heartbeat against
-    /// the registry as of now: a stream ends `Unauthenticated` once its
-    /// agency is disabled or registered as another, within a heartbeat at
-    /// most.
+    /// against the registry held in memory (which this replica's calls keep
+    /// current), or as of now when it was last read a heartbeat ago or more
+    /// (a replica that serves streams alone would hold it unchanged), and
+    /// at each heartbeat as of now: a stream ends `Unauthenticated` once
+    /// its agency is disabled or registered as another, a heartbeat later
+    /// at most.
     async fn feed(
         &self,
         subscriber: &AgencyRef,
@@ -103,6 +105,7 @@ impl Gateway {
         let agency = &subscriber.id;
         let size = self.settings.replay_batch;
         let mut ahead = None;
+        let mut registry_read = tokio::time::Instant::now();
         loop {
             let batch = match ahead.take() {
                 Some(batch) => batch,
@@ -120,7 +123,11 @@ impl Gateway {
                 }
             };
             if !batch.is_empty() {
-                self.still_admits(subscriber, false).await?;
+                let read = registry_read.elapsed() >= self.settings.heartbeat;
+                self.still_admits(subscriber, read).await?;
+                if read {
+                    registry_read = tokio::time::Instant::now();
+                }
             }
             if !batch.is_empty() && batch.len().is_multiple_of(size as usize) {
                 // A backlog (full pages only): read the next pages while
@@ -158,6 +165,7 @@ impl Gateway {
                 }
                 _ = heartbeat.tick() => {
                     self.still_admits(subscriber, true).await?;
+                    registry_read = tokio::time::Instant::now();
                     let state = self.storage.inbox_state(agency).await?;
                     let beat = InboxEvent::Heartbeat { at: self.clock.now(), state };
                     if !self.deliver(sender, beat).await {

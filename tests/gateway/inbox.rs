@@ -1,7 +1,7 @@
 use handover_gateway::api::pb;
+use handover_gateway::config::Config;
 use tonic::Code;
 
-use crate::steps::event_name;
 use crate::support::*;
 
 async fn submit(app: &App, n: u32) -> String {
@@ -198,20 +198,10 @@ async fn a_message_pushed_as_written_is_the_one_read_back_later() {
     }
 }
 
-/// A stream outlives the call that opened it: once its agency is disabled
-/// (by an operator, another replica, `certs revoke`), it delivers nothing
-/// more and ends `UNAUTHENTICATED`, with or without a message to send.
-#[tokio::test]
-async fn an_open_stream_ends_once_its_agency_is_disabled() {
-    let app = spawn_app().await;
-    let mut police = app.inbox("yingze-police").await;
-    let mut stream = subscribe(&mut police, None).await;
-    submit(&app, 1).await;
-    assert_eq!(event_name(&next_message(&mut stream).await), "discharged");
-
-    disable(&app, "yingze-police").await;
-    submit(&app, 2).await;
-    let ended = loop {
+/// Reads `stream` until it fails: its status. A message is a failure of
+/// the test: the agency may no longer receive.
+async fn refused(stream: &mut tonic::Streaming<pb::SubscribeResponse>) -> tonic::Status {
+    loop {
         let item = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
             .await
             .expect("the stream goes on");
@@ -221,24 +211,44 @@ async fn an_open_stream_ends_once_its_agency_is_disabled() {
             })) => panic!("delivered to a disabled agency: {message:?}"),
             Ok(Some(_)) => {}
             Ok(None) => panic!("the stream ended without a status"),
-            Err(status) => break status,
+            Err(status) => return status,
         }
+    }
+}
+
+/// A stream outlives the call that opened it: once its agency is disabled
+/// (by an operator, another replica, `certs revoke`), it delivers nothing
+/// more and ends `UNAUTHENTICATED`, before its next message (here a pickup
+/// told to the detox center, which the case names; heartbeats a minute
+/// apart) or at its next heartbeat.
+#[tokio::test]
+async fn an_open_stream_ends_once_its_agency_is_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path()).await;
+    let config = Config {
+        heartbeat: std::time::Duration::from_secs(60),
+        ..config(dir.path())
     };
+    let app = start_with(dir, START, config).await;
+    let mut center = app.inbox("taiyuan-detox").await;
+    let mut stream = subscribe(&mut center, None).await;
+    let case_id = submit(&app, 1).await;
+    disable(&app, "taiyuan-detox").await;
+    crate::steps::pickup(&app, "yingze-project", &case_id)
+        .await
+        .unwrap();
+    let ended = refused(&mut stream).await;
     assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
     assert!(ended.message().contains("disabled"), "{ended:?}");
+}
 
-    // An idle stream ends at its next heartbeat.
+/// An idle stream of an agency disabled since ends at its next heartbeat.
+#[tokio::test]
+async fn an_idle_stream_ends_at_its_heartbeat_once_its_agency_is_disabled() {
+    let app = spawn_app().await;
     let mut project = app.inbox("xiaodian-project").await;
     let mut idle = subscribe(&mut project, None).await;
     disable(&app, "xiaodian-project").await;
-    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            if let Err(status) = idle.message().await {
-                return status;
-            }
-        }
-    })
-    .await
-    .expect("the idle stream ends");
+    let ended = refused(&mut idle).await;
     assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
 }

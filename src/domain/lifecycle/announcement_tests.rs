@@ -108,6 +108,27 @@ fn the_project_told_of_a_release_acts_only_after_the_discharge() {
             _ => assert!(refused.is_err(), "{command:?}: {refused:?}"),
         }
     }
+    // The project of the person's earlier case reads the release, and will
+    // never act on it.
+    let mut history = case.history.clone();
+    if let CaseEvent::ReleaseAnnounced {
+        earlier_open_cases, ..
+    } = &mut history[0].event
+    {
+        earlier_open_cases.push(EarlierCase {
+            case_id: CaseId::new(uuid::Uuid::max()),
+            executing_region: region("140202"),
+            project: Some(id("datong-project")),
+            oversight: None,
+        });
+    }
+    let told = Case::from_history(case.id.clone(), history).unwrap();
+    let datong = agency("county-project", "140202", "datong-project");
+    assert!(crate::domain::access::can_view(&datong, &told));
+    assert!(matches!(
+        decided(&told, &datong, &Command::ConfirmPickup),
+        Err(Refusal::NotPermitted(_))
+    ));
 }
 
 #[test]

@@ -26,7 +26,7 @@ pub(super) fn assign(
             caller.region
         )));
     }
-    let stranded = case.is_unroutable()
+    let nobody_may_act = case.is_unroutable()
         || case.responsible.as_ref().is_some_and(|project| {
             !agencies
                 .iter()
@@ -37,7 +37,7 @@ pub(super) fn assign(
             "cannot assign the case to a project while the case is {}",
             case.state
         )),
-        Some(project) if !stranded => Some(format!(
+        Some(project) if !nobody_may_act => Some(format!(
             "only an unroutable case, or one whose project is disabled, is assigned; \
              {project} is responsible for this one"
         )),

@@ -57,7 +57,10 @@ pub(super) const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_millis(10);
 /// Wakes the copier thread after a commit: one wake-up stands for any
 /// number of commits, since a copy takes everything committed before it.
 #[derive(Debug)]
-pub(super) struct Copier(std::sync::mpsc::SyncSender<()>);
+pub(super) struct Copier {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
 
 impl Copier {
     /// Starts a thread that copies the WAL into the database on a
@@ -67,23 +70,39 @@ impl Copier {
     /// against a writer that never pauses a copy never reaches the WAL's
     /// end, and the WAL starts over only once a checkpoint has copied it
     /// all, which the writer's does, by then with little left to copy.
-    /// Ends when the copier is dropped.
+    /// Ends when the copier is dropped, which waits for it (and so for
+    /// its connection to close), as the writer's close waits for the
+    /// writer.
     pub(super) fn start(db: Connection) -> std::io::Result<Self> {
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sqlite-copier".into())
             .spawn(move || {
                 while woken.recv().is_ok() {
                     checkpoint(&db);
                 }
             })?;
-        Ok(Self(wake))
+        Ok(Self {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
     }
 
     /// After a commit: a copy is due.
     pub(super) fn wake(&self) {
         // Full: a wake-up is pending already, and covers this commit too.
-        let _ = self.0.try_send(());
+        if let Some(wake) = &self.wake {
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Copier {
+    fn drop(&mut self) {
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

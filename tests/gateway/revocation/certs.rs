@@ -81,7 +81,8 @@ async fn certs_revoke_warns_when_the_project_runs_open_cases() {
     );
 }
 
-/// Runs `handover-gateway certs <args> --dir <the app's certs>`: its output.
+/// Runs `handover-gateway certs <args> --dir <the app's certs>`: its
+/// output, standard output then standard error.
 async fn certs(app: &App, args: &[&str]) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_handover-gateway"));
     command
@@ -93,9 +94,9 @@ async fn certs(app: &App, args: &[&str]) -> String {
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{stderr}");
-    String::from_utf8(output.stdout).unwrap()
+    String::from_utf8(output.stdout).unwrap() + &stderr
 }
 
 /// A new server certificate from the same CA, for the same names, goes
