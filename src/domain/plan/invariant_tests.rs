@@ -81,6 +81,11 @@ fn draft(command: usize, fields: Fields) -> CommandDraft {
             reason: CLOSURES[fields.closure].to_owned(),
             note: text,
         },
+        // By an oversight office: a case no project may act on.
+        13 => CommandDraft::Assign {
+            to_region: region,
+            reason: text,
+        },
         // Never accepted after the discharge, by anyone.
         _ => CommandDraft::WithdrawAnnouncement { reason: text },
     }
@@ -117,6 +122,9 @@ enum Step {
     Next(usize, Fields),
     /// Time passes (seconds); the escalation scan runs if anything is due.
     Wait(i64),
+    /// The responsible project is disabled in the registry (its cases are
+    /// then for an office to assign).
+    Disable,
 }
 
 /// Command numbers for `Proper`, by how often a project gives them, so that
@@ -127,8 +135,9 @@ const PROPER: [usize; 25] = [
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        2 => (0..shanxi().len(), command((0..14).collect()))
+        2 => (0..shanxi().len(), command((0..15).collect()))
             .prop_map(|(agency, draft)| Step::Any(agency, draft)),
+        1 => Just(Step::Disable),
         2 => prop_oneof![30 => command(PROPER.to_vec()), 1 => command(vec![12])]
             .prop_map(Step::Proper),
         4 => (any::<usize>(), fields()).prop_map(|(pick, fields)| Step::Next(pick, fields)),
@@ -218,6 +227,7 @@ fn run(release: &Release, steps: &[Step]) -> Result<(), TestCaseError> {
             Step::Proper(draft) => world.proper(draft)?,
             Step::Next(pick, fields) => world.next(*pick, *fields)?,
             Step::Wait(seconds) => world.wait(*seconds)?,
+            Step::Disable => world.disable_responsible(),
         }
         world.check()?;
     }

@@ -246,6 +246,16 @@ impl World {
         }
     }
 
+    /// Disables the responsible project, if any, in the registry.
+    pub(super) fn disable_responsible(&mut self) {
+        let responsible = self.case.responsible.clone();
+        for agency in &mut self.agencies {
+            if Some(&agency.agency.id) == responsible.as_ref() {
+                agency.enabled = false;
+            }
+        }
+    }
+
     pub(super) fn proper(&mut self, draft: &CommandDraft) -> Result<(), TestCaseError> {
         match self.proper_agency(draft) {
             Some(agency) => self.command(&self.caller(&agency), draft),
@@ -318,6 +328,10 @@ impl World {
         recorded: &RecordedEvent,
     ) -> Result<(), TestCaseError> {
         let what = recorded.event.name();
+        // An office's assignment gives an unroutable case its project.
+        if matches!(recorded.event, CaseEvent::Assigned { .. }) {
+            self.routable = true;
+        }
         // (i) exactly one responsible county project, in the executing county.
         if self.routable && after.state.is_supervised() {
             let responsible = after.responsible.as_ref();
