@@ -3,7 +3,6 @@
 //! what is refused, and who hears of it.
 
 use handover_gateway::api::pb;
-use handover_gateway::domain::agency::{Agency, AgencyId};
 use tonic::{Code, Status};
 
 use crate::steps::{discharged_in_yingze, heard, pickup, report};
@@ -131,16 +130,7 @@ async fn the_office_hands_on_the_cases_of_a_disabled_project_in_their_state() {
         "{refused:?}"
     );
 
-    let storage = app.gateway.storage();
-    let yingze = AgencyId::parse("yingze-project").unwrap();
-    let registered = storage.agency(&yingze).await.unwrap().unwrap();
-    storage
-        .register_agency(&Agency {
-            enabled: false,
-            ..registered
-        })
-        .await
-        .unwrap();
+    disable(&app, "yingze-project").await;
     let receipt = assign(&app, "shanxi-office", &case_id, "140105", reason, 2)
         .await
         .unwrap();
