@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{PostgresStorage, Result, Sealer, SqliteStorage, Storage};
+use super::{PostgresStorage, Result, Sealer, SqliteStorage, Storage, StorageError};
 
 /// Where the gateway keeps its data, as the `database` setting names it.
 #[derive(Clone, PartialEq, Eq)]
@@ -119,17 +119,39 @@ impl Backend {
         }
     }
 
-    /// The storage that seals and opens personal data with `sealer`.
+    /// The storage that seals and opens personal data with `sealer`, once
+    /// the database's key check opens with it (stored now if the
+    /// database has none yet).
     ///
     /// # Errors
-    /// When an older SQLite database's plain bodies cannot be sealed.
+    /// `Corrupt` when the key is not the one the database's data was
+    /// sealed with; when an older SQLite database's plain bodies cannot be
+    /// sealed.
     pub async fn sealed(self, sealer: Sealer) -> Result<Arc<dyn Storage>> {
+        let check = sealer
+            .seal(KEY_CHECK_ADDRESS, KEY_CHECK)
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        let stored = match &self {
+            Backend::Sqlite(storage) => storage.key_check(&check).await?,
+            Backend::Postgres(storage) => storage.key_check(&check).await?,
+        };
+        if sealer.open(KEY_CHECK_ADDRESS, &stored).as_deref() != Ok(KEY_CHECK) {
+            return Err(StorageError::Corrupt(
+                "the master key is not the one this database's data was sealed with: \
+                 restore the key file it was made with (every replica needs the same one)"
+                    .into(),
+            ));
+        }
         Ok(match self {
             Backend::Sqlite(storage) => Arc::new(storage.sealed(sealer).await?),
             Backend::Postgres(storage) => Arc::new(storage.sealed(sealer)),
         })
     }
 }
+
+/// Where the key check is sealed, and what it holds.
+const KEY_CHECK_ADDRESS: &str = "master_key_check/1";
+const KEY_CHECK: &[u8] = b"handover-gateway master key check";
 
 /// Opens the database the setting names, sealing with `sealer`.
 ///

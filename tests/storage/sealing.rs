@@ -1,11 +1,26 @@
 //! Personal data at rest: bodies are sealed in the raw tables, another key
-//! cannot read them, and without the key only case data is refused.
+//! is refused at the start (on an empty database too, once a first key
+//! sealed its check), and without the key only case data is refused.
 
-use handover_gateway::storage::StorageError;
+use handover_gateway::storage::{self, Sealer, StorageError};
 
-use crate::support::{Db, NAME, discharged, id, person, write};
+use crate::support::{Db, NAME, discharged, person, write};
 
-conformance!(stored_bodies_are_sealed_and_only_the_master_key_opens_them);
+conformance!(
+    stored_bodies_are_sealed_and_only_the_master_key_opens_them,
+    a_second_key_on_a_database_the_first_opened_is_refused_before_any_case,
+);
+
+/// Two replicas that each made a key on one empty database: the first to
+/// open stores its check, and the other is refused before it writes.
+async fn a_second_key_on_a_database_the_first_opened_is_refused_before_any_case(db: Db) {
+    let first = db.open_with([1; 32]).await;
+    assert!(!first.holds_cases().await.unwrap());
+    let second = storage::open(&db.database(), Sealer::new([2; 32])).await;
+    assert!(matches!(second, Err(StorageError::Corrupt(_))));
+    first.close().await;
+    db.open_with([1; 32]).await.close().await;
+}
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
@@ -38,14 +53,14 @@ async fn stored_bodies_are_sealed_and_only_the_master_key_opens_them(db: Db) {
         assert!(!contains(body, b"discharged"), "event at rest");
     }
 
-    let other_key = db.open_with([8; 32]).await;
-    assert!(matches!(
-        other_key.case(&case.id).await,
-        Err(StorageError::Corrupt(_))
-    ));
-    let inbox = other_key.inbox_after(&id("yingze-project"), 0, 10).await;
-    assert!(matches!(inbox, Err(StorageError::Corrupt(_))));
-    other_key.close().await;
+    // Another key is refused at the start, before it reads or seals
+    // anything: data sealed under two keys would open on no replica whole.
+    match storage::open(&db.database(), Sealer::new([8; 32])).await {
+        Err(StorageError::Corrupt(message)) => {
+            assert!(message.contains("master key"), "{message}");
+        }
+        other => panic!("opened with another key: {:?}", other.map(drop)),
+    }
 
     let unsealed = db.unsealed().await;
     let without_key = unsealed.storage();

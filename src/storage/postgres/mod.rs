@@ -143,6 +143,27 @@ impl PostgresStorage {
         self
     }
 
+    /// The master key check the database holds, after storing `sealed`
+    /// as that check if it held none (see [`super::Backend::sealed`]):
+    /// replicas started together on an empty database store one between
+    /// them, and the others refuse to start.
+    ///
+    /// # Errors
+    /// `Unavailable` when it cannot be read or written.
+    pub(crate) async fn key_check(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO master_key_check (id, sealed) VALUES (1, $1) ON CONFLICT DO NOTHING",
+        )
+        .bind(sealed)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
     fn sealer(&self) -> Result<&Sealer> {
         self.sealer.as_deref().ok_or_else(|| {
             corrupt(&"case data needs the master key; the storage was opened without it")

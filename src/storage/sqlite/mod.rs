@@ -123,6 +123,25 @@ impl SqliteStorage {
         Ok(self)
     }
 
+    /// The master key check the database holds, after storing `sealed`
+    /// as that check if it held none (see [`super::Backend::sealed`]).
+    ///
+    /// # Errors
+    /// `Unavailable` when it cannot be read or written.
+    pub(crate) async fn key_check(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO master_key_check (id, sealed) VALUES (1, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(sealed)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
+            .fetch_one(&self.writer)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
     /// The sealer, for a job that the writer or a reader thread runs.
     fn shared_sealer(&self) -> Result<Arc<Sealer>> {
         self.sealer.clone().ok_or_else(no_key)
