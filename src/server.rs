@@ -62,8 +62,9 @@ impl Server {
         // of them unfindable, so a missing key is only made for a new
         // database.
         anyhow::ensure!(
-            config.master_key.exists() || !backend.storage().holds_cases().await?,
-            "the master key {} is missing but the database {} holds cases; restore the key file",
+            config.master_key.exists()
+                || !(backend.storage().holds_cases().await? || backend.holds_key_check().await?),
+            "the master key {} is missing but the database {} was sealed with one; restore the key file",
             config.master_key.display(),
             database
         );
@@ -72,7 +73,12 @@ impl Server {
         let storage = backend
             .sealed(Sealer::new(master_key.data_key()))
             .await
-            .context("sealing personal data")?;
+            .with_context(|| {
+                format!(
+                    "master key {} on database {database}",
+                    config.master_key.display()
+                )
+            })?;
         anyhow::ensure!(
             config.certs_dir.join(CRL_FILE).exists(),
             "{} has no revocation list {CRL_FILE}: copy the CA's (or another replica's), or, where the CA's key is, `handover-gateway certs crl --dir {0}` writes one",

@@ -6,7 +6,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::seal::event_address;
 use super::{PostgresStorage, Result, Sealer, SqliteStorage, Storage, StorageError};
+use crate::domain::case::CaseId;
 
 /// Where the gateway keeps its data, as the `database` setting names it.
 #[derive(Clone, PartialEq, Eq)]
@@ -111,6 +113,18 @@ impl Backend {
         })
     }
 
+    /// Whether the database holds a master key check: it was opened with
+    /// a key, which a start without the key file must not replace.
+    ///
+    /// # Errors
+    /// `Unavailable` when it cannot be read.
+    pub async fn holds_key_check(&self) -> Result<bool> {
+        Ok(match self {
+            Backend::Sqlite(storage) => storage.key_check().await?.is_some(),
+            Backend::Postgres(storage) => storage.key_check().await?.is_some(),
+        })
+    }
+
     /// The storage without the master key: case data is refused.
     pub fn storage(&self) -> &dyn Storage {
         match self {
@@ -128,19 +142,43 @@ impl Backend {
     /// sealed with; when an older SQLite database's plain bodies cannot be
     /// sealed.
     pub async fn sealed(self, sealer: Sealer) -> Result<Arc<dyn Storage>> {
-        let check = sealer
-            .seal(KEY_CHECK_ADDRESS, KEY_CHECK)
-            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        let stored = match &self {
-            Backend::Sqlite(storage) => storage.key_check(&check).await?,
-            Backend::Postgres(storage) => storage.key_check(&check).await?,
-        };
-        if sealer.open(KEY_CHECK_ADDRESS, &stored).as_deref() != Ok(KEY_CHECK) {
-            return Err(StorageError::Corrupt(
+        let wrong_key = || {
+            StorageError::Corrupt(
                 "the master key is not the one this database's data was sealed with: \
                  restore the key file it was made with (every replica needs the same one)"
                     .into(),
-            ));
+            )
+        };
+        let stored = match &self {
+            Backend::Sqlite(storage) => storage.key_check().await?,
+            Backend::Postgres(storage) => storage.key_check().await?,
+        };
+        let stored = match stored {
+            Some(stored) => stored,
+            None => {
+                // A database sealed before the check: its data must open
+                // with this key before the check locks the key in.
+                let event = match &self {
+                    Backend::Sqlite(storage) => storage.a_sealed_event().await?,
+                    Backend::Postgres(storage) => storage.a_sealed_event().await?,
+                };
+                if let Some((case, sequence, body)) = event {
+                    let case =
+                        CaseId::parse(&case).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                    let address = event_address(&case, sequence);
+                    sealer.open(&address, &body).map_err(|_| wrong_key())?;
+                }
+                let check = sealer
+                    .seal(KEY_CHECK_ADDRESS, KEY_CHECK)
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+                match &self {
+                    Backend::Sqlite(storage) => storage.store_key_check(&check).await?,
+                    Backend::Postgres(storage) => storage.store_key_check(&check).await?,
+                }
+            }
+        };
+        if sealer.open(KEY_CHECK_ADDRESS, &stored).as_deref() != Ok(KEY_CHECK) {
+            return Err(wrong_key());
         }
         Ok(match self {
             Backend::Sqlite(storage) => Arc::new(storage.sealed(sealer).await?),

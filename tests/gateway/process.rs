@@ -229,3 +229,33 @@ async fn a_gateway_whose_master_key_went_missing_refuses_to_start_over_existing_
     assert!(refused.to_string().contains("master key"), "{refused:#}");
     assert!(!dir.path().join("data/master.key").exists());
 }
+
+/// A gateway that started once on an empty database sealed its key check
+/// there: without the key file it refuses to start rather than make a new
+/// key, and with another key file it refuses too, naming the file.
+#[tokio::test]
+async fn a_gateway_refuses_another_or_a_missing_master_key_once_it_started_on_the_database() {
+    let app = spawn_app().await;
+    let dir = app.stop().await;
+    let key = dir.path().join("data/master.key");
+    std::fs::remove_file(&key).unwrap();
+    let start = |dir: &std::path::Path| {
+        let clock = std::sync::Arc::new(handover_gateway::domain::clock::ManualClock::new(START));
+        handover_gateway::server::Server::build(config(dir), clock)
+    };
+    let refused = start(dir.path())
+        .await
+        .err()
+        .expect("started without its key");
+    assert!(refused.to_string().contains("master key"), "{refused:#}");
+    assert!(!key.exists(), "no key made");
+
+    std::fs::write(&key, "07".repeat(32)).unwrap();
+    let refused = start(dir.path())
+        .await
+        .err()
+        .expect("started with another key");
+    let message = format!("{refused:#}");
+    assert!(message.contains("is not the one"), "{message}");
+    assert!(message.contains("master.key"), "{message}");
+}

@@ -9,6 +9,7 @@ use crate::support::{Db, NAME, discharged, person, write};
 conformance!(
     stored_bodies_are_sealed_and_only_the_master_key_opens_them,
     a_second_key_on_a_database_the_first_opened_is_refused_before_any_case,
+    an_upgraded_database_checks_its_key_against_a_sealed_body,
 );
 
 /// Two replicas that each made a key on one empty database: the first to
@@ -76,4 +77,33 @@ async fn stored_bodies_are_sealed_and_only_the_master_key_opens_them(db: Db) {
     let reopened = db.open().await;
     assert_eq!(reopened.case(&case.id).await.unwrap(), Some(case));
     reopened.close().await;
+}
+
+/// A database sealed before the key check (here, the check removed): the
+/// first start after the upgrade opens a stored body before it stores the
+/// check, so a wrong key is refused instead of locked in.
+async fn an_upgraded_database_checks_its_key_against_a_sealed_body(db: Db) {
+    let storage = db.open().await;
+    let case = discharged("D-1", "140106", person(1, "140106"), Some("yingze-project"));
+    storage
+        .write_case(write(&case, 0, "r-1", &["yingze-project"]))
+        .await
+        .unwrap();
+    storage.close().await;
+    db.raw_execute("DELETE FROM master_key_check")
+        .await
+        .unwrap();
+    let wrong = storage::open(&db.database(), Sealer::new([8; 32])).await;
+    assert!(matches!(wrong, Err(StorageError::Corrupt(_))));
+    assert_eq!(
+        db.raw_count("SELECT count(*) FROM master_key_check").await,
+        0
+    );
+    let reopened = db.open().await;
+    assert_eq!(reopened.case(&case.id).await.unwrap(), Some(case));
+    reopened.close().await;
+    assert_eq!(
+        db.raw_count("SELECT count(*) FROM master_key_check").await,
+        1
+    );
 }

@@ -198,6 +198,14 @@ impl World {
         let Ok(command) = draft.parse() else {
             return Ok(());
         };
+        // The gateway refuses a disabled agency before any decision.
+        let enabled = self
+            .agencies
+            .iter()
+            .any(|a| a.agency == *caller && a.enabled);
+        if !enabled {
+            return Ok(());
+        }
         match decide(&self.case, caller, &command, &self.agencies) {
             Ok(event) => {
                 prop_assert!(self.case.state != CaseState::Closed, "a closed case moved");
