@@ -7,7 +7,7 @@ use super::events::case_state_from;
 use super::pb::case_service_server::CaseService;
 use super::pb::get_case_request::Key;
 use super::pb::{GetCaseRequest, GetCaseResponse, ListCasesRequest, ListCasesResponse};
-use super::{convert, pb, to_status};
+use super::{convert, to_status};
 use crate::domain::validation::Invalid;
 use crate::gateway::{CaseQuery, Gateway, GatewayError, ListQuery};
 
@@ -87,11 +87,7 @@ impl CaseService for CaseApi {
                     .map(|case| {
                         let version = case.version();
                         let case = case.into_summary();
-                        let deadlines = self.gateway.deadlines(&case);
-                        pb::Case {
-                            version,
-                            ..convert::case(&case, &deadlines, now)
-                        }
+                        convert::summary(&case, version, &self.gateway.deadlines(&case), now)
                     })
                     .collect(),
                 next_page_token: next.unwrap_or_default(),

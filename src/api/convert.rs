@@ -137,13 +137,27 @@ pub fn case(case: &Case, deadlines: &[Deadline], now: OffsetDateTime) -> pb::Cas
     }
 }
 
+/// A case without its history for the wire, as lists and messages carry
+/// it: its version, which the history would have told, given apart.
+pub fn summary(case: &Case, version: u32, deadlines: &[Deadline], now: OffsetDateTime) -> pb::Case {
+    pb::Case {
+        version,
+        history: Vec::new(),
+        ..self::case(case, deadlines, now)
+    }
+}
+
 /// A message for the wire: its case as it stood right after the event,
 /// overdue as it was then, so that a message replayed a week later does
 /// not raise an alarm its case no longer has.
 pub fn inbox_message(message: &InboxMessage, deadlines: &[Deadline]) -> pb::InboxMessage {
     let notice = &message.notice;
-    let mut summary = case(&notice.case, deadlines, notice.event.at);
-    summary.version = notice.event.sequence;
+    let summary = summary(
+        &notice.case,
+        notice.event.sequence,
+        deadlines,
+        notice.event.at,
+    );
     pb::InboxMessage {
         position: message.position,
         created_at: Some(timestamp(message.created_at)),

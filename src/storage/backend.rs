@@ -119,10 +119,7 @@ impl Backend {
     /// # Errors
     /// `Unavailable` when it cannot be read.
     pub async fn holds_key_check(&self) -> Result<bool> {
-        Ok(match self {
-            Backend::Sqlite(storage) => storage.key_check().await?.is_some(),
-            Backend::Postgres(storage) => storage.key_check().await?.is_some(),
-        })
+        Ok(self.storage().key_check().await?.is_some())
     }
 
     /// The storage without the master key: case data is refused.
@@ -149,20 +146,13 @@ impl Backend {
                     .into(),
             )
         };
-        let stored = match &self {
-            Backend::Sqlite(storage) => storage.key_check().await?,
-            Backend::Postgres(storage) => storage.key_check().await?,
-        };
-        let stored = match stored {
+        let storage = self.storage();
+        let stored = match storage.key_check().await? {
             Some(stored) => stored,
             None => {
                 // A database sealed before the check: its data must open
                 // with this key before the check locks the key in.
-                let event = match &self {
-                    Backend::Sqlite(storage) => storage.a_sealed_event().await?,
-                    Backend::Postgres(storage) => storage.a_sealed_event().await?,
-                };
-                if let Some((case, sequence, body)) = event {
+                if let Some((case, sequence, body)) = storage.a_sealed_event().await? {
                     let case =
                         CaseId::parse(&case).map_err(|e| StorageError::Corrupt(e.to_string()))?;
                     let address = event_address(&case, sequence);
@@ -171,10 +161,7 @@ impl Backend {
                 let check = sealer
                     .seal(KEY_CHECK_ADDRESS, KEY_CHECK)
                     .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-                match &self {
-                    Backend::Sqlite(storage) => storage.store_key_check(&check).await?,
-                    Backend::Postgres(storage) => storage.store_key_check(&check).await?,
-                }
+                storage.store_key_check(&check).await?
             }
         };
         if sealer.open(KEY_CHECK_ADDRESS, &stored).as_deref() != Ok(KEY_CHECK) {

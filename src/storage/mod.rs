@@ -264,6 +264,18 @@ pub trait Storage: Send + Sync + 'static {
     /// exactly as stored (for [`crate::domain::audit::verify`]).
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<SealedEntry>>;
 
+    /// The master key check the database holds, if any: a fixed text
+    /// sealed with the key the database was first opened with
+    /// ([`Backend::sealed`]).
+    async fn key_check(&self) -> Result<Option<Vec<u8>>>;
+    /// Stores `sealed` as the master key check unless one is stored, and
+    /// returns the one stored: replicas started together on an empty
+    /// database store one between them.
+    async fn store_key_check(&self, sealed: &[u8]) -> Result<Vec<u8>>;
+    /// A sealed case event body, with its case id and sequence, if any is
+    /// stored: an upgraded database's data tells which key sealed it.
+    async fn a_sealed_event(&self) -> Result<Option<(String, i64, Vec<u8>)>>;
+
     /// Whether the database answers now: health checks and operators ask.
     async fn ping(&self) -> Result<()>;
 

@@ -143,50 +143,6 @@ impl PostgresStorage {
         self
     }
 
-    /// The master key check the database holds, if any (see
-    /// [`super::Backend::sealed`]).
-    ///
-    /// # Errors
-    /// `Unavailable` when it cannot be read.
-    pub(crate) async fn key_check(&self) -> Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| unavailable(&e))
-    }
-
-    /// A sealed event body, with its case and sequence, if any is stored:
-    /// an upgraded database's data tells which key sealed it.
-    ///
-    /// # Errors
-    /// `Unavailable` when it cannot be read.
-    pub(crate) async fn a_sealed_event(&self) -> Result<Option<(String, i64, Vec<u8>)>> {
-        sqlx::query_as("SELECT case_id, sequence, body FROM case_events LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| unavailable(&e))
-    }
-
-    /// Stores `sealed` as the master key check unless one is stored; the
-    /// one stored: replicas started together on an empty database store
-    /// one between them, and the others refuse to start.
-    ///
-    /// # Errors
-    /// `Unavailable` when it cannot be written or read.
-    pub(crate) async fn store_key_check(&self, sealed: &[u8]) -> Result<Vec<u8>> {
-        sqlx::query(
-            "INSERT INTO master_key_check (id, sealed) VALUES (1, $1) ON CONFLICT DO NOTHING",
-        )
-        .bind(sealed)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| unavailable(&e))
-    }
-
     fn sealer(&self) -> Result<&Sealer> {
         self.sealer.as_deref().ok_or_else(|| {
             corrupt(&"case data needs the master key; the storage was opened without it")

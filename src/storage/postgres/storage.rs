@@ -106,6 +106,34 @@ impl Storage for PostgresStorage {
         cases::case_seen_from_rows(sealer, id, &rows)
     }
 
+    async fn key_check(&self) -> Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
+    async fn a_sealed_event(&self) -> Result<Option<(String, i64, Vec<u8>)>> {
+        sqlx::query_as("SELECT case_id, sequence, body FROM case_events LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
+    async fn store_key_check(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO master_key_check (id, sealed) VALUES (1, $1) ON CONFLICT DO NOTHING",
+        )
+        .bind(sealed)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
     async fn holds_cases(&self) -> Result<bool> {
         lists::holds_cases(&self.pool).await
     }

@@ -123,52 +123,6 @@ impl SqliteStorage {
         Ok(self)
     }
 
-    /// The master key check the database holds, if any (see
-    /// [`super::Backend::sealed`]).
-    ///
-    /// # Errors
-    /// `Unavailable` when it cannot be read.
-    pub(crate) async fn key_check(&self) -> Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(|e| unavailable(&e))
-    }
-
-    /// Stores `sealed` as the master key check unless one is stored; the
-    /// one stored.
-    ///
-    /// # Errors
-    /// `Unavailable` when it cannot be written or read.
-    pub(crate) async fn store_key_check(&self, sealed: &[u8]) -> Result<Vec<u8>> {
-        sqlx::query(
-            "INSERT INTO master_key_check (id, sealed) VALUES (1, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(sealed)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| unavailable(&e))?;
-        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
-            .fetch_one(&self.writer)
-            .await
-            .map_err(|e| unavailable(&e))
-    }
-
-    /// A sealed event body, with its case and sequence, if any is stored:
-    /// an upgraded database's data tells which key sealed it.
-    ///
-    /// # Errors
-    /// `Unavailable` when it cannot be read.
-    pub(crate) async fn a_sealed_event(&self) -> Result<Option<(String, i64, Vec<u8>)>> {
-        sqlx::query_as(
-            "SELECT case_id, sequence, body FROM case_events
-             WHERE substr(body, 1, 1) = x'01' ORDER BY rowid DESC LIMIT 1",
-        )
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(|e| unavailable(&e))
-    }
-
     /// The sealer, for a job that the writer or a reader thread runs.
     fn shared_sealer(&self) -> Result<Arc<Sealer>> {
         self.sealer.clone().ok_or_else(no_key)

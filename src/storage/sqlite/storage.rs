@@ -142,6 +142,37 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn key_check(&self) -> Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
+    async fn store_key_check(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO master_key_check (id, sealed) VALUES (1, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(sealed)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| unavailable(&e))?;
+        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1")
+            .fetch_one(&self.writer)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
+    async fn a_sealed_event(&self) -> Result<Option<(String, i64, Vec<u8>)>> {
+        sqlx::query_as(
+            "SELECT case_id, sequence, body FROM case_events
+             WHERE substr(body, 1, 1) = x'01' ORDER BY rowid DESC LIMIT 1",
+        )
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(|e| unavailable(&e))
+    }
+
     async fn holds_cases(&self) -> Result<bool> {
         lists::holds_cases(&self.readers).await
     }
