@@ -165,6 +165,7 @@ pub fn inbox_message(message: &InboxMessage, deadlines: &[Deadline]) -> pb::Inbo
         event: Some(event(&notice.event)),
         case: Some(summary),
         withheld: String::new(),
+        unreadable: String::new(),
     }
 }
 

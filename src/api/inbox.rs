@@ -29,6 +29,11 @@ type SubscribeStream = Pin<Box<dyn Stream<Item = Result<SubscribeResponse, Statu
 
 impl Disclosed for SubscribeStream {}
 
+/// What an unreadable message says to its recipient; the detail (which
+/// names the case's storage) goes to the operators' log only.
+const UNREADABLE: &str = "the stored message does not open (damaged storage); \
+    the gateway's operators have been alerted with its position";
+
 #[tonic::async_trait]
 impl InboxService for InboxApi {
     type SubscribeStream = SubscribeStream;
@@ -62,6 +67,17 @@ impl InboxService for InboxApi {
                         created_at: Some(convert::timestamp(created_at)),
                         role: convert::recipient_role(role).into(),
                         withheld: reason,
+                        ..Default::default()
+                    }),
+                    InboxEvent::Unreadable {
+                        position,
+                        created_at,
+                        role,
+                    } => Event::Message(pb::InboxMessage {
+                        position,
+                        created_at: Some(convert::timestamp(created_at)),
+                        role: role.map_or(0, |role| convert::recipient_role(role).into()),
+                        unreadable: UNREADABLE.to_owned(),
                         ..Default::default()
                     }),
                     InboxEvent::Heartbeat { at, state } => Event::Heartbeat(Heartbeat {

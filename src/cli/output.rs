@@ -262,8 +262,8 @@ pub fn case(case: Option<&pb::Case>, json: bool) -> anyhow::Result<()> {
 }
 
 pub fn message(message: &pb::InboxMessage, json: bool) -> anyhow::Result<()> {
-    if !message.withheld.is_empty() {
-        return withheld(message, json);
+    if !message.withheld.is_empty() || !message.unreadable.is_empty() {
+        return place_only(message, json);
     }
     let case = message.case.clone().unwrap_or_default();
     let event = message.event.clone().unwrap_or_default();
@@ -299,21 +299,26 @@ pub fn message(message: &pb::InboxMessage, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A message whose case the caller may no longer read: its place only.
-fn withheld(message: &pb::InboxMessage, json: bool) -> anyhow::Result<()> {
+/// A message whose case the caller may no longer read, or that does not
+/// open: its place only.
+fn place_only(message: &pb::InboxMessage, json: bool) -> anyhow::Result<()> {
+    let (label, reason) = if message.unreadable.is_empty() {
+        ("withheld", &message.withheld)
+    } else {
+        ("unreadable", &message.unreadable)
+    };
     if json {
         return print_json(&json!({
             "position": message.position,
             "created_at": at(message.created_at.as_ref()),
             "role": role(message.role),
-            "withheld": message.withheld,
+            label: reason,
         }));
     }
     println!(
-        "#{} {} withheld: {} [you: {}]",
+        "#{} {} {label}: {reason} [you: {}]",
         message.position,
         at(message.created_at.as_ref()),
-        message.withheld,
         role(message.role),
     );
     Ok(())

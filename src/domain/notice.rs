@@ -39,3 +39,41 @@ pub struct InboxMessage {
     )]
     pub case_closed_at: Option<OffsetDateTime>,
 }
+
+/// A message whose stored notice does not open: its body or its case's
+/// events are damaged or missing. It keeps its place, so that the
+/// recipient's inbox goes on past it (one damaged row must not hold up
+/// every later handover of the county), and says nothing of the case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    pub position: u64,
+    pub created_at: OffsetDateTime,
+    pub case: CaseId,
+    /// Known without opening for messages that refer to their event.
+    pub role: Option<RecipientRole>,
+    /// Why it does not open, for the operators' log; names no person.
+    pub detail: String,
+}
+
+/// One place of an inbox as read back from storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InboxEntry {
+    Message(std::sync::Arc<InboxMessage>),
+    Unreadable(Unreadable),
+}
+
+impl InboxEntry {
+    pub fn position(&self) -> u64 {
+        match self {
+            Self::Message(message) => message.position,
+            Self::Unreadable(unreadable) => unreadable.position,
+        }
+    }
+
+    pub fn message(&self) -> Option<&InboxMessage> {
+        match self {
+            Self::Message(message) => Some(message),
+            Self::Unreadable(_) => None,
+        }
+    }
+}

@@ -10,7 +10,7 @@ use super::wakeups::Tail;
 use super::{Gateway, GatewayError, Result};
 use crate::domain::access::police_lost_sight;
 use crate::domain::agency::{AgencyId, AgencyKind, AgencyRef};
-use crate::domain::notice::InboxMessage;
+use crate::domain::notice::{InboxEntry, InboxMessage};
 use crate::domain::policy::Call;
 use crate::domain::routing::RecipientRole;
 use crate::storage::{InboxChange, InboxState};
@@ -26,6 +26,14 @@ pub enum InboxEvent {
         created_at: OffsetDateTime,
         role: RecipientRole,
         reason: String,
+    },
+    /// A message whose stored body or case does not open: it keeps its
+    /// place, to acknowledge, and nothing of the case; the operators are
+    /// told through the log and `handover_unreadable_messages`.
+    Unreadable {
+        position: u64,
+        created_at: OffsetDateTime,
+        role: Option<RecipientRole>,
     },
     Heartbeat {
         at: OffsetDateTime,
@@ -116,7 +124,7 @@ impl Gateway {
                     match held.filter(|held| !self.may_hide_a_closure(subscriber, held)) {
                         Some(messages) => {
                             self.metrics.streamed("memory", messages.len());
-                            messages
+                            messages.into_iter().map(InboxEntry::Message).collect()
                         }
                         None => self.read_inbox(agency, cursor).await?,
                     }
@@ -133,7 +141,7 @@ impl Gateway {
                 // A backlog (full pages only): read the next pages while
                 // this batch goes out, so replay waits on the slower of the
                 // two, not on both.
-                let last = batch.last().map_or(cursor, |message| message.position);
+                let last = batch.last().map_or(cursor, InboxEntry::position);
                 let (delivered, next) = tokio::join!(
                     self.deliver_all(sender, subscriber, batch),
                     self.read_backlog(agency, last),
@@ -149,7 +157,7 @@ impl Gateway {
                 continue;
             }
             if let Some(last) = batch.last() {
-                cursor = last.position;
+                cursor = last.position();
             }
             if !self.deliver_all(sender, subscriber, batch).await {
                 return Ok(());
@@ -189,19 +197,18 @@ impl Gateway {
     }
 
     /// The next page of `agency`'s inbox after `cursor`, from storage.
-    async fn read_inbox(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<Arc<InboxMessage>>> {
+    async fn read_inbox(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<InboxEntry>> {
         let page = self.read_page(agency, cursor).await?;
         self.metrics.streamed("storage", page.len());
         Ok(page)
     }
 
     /// As [`Self::read_inbox`], uncounted.
-    async fn read_page(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<Arc<InboxMessage>>> {
-        let page = self
+    async fn read_page(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<InboxEntry>> {
+        Ok(self
             .storage
             .inbox_after(agency, cursor, self.settings.replay_batch)
-            .await?;
-        Ok(page.into_iter().map(Arc::new).collect())
+            .await?)
     }
 
     /// The next [`READ_AHEAD_PAGES`] pages of `agency`'s inbox after
@@ -216,7 +223,7 @@ impl Gateway {
     /// before it ended (an inbox with a gap, which storage never makes) is
     /// left for the stream's next read, which reads afresh when nothing
     /// followed on.
-    async fn read_backlog(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<Arc<InboxMessage>>> {
+    async fn read_backlog(&self, agency: &AgencyId, cursor: u64) -> Result<Vec<InboxEntry>> {
         let size = u64::from(self.settings.replay_batch);
         let reads: Vec<_> = (0..READ_AHEAD_PAGES)
             .map(|page| {
@@ -233,7 +240,7 @@ impl Gateway {
             })??;
             pages.push(page);
         }
-        let messages = contiguous(cursor, size, pages, |message| message.position);
+        let messages = contiguous(cursor, size, pages, InboxEntry::position);
         self.metrics.streamed("storage", messages.len());
         Ok(messages)
     }
@@ -245,12 +252,34 @@ impl Gateway {
         &self,
         sender: &mpsc::Sender<Result<InboxEvent>>,
         subscriber: &AgencyRef,
-        messages: Vec<Arc<InboxMessage>>,
+        messages: Vec<InboxEntry>,
     ) -> bool {
         let now = self.clock.now();
         let access = &self.settings.access;
         let mut reason = None;
-        for message in messages {
+        for entry in messages {
+            let message = match entry {
+                InboxEntry::Message(message) => message,
+                InboxEntry::Unreadable(unreadable) => {
+                    tracing::error!(
+                        agency = %subscriber.id,
+                        position = unreadable.position,
+                        case = %unreadable.case,
+                        detail = %unreadable.detail,
+                        "an inbox message does not open; it goes out in its place only"
+                    );
+                    self.metrics.unreadable();
+                    let event = InboxEvent::Unreadable {
+                        position: unreadable.position,
+                        created_at: unreadable.created_at,
+                        role: unreadable.role,
+                    };
+                    if !self.deliver(sender, event).await {
+                        return false;
+                    }
+                    continue;
+                }
+            };
             let event = if police_lost_sight(subscriber, message.case_closed_at, now, access) {
                 InboxEvent::Withheld {
                     position: message.position,

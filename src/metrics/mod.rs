@@ -7,6 +7,7 @@
 //! agency ids, agency kinds, recipient roles, call names and gRPC codes:
 //! never anything about a person.
 
+mod labels;
 mod server;
 
 pub use server::{MetricsServer, Refresh};
@@ -16,7 +17,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -25,52 +25,9 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::domain::agency::AgencyRef;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CallLabels {
-    call: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RefusalLabels {
-    call: &'static str,
-    code: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RoleLabels {
-    role: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct AgencyLabels {
-    agency: String,
-    kind: &'static str,
-}
-
-impl AgencyLabels {
-    fn of(agency: &AgencyRef) -> Self {
-        Self {
-            agency: agency.id.to_string(),
-            kind: agency.kind.as_str(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SourceLabels {
-    source: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabels {
-    outcome: &'static str,
-}
+use labels::{
+    AgencyLabels, CallLabels, OutcomeLabels, ReasonLabels, RefusalLabels, RoleLabels, SourceLabels,
+};
 
 /// How a commit attempt ended, for the latency histogram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +64,7 @@ struct Families {
     refusals: Family<RefusalLabels, Counter>,
     deliveries: Family<RoleLabels, Counter>,
     streamed: Family<SourceLabels, Counter>,
+    unreadable: Counter,
     commits: HistogramFamily<OutcomeLabels>,
     open_streams: Family<AgencyLabels, Gauge>,
     inbox_lag: Family<AgencyLabels, Gauge>,
@@ -162,6 +120,7 @@ impl Metrics {
             refusals: Family::default(),
             deliveries: Family::default(),
             streamed: Family::default(),
+            unreadable: Counter::default(),
             commits: Family::new_with_constructor(commit_histogram),
             open_streams: Family::default(),
             inbox_lag: Family::default(),
@@ -194,6 +153,11 @@ impl Metrics {
             "streamed_messages",
             "Messages handed to inbox streams, by where the stream took them from: memory (as this process wrote them) or storage",
             f.streamed.clone(),
+        );
+        f.registry.register(
+            "unreadable_messages",
+            "Inbox messages handed to streams in their place only, since their stored body or case does not open (each is logged at error level with agency, position and case)",
+            f.unreadable.clone(),
         );
         f.registry.register_with_unit(
             "commit",
@@ -285,6 +249,11 @@ impl Metrics {
             .streamed
             .get_or_create(&SourceLabels { source })
             .inc_by(count as u64);
+    }
+
+    /// Counts a message handed to a stream that does not open.
+    pub fn unreadable(&self) {
+        self.families.unreadable.inc();
     }
 
     /// Records how long one commit attempt took.

@@ -19,13 +19,14 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::seal::{Sealer, message_address, open_json};
 use super::{Result, StorageError};
 use crate::domain::access::closed_at_of_history;
 use crate::domain::agency::AgencyId;
 use crate::domain::case::{Case, CaseId, CaseState, RecordedEvent};
-use crate::domain::notice::{InboxMessage, Notice};
+use crate::domain::notice::{InboxEntry, InboxMessage, Notice, Unreadable};
 use crate::domain::routing::RecipientRole;
 
 fn corrupt(what: impl std::fmt::Display) -> StorageError {
@@ -80,8 +81,8 @@ pub(crate) fn as_stored(at: time::OffsetDateTime) -> time::OffsetDateTime {
 
 /// What a row of `inbox_messages` holds, before it is opened.
 pub(crate) struct StoredMessage {
-    position: i64,
-    created_at: i64,
+    position: u64,
+    created_at: time::OffsetDateTime,
     case: CaseId,
     notice: StoredNotice,
 }
@@ -101,7 +102,8 @@ impl StoredMessage {
     /// The row's columns as stored; a row with a sequence is a reference.
     ///
     /// # Errors
-    /// `Corrupt` when the row is neither a reference nor a copy.
+    /// `Corrupt` when the row is neither a reference nor a copy, or its
+    /// place does not read.
     pub(crate) fn from_columns(
         position: i64,
         created_at: i64,
@@ -125,13 +127,23 @@ impl StoredMessage {
             }
         };
         Ok(Self {
-            position,
-            created_at,
+            position: u64::try_from(position).map_err(corrupt)?,
+            created_at: from_millis(created_at)?,
             case,
             notice,
         })
     }
+
+    fn role(&self) -> Option<RecipientRole> {
+        match &self.notice {
+            StoredNotice::Reference { role, .. } => Some(*role),
+            StoredNotice::Copy(_) => None,
+        }
+    }
 }
+
+/// Each case's events in sequence order, or why they do not open.
+pub(crate) type Histories = HashMap<CaseId, Result<Vec<RecordedEvent>>>;
 
 /// The cases of `messages`, whose events opening them reads: a
 /// reference's to rebuild its notice, and every one's to tell whether its
@@ -144,64 +156,110 @@ pub(crate) fn referenced_cases(messages: &[StoredMessage]) -> BTreeSet<CaseId> {
 }
 
 /// Opens `messages` of `agency`'s inbox; `histories` holds the events of
-/// every case in [`referenced_cases`], in sequence order.
-///
-/// # Errors
-/// `Corrupt` when a copy does not open or a referenced event is missing.
+/// every case in [`referenced_cases`]. A message that does not open (its
+/// copy, or its case's events, damaged or missing) keeps its place as
+/// [`InboxEntry::Unreadable`], so that one damaged row holds up no other
+/// message.
 pub(crate) fn open_messages(
     sealer: &Sealer,
     agency: &AgencyId,
     messages: Vec<StoredMessage>,
-    histories: &HashMap<CaseId, Vec<RecordedEvent>>,
-) -> Result<Vec<InboxMessage>> {
-    let mut snapshots = snapshots(&messages, histories)?;
-    let closed: HashMap<&CaseId, time::OffsetDateTime> = histories
-        .iter()
-        .filter_map(|(case, history)| Some((case, closed_at_of_history(history)?)))
-        .collect();
+    histories: &Histories,
+) -> Vec<InboxEntry> {
+    let mut opened = Opened {
+        snapshots: snapshots(&messages, histories),
+        closed: histories
+            .iter()
+            .filter_map(|(case, history)| {
+                let history = history.as_ref().ok()?;
+                Some((case.clone(), closed_at_of_history(history)?))
+            })
+            .collect(),
+    };
     messages
         .into_iter()
         .map(|message| {
-            let mut case_closed_at = closed.get(&message.case).copied();
-            let notice = match message.notice {
-                StoredNotice::Copy(body) => {
-                    let notice: Notice =
-                        open_json(sealer, &message_address(agency, message.position), &body)?;
-                    // A copy closes its own case at least, should the
-                    // case's events be missing.
-                    let closure = notice.case.state == CaseState::Closed;
-                    case_closed_at = case_closed_at.or(closure.then_some(notice.event.at));
-                    notice
-                }
-                StoredNotice::Reference {
+            let position = message.position;
+            let created_at = message.created_at;
+            let case = message.case.clone();
+            let role = message.role();
+            match opened.message(sealer, agency, message) {
+                Ok(message) => InboxEntry::Message(Arc::new(message)),
+                Err(error) => InboxEntry::Unreadable(Unreadable {
+                    position,
+                    created_at,
                     case,
-                    sequence,
                     role,
-                } => {
-                    let Entry::Occupied(mut stored) = snapshots.entry((case, sequence)) else {
-                        return Err(corrupt(format_args!(
-                            "an inbox message refers to an event that is not stored \
-                             (event {sequence} of its case)"
-                        )));
-                    };
-                    stored.get_mut().readers -= 1;
-                    let (event, case) = if stored.get().readers == 0 {
-                        let last = stored.remove();
-                        (last.event, last.case)
-                    } else {
-                        (stored.get().event.clone(), stored.get().case.clone())
-                    };
-                    Notice { role, event, case }
-                }
-            };
-            Ok(InboxMessage {
-                position: u64::try_from(message.position).map_err(corrupt)?,
-                created_at: from_millis(message.created_at)?,
-                notice,
-                case_closed_at,
-            })
+                    detail: error.to_string(),
+                }),
+            }
         })
         .collect()
+}
+
+/// What a page's messages are opened from.
+struct Opened {
+    snapshots: HashMap<(CaseId, u32), Result<Snapshot>>,
+    /// When each case that opened has closed, if it has.
+    closed: HashMap<CaseId, time::OffsetDateTime>,
+}
+
+impl Opened {
+    fn message(
+        &mut self,
+        sealer: &Sealer,
+        agency: &AgencyId,
+        message: StoredMessage,
+    ) -> Result<InboxMessage> {
+        let mut case_closed_at = self.closed.get(&message.case).copied();
+        let notice = match message.notice {
+            StoredNotice::Copy(body) => {
+                let address = message_address(agency, to_i64(message.position));
+                let notice: Notice = open_json(sealer, &address, &body)?;
+                // A copy closes its own case at least, should the case's
+                // events be missing.
+                let closure = notice.case.state == CaseState::Closed;
+                case_closed_at = case_closed_at.or(closure.then_some(notice.event.at));
+                notice
+            }
+            StoredNotice::Reference {
+                case,
+                sequence,
+                role,
+            } => {
+                let Entry::Occupied(mut stored) = self.snapshots.entry((case, sequence)) else {
+                    return Err(corrupt(format_args!(
+                        "an inbox message refers to an event that is not stored \
+                         (event {sequence} of its case)"
+                    )));
+                };
+                let snapshot = match stored.get_mut() {
+                    Ok(snapshot) => snapshot,
+                    Err(error) => return Err(error.clone()),
+                };
+                snapshot.readers -= 1;
+                let (event, case) = if snapshot.readers == 0 {
+                    match stored.remove() {
+                        Ok(last) => (last.event, last.case),
+                        Err(error) => return Err(error),
+                    }
+                } else {
+                    (snapshot.event.clone(), snapshot.case.clone())
+                };
+                Notice { role, event, case }
+            }
+        };
+        Ok(InboxMessage {
+            position: message.position,
+            created_at: message.created_at,
+            notice,
+            case_closed_at,
+        })
+    }
+}
+
+fn to_i64(position: u64) -> i64 {
+    i64::try_from(position).unwrap_or(i64::MAX)
 }
 
 /// An event a page of messages refers to, and the case (without its
@@ -217,11 +275,12 @@ struct Snapshot {
 /// Each event the references of `messages` name, with the case as it stood
 /// right after it, as the write that recorded the event planned it: one
 /// pass over each case's history, however many of its events a page of
-/// messages names.
+/// messages names. Every event named of a case whose history does not
+/// open or fold is there as the error.
 fn snapshots(
     messages: &[StoredMessage],
-    histories: &HashMap<CaseId, Vec<RecordedEvent>>,
-) -> Result<HashMap<(CaseId, u32), Snapshot>> {
+    histories: &Histories,
+) -> HashMap<(CaseId, u32), Result<Snapshot>> {
     // Sequence → how many messages name it, per case.
     let mut wanted: HashMap<&CaseId, BTreeMap<u32, usize>> = HashMap::with_capacity(messages.len());
     for message in messages {
@@ -235,38 +294,55 @@ fn snapshots(
     }
     let mut snapshots = HashMap::with_capacity(messages.len());
     for (id, sequences) in wanted {
-        let history = histories
-            .get(id)
-            .ok_or_else(|| corrupt(format_args!("no events of case {id}")))?;
-        let last = sequences.keys().next_back().copied().unwrap_or(0);
-        let mut case: Option<Case> = None;
-        for event in history.iter().take_while(|event| event.sequence <= last) {
-            let after = match case.take() {
-                None => Case::from_history(id.clone(), vec![event.clone()]),
-                Some(mut before) => before.apply(event.clone()).map(|()| before),
+        if let Err(error) = case_snapshots(id, &sequences, histories, &mut snapshots) {
+            for &sequence in sequences.keys() {
+                snapshots.insert((id.clone(), sequence), Err(error.clone()));
             }
-            .map_err(corrupt)?;
-            let Some(&readers) = sequences.get(&event.sequence) else {
-                case = Some(after);
-                continue;
-            };
-            // Nothing after the last event wanted needs the case, so its
-            // snapshot can take it instead of a copy.
-            let (summary, rest) = if event.sequence == last {
-                (after.into_summary(), None)
-            } else {
-                (after.summary(), Some(after))
-            };
-            let snapshot = Snapshot {
-                event: event.clone(),
-                case: summary,
-                readers,
-            };
-            snapshots.insert((id.clone(), event.sequence), snapshot);
-            case = rest;
         }
     }
-    Ok(snapshots)
+    snapshots
+}
+
+/// The snapshots of `sequences` of case `id` into `snapshots`.
+fn case_snapshots(
+    id: &CaseId,
+    sequences: &BTreeMap<u32, usize>,
+    histories: &Histories,
+    snapshots: &mut HashMap<(CaseId, u32), Result<Snapshot>>,
+) -> Result<()> {
+    let history = match histories.get(id) {
+        Some(Ok(history)) => history,
+        Some(Err(error)) => return Err(error.clone()),
+        None => return Err(corrupt(format_args!("no events of case {id}"))),
+    };
+    let last = sequences.keys().next_back().copied().unwrap_or(0);
+    let mut case: Option<Case> = None;
+    for event in history.iter().take_while(|event| event.sequence <= last) {
+        let after = match case.take() {
+            None => Case::from_history(id.clone(), vec![event.clone()]),
+            Some(mut before) => before.apply(event.clone()).map(|()| before),
+        }
+        .map_err(corrupt)?;
+        let Some(&readers) = sequences.get(&event.sequence) else {
+            case = Some(after);
+            continue;
+        };
+        // Nothing after the last event wanted needs the case, so its
+        // snapshot can take it instead of a copy.
+        let (summary, rest) = if event.sequence == last {
+            (after.into_summary(), None)
+        } else {
+            (after.summary(), Some(after))
+        };
+        let snapshot = Snapshot {
+            event: event.clone(),
+            case: summary,
+            readers,
+        };
+        snapshots.insert((id.clone(), event.sequence), Ok(snapshot));
+        case = rest;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -299,9 +375,9 @@ mod tests {
             reference_to(&reported, 3, 2),
         ];
         assert_eq!(referenced_cases(&messages).len(), 1);
-        let histories = HashMap::from([(reported.id.clone(), reported.history.clone())]);
-        let opened_messages =
-            open_messages(&Sealer::new([7; 32]), &project, messages, &histories).unwrap();
+        let histories = HashMap::from([(reported.id.clone(), Ok(reported.history.clone()))]);
+        let entries = open_messages(&Sealer::new([7; 32]), &project, messages, &histories);
+        let opened_messages: Vec<_> = entries.iter().map(|m| m.message().unwrap()).collect();
         let cases: Vec<_> = opened_messages.iter().map(|m| &m.notice.case).collect();
         assert_eq!(
             cases,
@@ -318,27 +394,103 @@ mod tests {
         );
     }
 
+    fn unreadable_positions(entries: &[InboxEntry]) -> Vec<u64> {
+        entries
+            .iter()
+            .filter(|entry| entry.message().is_none())
+            .map(InboxEntry::position)
+            .collect()
+    }
+
     #[test]
-    fn a_reference_to_a_missing_event_or_case_is_corrupt() {
+    fn a_reference_to_a_missing_event_or_case_keeps_its_place_unread() {
         let case = discharged_case("140106", "140106", Some("yingze-project"));
         let sealer = Sealer::new([7; 32]);
         let project = id("yingze-project");
-        let histories = HashMap::from([(case.id.clone(), case.history.clone())]);
-        let beyond = vec![reference_to(&case, 1, 2)];
-        assert!(matches!(
-            open_messages(&sealer, &project, beyond, &histories),
-            Err(StorageError::Corrupt(_))
-        ));
+        let histories = HashMap::from([(case.id.clone(), Ok(case.history.clone()))]);
+        let beyond = vec![reference_to(&case, 1, 2), reference_to(&case, 2, 1)];
+        let opened = open_messages(&sealer, &project, beyond, &histories);
+        assert_eq!(unreadable_positions(&opened), [1]);
+        let InboxEntry::Unreadable(unreadable) = &opened[0] else {
+            unreachable!()
+        };
+        assert_eq!(unreadable.case, case.id);
+        assert_eq!(unreadable.role, Some(RecipientRole::ResponsibleProject));
+        assert!(unreadable.detail.contains("not stored"), "{unreadable:?}");
         let unknown = vec![reference_to(&case, 1, 1)];
-        assert!(matches!(
-            open_messages(&sealer, &project, unknown, &HashMap::new()),
-            Err(StorageError::Corrupt(_))
-        ));
+        let opened = open_messages(&sealer, &project, unknown, &HashMap::new());
+        assert_eq!(unreadable_positions(&opened), [1]);
         let neither = StoredMessage::from_columns(1, 0, case.id.as_str(), None, None, None);
         assert!(matches!(neither, Err(StorageError::Corrupt(_))));
         let bad_role =
             StoredMessage::from_columns(1, 0, case.id.as_str(), Some(1), Some("mayor"), None);
         assert!(matches!(bad_role, Err(StorageError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_case_that_does_not_open_or_fold_leaves_the_other_cases_messages_readable() {
+        let project = id("yingze-project");
+        let numbered = |n: u128| {
+            let case = discharged_case("140106", "140106", Some("yingze-project"));
+            Case::from_history(CaseId::new(uuid::Uuid::from_u128(n)), case.history).unwrap()
+        };
+        let (damaged, unfolding, sound) = (numbered(1), numbered(2), numbered(3));
+        let picked_up = then(&sound, &project, CaseEvent::PickedUp);
+        // A history whose second event comes first does not fold.
+        let mut out_of_order = then(&unfolding, &project, CaseEvent::PickedUp).history;
+        out_of_order.reverse();
+        let histories = HashMap::from([
+            (
+                damaged.id.clone(),
+                Err(StorageError::Corrupt("a stored body does not open".into())),
+            ),
+            (unfolding.id.clone(), Ok(out_of_order)),
+            (picked_up.id.clone(), Ok(picked_up.history.clone())),
+        ]);
+        let messages = vec![
+            reference_to(&picked_up, 1, 1),
+            reference_to(&damaged, 2, 1),
+            reference_to(&unfolding, 3, 1),
+            reference_to(&picked_up, 4, 2),
+        ];
+        let opened = open_messages(&Sealer::new([7; 32]), &project, messages, &histories);
+        assert_eq!(
+            opened.iter().map(InboxEntry::position).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert_eq!(unreadable_positions(&opened), [2, 3]);
+        assert_eq!(
+            opened[3].message().unwrap().notice.case,
+            picked_up.summary()
+        );
+        let InboxEntry::Unreadable(unreadable) = &opened[1] else {
+            unreachable!()
+        };
+        assert!(
+            unreadable.detail.contains("does not open"),
+            "{unreadable:?}"
+        );
+    }
+
+    #[test]
+    fn a_copy_that_does_not_open_keeps_its_place_unread() {
+        let case = discharged_case("140106", "140106", Some("yingze-project"));
+        let project = id("yingze-project");
+        let copy = StoredMessage::from_columns(
+            5,
+            0,
+            case.id.as_str(),
+            None,
+            None,
+            Some(b"not sealed".to_vec()),
+        )
+        .unwrap();
+        let histories = HashMap::from([(case.id.clone(), Ok(case.history.clone()))]);
+        let opened = open_messages(&Sealer::new([7; 32]), &project, vec![copy], &histories);
+        let InboxEntry::Unreadable(unreadable) = &opened[0] else {
+            panic!("{opened:?}")
+        };
+        assert_eq!((unreadable.position, unreadable.role), (5, None));
     }
 
     #[test]

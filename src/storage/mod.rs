@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::domain::case::{Case, CaseId, EarlierCase};
 use crate::domain::deadline::{Deadline, DeadlineKind};
 use crate::domain::intake::DecisionNumber;
-use crate::domain::notice::{InboxMessage, Notice};
+use crate::domain::notice::{InboxEntry, Notice};
 use crate::domain::region::RegionCode;
 use crate::domain::submission::{RequestKey, SubmissionOutcome};
 
@@ -250,7 +250,7 @@ pub trait Storage: Send + Sync + 'static {
         agency: &AgencyId,
         after: u64,
         limit: u32,
-    ) -> Result<Vec<InboxMessage>>;
+    ) -> Result<Vec<InboxEntry>>;
     async fn inbox_state(&self, agency: &AgencyId) -> Result<InboxState>;
     /// Moves the acknowledged position forward (never back) to `position`;
     /// `None` when `position` is past the head.

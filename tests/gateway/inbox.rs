@@ -252,3 +252,58 @@ async fn an_idle_stream_ends_at_its_heartbeat_once_its_agency_is_disabled() {
     let ended = refused(&mut idle).await;
     assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
 }
+
+/// A message whose stored case does not open (here its event body,
+/// damaged on disk while the gateway was down) goes out in its place with
+/// why and nothing of the case, and the stream goes on past it; the
+/// operators see it counted.
+#[tokio::test]
+async fn a_message_that_does_not_open_holds_up_no_later_message() {
+    let app = spawn_app().await;
+    let cases: Vec<_> = submitted(&app, 1..=3).await;
+    let dir = app.stop().await;
+    let db = rusqlite::Connection::open(dir.path().join("data/gateway.db")).unwrap();
+    let damaged = db
+        .execute(
+            "UPDATE case_events SET body = substr(body, 2) WHERE case_id = ?1",
+            [&cases[1]],
+        )
+        .unwrap();
+    assert_eq!(damaged, 1);
+    let config = config(dir.path());
+    let app = start_with(dir, START, config).await;
+
+    let mut inbox = app.inbox("yingze-project").await;
+    let mut stream = subscribe(&mut inbox, None).await;
+    let first = next_message(&mut stream).await;
+    assert_eq!(first.case.unwrap().case_id, cases[0]);
+    let unreadable = next_message(&mut stream).await;
+    assert_eq!(unreadable.position, 2);
+    assert!(
+        unreadable.unreadable.contains("does not open"),
+        "{unreadable:?}"
+    );
+    assert!(unreadable.withheld.is_empty());
+    assert_eq!(unreadable.role(), pb::RecipientRole::ResponsibleProject);
+    assert!(unreadable.case.is_none() && unreadable.event.is_none());
+    let third = next_message(&mut stream).await;
+    assert_eq!(third.case.unwrap().case_id, cases[2]);
+    inbox
+        .acknowledge(pb::AcknowledgeRequest { position: 3 })
+        .await
+        .unwrap();
+    assert!(
+        app.gateway
+            .metrics()
+            .encode()
+            .contains("handover_unreadable_messages_total 1"),
+    );
+}
+
+async fn submitted(app: &App, numbers: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    let mut cases = Vec::new();
+    for n in numbers {
+        cases.push(submit(app, n).await);
+    }
+    cases
+}

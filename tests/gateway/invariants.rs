@@ -169,7 +169,11 @@ async fn check(app: &App, id: &CaseId, scanned: bool) -> Result<(), TestCaseErro
             prop_assert_eq!(after.responsible.as_ref(), after.responsible_history.last());
         }
         let police = police_of(after.executing_region);
-        let inbox = storage.inbox_after(&police, 0, 100_000).await.unwrap();
+        let inbox = storage
+            .inbox_after(&police, 0, 100_000)
+            .await
+            .unwrap()
+            .opened();
         prop_assert!(
             inbox
                 .iter()

@@ -73,7 +73,8 @@ pub async fn heard(app: &App, agency: &str, case_id: &str) -> Vec<&'static str> 
         .storage()
         .inbox_after(&AgencyId::parse(agency).unwrap(), 0, 1000)
         .await
-        .unwrap();
+        .unwrap()
+        .opened();
     inbox
         .iter()
         .filter(|m| m.notice.case_id() == &id)

@@ -333,3 +333,20 @@ pub async fn assert_last_call_unauthenticated(app: &App, agency: &str) {
     );
     assert_eq!(last.record.outcome, "UNAUTHENTICATED");
 }
+
+/// The messages of an inbox page read from storage, every one of which
+/// must open.
+pub trait Opened {
+    fn opened(self) -> Vec<handover_gateway::domain::notice::InboxMessage>;
+}
+
+impl Opened for Vec<handover_gateway::domain::notice::InboxEntry> {
+    fn opened(self) -> Vec<handover_gateway::domain::notice::InboxMessage> {
+        self.into_iter()
+            .map(|entry| match entry.message() {
+                Some(message) => message.clone(),
+                None => panic!("a stored message does not open: {entry:?}"),
+            })
+            .collect()
+    }
+}

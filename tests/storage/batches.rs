@@ -8,7 +8,7 @@ use handover_gateway::domain::case::{Case, CaseEvent};
 use handover_gateway::domain::submission::SubmissionOutcome;
 use handover_gateway::storage::{CaseWrite, Conflict, Storage, StorageError};
 
-use crate::support::{Db, RELEASED, discharged, id, next, person, write};
+use crate::support::{Db, Opened, RELEASED, discharged, id, next, person, write};
 
 conformance!(
     each_write_of_a_batch_gets_its_own_answer_or_conflict,
@@ -60,6 +60,7 @@ async fn project_inbox(storage: &dyn Storage) -> Vec<(u64, String)> {
         .inbox_after(&id("yingze-project"), 0, 100)
         .await
         .unwrap()
+        .opened()
         .iter()
         .map(|m| (m.position, m.notice.case.id.as_str().to_owned()))
         .collect()

@@ -13,7 +13,7 @@ use handover_gateway::storage::{Conflict, Storage, StorageError};
 
 use sqlx::{Connection, PgConnection};
 
-use crate::support::{Db, Kind, audit_record, discharged, id, next, person, run, write};
+use crate::support::{Db, Kind, Opened, audit_record, discharged, id, next, person, run, write};
 
 conformance!(
     many_concurrent_writes_all_commit_with_gapless_inboxes,
@@ -84,7 +84,11 @@ async fn many_concurrent_writes_all_commit_with_gapless_inboxes(db: Db) {
     }
     assert_eq!(given.len(), PROJECTS + 1);
     for (agency, positions) in given {
-        let inbox = storage.inbox_after(&id(&agency), 0, 1000).await.unwrap();
+        let inbox = storage
+            .inbox_after(&id(&agency), 0, 1000)
+            .await
+            .unwrap()
+            .opened();
         let stored: Vec<_> = inbox
             .iter()
             .map(|m| (m.position, m.notice.case.id.as_str().to_owned()))
@@ -204,6 +208,7 @@ async fn a_conflicting_write_among_concurrent_ones_is_refused_alone(db: Db) {
         .inbox_after(&id("yingze-project"), 0, 100)
         .await
         .unwrap()
+        .opened()
         .iter()
         .map(|m| m.position)
         .collect();

@@ -4,16 +4,18 @@
 use std::sync::Arc;
 
 use handover_gateway::domain::case::{CaseEvent, ClosureReason};
+use handover_gateway::domain::notice::InboxEntry;
 use handover_gateway::domain::routing::RecipientRole;
 use handover_gateway::storage::{InboxState, StorageError};
 
-use crate::support::{Db, discharged, id, next, person, write};
+use crate::support::{Db, Opened, discharged, id, next, person, write};
 
 conformance!(
     inbox_positions_count_up_and_acknowledgements_never_go_back,
     concurrent_writers_to_shared_recipients_leave_no_gap,
     a_notice_reads_back_with_the_case_as_it_stood_after_its_event,
     a_message_copied_by_an_older_version_reads_back_beside_references,
+    a_case_whose_events_do_not_open_holds_up_no_other_message,
 );
 
 async fn inbox_positions_count_up_and_acknowledgements_never_go_back(db: Db) {
@@ -43,7 +45,11 @@ async fn inbox_positions_count_up_and_acknowledgements_never_go_back(db: Db) {
         cases.push(case);
     }
 
-    let all = storage.inbox_after(&project, 0, 100).await.unwrap();
+    let all = storage
+        .inbox_after(&project, 0, 100)
+        .await
+        .unwrap()
+        .opened();
     let positions: Vec<_> = all.iter().map(|m| m.position).collect();
     assert_eq!(positions, [1, 2, 3, 4]);
     assert_eq!(all[0].notice.case, cases[0].summary());
@@ -52,6 +58,7 @@ async fn inbox_positions_count_up_and_acknowledgements_never_go_back(db: Db) {
         .inbox_after(&project, 1, 2)
         .await
         .unwrap()
+        .opened()
         .iter()
         .map(|m| m.position)
         .collect();
@@ -61,6 +68,7 @@ async fn inbox_positions_count_up_and_acknowledgements_never_go_back(db: Db) {
             .inbox_after(&project, 4, 10)
             .await
             .unwrap()
+            .opened()
             .is_empty()
     );
 
@@ -117,7 +125,11 @@ async fn concurrent_writers_to_shared_recipients_leave_no_gap(db: Db) {
     }
 
     for recipient in ["yingze-project", "yingze-police"] {
-        let messages = storage.inbox_after(&id(recipient), 0, 100).await.unwrap();
+        let messages = storage
+            .inbox_after(&id(recipient), 0, 100)
+            .await
+            .unwrap()
+            .opened();
         let positions: Vec<u64> = messages.iter().map(|m| m.position).collect();
         assert_eq!(positions, (1..=24).collect::<Vec<_>>(), "{recipient}");
         let mut cases: Vec<_> = messages.iter().map(|m| m.notice.case.id.clone()).collect();
@@ -145,7 +157,7 @@ async fn a_notice_reads_back_with_the_case_as_it_stood_after_its_event(db: Db) {
         .await
         .unwrap();
 
-    let messages = storage.inbox_after(&project, 0, 10).await.unwrap();
+    let messages = storage.inbox_after(&project, 0, 10).await.unwrap().opened();
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[0].notice.event, case.history[0]);
     assert_eq!(messages[0].notice.case, case.summary());
@@ -168,7 +180,7 @@ async fn a_notice_reads_back_with_the_case_as_it_stood_after_its_event(db: Db) {
         .write_case(write(&closed, 2, "r-close", &["yingze-project"]))
         .await
         .unwrap();
-    let messages = storage.inbox_after(&project, 0, 10).await.unwrap();
+    let messages = storage.inbox_after(&project, 0, 10).await.unwrap().opened();
     let closure = closed.history.last().unwrap().at;
     assert_eq!(messages.len(), 3);
     for message in &messages {
@@ -212,7 +224,7 @@ async fn a_message_copied_by_an_older_version_reads_back_beside_references(db: D
     db.store_copied_message("yingze-project", 2, &copied).await;
 
     let storage = db.open().await;
-    let messages = storage.inbox_after(&project, 0, 10).await.unwrap();
+    let messages = storage.inbox_after(&project, 0, 10).await.unwrap().opened();
     let notices: Vec<_> = messages.iter().map(|m| (m.position, &m.notice)).collect();
     assert_eq!(notices, [(1, &notice), (2, &copied)]);
     let other = id("xiaodian-project");
@@ -226,13 +238,20 @@ async fn a_message_copied_by_an_older_version_reads_back_beside_references(db: D
         .write_case(write(&newer, 0, "r-2", &["yingze-project"]))
         .await
         .unwrap();
-    let third = storage.inbox_after(&project, 2, 10).await.unwrap();
+    let third = storage.inbox_after(&project, 2, 10).await.unwrap().opened();
     assert_eq!(third.len(), 1);
     assert_eq!(
         (third[0].position, &third[0].notice.case),
         (3, &newer.summary())
     );
-    assert!(storage.inbox_after(&other, 0, 10).await.unwrap().is_empty());
+    assert!(
+        storage
+            .inbox_after(&other, 0, 10)
+            .await
+            .unwrap()
+            .opened()
+            .is_empty()
+    );
 
     // A copy tells when its case closed since, as a reference does.
     let picked_up = next(&case, "yingze-project", CaseEvent::PickedUp);
@@ -248,15 +267,76 @@ async fn a_message_copied_by_an_older_version_reads_back_beside_references(db: D
         let written = write(case, version, &format!("r-later-{n}"), &[]);
         storage.write_case(written).await.unwrap();
     }
-    let messages = storage.inbox_after(&project, 0, 10).await.unwrap();
+    let messages = storage.inbox_after(&project, 0, 10).await.unwrap().opened();
     let closure = closed.history.last().unwrap().at;
     let closed_at: Vec<_> = messages.iter().map(|m| m.case_closed_at).collect();
     assert_eq!(closed_at, [Some(closure), Some(closure), None]);
-    let copy_alone = storage.inbox_after(&project, 1, 1).await.unwrap();
+    let copy_alone = storage.inbox_after(&project, 1, 1).await.unwrap().opened();
     assert_eq!(
         copy_alone[0].case_closed_at,
         Some(closure),
         "a page of a copy only"
     );
     storage.close().await;
+}
+
+/// A damaged event body makes the messages about its case unreadable, in
+/// their places; the messages about other cases around them still open.
+async fn a_case_whose_events_do_not_open_holds_up_no_other_message(db: Db) {
+    let storage = db.open().await;
+    let project = id("yingze-project");
+    let mut cases = Vec::new();
+    for n in 1..=3 {
+        let case = discharged(
+            &format!("D-{n}"),
+            "140106",
+            person(n, "140106"),
+            Some("yingze-project"),
+        );
+        storage
+            .write_case(write(&case, 0, &format!("r-{n}"), &["yingze-project"]))
+            .await
+            .unwrap();
+        if n == 2 {
+            let picked_up = next(&case, "yingze-project", CaseEvent::PickedUp);
+            storage
+                .write_case(write(&picked_up, 1, "r-2b", &["yingze-project"]))
+                .await
+                .unwrap();
+        }
+        cases.push(case);
+    }
+    db.raw_execute(&format!(
+        "UPDATE case_events SET body = substr(body, 2) WHERE case_id = '{}' AND sequence = 1",
+        cases[1].id
+    ))
+    .await
+    .unwrap();
+
+    let entries = storage.inbox_after(&project, 0, 10).await.unwrap();
+    let read: Vec<_> = entries
+        .iter()
+        .map(|entry| match entry {
+            InboxEntry::Message(message) => {
+                (message.position, Some(message.notice.case.id.clone()))
+            }
+            InboxEntry::Unreadable(unreadable) => {
+                assert_eq!(unreadable.case, cases[1].id);
+                assert_eq!(unreadable.role, Some(RecipientRole::ResponsibleProject));
+                (unreadable.position, None)
+            }
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (1, Some(cases[0].id.clone())),
+            (2, None),
+            (3, None),
+            (4, Some(cases[2].id.clone())),
+        ]
+    );
+    // A page that starts past the damage reads as before.
+    let last = storage.inbox_after(&project, 3, 10).await.unwrap().opened();
+    assert_eq!(last[0].notice.case, cases[2].summary());
 }

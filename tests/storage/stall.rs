@@ -13,8 +13,8 @@ use handover_gateway::storage::{PostgresStorage, Sealer, Storage, StorageError};
 use sqlx::{Connection, PgConnection};
 
 use crate::support::{
-    Db, KEY, Kind, audit_positions, audit_record, discharged, id, person, run, waiting_for_locks,
-    write,
+    Db, KEY, Kind, Opened, audit_positions, audit_record, discharged, id, person, run,
+    waiting_for_locks, write,
 };
 
 /// The storage's answer timeout here: short, so that the test is quick,
@@ -159,6 +159,7 @@ async fn on_postgres_a_write_left_waiting_on_a_stalled_database_is_not_joined_by
             .inbox_after(&id(project), 0, 10)
             .await
             .unwrap()
+            .opened()
             .iter()
             .map(|message| message.position)
             .collect();

@@ -128,6 +128,7 @@ fn message(position: u64, case: pb::Case) -> pb::SubscribeResponse {
             event: Some(event),
             case: Some(case),
             withheld: String::new(),
+            unreadable: String::new(),
         })),
     }
 }

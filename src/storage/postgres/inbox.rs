@@ -9,9 +9,9 @@ use tokio::sync::Semaphore;
 use super::connect::ACQUIRE_TIMEOUT;
 use super::{corrupt, to_i64, unavailable};
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{CaseId, RecordedEvent};
-use crate::domain::notice::InboxMessage;
-use crate::storage::messages::{StoredMessage, open_messages, referenced_cases};
+use crate::domain::case::CaseId;
+use crate::domain::notice::InboxEntry;
+use crate::storage::messages::{Histories, StoredMessage, open_messages, referenced_cases};
 use crate::storage::seal::{Sealer, open_history};
 use crate::storage::{InboxState, Result, StorageError};
 
@@ -30,7 +30,7 @@ pub(super) async fn after(
     agency: &AgencyId,
     after: u64,
     limit: u32,
-) -> Result<Vec<InboxMessage>> {
+) -> Result<Vec<InboxEntry>> {
     let (mut connection, reading) = tokio::time::timeout(ACQUIRE_TIMEOUT, async {
         let reading = readers
             .acquire()
@@ -68,7 +68,7 @@ pub(super) async fn after(
     let events = event_rows(&mut connection, &cases).await?;
     drop((connection, reading));
     let histories = histories(sealer, cases, &events)?;
-    open_messages(sealer, agency, messages, &histories)
+    Ok(open_messages(sealer, agency, messages, &histories))
 }
 
 /// The events of `cases`, in one query.
@@ -90,12 +90,16 @@ pub(super) async fn event_rows(
     .map_err(|e| unavailable(&e))
 }
 
-/// The events of `cases` in `rows` (of [`event_rows`]), opened.
+/// The events of `cases` in `rows` (of [`event_rows`]), opened: each
+/// case's history, or why it does not open.
+///
+/// # Errors
+/// `Corrupt` when a row's columns do not read.
 pub(super) fn histories(
     sealer: &Sealer,
     cases: BTreeSet<CaseId>,
     rows: &[PgRow],
-) -> Result<HashMap<CaseId, Vec<RecordedEvent>>> {
+) -> Result<Histories> {
     let mut sealed: HashMap<&str, Vec<(i64, &[u8])>> = HashMap::new();
     for row in rows {
         let case: &str = row.try_get("case_id").map_err(|e| corrupt(&e))?;
@@ -103,14 +107,14 @@ pub(super) fn histories(
         let body: &[u8] = row.try_get("body").map_err(|e| corrupt(&e))?;
         sealed.entry(case).or_default().push((sequence, body));
     }
-    cases
+    Ok(cases
         .into_iter()
         .map(|id| {
             let events = sealed.remove(id.as_str()).unwrap_or_default();
-            let history = open_history(sealer, &id, events)?;
-            Ok((id, history))
+            let history = open_history(sealer, &id, events);
+            (id, history)
         })
-        .collect()
+        .collect())
 }
 
 fn state_from_row(row: &sqlx::postgres::PgRow) -> Result<InboxState> {

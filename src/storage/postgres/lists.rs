@@ -60,9 +60,12 @@ pub(super) async fn load_cases(
     let mut histories = histories(sealer, wanted, &rows)?;
     let mut cases = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(history) = histories.remove(&id).filter(|events| !events.is_empty()) else {
+        let Some(history) = histories.remove(&id).transpose()? else {
             continue;
         };
+        if history.is_empty() {
+            continue;
+        }
         cases.push(Case::from_history(id, history).map_err(|e| corrupt(&e))?);
     }
     Ok(cases)

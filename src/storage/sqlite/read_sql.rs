@@ -8,12 +8,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{corrupt, unavailable};
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{Case, CaseId, EarlierCase, RecordedEvent};
+use crate::domain::case::{Case, CaseId, EarlierCase};
 use crate::domain::intake::DecisionNumber;
-use crate::domain::notice::InboxMessage;
+use crate::domain::notice::InboxEntry;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::CrlFloor;
-use crate::storage::messages::{StoredMessage, open_messages};
+use crate::storage::messages::{Histories, StoredMessage, open_messages};
 use crate::storage::seal::{Sealer, open_case, open_event};
 use crate::storage::{
     CaseKey, InboxState, Looked, Lookup, PersonKey, Result, Seen, StoredAnswer, earlier_case,
@@ -239,7 +239,7 @@ pub(super) fn inbox_after(
     agency: &AgencyId,
     after: u64,
     limit: u32,
-) -> Result<Vec<InboxMessage>> {
+) -> Result<Vec<InboxEntry>> {
     let (messages, events) = inbox_page(db, agency, after, limit)?;
     // Opened once the read transaction has ended: while one is open the
     // writer's checkpoint can neither copy the WAL past it nor start the
@@ -247,17 +247,22 @@ pub(super) fn inbox_after(
     // it, so a replay read back to back would keep the WAL growing under
     // writes (the PostgreSQL reads likewise give their connection back
     // first).
-    let mut histories: HashMap<CaseId, Vec<RecordedEvent>> = HashMap::new();
+    let mut histories: Histories = HashMap::new();
     for SealedEvent {
         case,
         sequence,
         body,
     } in events
     {
-        let event = open_event(sealer, &case, sequence, &body)?;
-        histories.entry(case).or_default().push(event);
+        let event = open_event(sealer, &case, sequence, &body);
+        let history = histories.entry(case).or_insert_with(|| Ok(Vec::new()));
+        match (history.as_mut(), event) {
+            (Ok(events), Ok(event)) => events.push(event),
+            (Ok(_), Err(error)) => *history = Err(error),
+            (Err(_), _) => {}
+        }
     }
-    open_messages(sealer, agency, messages, &histories)
+    Ok(open_messages(sealer, agency, messages, &histories))
 }
 
 /// A stored event as read, before it is opened.

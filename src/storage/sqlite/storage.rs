@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crate::domain::agency::{Agency, AgencyId};
 use crate::domain::audit::{AuditRecord, Chain, SealedEntry};
 use crate::domain::case::{Case, CaseId};
-use crate::domain::notice::InboxMessage;
+use crate::domain::notice::InboxEntry;
 use crate::domain::region::RegionCode;
 use crate::domain::submission::SubmissionOutcome;
 use crate::storage::{
@@ -230,7 +230,7 @@ impl Storage for SqliteStorage {
         agency: &AgencyId,
         after: u64,
         limit: u32,
-    ) -> Result<Vec<InboxMessage>> {
+    ) -> Result<Vec<InboxEntry>> {
         let (sealer, agency) = (self.shared_sealer()?, agency.clone());
         self.reads
             .read(move |db| read_sql::inbox_after(db, &sealer, &agency, after, limit))
