@@ -14,6 +14,7 @@ use super::pb::{
 };
 use super::{convert, pb, to_status};
 use crate::gateway::{Gateway, InboxEvent};
+use crate::pki::PeerIdentity;
 
 pub struct InboxApi {
     gateway: Gateway,
@@ -42,12 +43,16 @@ impl InboxService for InboxApi {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<SubscribeStream>, Status> {
+        let valid_until = request
+            .extensions()
+            .get::<PeerIdentity>()
+            .and_then(|peer| peer.valid_until);
         // The audit entry records the opening of the stream, not each
         // message: what was delivered is in the inbox itself.
         audited(&self.gateway, request, |caller, request| async move {
             let events = self
                 .gateway
-                .subscribe(&caller, request.after_position)
+                .subscribe(&caller, request.after_position, valid_until)
                 .await
                 .map_err(to_status)?;
             let gateway = self.gateway.clone();

@@ -41,6 +41,12 @@ pub enum InboxEvent {
     },
 }
 
+/// Who an open stream serves, and until when its certificate lets it.
+struct Subscriber<'a> {
+    agency: &'a AgencyRef,
+    valid_until: Option<OffsetDateTime>,
+}
+
 /// Messages in flight to one subscriber; a subscriber that stops reading
 /// holds at most this many in memory.
 const STREAM_BUFFER: usize = 32;
@@ -52,7 +58,8 @@ const READ_AHEAD_PAGES: u64 = 2;
 impl Gateway {
     /// Opens the caller's inbox stream after `after` (or after the last
     /// acknowledged message). The stream ends when the client leaves or the
-    /// gateway stops.
+    /// gateway stops, and `Unauthenticated` once the caller's certificate,
+    /// `valid_until`, has expired.
     ///
     /// # Errors
     /// `OutOfRange` when `after` is past the newest message.
@@ -61,6 +68,7 @@ impl Gateway {
         &self,
         caller: &AgencyRef,
         after: Option<u64>,
+        valid_until: Option<OffsetDateTime>,
     ) -> Result<mpsc::Receiver<Result<InboxEvent>>> {
         self.authorize(caller, Call::Subscribe)?;
         let state = self.storage.inbox_state(&caller.id).await?;
@@ -84,7 +92,11 @@ impl Gateway {
             // Counted as open until the producer ends, whatever ends it.
             let _open = open;
             let agency = &subscriber.id;
-            if let Err(error) = gateway.feed(&subscriber, start, wakeup, &sender).await {
+            let stream = Subscriber {
+                agency: &subscriber,
+                valid_until,
+            };
+            if let Err(error) = gateway.feed(stream, start, wakeup, &sender).await {
                 tracing::warn!(%agency, error = %error, "inbox stream ended with an error");
                 let _ = sender.send(Err(error)).await;
             }
@@ -99,17 +111,18 @@ impl Gateway {
     /// current), or as of now when it was last read a heartbeat ago or more
     /// (a replica that serves streams alone would hold it unchanged), and
     /// at each heartbeat as of now: a stream ends `Unauthenticated` once
-    /// its agency is disabled or registered as another, a heartbeat later
-    /// at most.
+    /// its agency is disabled or registered as another, or its certificate
+    /// has expired, a heartbeat later at most.
     async fn feed(
         &self,
-        subscriber: &AgencyRef,
+        stream: Subscriber<'_>,
         mut cursor: u64,
         mut wakeup: watch::Receiver<Tail>,
         sender: &mpsc::Sender<Result<InboxEvent>>,
     ) -> Result<()> {
         let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
         heartbeat.reset();
+        let subscriber = stream.agency;
         let agency = &subscriber.id;
         let size = self.settings.replay_batch;
         let mut ahead = None;
@@ -132,7 +145,7 @@ impl Gateway {
             };
             if !batch.is_empty() {
                 let read = registry_read.elapsed() >= self.settings.heartbeat;
-                self.still_admits(subscriber, read).await?;
+                self.still_serves(&stream, read).await?;
                 if read {
                     registry_read = tokio::time::Instant::now();
                 }
@@ -172,7 +185,7 @@ impl Gateway {
                     heartbeat.reset();
                 }
                 _ = heartbeat.tick() => {
-                    self.still_admits(subscriber, true).await?;
+                    self.still_serves(&stream, true).await?;
                     registry_read = tokio::time::Instant::now();
                     let state = self.storage.inbox_state(agency).await?;
                     let beat = InboxEvent::Heartbeat { at: self.clock.now(), state };
@@ -182,6 +195,15 @@ impl Gateway {
                 }
             }
         }
+    }
+
+    /// Whether `stream` may go on: its certificate still valid, its agency
+    /// still admitted ([`Gateway::still_admits`], `read` as there).
+    async fn still_serves(&self, stream: &Subscriber<'_>, read: bool) -> Result<()> {
+        if let Some(end) = stream.valid_until {
+            super::registry::still_valid(end, self.clock.now())?;
+        }
+        self.still_admits(stream.agency, read).await
     }
 
     /// Whether messages held in memory may be about a case `subscriber`

@@ -17,6 +17,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use time::OffsetDateTime;
+
 use super::{Caller, Gateway, GatewayError, Result};
 use crate::domain::agency::{Agency, AgencyRef};
 use crate::pki::PeerIdentity;
@@ -79,7 +81,7 @@ impl Gateway {
     /// [`GatewayError::Unauthenticated`] when the certificate names no valid
     /// agency, or one the registry does not hold as it is named.
     pub async fn authenticate(&self, peer: Option<&PeerIdentity>) -> Result<Caller> {
-        let claimed = claimed(peer)?;
+        let claimed = claimed(peer, self.clock.now())?;
         let registry = self.registry().await?;
         let agency = admit(claimed, &registry).map_err(GatewayError::Unauthenticated)?;
         Ok(Caller {
@@ -100,7 +102,7 @@ impl Gateway {
     /// # Errors
     /// As [`Gateway::authenticate`].
     pub(crate) async fn authenticate_held(&self, peer: Option<&PeerIdentity>) -> Result<Caller> {
-        let claimed = claimed(peer)?;
+        let claimed = claimed(peer, self.clock.now())?;
         if let Some((version, registry)) = self.registry.held()
             && let Ok(agency) = admit(claimed, &registry)
         {
@@ -180,12 +182,33 @@ impl Gateway {
     }
 }
 
-fn claimed(peer: Option<&PeerIdentity>) -> Result<&AgencyRef> {
+/// The agency `peer`'s certificate names, while it is valid at `now`.
+fn claimed(peer: Option<&PeerIdentity>, now: OffsetDateTime) -> Result<&AgencyRef> {
     let peer = peer
         .ok_or_else(|| GatewayError::Unauthenticated("a client certificate is required".into()))?;
+    if let Some(end) = peer.valid_until {
+        still_valid(end, now)?;
+    }
     peer.agency
         .as_ref()
         .map_err(|e| GatewayError::Unauthenticated(format!("client certificate: {e}")))
+}
+
+/// Refuses a client certificate that expired at `end`: its connection,
+/// or a stream on it, may have been opened before.
+///
+/// # Errors
+/// [`GatewayError::Unauthenticated`] from `end` on.
+pub(super) fn still_valid(end: OffsetDateTime, now: OffsetDateTime) -> Result<()> {
+    if now < end {
+        return Ok(());
+    }
+    let end = end
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| end.to_string());
+    Err(GatewayError::Unauthenticated(format!(
+        "the client certificate expired at {end}; connect again with a renewed one"
+    )))
 }
 
 /// The agency `claimed`, if `registry` holds it, enabled, exactly as

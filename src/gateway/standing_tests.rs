@@ -120,6 +120,7 @@ fn peer(agency: &AgencyRef) -> PeerIdentity {
     PeerIdentity {
         remote_addr: None,
         agency: Ok(agency.clone()),
+        valid_until: None,
     }
 }
 

@@ -21,7 +21,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::transport::server::Connected;
 
 use super::connections::{LiveConnections, Registration};
-use super::identity::{IdentityError, agency_from_certificate};
+use super::identity::{IdentityError, agency_from_certificate, valid_until};
 use super::revocation::Serial;
 use super::tls::ServerConfigHandle;
 use crate::domain::agency::AgencyRef;
@@ -88,6 +88,9 @@ pub type HandshakeObserver = Arc<dyn Fn(HandshakeFailure) + Send + Sync>;
 pub struct PeerIdentity {
     pub remote_addr: Option<SocketAddr>,
     pub agency: Result<AgencyRef, IdentityError>,
+    /// When the client certificate expires: a connection made before may
+    /// still be open after.
+    pub valid_until: Option<time::OffsetDateTime>,
 }
 
 /// A server-side TLS connection whose handshake completed, with the
@@ -120,6 +123,7 @@ impl AuthenticatedStream {
         let peer = PeerIdentity {
             remote_addr: tcp.peer_addr().ok(),
             agency,
+            valid_until: end_entity.and_then(|cert| valid_until(cert.as_ref())),
         };
         let registration = connections.register(serial);
         let cut = || Box::pin(registration.token().clone().cancelled_owned());

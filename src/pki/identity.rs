@@ -101,6 +101,15 @@ pub fn agency_from_certificate(der: &[u8]) -> Result<AgencyRef, IdentityError> {
     }
 }
 
+/// The end of a DER-encoded certificate's validity; `None` when it does
+/// not parse. The handshake checked it once; a connection, and a stream on
+/// it, lasts longer, so calls check it again.
+#[must_use]
+pub fn valid_until(der: &[u8]) -> Option<time::OffsetDateTime> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(cert.validity().not_after.to_datetime())
+}
+
 /// Parses `spiffe://handover-gateway/agency/<kind>/<region>/<id>`.
 ///
 /// # Errors

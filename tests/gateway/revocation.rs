@@ -4,8 +4,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+use handover_gateway::api::pb::inbox_service_client::InboxServiceClient;
 use handover_gateway::api::pb::intake_service_client::IntakeServiceClient;
 use handover_gateway::domain::agency::{Agency, AgencyId, AgencyKind, AgencyRef};
+use handover_gateway::domain::clock::Clock;
 use handover_gateway::domain::intake::DecisionNumber;
 use handover_gateway::domain::region::RegionCode;
 use handover_gateway::pki::{AgencyCertOptions, IssuedCertificate, Serial, client_tls, revoke};
@@ -176,6 +178,60 @@ async fn an_expired_certificate_fails_the_handshake() {
     assert!(submit_with(&app, &expired).await.is_err());
     let current = detox_with(&app, &AgencyCertOptions::default());
     assert_eq!(submit_with(&app, &current).await, Ok(()), "control");
+}
+
+/// A connection outlives the handshake that checked its certificate: once
+/// the certificate expires, its open stream ends and its next call is
+/// refused, both `UNAUTHENTICATED`, though the connection stays up.
+#[tokio::test]
+async fn a_certificate_that_expires_on_an_open_connection_is_refused_from_then_on() {
+    let app = spawn_app().await;
+    let now = OffsetDateTime::now_utc().max(app.clock.now());
+    let not_after = (now + time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap();
+    let cert = detox_with(
+        &app,
+        &AgencyCertOptions {
+            not_before: now - time::Duration::days(1),
+            not_after,
+            ..AgencyCertOptions::default()
+        },
+    );
+    let tls = client_tls(
+        &app.read("ca.pem"),
+        &cert.cert_pem,
+        &cert.key_pem,
+        "localhost",
+    );
+    let channel = app.channel_with(tls).await.unwrap();
+    let mut intake = IntakeServiceClient::new(channel.clone());
+    let mut inbox = InboxServiceClient::new(channel);
+    let mut stream = subscribe(&mut inbox, None).await;
+    let person = person(&id_number("19900307", 302), "140106", None);
+    intake
+        .submit_discharge(discharge("r-1", "D-1", person.clone()))
+        .await
+        .expect("valid until then");
+
+    app.clock.set(not_after);
+    let deadline = Instant::now() + PATIENCE;
+    let ended = loop {
+        match tokio::time::timeout_at(deadline, stream.message()).await {
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => panic!("the stream ended without a status"),
+            Ok(Err(status)) => break status,
+            Err(_) => panic!("the stream goes on past the certificate's end"),
+        }
+    };
+    assert_eq!(ended.code(), tonic::Code::Unauthenticated, "{ended:?}");
+    assert!(ended.message().contains("expired"), "{ended:?}");
+    let refused = intake
+        .submit_discharge(discharge("r-2", "D-2", person))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+    assert!(refused.message().contains("expired"), "{refused:?}");
 }
 
 #[tokio::test]
