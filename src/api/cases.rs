@@ -68,6 +68,7 @@ impl CaseService for CaseApi {
                 overdue: request.overdue,
                 unroutable: request.unroutable,
                 open_elsewhere: request.open_elsewhere,
+                incoming_transfers: request.incoming_transfers,
                 county: request.county,
                 page_size: request.page_size,
                 page_token: request.page_token,

@@ -28,6 +28,10 @@ pub struct CasesArgs {
     /// offices.
     #[arg(long)]
     open_elsewhere: bool,
+    /// Instead of your caseload, the cases being transferred to you,
+    /// requested or accepted and not yet arrived; county projects.
+    #[arg(long)]
+    incoming: bool,
     /// Only cases executing in this county (six digits; police and
     /// offices: within your jurisdiction).
     #[arg(long, value_name = "COUNTY")]
@@ -84,6 +88,7 @@ pub async fn list(args: CasesArgs) -> anyhow::Result<()> {
         overdue: args.overdue,
         unroutable: args.unroutable,
         open_elsewhere: args.open_elsewhere,
+        incoming_transfers: args.incoming,
         county: args.county.unwrap_or_default(),
         page_size: args.page_size.unwrap_or_default(),
         page_token: args.page_token.unwrap_or_default(),

@@ -32,6 +32,8 @@ pub struct ListQuery {
     pub unroutable: bool,
     /// Only open cases whose person has another open case.
     pub open_elsewhere: bool,
+    /// A county project's incoming transfers instead of its caseload.
+    pub incoming_transfers: bool,
     /// A county code, or empty for the whole jurisdiction.
     pub county: String,
     pub page_size: u32,
@@ -137,12 +139,22 @@ impl Gateway {
         // the cases of their jurisdiction.
         let party = match caller.kind {
             AgencyKind::DetoxCenter => Some(Party::Submitted(caller.id.clone())),
+            AgencyKind::CountyProject if query.incoming_transfers => {
+                Some(Party::Receiving(caller.id.clone()))
+            }
             AgencyKind::CountyProject => Some(Party::Responsible {
                 project: caller.id.clone(),
                 county: caller.region,
             }),
             AgencyKind::Police | AgencyKind::Oversight => None,
         };
+        if query.incoming_transfers && caller.kind != AgencyKind::CountyProject {
+            return Err(Invalid::field(
+                "incoming_transfers",
+                "only county projects receive transfers",
+            )
+            .into());
+        }
         if party.is_some() && query.open_elsewhere {
             return Err(Invalid::field(
                 "open_elsewhere",
@@ -203,7 +215,10 @@ impl Gateway {
             let Some(last) = page.last().map(|case| case.id.clone()) else {
                 return Ok((shown, None));
             };
-            shown.extend(page.into_iter().filter(|case| self.can_read(caller, case)));
+            shown.extend(page.into_iter().filter(|case| {
+                filter.party.as_ref().is_none_or(|party| party.admits(case))
+                    && self.can_read(caller, case)
+            }));
             if !full {
                 return Ok((shown, None));
             }

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::Cutoffs;
 use crate::domain::agency::AgencyId;
-use crate::domain::case::{CaseId, CaseState};
+use crate::domain::case::{Case, CaseId, CaseState};
 use crate::domain::region::RegionCode;
 
 /// An agency whose list shows the cases it acts in, not those of a
@@ -21,6 +21,25 @@ pub enum Party {
         project: AgencyId,
         county: RegionCode,
     },
+    /// The cases being transferred to this county project, requested or
+    /// accepted, not yet arrived. Storage finds the cases whose transfer
+    /// is pending; which of them go to the project is in each case
+    /// ([`Party::admits`]).
+    Receiving(AgencyId),
+}
+
+impl Party {
+    /// Whether `case`, as storage found it for this party, is one of its
+    /// cases.
+    pub fn admits(&self, case: &Case) -> bool {
+        match self {
+            Party::Receiving(project) => case
+                .transfer
+                .as_ref()
+                .is_some_and(|transfer| &transfer.to_project == project),
+            Party::Submitted(_) | Party::Responsible { .. } => true,
+        }
+    }
 }
 
 /// Which cases a list shows.
@@ -72,6 +91,12 @@ pub(crate) fn push_scope<'a, DB: sqlx::Database>(
                 *county,
                 filter.state == Some(CaseState::Closed),
             );
+        }
+        Some(Party::Receiving(_)) => {
+            query.push(format!(
+                "c.state = '{}'",
+                CaseState::TransferPending.as_str()
+            ));
         }
         None => {
             let prefix = format!("{}%", filter.jurisdiction.prefix());

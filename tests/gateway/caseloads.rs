@@ -1,7 +1,8 @@
 //! A project lists its caseload, a detox center the releases it
 //! submitted: the cases they act in, wherever they run. A project keeps
 //! its county while it runs open cases, since its caseload is read there.
-//! Any list reads on past the cases its reader may not see.
+//! Any list reads on past the cases its reader may not see. A project also
+//! lists the transfers coming to it.
 
 use handover_gateway::api::pb;
 use handover_gateway::bootstrap::issue_agency;
@@ -184,4 +185,92 @@ async fn a_page_reads_on_past_cases_its_reader_no_longer_sees_a_few_reads_at_mos
     assert_eq!(second, std::slice::from_ref(&visible));
     assert_eq!(token, visible);
     assert_eq!(page(token).await, (Vec::new(), String::new()));
+}
+
+/// A project lists the cases being transferred to it, from the request
+/// until the person arrives: the one that sends them and every other
+/// project see none of them; once arrived, the case is in the caseload.
+#[tokio::test]
+async fn a_project_lists_the_transfers_coming_to_it_until_the_person_arrives() {
+    let app = spawn_app().await;
+    let incoming = || pb::ListCasesRequest {
+        incoming_transfers: true,
+        ..pb::ListCasesRequest::default()
+    };
+    let mut moving = Vec::new();
+    for n in 81..=83 {
+        let case_id = discharged_in_yingze(&app, n).await.case_id;
+        pickup(&app, "yingze-project", &case_id).await.unwrap();
+        report(&app, "yingze-project", &case_id).await.unwrap();
+        moving.push(case_id);
+    }
+    let staying = discharged_in_yingze(&app, 84).await.case_id;
+    for case_id in &moving[..2] {
+        request_transfer(&app, "yingze-project", case_id, "140105")
+            .await
+            .unwrap();
+    }
+    request_transfer(&app, "yingze-project", &moving[2], "140105")
+        .await
+        .unwrap();
+    reject(&app, "xiaodian-project", &moving[2]).await.unwrap();
+    assert_eq!(
+        list(&app, "xiaodian-project", incoming()).await,
+        moving[..2]
+    );
+    assert!(list(&app, "yingze-project", incoming()).await.is_empty());
+    let mut caseload = vec![
+        moving[0].clone(),
+        moving[1].clone(),
+        moving[2].clone(),
+        staying,
+    ];
+    caseload.sort();
+    assert_eq!(
+        list(&app, "yingze-project", pb::ListCasesRequest::default()).await,
+        caseload
+    );
+
+    accept(&app, "xiaodian-project", &moving[0], None)
+        .await
+        .unwrap();
+    let one_a_page = pb::ListCasesRequest {
+        page_size: 1,
+        ..incoming()
+    };
+    let first = app
+        .cases("xiaodian-project")
+        .await
+        .list_cases(one_a_page.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.cases[0].case_id, moving[0], "accepted, not arrived");
+    let second = pb::ListCasesRequest {
+        page_token: first.next_page_token,
+        ..one_a_page
+    };
+    assert_eq!(
+        list(&app, "xiaodian-project", second).await,
+        [moving[1].clone()]
+    );
+
+    arrive(&app, "xiaodian-project", &moving[0]).await.unwrap();
+    assert_eq!(
+        list(&app, "xiaodian-project", incoming()).await,
+        [moving[1].clone()]
+    );
+    assert_eq!(
+        list(&app, "xiaodian-project", pb::ListCasesRequest::default()).await,
+        [moving[0].clone()]
+    );
+
+    let refused = app
+        .cases("yingze-police")
+        .await
+        .list_cases(incoming())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(violations(&refused), ["incoming_transfers"]);
 }

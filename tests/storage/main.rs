@@ -51,3 +51,4 @@ mod replicas;
 mod sealing;
 mod silence;
 mod stall;
+mod transfers;
